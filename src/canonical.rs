@@ -1,0 +1,279 @@
+//! Canonical JSON, checksums and content hashes, byte-identical to upstream
+//! ObjectStack's `canonicalize` (`JSON.stringify` of the value with every
+//! object's keys sorted).
+//!
+//! Because upstream builds the sorted object in JavaScript, the text is exactly
+//! what a JavaScript engine prints:
+//!
+//! * keys that are canonical array indices (`"0"` ... `"4294967294"`) come
+//!   first in numeric order (JavaScript objects order such keys so), then the
+//!   other keys by UTF-16 code units;
+//! * numbers print as `Number.prototype.toString` prints them (`5`, `1e+21`,
+//!   `1e-7`; `-0` is `0`; integers beyond 2^53 round to the nearest double);
+//! * strings escape as `JSON.stringify` escapes them.
+//!
+//! ```
+//! use serde_json::json;
+//! let v = json!({"b": 1, "a": [5.0, "é"], "10": null, "9": true});
+//! assert_eq!(
+//!     objectstack_metadata::canonicalize(&v).unwrap(),
+//!     r#"{"9":true,"10":null,"a":[5,"é"],"b":1}"#
+//! );
+//! ```
+
+use std::cmp::Ordering;
+
+use md5::{Digest, Md5};
+use serde_json::{Map, Number, Value};
+use sha2::Sha256;
+
+use crate::error::{Error, Result};
+
+/// Deepest nesting of arrays and objects accepted (the same bound serde_json
+/// applies when it parses JSON text). Deeper values are refused with a
+/// `VALIDATION` error instead of risking the stack.
+pub const MAX_DEPTH: usize = 128;
+
+/// The canonical JSON text of `value`.
+///
+/// Errors with `VALIDATION` when the value nests deeper than [`MAX_DEPTH`] or
+/// holds a number JavaScript cannot represent (non-finite).
+pub fn canonicalize(value: &Value) -> Result<String> {
+    let mut out = String::with_capacity(256);
+    write_value(&mut out, value, 0)?;
+    Ok(out)
+}
+
+/// Lowercase hex MD5 of the canonical JSON of `value`: the ADR's `checksum`.
+pub fn checksum(value: &Value) -> Result<String> {
+    Ok(md5_hex(canonicalize(value)?.as_bytes()))
+}
+
+/// `sha256:<lowercase hex>` of the canonical JSON of `value`: upstream's
+/// current content hash.
+pub fn content_hash(value: &Value) -> Result<String> {
+    let digest = Sha256::digest(canonicalize(value)?.as_bytes());
+    Ok(format!("sha256:{}", to_hex(&digest)))
+}
+
+/// Lowercase hex MD5 of already-canonical text.
+pub fn md5_hex(text: &[u8]) -> String {
+    to_hex(&Md5::digest(text))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0x0f) as usize] as char);
+    }
+    out
+}
+
+fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<()> {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(out, n)?,
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            check_depth(depth)?;
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item, depth + 1)?;
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            check_depth(depth)?;
+            write_object(out, map, depth)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_depth(depth: usize) -> Result<()> {
+    if depth >= MAX_DEPTH {
+        return Err(Error::validation(
+            "data",
+            format!("nesting deeper than {MAX_DEPTH} levels of arrays and objects"),
+        ));
+    }
+    Ok(())
+}
+
+fn write_object(out: &mut String, map: &Map<String, Value>, depth: usize) -> Result<()> {
+    let mut entries: Vec<(SortKey, &String, &Value)> =
+        map.iter().map(|(k, v)| (SortKey::of(k), k, v)).collect();
+    entries.sort_by(|a, b| compare_keys(&a.0, a.1, &b.0, b.1));
+    out.push('{');
+    for (i, (_, k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, k);
+        out.push(':');
+        write_value(out, v, depth + 1)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// Array-index keys sort before all others, numerically.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey {
+    Index(u32),
+    Text,
+}
+
+impl SortKey {
+    fn of(key: &str) -> SortKey {
+        match array_index(key) {
+            Some(i) => SortKey::Index(i),
+            None => SortKey::Text,
+        }
+    }
+}
+
+/// `Some(i)` when `key` is a canonical array index: the decimal form of an
+/// integer in 0 ..= 2^32 - 2 with no leading zeros.
+fn array_index(key: &str) -> Option<u32> {
+    let bytes = key.as_bytes();
+    if bytes.is_empty() || bytes.len() > 10 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if bytes.len() > 1 && bytes[0] == b'0' {
+        return None;
+    }
+    let n: u64 = key.parse().ok()?;
+    if n <= 4_294_967_294 {
+        u32::try_from(n).ok()
+    } else {
+        None
+    }
+}
+
+fn compare_keys(ka: &SortKey, a: &str, kb: &SortKey, b: &str) -> Ordering {
+    match (ka, kb) {
+        (SortKey::Index(x), SortKey::Index(y)) => x.cmp(y),
+        (SortKey::Index(_), SortKey::Text) => Ordering::Less,
+        (SortKey::Text, SortKey::Index(_)) => Ordering::Greater,
+        (SortKey::Text, SortKey::Text) => utf16_cmp(a, b),
+    }
+}
+
+/// Orders two strings by their UTF-16 code units, as JavaScript's default
+/// `Array.prototype.sort` does, without transcoding them.
+///
+/// UTF-8 byte order equals code point order, which equals UTF-16 order except
+/// where a supplementary character (a surrogate pair, units 0xD800..0xDFFF)
+/// meets a BMP character at or above U+E000; so only the first differing
+/// character needs a closer look.
+pub fn utf16_cmp(a: &str, b: &str) -> Ordering {
+    let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    let mut start = common;
+    while !a.is_char_boundary(start) {
+        start -= 1;
+    }
+    match (a[start..].chars().next(), b[start..].chars().next()) {
+        (Some(x), Some(y)) => first_unit(x).cmp(&first_unit(y)).then(x.cmp(&y)),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+fn first_unit(c: char) -> u32 {
+    let c = c as u32;
+    if c < 0x1_0000 {
+        c
+    } else {
+        0xD800 + ((c - 0x1_0000) >> 10)
+    }
+}
+
+fn write_number(out: &mut String, n: &Number) -> Result<()> {
+    let f = match n.as_f64() {
+        Some(f) if f.is_finite() => f,
+        _ => {
+            return Err(Error::validation(
+                "data",
+                format!("number {n} is not a finite JavaScript number"),
+            ))
+        }
+    };
+    if f == 0.0 {
+        // -0 prints as 0 in JavaScript.
+        out.push('0');
+    } else {
+        let mut buf = ryu_js::Buffer::new();
+        out.push_str(buf.format_finite(f));
+    }
+    Ok(())
+}
+
+/// Appends `s` as a JSON string literal, escaped exactly as `JSON.stringify`
+/// escapes it: `"` `\` and the C0 controls; `\b \f \n \r \t` by name, other
+/// controls as lowercase `\u00xx`; everything else (U+2028 included) as is.
+pub fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0x0f) as usize] as char);
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_order_differs_from_code_point_order_only_above_u_e000() {
+        assert_eq!(utf16_cmp("😀", "！"), Ordering::Less);
+        assert_eq!(utf16_cmp("é", "😀"), Ordering::Less);
+        assert_eq!(utf16_cmp("a", "ab"), Ordering::Less);
+        assert_eq!(utf16_cmp("ab", "ab"), Ordering::Equal);
+        assert_eq!(utf16_cmp("\u{10000}", "\u{10001}"), Ordering::Less);
+        // Same lead bytes, different characters.
+        assert_eq!(utf16_cmp("é", "ê"), Ordering::Less);
+    }
+
+    #[test]
+    fn array_index_bounds() {
+        assert_eq!(array_index("0"), Some(0));
+        assert_eq!(array_index("4294967294"), Some(4_294_967_294));
+        assert_eq!(array_index("4294967295"), None);
+        assert_eq!(array_index("01"), None);
+        assert_eq!(array_index("-1"), None);
+        assert_eq!(array_index(""), None);
+        assert_eq!(array_index("99999999999"), None);
+    }
+}

@@ -1,0 +1,467 @@
+//! The hybrid service: the ADR's fallback chain (database, then registry,
+//! then files) behind a read cache, with diagnostics that tell a failing
+//! layer from a miss, and the migration modes as configuration.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::access::Permission;
+use crate::error::{Error, Result};
+use crate::events::SubscriptionId;
+use crate::files::FileSource;
+use crate::record::MetadataRecord;
+use crate::registry::Registry;
+use crate::service::{ChangeOptions, MetadataService, SaveOptions, SaveOutcome};
+use crate::validate;
+
+/// A layer of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    /// The persistent store.
+    Database,
+    /// Code-registered metadata.
+    Registry,
+    /// Metadata files.
+    Filesystem,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::Database => "database",
+            Layer::Registry => "registry",
+            Layer::Filesystem => "filesystem",
+        })
+    }
+}
+
+/// The ADR's migration path from files to database, as chain configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChainMode {
+    /// Phase 1: read database, registry, files; write the database only.
+    #[default]
+    ReadBoth,
+    /// Phase 2: read as above; every write goes to the database and to the
+    /// files (kept for version control).
+    WriteBoth,
+    /// Phase 3: the database is the source of truth: reads consult database
+    /// and registry only; files are produced by export.
+    DatabasePrimary,
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// A database record (active).
+    Database(Arc<MetadataRecord>),
+    /// A registered definition.
+    Registry(Arc<Value>),
+    /// A file's definition.
+    Filesystem(Arc<Value>),
+}
+
+impl Found {
+    /// The definition.
+    pub fn data(&self) -> &Value {
+        match self {
+            Found::Database(r) => &r.data,
+            Found::Registry(v) | Found::Filesystem(v) => v,
+        }
+    }
+
+    /// The layer that answered.
+    pub fn layer(&self) -> Layer {
+        match self {
+            Found::Database(_) => Layer::Database,
+            Found::Registry(_) => Layer::Registry,
+            Found::Filesystem(_) => Layer::Filesystem,
+        }
+    }
+
+    /// The database record, when the database answered.
+    pub fn record(&self) -> Option<&MetadataRecord> {
+        match self {
+            Found::Database(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A layer that failed while answering (as opposed to not having the item).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerFailure {
+    /// The failing layer.
+    pub layer: Layer,
+    /// Its error.
+    pub error: Error,
+}
+
+/// The answer to [`HybridService::load`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    /// The definition and where it came from; `None` when no layer has it.
+    pub found: Option<Found>,
+    /// Layers that failed on the way (the answer may come from a lower
+    /// layer than it would have). Empty for a healthy answer.
+    pub degraded: Vec<LayerFailure>,
+    /// True when the answer came from the read cache.
+    pub from_cache: bool,
+}
+
+impl Resolution {
+    /// True when a layer failed while answering.
+    pub fn is_degraded(&self) -> bool {
+        !self.degraded.is_empty()
+    }
+
+    /// The definition, if found.
+    pub fn data(&self) -> Option<&Value> {
+        self.found.as_ref().map(Found::data)
+    }
+
+    /// The answering layer, if found.
+    pub fn layer(&self) -> Option<Layer> {
+        self.found.as_ref().map(Found::layer)
+    }
+}
+
+/// The answer to [`HybridService::load_many`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManyResolution {
+    /// (name, found), ordered by name, each from the highest layer that has it.
+    pub items: Vec<(String, Found)>,
+    /// Layers that failed on the way.
+    pub degraded: Vec<LayerFailure>,
+}
+
+/// The answer to a write through [`HybridService`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HybridWrite<T> {
+    /// What the database did.
+    pub outcome: T,
+    /// Mirror writes (files, in write-both mode) that failed after the
+    /// database committed.
+    pub degraded: Vec<LayerFailure>,
+}
+
+/// Options of the hybrid service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HybridConfig {
+    /// Migration phase.
+    pub mode: ChainMode,
+    /// Turn a failing layer into an error (`LayerFailed`) instead of a
+    /// degraded answer.
+    pub strict: bool,
+    /// Keep a read cache in front of the chain.
+    pub cache: bool,
+}
+
+impl Default for HybridConfig {
+    fn default() -> Self {
+        HybridConfig {
+            mode: ChainMode::ReadBoth,
+            strict: false,
+            cache: true,
+        }
+    }
+}
+
+type Cache = Rc<RefCell<HashMap<(String, String), Option<Found>>>>;
+
+/// The fallback chain over a database service, a registry and files.
+///
+/// ```
+/// # pollster::block_on(async {
+/// use objectstack_metadata::*;
+/// use serde_json::json;
+/// let db = MetadataService::builder(MemoryStore::new()).build().unwrap();
+/// let chain = HybridService::new(db, None, HybridConfig::default());
+/// chain.register("view", "home", json!({"label": "Home (code)"})).unwrap();
+/// assert_eq!(chain.load("view", "home").await.unwrap().layer(), Some(Layer::Registry));
+/// chain.save("view", "home", json!({"label": "Home (db)"}), SaveOptions::default()).await.unwrap();
+/// let r = chain.load("view", "home").await.unwrap();
+/// assert_eq!((r.layer(), r.data().cloned()), (Some(Layer::Database), Some(json!({"label": "Home (db)"}))));
+/// # });
+/// ```
+pub struct HybridService {
+    db: MetadataService,
+    registry: Registry,
+    files: Option<Rc<dyn FileSource>>,
+    config: HybridConfig,
+    cache: Cache,
+    subscription: SubscriptionId,
+}
+
+impl fmt::Debug for HybridService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HybridService")
+            .field("db", &self.db)
+            .field("registry", &self.registry.len())
+            .field("files", &self.files.as_ref().map(|f| f.kind().to_owned()))
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Drop for HybridService {
+    fn drop(&mut self) {
+        self.db.events().unsubscribe(self.subscription);
+    }
+}
+
+/// Errors that are the caller's fault, not a layer's: they end the read.
+fn is_caller_error(e: &Error) -> bool {
+    matches!(e, Error::Validation { .. } | Error::Forbidden { .. })
+}
+
+impl HybridService {
+    /// A chain over `db`, an empty registry and optional `files`.
+    ///
+    /// The read cache listens to `db`'s change events, so every committed
+    /// change (through this chain or through the service directly)
+    /// invalidates it.
+    pub fn new(
+        db: MetadataService,
+        files: Option<Rc<dyn FileSource>>,
+        config: HybridConfig,
+    ) -> Self {
+        let cache: Cache = Rc::default();
+        let listener = Rc::clone(&cache);
+        let subscription = db.events().subscribe(move |event| {
+            listener
+                .borrow_mut()
+                .remove(&(event.type_name.clone(), event.name.clone()));
+        });
+        HybridService {
+            db,
+            registry: Registry::new(),
+            files,
+            config,
+            cache,
+            subscription,
+        }
+    }
+
+    /// The database service.
+    pub fn database(&self) -> &MetadataService {
+        &self.db
+    }
+
+    /// The registry layer.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> HybridConfig {
+        self.config
+    }
+
+    /// Number of cached answers.
+    pub fn cached_len(&self) -> usize {
+        self.cache.borrow().len()
+    }
+
+    /// Forgets the cached answer for (type, name): for changes made
+    /// elsewhere (another tab, another process).
+    pub fn invalidate(&self, type_name: &str, name: &str) {
+        self.cache
+            .borrow_mut()
+            .remove(&(type_name.to_owned(), name.to_owned()));
+    }
+
+    /// Forgets every cached answer.
+    pub fn invalidate_all(&self) {
+        self.cache.borrow_mut().clear();
+    }
+
+    /// Registers a definition in the registry layer.
+    pub fn register(&self, type_name: &str, name: &str, data: Value) -> Result<()> {
+        self.registry.register(type_name, name, data)?;
+        self.invalidate(type_name, name);
+        Ok(())
+    }
+
+    /// Removes a definition from the registry layer.
+    pub fn unregister(&self, type_name: &str, name: &str) -> bool {
+        let removed = self.registry.unregister(type_name, name);
+        self.invalidate(type_name, name);
+        removed
+    }
+
+    fn reads_files(&self) -> bool {
+        self.config.mode != ChainMode::DatabasePrimary
+    }
+
+    fn failed(&self, layer: Layer, error: Error, degraded: &mut Vec<LayerFailure>) -> Result<()> {
+        if self.config.strict {
+            return Err(Error::LayerFailed {
+                layer: layer.to_string(),
+                source: Box::new(error),
+            });
+        }
+        degraded.push(LayerFailure { layer, error });
+        Ok(())
+    }
+
+    /// Resolves (type, name) through the chain: the first layer that has it
+    /// answers. A layer that fails is skipped and reported in `degraded`
+    /// (or, in strict mode, ends the read with `LayerFailed`). Healthy
+    /// answers, found or not, are cached until a change invalidates them.
+    pub async fn load(&self, type_name: &str, name: &str) -> Result<Resolution> {
+        validate::type_name(type_name)?;
+        validate::name(name)?;
+        self.db
+            .policy()
+            .check(self.db.actor(), "load", Permission::Read, type_name)?;
+        let cache_key = (type_name.to_owned(), name.to_owned());
+        if self.config.cache {
+            if let Some(found) = self.cache.borrow().get(&cache_key) {
+                return Ok(Resolution {
+                    found: found.clone(),
+                    degraded: Vec::new(),
+                    from_cache: true,
+                });
+            }
+        }
+        let mut degraded = Vec::new();
+        let found = self.resolve(type_name, name, &mut degraded).await?;
+        if self.config.cache && degraded.is_empty() {
+            self.cache.borrow_mut().insert(cache_key, found.clone());
+        }
+        Ok(Resolution {
+            found,
+            degraded,
+            from_cache: false,
+        })
+    }
+
+    async fn resolve(
+        &self,
+        type_name: &str,
+        name: &str,
+        degraded: &mut Vec<LayerFailure>,
+    ) -> Result<Option<Found>> {
+        match self.db.load_record(type_name, name).await {
+            Ok(Some(record)) => return Ok(Some(Found::Database(Arc::new(record)))),
+            Ok(None) => {}
+            Err(e) if is_caller_error(&e) => return Err(e),
+            Err(e) => self.failed(Layer::Database, e, degraded)?,
+        }
+        if let Some(v) = self.registry.get(type_name, name) {
+            return Ok(Some(Found::Registry(v)));
+        }
+        if let (true, Some(files)) = (self.reads_files(), &self.files) {
+            match files.load(type_name, name) {
+                Ok(Some(v)) => return Ok(Some(Found::Filesystem(v))),
+                Ok(None) => {}
+                Err(e) => self.failed(Layer::Filesystem, e, degraded)?,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every definition of a type across the layers, each from the highest
+    /// layer that has it, ordered by name. Healthy answers warm the cache.
+    pub async fn load_many(&self, type_name: &str) -> Result<ManyResolution> {
+        validate::type_name(type_name)?;
+        let mut degraded = Vec::new();
+        let mut merged: BTreeMap<String, Found> = BTreeMap::new();
+        if let (true, Some(files)) = (self.reads_files(), &self.files) {
+            match files.list(type_name) {
+                Ok(items) => {
+                    for (n, v) in items {
+                        merged.insert(n, Found::Filesystem(v));
+                    }
+                }
+                Err(e) => self.failed(Layer::Filesystem, e, &mut degraded)?,
+            }
+        }
+        for (n, v) in self.registry.list(type_name) {
+            merged.insert(n, Found::Registry(v));
+        }
+        match self.db.load_many(type_name).await {
+            Ok(records) => {
+                for r in records {
+                    merged.insert(r.name.clone(), Found::Database(Arc::new(r)));
+                }
+            }
+            Err(e) if is_caller_error(&e) => return Err(e),
+            Err(e) => self.failed(Layer::Database, e, &mut degraded)?,
+        }
+        if self.config.cache && degraded.is_empty() {
+            let mut cache = self.cache.borrow_mut();
+            for (n, f) in &merged {
+                cache.insert((type_name.to_owned(), n.clone()), Some(f.clone()));
+            }
+        }
+        Ok(ManyResolution {
+            items: merged.into_iter().collect(),
+            degraded,
+        })
+    }
+
+    fn mirror(&self, result: Result<()>) -> Result<Vec<LayerFailure>> {
+        let mut degraded = Vec::new();
+        if let Err(e) = result {
+            self.failed(Layer::Filesystem, e, &mut degraded)?;
+        }
+        Ok(degraded)
+    }
+
+    fn mirror_files(
+        &self,
+        type_name: &str,
+        name: &str,
+        data: Option<&Value>,
+    ) -> Result<Vec<LayerFailure>> {
+        match (self.config.mode, &self.files) {
+            (ChainMode::WriteBoth, Some(files)) => self.mirror(match data {
+                Some(d) => files.write(type_name, name, d),
+                None => files.remove(type_name, name),
+            }),
+            (ChainMode::WriteBoth, None) => self.mirror(Err(Error::Unsupported {
+                message: "write-both mode needs a file source".into(),
+            })),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Saves to the database (and, in write-both mode, to the files).
+    pub async fn save(
+        &self,
+        type_name: &str,
+        name: &str,
+        data: Value,
+        options: SaveOptions,
+    ) -> Result<HybridWrite<SaveOutcome>> {
+        let outcome = self.db.save(type_name, name, data, options).await?;
+        let degraded = if outcome.changed {
+            self.mirror_files(type_name, name, Some(&outcome.record.data))?
+        } else {
+            Vec::new()
+        };
+        Ok(HybridWrite { outcome, degraded })
+    }
+
+    /// Soft-deletes in the database (and removes the file in write-both mode).
+    pub async fn delete(
+        &self,
+        type_name: &str,
+        name: &str,
+        options: ChangeOptions,
+    ) -> Result<HybridWrite<SaveOutcome>> {
+        let outcome = self.db.delete(type_name, name, options).await?;
+        let degraded = self.mirror_files(type_name, name, None)?;
+        Ok(HybridWrite { outcome, degraded })
+    }
+}

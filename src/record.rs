@@ -1,0 +1,143 @@
+//! The `sys_metadata` record, its history entries and the enums they use.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::key::RecordKey;
+
+/// Where a record came from (the ADR's `source` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Loaded from metadata files.
+    Filesystem,
+    /// Written directly to the database.
+    Database,
+    /// Written through an API.
+    Api,
+    /// Imported by the migration tools.
+    Migration,
+}
+
+impl Source {
+    /// The lowercase name used in records and queries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Filesystem => "filesystem",
+            Source::Database => "database",
+            Source::Api => "api",
+            Source::Migration => "migration",
+        }
+    }
+}
+
+/// One `sys_metadata` row: a definition and everything known about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetadataRecord {
+    /// Metadata type (`object`, `view`, `app`...).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Unique within (tenant, type).
+    pub name: String,
+    /// The definition: always a JSON object.
+    pub data: Value,
+    /// 1 on create, +1 on every real change.
+    pub version: u64,
+    /// Lowercase hex MD5 of the canonical JSON of `data`.
+    pub checksum: String,
+    /// Where the current version came from.
+    pub source: Source,
+    /// False after a soft delete.
+    pub is_active: bool,
+    /// Who created / owns the record.
+    pub owner: String,
+    /// Owning tenant; `None` for global records.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Classification tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// RFC 3339 creation time (kept across updates).
+    pub created_at: String,
+    /// RFC 3339 time of the last real change.
+    pub updated_at: String,
+    /// Who made the last real change.
+    #[serde(default)]
+    pub updated_by: Option<String>,
+}
+
+impl MetadataRecord {
+    /// The record's identity.
+    pub fn key(&self) -> RecordKey {
+        RecordKey::new(self.tenant_id.as_deref(), &self.type_name, &self.name)
+    }
+}
+
+/// What a committed change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// First version of a record.
+    Create,
+    /// A real change to an existing record.
+    Update,
+    /// Soft delete (`is_active` became false).
+    Delete,
+    /// Undo of a soft delete.
+    Restore,
+    /// An older version's data written back as a new version.
+    Rollback,
+    /// Written by the migration tools (source `migration`).
+    Import,
+    /// The row was removed for good (its history stays).
+    Purge,
+}
+
+impl Operation {
+    /// The lowercase name used in history and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+            Operation::Restore => "restore",
+            Operation::Rollback => "rollback",
+            Operation::Import => "import",
+            Operation::Purge => "purge",
+        }
+    }
+}
+
+/// One version of a record, as kept in its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Owning tenant; `None` for global records.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Metadata type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Record name.
+    pub name: String,
+    /// The version this entry describes.
+    pub version: u64,
+    /// What produced it.
+    pub operation: Operation,
+    /// Checksum of `data`.
+    pub checksum: String,
+    /// Who made the change.
+    pub actor: String,
+    /// RFC 3339 time of the change.
+    pub timestamp: String,
+    /// Whether the record was active after the change.
+    pub is_active: bool,
+    /// The definition as of this version.
+    pub data: Value,
+}
+
+impl HistoryEntry {
+    /// The identity of the record this entry belongs to.
+    pub fn key(&self) -> RecordKey {
+        RecordKey::new(self.tenant_id.as_deref(), &self.type_name, &self.name)
+    }
+}

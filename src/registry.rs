@@ -1,0 +1,71 @@
+//! The in-memory registry: metadata registered by code (the ADR's
+//! in-memory mode), the second layer of the fallback chain.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::validate;
+
+/// Code-registered definitions keyed by (type, name).
+#[derive(Debug, Default)]
+pub struct Registry {
+    items: RefCell<BTreeMap<(String, String), Arc<Value>>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Registers (or replaces) a definition, validated like a saved one.
+    pub fn register(&self, type_name: &str, name: &str, data: Value) -> Result<()> {
+        validate::type_name(type_name)?;
+        validate::name(name)?;
+        validate::data(&data)?;
+        self.items
+            .borrow_mut()
+            .insert((type_name.to_owned(), name.to_owned()), Arc::new(data));
+        Ok(())
+    }
+
+    /// Removes a definition; true when there was one.
+    pub fn unregister(&self, type_name: &str, name: &str) -> bool {
+        self.items
+            .borrow_mut()
+            .remove(&(type_name.to_owned(), name.to_owned()))
+            .is_some()
+    }
+
+    /// The definition registered for (type, name).
+    pub fn get(&self, type_name: &str, name: &str) -> Option<Arc<Value>> {
+        self.items
+            .borrow()
+            .get(&(type_name.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// Every definition of a type, ordered by name.
+    pub fn list(&self, type_name: &str) -> Vec<(String, Arc<Value>)> {
+        self.items
+            .borrow()
+            .iter()
+            .filter(|((t, _), _)| t == type_name)
+            .map(|((_, n), v)| (n.clone(), Arc::clone(v)))
+            .collect()
+    }
+
+    /// Number of registered definitions.
+    pub fn len(&self) -> usize {
+        self.items.borrow().len()
+    }
+
+    /// True when nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.items.borrow().is_empty()
+    }
+}

@@ -1,0 +1,103 @@
+//! The storage trait every backend implements, and the in-memory backend.
+//!
+//! The trait is async and object-safe without `Send` bounds, so that
+//! IndexedDB and Promise-returning host callbacks can implement it in the
+//! browser's single-threaded world. Writes go through one atomic
+//! [`Store::commit`]: a record and its history entry land together or not at
+//! all, and so does a whole batch.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::key::RecordKey;
+use crate::record::{HistoryEntry, MetadataRecord};
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Insert or replace a record (keyed by its tenant, type and name).
+    Put(MetadataRecord),
+    /// Remove a record's row for good (its history is kept).
+    Remove(RecordKey),
+    /// Append an entry to a record's history.
+    Append(HistoryEntry),
+}
+
+/// Writes that a backend must apply all together or not at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteBatch {
+    /// The writes, applied in order.
+    pub writes: Vec<Write>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        WriteBatch::default()
+    }
+
+    /// Adds a write.
+    pub fn push(&mut self, write: Write) {
+        self.writes.push(write);
+    }
+
+    /// True when the batch holds no write.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+/// A metadata storage backend.
+///
+/// Implementations keep records under their (tenant, type, name) identity
+/// and history entries per record. `list` returns one scope at a time (the
+/// service merges tenant and global scopes itself), sorted by type then name.
+#[async_trait(?Send)]
+pub trait Store {
+    /// A short name for diagnostics (`memory`, `indexeddb`, `sqlite`...).
+    fn kind(&self) -> &str;
+
+    /// The record stored under `key`, active or not.
+    async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>>;
+
+    /// Every record of one scope (`None` = global), optionally of one type,
+    /// sorted by type then name.
+    async fn list(
+        &self,
+        tenant_id: Option<&str>,
+        type_name: Option<&str>,
+    ) -> Result<Vec<MetadataRecord>>;
+
+    /// Every history entry of `key`, oldest first.
+    async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>>;
+
+    /// Applies `batch` atomically: after an error, nothing of it is visible.
+    async fn commit(&self, batch: WriteBatch) -> Result<()>;
+}
+
+#[async_trait(?Send)]
+impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
+    fn kind(&self) -> &str {
+        (**self).kind()
+    }
+    async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
+        (**self).get(key).await
+    }
+    async fn list(
+        &self,
+        tenant_id: Option<&str>,
+        type_name: Option<&str>,
+    ) -> Result<Vec<MetadataRecord>> {
+        (**self).list(tenant_id, type_name).await
+    }
+    async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
+        (**self).history(key).await
+    }
+    async fn commit(&self, batch: WriteBatch) -> Result<()> {
+        (**self).commit(batch).await
+    }
+}
