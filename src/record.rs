@@ -1,6 +1,8 @@
 //! The `sys_metadata` record, its history entries and the enums they use.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::key::RecordKey;
@@ -39,8 +41,8 @@ pub struct MetadataRecord {
     pub type_name: String,
     /// Unique within (tenant, type).
     pub name: String,
-    /// The definition: always a JSON object.
-    pub data: Value,
+    /// The definition: always a JSON object (shared, so records clone cheaply).
+    pub data: Arc<Value>,
     /// 1 on create, +1 on every real change.
     pub version: u64,
     /// Lowercase hex MD5 of the canonical JSON of `data`.
@@ -132,7 +134,7 @@ pub struct HistoryEntry {
     /// Whether the record was active after the change.
     pub is_active: bool,
     /// The definition as of this version.
-    pub data: Value,
+    pub data: Arc<Value>,
 }
 
 impl HistoryEntry {

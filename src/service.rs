@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -179,7 +180,7 @@ fn default_clock() -> Result<Rc<dyn Clock>> {
 /// let svc = MetadataService::builder(MemoryStore::new()).build().unwrap();
 /// let out = svc.save("view", "all_accounts", json!({"label": "All"}), SaveOptions::default()).await.unwrap();
 /// assert_eq!(out.record.version, 1);
-/// assert_eq!(svc.load("view", "all_accounts").await.unwrap(), Some(json!({"label": "All"})));
+/// assert_eq!(svc.load("view", "all_accounts").await.unwrap().as_deref(), Some(&json!({"label": "All"})));
 /// # });
 /// ```
 pub struct MetadataService {
@@ -306,7 +307,7 @@ impl MetadataService {
     }
 
     /// The active definition of (type, name), or `None`.
-    pub async fn load(&self, type_name: &str, name: &str) -> Result<Option<Value>> {
+    pub async fn load(&self, type_name: &str, name: &str) -> Result<Option<Arc<Value>>> {
         Ok(self.load_record(type_name, name).await?.map(|r| r.data))
     }
 
@@ -463,7 +464,7 @@ impl MetadataService {
         key: &RecordKey,
         current: Option<&MetadataRecord>,
         fresh_version: u64,
-        data: Value,
+        data: Arc<Value>,
         checksum: String,
         tags: Option<Vec<String>>,
         options: &SaveOptions,
@@ -555,7 +556,7 @@ impl MetadataService {
             actor: self.actor.id.clone(),
             timestamp: now.to_owned(),
             is_active: record.is_active,
-            data: record.data.clone(),
+            data: Arc::clone(&record.data),
         }
     }
 
@@ -597,14 +598,14 @@ impl MetadataService {
         self.check("save", Permission::Write, type_name)?;
         let tags = Self::validate_options(&options)?;
         let checksum = validate::data(&data)?;
-        self.write_one(&key, data, checksum, tags, &options, false)
+        self.write_one(&key, Arc::new(data), checksum, tags, &options, false)
             .await
     }
 
     async fn write_one(
         &self,
         key: &RecordKey,
-        data: Value,
+        data: Arc<Value>,
         checksum: String,
         tags: Option<Vec<String>>,
         options: &SaveOptions,
@@ -626,20 +627,32 @@ impl MetadataService {
             key,
             current.as_ref(),
             fresh,
-            data,
+            Arc::clone(&data),
             checksum,
             tags,
             options,
             &now,
             rollback,
         ) {
-            None => Ok(SaveOutcome {
-                record: self.verify(current.ok_or_else(|| Error::not_found(key, None))?)?,
-                changed: false,
-                operation: None,
-            }),
+            None => Ok(Self::unchanged(key, current, data)?),
             Some(planned) => self.commit_one(planned).await,
         }
+    }
+
+    /// The outcome of a no-op save: the stored record, carrying the caller's
+    /// data, whose checksum equals the stored one (so the answer is valid
+    /// without re-verifying what the store holds).
+    fn unchanged(
+        key: &RecordKey,
+        current: Option<MetadataRecord>,
+        data: Arc<Value>,
+    ) -> Result<SaveOutcome> {
+        let record = current.ok_or_else(|| Error::not_found(key, None))?;
+        Ok(SaveOutcome {
+            record: MetadataRecord { data, ..record },
+            changed: false,
+            operation: None,
+        })
     }
 
     async fn commit_one(&self, planned: Planned) -> Result<SaveOutcome> {
@@ -712,25 +725,19 @@ impl MetadataService {
                     .await
                     .map_err(|e| batch_err(index, key.clone(), e))?,
             };
+            let data = Arc::new(item.data);
             match self.plan_save(
                 &key,
                 current.as_ref(),
                 fresh,
-                item.data,
+                Arc::clone(&data),
                 checksum,
                 tags,
                 &item.options,
                 &now,
                 false,
             ) {
-                None => {
-                    let record = current.ok_or_else(|| Error::not_found(&key, None))?;
-                    outcomes.push(SaveOutcome {
-                        record,
-                        changed: false,
-                        operation: None,
-                    });
-                }
+                None => outcomes.push(Self::unchanged(&key, current, data)?),
                 Some(Planned { record, entry }) => {
                     events.push(self.event_for(&entry));
                     outcomes.push(SaveOutcome {
