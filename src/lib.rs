@@ -42,4 +42,4 @@ pub use registry::Registry;
 pub use service::{
     ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
 };
-pub use store::{MemoryStore, Store, Write, WriteBatch};
+pub use store::{KvBackend, KvOp, KvStore, MemoryStore, Store, Write, WriteBatch};

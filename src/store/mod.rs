@@ -6,8 +6,10 @@
 //! [`Store::commit`]: a record and its history entry land together or not at
 //! all, and so does a whole batch.
 
+pub mod kv;
 mod memory;
 
+pub use kv::{KvBackend, KvOp, KvStore};
 pub use memory::MemoryStore;
 
 use async_trait::async_trait;
