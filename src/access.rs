@@ -77,8 +77,9 @@ impl Actor {
 /// the permissions granted; `admin` implies the other three. With
 /// `allow_all`, every check passes (the default, for single-user setups).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccessPolicy {
-    /// When true, every operation is allowed.
+    /// When true, every operation is allowed (`allowAll` in JSON).
     #[serde(default)]
     pub allow_all: bool,
     /// role -> type (or `*`) -> permissions.

@@ -43,3 +43,5 @@ pub use service::{
     ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
 };
 pub use store::{KvBackend, KvOp, KvStore, MemoryStore, Store, Write, WriteBatch};
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;

@@ -11,6 +11,10 @@ function findUnrepresentable(value, depth) {
       return Number.isFinite(value) ? null : `${value} is not a finite number`;
     case 'bigint':
       return 'BigInt values have no JSON form';
+    case 'function':
+    case 'symbol':
+      // Upstream's canonicalize refuses these rather than dropping them.
+      return `a ${typeof value} has no JSON form`;
     case 'object': {
       if (value === null) return null;
       if (depth >= MAX_DEPTH) {
@@ -71,6 +75,11 @@ export function describeThrown(value) {
   } catch {
     return 'unprintable value';
   }
+}
+
+// The message alone of a thrown Error (or the value printed).
+export function thrownMessage(value) {
+  return value instanceof Error ? value.message : describeThrown(value);
 }
 
 // The name of a thrown DOMException or Error ('QuotaExceededError'...).

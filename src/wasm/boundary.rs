@@ -1,0 +1,150 @@
+//! Crossing the JavaScript / WebAssembly boundary.
+//!
+//! Definitions cross as JSON text in both directions: `JSON.stringify` (after
+//! a JavaScript-side check for what JSON cannot carry) into wasm, and
+//! `JSON.parse` out of it. Measured against serde-wasm-bindgen's value walk
+//! on the platform-objects corpus, text is the faster road for documents of
+//! this size (see BENCHMARKS.md), and `JSON.parse` creates `__proto__` as an
+//! own property where a property-by-property walk would set the prototype.
+//!
+//! Every core error becomes a real `Error` named `MetadataError` with the
+//! stable `code` and its details as properties, built in one place.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::key::RecordKey;
+
+#[wasm_bindgen(module = "/src/wasm/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = toJsonText, catch)]
+    fn to_json_text(value: &JsValue) -> std::result::Result<String, JsValue>;
+    #[wasm_bindgen(js_name = metadataError)]
+    fn metadata_error(code: &str, message: &str, details: &JsValue) -> JsValue;
+    /// A printable description of a thrown value.
+    #[wasm_bindgen(js_name = describeThrown)]
+    pub fn describe_thrown(value: &JsValue) -> String;
+    /// The message alone of a thrown error.
+    #[wasm_bindgen(js_name = thrownMessage)]
+    pub fn thrown_message(value: &JsValue) -> String;
+    /// The `name` of a thrown error (`QuotaExceededError`...), or "".
+    #[wasm_bindgen(js_name = thrownName)]
+    pub fn thrown_name(value: &JsValue) -> String;
+    /// Whether a value has a callable `then`.
+    #[wasm_bindgen(js_name = isPromiseLike)]
+    pub fn is_promise_like(value: &JsValue) -> bool;
+}
+
+/// JSON text of a JS value, or `VALIDATION` naming `field` and what JSON
+/// cannot carry (non-finite numbers, BigInt, functions, cycles, depth).
+pub fn json_text_from_js(value: &JsValue, field: &str) -> Result<String> {
+    to_json_text(value).map_err(|e| Error::validation(field, thrown_message(&e)))
+}
+
+/// A JS value as a `serde_json::Value`.
+pub fn value_from_js(value: &JsValue, field: &str) -> Result<Value> {
+    let text = json_text_from_js(value, field)?;
+    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
+}
+
+/// Any serializable value as a fresh JS value (through `JSON.parse`).
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| Error::Storage {
+        message: format!("cannot encode result: {e}"),
+    })?;
+    parse_json_text(&text)
+}
+
+/// `JSON.parse(text)`.
+pub fn parse_json_text(text: &str) -> Result<JsValue> {
+    js_sys::JSON::parse(text).map_err(|e| Error::Storage {
+        message: format!("cannot decode result: {}", describe_thrown(&e)),
+    })
+}
+
+fn key_details(key: &RecordKey) -> Value {
+    json!({ "tenantId": key.tenant_id, "type": key.type_name, "name": key.name })
+}
+
+fn details(error: &Error, out: &mut serde_json::Map<String, Value>) {
+    match error {
+        Error::NotFound { key, detail } => {
+            out.insert("key".into(), key_details(key));
+            if let Some(d) = detail {
+                out.insert("detail".into(), json!(d));
+            }
+        }
+        Error::Conflict {
+            key,
+            expected,
+            actual,
+            actual_version,
+        } => {
+            out.insert("key".into(), key_details(key));
+            out.insert("expected".into(), json!(expected));
+            out.insert("actual".into(), json!(actual));
+            out.insert("actualVersion".into(), json!(actual_version));
+        }
+        Error::Validation { field, .. } => {
+            out.insert("field".into(), json!(field));
+        }
+        Error::Forbidden {
+            operation,
+            type_name,
+            permission,
+            actor,
+        } => {
+            out.insert("operation".into(), json!(operation));
+            out.insert("type".into(), json!(type_name));
+            out.insert("permission".into(), json!(permission));
+            out.insert("actor".into(), json!(actor));
+        }
+        Error::Corrupted { key, .. } => {
+            out.insert("key".into(), key_details(key));
+        }
+        Error::HostCallbackFailed { operation, .. } => {
+            out.insert("operation".into(), json!(operation));
+        }
+        Error::LayerFailed { layer, source } => {
+            out.insert("layer".into(), json!(layer));
+            details(source, out);
+        }
+        Error::Batch { index, key, source } => {
+            details(source, out);
+            out.insert("index".into(), json!(index));
+            out.insert("key".into(), key_details(key));
+        }
+        Error::StorageUnavailable { .. }
+        | Error::QuotaExceeded { .. }
+        | Error::Unsupported { .. }
+        | Error::Storage { .. } => {}
+    }
+}
+
+/// The JS `Error` for a core error.
+pub fn error_to_js(error: &Error) -> JsValue {
+    let mut map = serde_json::Map::new();
+    details(error, &mut map);
+    let details = serde_json::to_string(&map)
+        .ok()
+        .and_then(|t| js_sys::JSON::parse(&t).ok())
+        .unwrap_or(JsValue::NULL);
+    metadata_error(error.code(), &error.to_string(), &details)
+}
+
+/// A core result as a wasm-bindgen result.
+pub fn js_result<T>(result: Result<T>) -> std::result::Result<T, JsValue> {
+    result.map_err(|e| error_to_js(&e))
+}
+
+/// Whether a JS value is one of our errors.
+pub fn is_metadata_error(value: &JsValue) -> bool {
+    value.is_instance_of::<js_sys::Error>()
+        && thrown_name(value) == "MetadataError"
+        && js_sys::Reflect::get(value, &JsValue::from_str("code"))
+            .ok()
+            .and_then(|c| c.as_string())
+            .is_some()
+}

@@ -1,0 +1,94 @@
+//! WebAssembly bindings: the core exposed to JavaScript with wasm-bindgen.
+//!
+//! Thin by design: every rule lives in the core; this module converts values
+//! at the boundary ([`boundary`]), adapts JavaScript storage to the core's
+//! storage trait ([`host_store`]), and exports the `MetadataService` class
+//! ([`service`]) and the free functions below.
+
+pub mod boundary;
+pub mod host_store;
+pub mod service;
+
+use wasm_bindgen::prelude::*;
+
+use crate::files::{self, FileFormat};
+use boundary::{js_result, to_js, value_from_js};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = include_str!("types.d.ts");
+
+/// Canonical JSON text of any JSON-compatible value, byte-identical to
+/// upstream ObjectStack's `canonicalize`.
+#[wasm_bindgen(js_name = canonicalize)]
+pub fn js_canonicalize(value: JsValue) -> Result<String, JsValue> {
+    js_result(value_from_js(&value, "value").and_then(|v| crate::canonicalize(&v)))
+}
+
+/// Lowercase hex MD5 of the canonical JSON: the `checksum` of records.
+#[wasm_bindgen(js_name = checksum)]
+pub fn js_checksum(value: JsValue) -> Result<String, JsValue> {
+    js_result(value_from_js(&value, "value").and_then(|v| crate::checksum(&v)))
+}
+
+/// `sha256:<hex>` of the canonical JSON: upstream's content hash.
+#[wasm_bindgen(js_name = contentHash)]
+pub fn js_content_hash(value: JsValue) -> Result<String, JsValue> {
+    js_result(value_from_js(&value, "value").and_then(|v| crate::content_hash(&v)))
+}
+
+/// Parses a metadata file (`<folder>/<name>.<type>.json|yaml|yml|ts`):
+/// returns `{ type, name, format, data }`, `null` for a path that is not a
+/// metadata file, or throws a `VALIDATION` error naming the path.
+#[wasm_bindgen(js_name = parseMetadataFile, unchecked_return_type = "ParsedMetadataFile | null")]
+pub fn js_parse_metadata_file(path: &str, text: &str) -> Result<JsValue, JsValue> {
+    js_result((|| {
+        let Some((type_name, name, format)) = files::parse_path(path) else {
+            return Ok(JsValue::NULL);
+        };
+        let data = files::parse_file(path, text, format)?;
+        to_js(&serde_json::json!({
+            "type": type_name,
+            "name": name,
+            "format": format_name(format),
+            "data": data,
+        }))
+    })())
+}
+
+/// Renders a definition as a metadata file: `{ path, text }` for
+/// (type, name) in `format` (`json`, `yaml` or `typescript`).
+#[wasm_bindgen(js_name = renderMetadataFile, unchecked_return_type = "RenderedMetadataFile")]
+pub fn js_render_metadata_file(
+    type_name: &str,
+    name: &str,
+    #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] data: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "FileFormatName")] format: &str,
+) -> Result<JsValue, JsValue> {
+    js_result((|| {
+        crate::validate::type_name(type_name)?;
+        crate::validate::name(name)?;
+        let format = FileFormat::from_name(format)?;
+        let data = value_from_js(&data, "data")?;
+        crate::validate::data(&data)?;
+        let text = files::render_file(&data, format)?;
+        to_js(&serde_json::json!({
+            "path": files::file_path(type_name, name, format),
+            "text": text,
+        }))
+    })())
+}
+
+fn format_name(format: FileFormat) -> &'static str {
+    match format {
+        FileFormat::Json => "json",
+        FileFormat::Yaml => "yaml",
+        FileFormat::TypeScript => "typescript",
+    }
+}
+
+/// True when `value` is an error raised by this library (a `MetadataError`
+/// with a stable `code`).
+#[wasm_bindgen(js_name = isMetadataError)]
+pub fn js_is_metadata_error(value: &JsValue) -> bool {
+    boundary::is_metadata_error(value)
+}

@@ -1,0 +1,448 @@
+//! The `MetadataService` class JavaScript sees: the hybrid chain over a
+//! memory or host-callback store, with Promise-returning camelCase methods.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::boundary::{error_to_js, js_result, to_js, value_from_js};
+use super::host_store::HostKv;
+use crate::access::{AccessPolicy, Actor};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::files::{FileBundle, FileSource};
+use crate::hybrid::{ChainMode, Found, HybridConfig, HybridService, Resolution};
+use crate::record::Source;
+use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions};
+use crate::store::{KvStore, MemoryStore, Store};
+
+/// `Date.now()`: the standard clock panics on wasm32.
+struct JsClock;
+
+impl Clock for JsClock {
+    fn now_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
+    }
+}
+
+/// The options of `create` other than `store` (which holds functions).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateOptions {
+    tenant: Option<String>,
+    actor: Option<String>,
+    roles: Option<Vec<String>>,
+    policy: Option<AccessPolicy>,
+    mode: Option<ChainMode>,
+    strict: Option<bool>,
+    cache: Option<bool>,
+    files: Option<BTreeMap<String, String>>,
+    source: Option<Source>,
+    verify_reads: Option<bool>,
+}
+
+/// An options object as its Rust struct: through JSON text, so unknown or
+/// misspelt options are refused rather than ignored.
+fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    let json = value_from_js(value, field)?;
+    serde_json::from_value(json).map_err(|e| Error::validation(field, e.to_string()))
+}
+
+/// Splits `create`'s options into the store spec and the rest.
+fn split_create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
+    if value.is_undefined() || value.is_null() {
+        return Ok((JsValue::UNDEFINED, CreateOptions::default()));
+    }
+    let object: &js_sys::Object = value
+        .dyn_ref()
+        .ok_or_else(|| Error::validation("options", "must be an object"))?;
+    let rest = js_sys::Object::assign(&js_sys::Object::new(), object);
+    let store = js_sys::Reflect::get(&rest, &JsValue::from_str("store")).unwrap_or_default();
+    let _ = js_sys::Reflect::delete_property(&rest, &JsValue::from_str("store"));
+    Ok((store, options(&rest, "options")?))
+}
+
+fn string_arg(value: &JsValue, field: &str) -> Result<String> {
+    value
+        .as_string()
+        .ok_or_else(|| Error::validation(field, "must be a string"))
+}
+
+fn open_store(spec: &JsValue) -> Result<Rc<dyn Store>> {
+    if spec.is_undefined() || spec.is_null() || spec.as_string().as_deref() == Some("memory") {
+        return Ok(Rc::new(MemoryStore::new()));
+    }
+    if let Some(other) = spec.as_string() {
+        return Err(Error::validation(
+            "store",
+            format!("unknown store {other:?}: use 'memory' or a host store object"),
+        ));
+    }
+    Ok(Rc::new(KvStore::new(HostKv::new(spec.clone())?)))
+}
+
+fn resolution_to_js(r: &Resolution) -> Result<JsValue> {
+    let (data, record) = match &r.found {
+        Some(Found::Database(rec)) => (Some(&*rec.data), Some(&**rec)),
+        Some(other) => (Some(other.data()), None),
+        None => (None, None),
+    };
+    let degraded: Vec<Value> = r
+        .degraded
+        .iter()
+        .map(|d| json!({"layer": d.layer, "code": d.error.code(), "message": d.error.to_string()}))
+        .collect();
+    to_js(&json!({
+        "data": data,
+        "layer": r.layer(),
+        "record": record,
+        "degraded": degraded,
+        "fromCache": r.from_cache,
+    }))
+}
+
+/// Runs `work` as a Promise: resolved with its value, rejected with a
+/// `MetadataError`.
+fn promise<F>(work: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue>> + 'static,
+{
+    future_to_promise(async move { work.await.map_err(|e| error_to_js(&e)) })
+}
+
+/// Versioned metadata storage behind the database -> registry -> files
+/// fallback chain.
+#[wasm_bindgen(js_name = MetadataService)]
+pub struct JsMetadataService {
+    chain: Rc<HybridService>,
+}
+
+#[wasm_bindgen(js_class = MetadataService)]
+impl JsMetadataService {
+    /// Creates a service: `store` is `'memory'` (default) or a host store
+    /// object; `tenant`, `actor`, `roles` and `policy` scope and check every
+    /// operation; `files` is a bundle of metadata files (path -> text).
+    #[wasm_bindgen(unchecked_return_type = "Promise<MetadataService>")]
+    pub fn create(
+        #[wasm_bindgen(unchecked_param_type = "CreateOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        promise(async move {
+            let (store, o) = split_create_options(&options)?;
+            let store = open_store(&store)?;
+            let mut builder = MetadataService::builder_shared(store)
+                .tenant(o.tenant.as_deref())
+                .actor(Actor::new(
+                    o.actor.unwrap_or_else(|| "system".to_owned()),
+                    o.roles.unwrap_or_default(),
+                ))
+                .policy(o.policy.unwrap_or_default())
+                .clock(Rc::new(JsClock))
+                .verify_reads(o.verify_reads.unwrap_or(true));
+            if let Some(source) = o.source {
+                builder = builder.default_source(source);
+            }
+            let db = builder.build()?;
+            let files: Option<Rc<dyn FileSource>> = match o.files {
+                Some(files) => Some(Rc::new(FileBundle::from_files(
+                    files.iter().map(|(p, t)| (p.as_str(), t.as_str())),
+                )?)),
+                None => None,
+            };
+            let config = HybridConfig {
+                mode: o.mode.unwrap_or_default(),
+                strict: o.strict.unwrap_or(false),
+                cache: o.cache.unwrap_or(true),
+            };
+            Ok(JsMetadataService {
+                chain: Rc::new(HybridService::new(db, files, config)),
+            }
+            .into())
+        })
+    }
+
+    /// The storage backend in use (`memory`, `sqlite`, `host`...).
+    #[wasm_bindgen(getter, js_name = storeKind)]
+    pub fn store_kind(&self) -> String {
+        self.chain.database().store().kind().to_owned()
+    }
+
+    /// The tenant this service works for, or null for global.
+    #[wasm_bindgen(getter)]
+    pub fn tenant(&self) -> Option<String> {
+        self.chain.database().tenant_id().map(str::to_owned)
+    }
+
+    /// The acting user.
+    #[wasm_bindgen(getter)]
+    pub fn actor(&self) -> String {
+        self.chain.database().actor().id.clone()
+    }
+
+    /// Upserts (type, name): resolves to `{ record, changed, operation }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SaveOutcome>")]
+    pub fn save(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SaveOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let o: SaveOptions = self::options(&options, "options")?;
+            let data = value_from_js(&data, "data")?;
+            let w = chain.save(&t, &n, data, o).await?;
+            to_js(&w.outcome)
+        })
+    }
+
+    /// The active definition of (type, name) from the first layer that has
+    /// it, or null.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Record<string, unknown> | null>")]
+    pub fn load(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let r = chain.load(&t, &n).await?;
+            match r.data() {
+                Some(d) => to_js(d),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// The full answer of the chain: `{ data, layer, record, degraded,
+    /// fromCache }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Resolution>")]
+    pub fn resolve(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            resolution_to_js(&chain.load(&t, &n).await?)
+        })
+    }
+
+    /// The whole active database record of (type, name), or null.
+    #[wasm_bindgen(js_name = loadRecord, unchecked_return_type = "Promise<MetadataRecord | null>")]
+    pub fn load_record(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let r = chain.load(&t, &n).await?;
+            match r.found.as_ref().and_then(Found::record) {
+                Some(rec) => to_js(rec),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// All active definitions of a type across the layers, ordered by name.
+    #[wasm_bindgen(js_name = loadMany, unchecked_return_type = "Promise<Record<string, unknown>[]>")]
+    pub fn load_many(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let many = chain.load_many(&t).await?;
+            let data: Vec<&Value> = many.items.iter().map(|(_, f)| f.data()).collect();
+            to_js(&data)
+        })
+    }
+
+    /// Soft-deletes (type, name).
+    #[wasm_bindgen(unchecked_return_type = "Promise<SaveOutcome>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let o: ChangeOptions = self::options(&options, "options")?;
+            to_js(&chain.delete(&t, &n, o).await?.outcome)
+        })
+    }
+
+    /// Undoes a soft delete.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SaveOutcome>")]
+    pub fn restore(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let o: ChangeOptions = self::options(&options, "options")?;
+            to_js(&chain.database().restore(&t, &n, o).await?)
+        })
+    }
+
+    /// Removes (type, name)'s row for good; its history stays.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn purge(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let o: ChangeOptions = self::options(&options, "options")?;
+            chain.database().purge(&t, &n, o).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Every version of (type, name), oldest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<HistoryEntry[]>")]
+    pub fn history(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            to_js(&chain.database().history(&t, &n).await?)
+        })
+    }
+
+    /// Writes an earlier version's data back as a new version.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SaveOutcome>")]
+    pub fn rollback(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] version: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let v = version
+                .as_f64()
+                .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= 9_007_199_254_740_991.0)
+                .ok_or_else(|| Error::validation("version", "must be a positive integer"))?;
+            let o: ChangeOptions = self::options(&options, "options")?;
+            to_js(&chain.database().rollback(&t, &n, v as u64, o).await?)
+        })
+    }
+
+    /// Records matching the filters, a page at a time.
+    #[wasm_bindgen(unchecked_return_type = "Promise<QueryPage>")]
+    pub fn query(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Query | undefined")] query: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let q: crate::query::Query = self::options(&query, "query")?;
+            to_js(&chain.database().query(&q).await?)
+        })
+    }
+
+    /// Saves several records all-or-nothing.
+    #[wasm_bindgen(js_name = saveMany, unchecked_return_type = "Promise<SaveOutcome[]>")]
+    pub fn save_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SaveItem[]")] items: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let value = value_from_js(&items, "items")?;
+            let items: Vec<SaveItem> = serde_json::from_value(value)
+                .map_err(|e| Error::validation("items", e.to_string()))?;
+            to_js(&chain.database().save_many(items).await?)
+        })
+    }
+
+    /// Registers a definition in the in-memory registry layer.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn register(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] data: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let n = string_arg(&name, "name")?;
+            let data = value_from_js(&data, "data")?;
+            chain.register(&t, &n, data)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Calls `listener` with every committed change; returns the function
+    /// that unsubscribes. A listener that throws does not affect the write
+    /// or the other listeners.
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: ChangeEvent) => void")] listener: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let listener: Function = js_result(
+            listener
+                .dyn_into()
+                .map_err(|_| Error::validation("listener", "must be a function")),
+        )?;
+        let events = Rc::clone(self.chain.database().events());
+        let id = events.subscribe(move |event| {
+            if let Ok(e) = to_js(event) {
+                let _ = listener.call1(&JsValue::NULL, &e);
+            }
+        });
+        let unsubscribe = Closure::once_into_js(move || {
+            events.unsubscribe(id);
+        });
+        Ok(unsubscribe)
+    }
+
+    /// Forgets cached answers: for one (type, name), or all when no type is
+    /// given. For changes made outside this service.
+    pub fn invalidate(&self, type_name: Option<String>, name: Option<String>) {
+        match (type_name, name) {
+            (Some(t), Some(n)) => self.chain.invalidate(&t, &n),
+            _ => self.chain.invalidate_all(),
+        }
+    }
+}
