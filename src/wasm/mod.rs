@@ -20,19 +20,25 @@ const TS_TYPES: &str = include_str!("types.d.ts");
 /// Canonical JSON text of any JSON-compatible value, byte-identical to
 /// upstream ObjectStack's `canonicalize`.
 #[wasm_bindgen(js_name = canonicalize)]
-pub fn js_canonicalize(value: JsValue) -> Result<String, JsValue> {
+pub fn js_canonicalize(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+) -> Result<String, JsValue> {
     js_result(value_from_js(&value, "value").and_then(|v| crate::canonicalize(&v)))
 }
 
 /// Lowercase hex MD5 of the canonical JSON: the `checksum` of records.
 #[wasm_bindgen(js_name = checksum)]
-pub fn js_checksum(value: JsValue) -> Result<String, JsValue> {
+pub fn js_checksum(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+) -> Result<String, JsValue> {
     js_result(value_from_js(&value, "value").and_then(|v| crate::checksum(&v)))
 }
 
 /// `sha256:<hex>` of the canonical JSON: upstream's content hash.
 #[wasm_bindgen(js_name = contentHash)]
-pub fn js_content_hash(value: JsValue) -> Result<String, JsValue> {
+pub fn js_content_hash(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+) -> Result<String, JsValue> {
     js_result(value_from_js(&value, "value").and_then(|v| crate::content_hash(&v)))
 }
 
@@ -59,7 +65,7 @@ pub fn js_parse_metadata_file(path: &str, text: &str) -> Result<JsValue, JsValue
 /// (type, name) in `format` (`json`, `yaml` or `typescript`).
 #[wasm_bindgen(js_name = renderMetadataFile, unchecked_return_type = "RenderedMetadataFile")]
 pub fn js_render_metadata_file(
-    type_name: &str,
+    #[wasm_bindgen(js_name = "type")] type_name: &str,
     name: &str,
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] data: JsValue,
     #[wasm_bindgen(unchecked_param_type = "FileFormatName")] format: &str,
@@ -88,7 +94,9 @@ fn format_name(format: FileFormat) -> &'static str {
 
 /// True when `value` is an error raised by this library (a `MetadataError`
 /// with a stable `code`).
-#[wasm_bindgen(js_name = isMetadataError)]
-pub fn js_is_metadata_error(value: &JsValue) -> bool {
+#[wasm_bindgen(js_name = isMetadataError, unchecked_return_type = "value is MetadataError")]
+pub fn js_is_metadata_error(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] value: &JsValue,
+) -> bool {
     boundary::is_metadata_error(value)
 }

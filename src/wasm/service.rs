@@ -22,6 +22,27 @@ use crate::record::Source;
 use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions};
 use crate::store::{KvStore, MemoryStore, Store};
 
+#[wasm_bindgen]
+extern "C" {
+    /// `CreateOptions` (TypeScript type of `create`'s argument).
+    #[wasm_bindgen(typescript_type = "CreateOptions")]
+    pub type CreateOptionsArg;
+    /// `SaveOptions`.
+    #[wasm_bindgen(typescript_type = "SaveOptions")]
+    pub type SaveOptionsArg;
+    /// `ChangeOptions`.
+    #[wasm_bindgen(typescript_type = "ChangeOptions")]
+    pub type ChangeOptionsArg;
+    /// `Query`.
+    #[wasm_bindgen(typescript_type = "Query")]
+    pub type QueryArg;
+}
+
+/// An optional typed argument as a plain value (undefined when absent).
+fn opt<T: Into<JsValue>>(value: Option<T>) -> JsValue {
+    value.map(Into::into).unwrap_or(JsValue::UNDEFINED)
+}
+
 /// `Date.now()`: the standard clock panics on wasm32.
 struct JsClock;
 
@@ -110,6 +131,19 @@ fn resolution_to_js(r: &Resolution) -> Result<JsValue> {
     }))
 }
 
+/// The first layer failure of an answer, as an error: plain `load`,
+/// `loadRecord` and `loadMany` never present "not found" or a partial list
+/// when a layer failed (`resolve` gives the degraded answer itself).
+fn degraded_error(failures: &[crate::hybrid::LayerFailure]) -> Result<()> {
+    match failures.first() {
+        Some(f) => Err(Error::LayerFailed {
+            layer: f.layer.to_string(),
+            source: Box::new(f.error.clone()),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Runs `work` as a Promise: resolved with its value, rejected with a
 /// `MetadataError`.
 fn promise<F>(work: F) -> Promise
@@ -132,9 +166,8 @@ impl JsMetadataService {
     /// object; `tenant`, `actor`, `roles` and `policy` scope and check every
     /// operation; `files` is a bundle of metadata files (path -> text).
     #[wasm_bindgen(unchecked_return_type = "Promise<MetadataService>")]
-    pub fn create(
-        #[wasm_bindgen(unchecked_param_type = "CreateOptions | undefined")] options: JsValue,
-    ) -> Promise {
+    pub fn create(options: Option<CreateOptionsArg>) -> Promise {
+        let options = opt(options);
         promise(async move {
             let (store, o) = split_create_options(&options)?;
             let store = open_store(&store)?;
@@ -194,8 +227,9 @@ impl JsMetadataService {
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SaveOptions | undefined")] options: JsValue,
+        options: Option<SaveOptionsArg>,
     ) -> Promise {
+        let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
@@ -222,7 +256,7 @@ impl JsMetadataService {
             let r = chain.load(&t, &n).await?;
             match r.data() {
                 Some(d) => to_js(d),
-                None => Ok(JsValue::NULL),
+                None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
             }
         })
     }
@@ -257,7 +291,7 @@ impl JsMetadataService {
             let r = chain.load(&t, &n).await?;
             match r.found.as_ref().and_then(Found::record) {
                 Some(rec) => to_js(rec),
-                None => Ok(JsValue::NULL),
+                None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
             }
         })
     }
@@ -272,6 +306,7 @@ impl JsMetadataService {
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let many = chain.load_many(&t).await?;
+            degraded_error(&many.degraded)?;
             let data: Vec<&Value> = many.items.iter().map(|(_, f)| f.data()).collect();
             to_js(&data)
         })
@@ -283,8 +318,9 @@ impl JsMetadataService {
         &self,
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+        options: Option<ChangeOptionsArg>,
     ) -> Promise {
+        let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
@@ -300,8 +336,9 @@ impl JsMetadataService {
         &self,
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+        options: Option<ChangeOptionsArg>,
     ) -> Promise {
+        let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
@@ -317,8 +354,9 @@ impl JsMetadataService {
         &self,
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+        options: Option<ChangeOptionsArg>,
     ) -> Promise {
+        let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
@@ -351,8 +389,9 @@ impl JsMetadataService {
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] version: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ChangeOptions | undefined")] options: JsValue,
+        options: Option<ChangeOptionsArg>,
     ) -> Promise {
+        let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
@@ -368,10 +407,8 @@ impl JsMetadataService {
 
     /// Records matching the filters, a page at a time.
     #[wasm_bindgen(unchecked_return_type = "Promise<QueryPage>")]
-    pub fn query(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Query | undefined")] query: JsValue,
-    ) -> Promise {
+    pub fn query(&self, query: Option<QueryArg>) -> Promise {
+        let query = opt(query);
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let q: crate::query::Query = self::options(&query, "query")?;
@@ -439,7 +476,11 @@ impl JsMetadataService {
 
     /// Forgets cached answers: for one (type, name), or all when no type is
     /// given. For changes made outside this service.
-    pub fn invalidate(&self, type_name: Option<String>, name: Option<String>) {
+    pub fn invalidate(
+        &self,
+        #[wasm_bindgen(js_name = "type")] type_name: Option<String>,
+        name: Option<String>,
+    ) {
         match (type_name, name) {
             (Some(t), Some(n)) => self.chain.invalidate(&t, &n),
             _ => self.chain.invalidate_all(),

@@ -1,0 +1,208 @@
+// The JavaScript API as a user calls it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MetadataService, isMetadataError, checksum } from '@objectstack/metadata-wasm';
+
+const rejectsWith = (promise, code, check = () => true) =>
+  assert.rejects(promise, (e) => {
+    assert.ok(e instanceof Error, 'a real Error');
+    assert.equal(e.name, 'MetadataError');
+    assert.equal(e.code, code, e.message);
+    assert.ok(isMetadataError(e));
+    return check(e) !== false;
+  });
+
+test('save, load, loadRecord, loadMany', async () => {
+  const svc = await MetadataService.create({ tenant: 'acme', actor: 'alice' });
+  assert.equal(svc.storeKind, 'memory');
+  assert.equal(svc.tenant, 'acme');
+  assert.equal(svc.actor, 'alice');
+  const data = { label: 'All accounts', columns: ['name'], nested: { n: 1.5, z: null } };
+  const out = await svc.save('view', 'all_accounts', data, { tags: ['crm'] });
+  assert.equal(out.changed, true);
+  assert.equal(out.operation, 'create');
+  assert.equal(out.record.version, 1);
+  assert.equal(out.record.checksum, checksum(data));
+  assert.equal(out.record.tenant_id, 'acme');
+  assert.deepEqual(out.record.tags, ['crm']);
+  assert.equal(out.record.owner, 'alice');
+  assert.match(out.record.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.deepEqual(await svc.load('view', 'all_accounts'), data);
+  assert.deepEqual((await svc.loadRecord('view', 'all_accounts')).data, data);
+  assert.equal(await svc.load('view', 'missing'), null);
+  assert.equal(await svc.loadRecord('view', 'missing'), null);
+  await svc.save('view', 'b_view', { b: 1 });
+  await svc.save('object', 'account', { o: 1 });
+  assert.deepEqual(await svc.loadMany('view'), [data, { b: 1 }]);
+  // A returned object is the caller's own: mutating it changes nothing stored.
+  const loaded = await svc.load('view', 'b_view');
+  loaded.b = 99;
+  assert.deepEqual(await svc.load('view', 'b_view'), { b: 1 });
+});
+
+test('no-op saves, versions, concurrency', async () => {
+  const svc = await MetadataService.create();
+  await svc.save('view', 'v', { a: 1, b: 2 });
+  const same = await svc.save('view', 'v', { b: 2, a: 1 });
+  assert.equal(same.changed, false);
+  assert.equal(same.record.version, 1);
+  const next = await svc.save('view', 'v', { a: 2 }, { expectedVersion: 1 });
+  assert.equal(next.record.version, 2);
+  await rejectsWith(svc.save('view', 'v', { a: 3 }, { expectedVersion: 1 }), 'CONFLICT', (e) => {
+    assert.equal(e.actualVersion, 2);
+    assert.deepEqual(e.key, { tenantId: null, type: 'view', name: 'v' });
+  });
+  await rejectsWith(svc.save('view', 'v', { a: 3 }, { expectedVersion: 0 }), 'CONFLICT');
+  await rejectsWith(svc.save('view', 'v', { a: 3 }, { expectedChecksum: checksum({ a: 1 }) }), 'CONFLICT');
+  assert.deepEqual(await svc.load('view', 'v'), { a: 2 });
+  assert.equal((await svc.history('view', 'v')).length, 2);
+});
+
+test('delete, restore, purge, history, rollback', async () => {
+  const svc = await MetadataService.create({ actor: 'bob' });
+  for (const step of [1, 2, 3]) await svc.save('flow', 'f', { step });
+  const del = await svc.delete('flow', 'f');
+  assert.equal(del.record.is_active, false);
+  assert.equal(await svc.load('flow', 'f'), null);
+  await rejectsWith(svc.delete('flow', 'f'), 'NOT_FOUND');
+  assert.equal((await svc.restore('flow', 'f')).record.version, 5);
+  const rb = await svc.rollback('flow', 'f', 1);
+  assert.equal(rb.operation, 'rollback');
+  assert.deepEqual(rb.record.data, { step: 1 });
+  await rejectsWith(svc.rollback('flow', 'f', 42), 'NOT_FOUND');
+  await svc.purge('flow', 'f');
+  assert.equal(await svc.loadRecord('flow', 'f'), null);
+  const history = await svc.history('flow', 'f');
+  assert.deepEqual(history.map((h) => h.operation), ['create', 'update', 'update', 'delete', 'restore', 'rollback', 'purge']);
+  assert.deepEqual(history.map((h) => h.version), [1, 2, 3, 4, 5, 6, 7]);
+  assert.ok(history.every((h) => h.actor === 'bob' && h.checksum === checksum(h.data)));
+});
+
+test('query and saveMany', async () => {
+  const svc = await MetadataService.create();
+  const outs = await svc.saveMany([
+    { type: 'view', name: 'a', data: {}, options: { tags: ['crm'] } },
+    { type: 'view', name: 'b', data: { x: 1 }, options: { source: 'api' } },
+    { type: 'app', name: 'c', data: {} },
+  ]);
+  assert.deepEqual(outs.map((o) => o.record.version), [1, 1, 1]);
+  const page = await svc.query({ type: 'view', limit: 1, offset: 1 });
+  assert.equal(page.total, 2);
+  assert.deepEqual(page.items.map((r) => r.name), ['b']);
+  assert.deepEqual((await svc.query({ tags: ['crm'] })).items.map((r) => r.name), ['a']);
+  assert.deepEqual((await svc.query({ source: 'api' })).items.map((r) => r.name), ['b']);
+  // All or nothing, and the error names the item.
+  await rejectsWith(
+    svc.saveMany([{ type: 'view', name: 'd', data: {} }, { type: 'view', name: 'Bad Name', data: {} }]),
+    'VALIDATION',
+    (e) => assert.equal(e.index, 1),
+  );
+  assert.equal(await svc.load('view', 'd'), null);
+});
+
+test('the chain: registry and files below the database, with diagnostics', async () => {
+  const svc = await MetadataService.create({
+    files: { 'views/home.view.yaml': 'label: Home (file)\n', 'apps/crm.app.json': '{"label": "CRM"}' },
+  });
+  let r = await svc.resolve('view', 'home');
+  assert.equal(r.layer, 'filesystem');
+  assert.deepEqual(r.data, { label: 'Home (file)' });
+  assert.equal(r.record, null);
+  await svc.register('view', 'home', { label: 'Home (code)' });
+  assert.equal((await svc.resolve('view', 'home')).layer, 'registry');
+  await svc.save('view', 'home', { label: 'Home (db)' });
+  r = await svc.resolve('view', 'home');
+  assert.equal(r.layer, 'database');
+  assert.equal(r.record.version, 1);
+  assert.deepEqual(r.degraded, []);
+  assert.equal((await svc.resolve('view', 'home')).fromCache, true);
+  assert.deepEqual(await svc.loadMany('app'), [{ label: 'CRM' }]);
+  await rejectsWith(MetadataService.create({ files: { 'views/x.view.json': '{oops' } }), 'VALIDATION');
+});
+
+test('tenants see their own records and global ones, never each other', async () => {
+  const records = new Map();
+  const host = {
+    get: (k) => records.get(k),
+    put: (k, v) => void records.set(k, v),
+    delete: (k) => void records.delete(k),
+    list: (p) => [...records].filter(([k]) => k.startsWith(p)).map(([, v]) => v),
+  };
+  const global = await MetadataService.create({ store: host });
+  const acme = await MetadataService.create({ store: host, tenant: 'acme' });
+  const globex = await MetadataService.create({ store: host, tenant: 'globex' });
+  await global.save('view', 'home', { who: 'global' });
+  await acme.save('view', 'home', { who: 'acme' });
+  await acme.save('view', 'secret', { who: 'acme' });
+  assert.deepEqual(await acme.load('view', 'home'), { who: 'acme' });
+  assert.deepEqual(await globex.load('view', 'home'), { who: 'global' });
+  assert.equal(await globex.load('view', 'secret'), null);
+  assert.deepEqual(await globex.loadMany('view'), [{ who: 'global' }]);
+});
+
+test('access policy: FORBIDDEN names the operation and type', async () => {
+  const policy = { roles: { designer: { view: ['read', 'write'] }, admin: { '*': ['admin'] } } };
+  const dan = await MetadataService.create({ actor: 'dan', roles: ['designer'], policy });
+  await dan.save('view', 'v', {});
+  await rejectsWith(dan.save('object', 'o', {}), 'FORBIDDEN', (e) => {
+    assert.equal(e.operation, 'save');
+    assert.equal(e.type, 'object');
+    assert.equal(e.permission, 'write');
+    assert.equal(e.actor, 'dan');
+  });
+  await rejectsWith(dan.purge('view', 'v'), 'FORBIDDEN', (e) => assert.equal(e.operation, 'purge'));
+  await rejectsWith(dan.load('object', 'o'), 'FORBIDDEN');
+});
+
+test('subscribe: every committed change, nothing for no-ops or refusals', async () => {
+  const svc = await MetadataService.create();
+  const events = [];
+  const unsubscribe = svc.subscribe((e) => events.push(e));
+  svc.subscribe(() => { throw new Error('a broken listener'); });
+  await svc.save('view', 'v', { a: 1 });
+  await svc.save('view', 'v', { a: 1 });
+  await svc.save('view', 'v', { a: 2 }, { expectedVersion: 7 }).catch(() => {});
+  await svc.delete('view', 'v');
+  unsubscribe();
+  await svc.restore('view', 'v');
+  assert.deepEqual(events.map((e) => [e.sequence, e.operation, e.version]), [[1, 'create', 1], [2, 'delete', 2]]);
+  assert.equal(events[0].checksum, checksum({ a: 1 }));
+  assert.equal(events[0].type, 'view');
+});
+
+test('no bad call kills the module', async () => {
+  const svc = await MetadataService.create();
+  const deep = [];
+  let cur = deep;
+  for (let i = 0; i < 10000; i++) { const next = []; cur.push(next); cur = next; }
+  const cyclic = {};
+  cyclic.self = cyclic;
+  const bad = [
+    () => svc.save(), () => svc.save(1, 2, 3), () => svc.save('view', 'v', null), () => svc.save('view', 'v', [1]),
+    () => svc.save('view', 'v', 'text'), () => svc.save('view', 'v', { n: NaN }), () => svc.save('view', 'v', { d: deep }),
+    () => svc.save('view', 'v', cyclic), () => svc.save('view', 'v', { b: 10n }), () => svc.save('view', 'v', {}, 'opts'),
+    () => svc.save('view', 'v', {}, { expectedVersion: -1 }), () => svc.save('view', 'v', {}, { expectedVersion: 1.5 }),
+    () => svc.save('view', 'v', {}, { tags: 'crm' }), () => svc.save('view', 'v', {}, { nope: 1 }),
+    () => svc.save('view', '__proto__', {}), () => svc.save('view', 'x'.repeat(10000), {}), () => svc.save('View', 'v', {}),
+    () => svc.load(null, undefined), () => svc.loadMany({}), () => svc.query({ updatedSince: 'yesterday' }),
+    () => svc.query({ limit: -1 }), () => svc.query('everything'), () => svc.rollback('view', 'v', 'one'),
+    () => svc.rollback('view', 'v', 0), () => svc.rollback('view', 'v', 2 ** 60), () => svc.saveMany('nope'),
+    () => svc.saveMany([{ type: 'view' }]), () => svc.register('view', 'v', 5), () => svc.history('view', ''),
+    () => MetadataService.create({ store: 42 }), () => MetadataService.create({ tenant: '' }),
+    () => MetadataService.create({ policy: { roles: { r: { view: ['fly'] } } } }), () => MetadataService.create('x'),
+    () => MetadataService.create({ mode: 'sideways' }),
+  ];
+  for (const [i, call] of bad.entries()) {
+    await assert.rejects(Promise.resolve().then(call), (e) => {
+      assert.equal(e.name, 'MetadataError', `call ${i}: ${e}`);
+      assert.ok(['VALIDATION', 'NOT_FOUND'].includes(e.code), `call ${i}: ${e.code} ${e.message}`);
+      return true;
+    });
+  }
+  assert.throws(() => svc.subscribe('not a function'), (e) => e.code === 'VALIDATION');
+  // Still alive and correct.
+  const out = await svc.save('view', 'alive', { ok: true });
+  assert.equal(out.record.version, 1);
+  assert.deepEqual(await svc.load('view', 'alive'), { ok: true });
+  assert.equal(checksum({ b: 1, a: 2 }), '620a7530f307c3f3f111d443a4109815');
+});

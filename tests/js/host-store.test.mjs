@@ -1,0 +1,142 @@
+// Host-callback storage: synchronous and Promise-returning callbacks, with
+// and without an atomic commit, and callbacks that throw or reject.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MetadataService } from '@objectstack/metadata-wasm';
+
+// A host store over a Map. `mode` picks sync or async callbacks; `fail`
+// names a callback that fails (throws or rejects) on its `failOn`-th call.
+function mapStore({ async = false, atomic = false } = {}) {
+  const map = new Map();
+  const calls = {};
+  const failures = { name: null, failOn: 0, reject: false };
+  const wrap = (name, fn) => (...args) => {
+    calls[name] = (calls[name] ?? 0) + 1;
+    const failing = failures.name === name && calls[name] === failures.failOn;
+    if (failing && !failures.reject) throw new Error(`${name} exploded`);
+    if (async || failing) {
+      return new Promise((resolve, reject) => setTimeout(() => {
+        if (failing) reject(new TypeError(`${name} rejected`));
+        else resolve(fn(...args));
+      }, 0));
+    }
+    return fn(...args);
+  };
+  const store = {
+    kind: async ? 'async-map' : 'map',
+    get: wrap('get', (k) => (map.has(k) ? structuredClone(map.get(k)) : null)),
+    put: wrap('put', (k, v) => void map.set(k, structuredClone(v))),
+    delete: wrap('delete', (k) => void map.delete(k)),
+    list: wrap('list', (p) => [...map].filter(([k]) => k.startsWith(p)).map(([, v]) => structuredClone(v))),
+  };
+  if (atomic) {
+    store.commit = wrap('commit', (ops) => {
+      for (const op of ops) {
+        if (op.op === 'put') map.set(op.key, structuredClone(op.value));
+        else map.delete(op.key);
+      }
+    });
+  }
+  const failNext = (name, { reject = false } = {}) => {
+    failures.name = name;
+    failures.reject = reject;
+    failures.failOn = (calls[name] ?? 0) + 1;
+  };
+  return { store, map, calls, failNext };
+}
+
+const snapshot = (map) => JSON.stringify([...map].sort());
+
+for (const async of [false, true]) {
+  for (const atomic of [false, true]) {
+    const label = `${async ? 'async' : 'sync'} callbacks, ${atomic ? 'with' : 'without'} commit`;
+
+    test(`${label}: the full API works over the host`, async () => {
+      const { store, map, calls } = mapStore({ async, atomic });
+      const svc = await MetadataService.create({ store, tenant: 'acme', cache: false });
+      assert.equal(svc.storeKind, store.kind);
+      await svc.save('view', 'b', { n: 2 });
+      await svc.save('view', 'a', { n: 1 });
+      await svc.save('view', 'a', { n: 11 });
+      assert.deepEqual(await svc.loadMany('view'), [{ n: 11 }, { n: 2 }]);
+      assert.deepEqual((await svc.history('view', 'a')).map((h) => h.version), [1, 2]);
+      await svc.delete('view', 'b');
+      await svc.purge('view', 'a');
+      assert.equal(await svc.load('view', 'a'), null);
+      assert.deepEqual([...map.keys()].sort(), [
+        'h/acme/view/a#00000000000000000001',
+        'h/acme/view/a#00000000000000000002',
+        'h/acme/view/a#00000000000000000003',
+        'h/acme/view/b#00000000000000000001',
+        'h/acme/view/b#00000000000000000002',
+        'r/acme/view/b',
+      ]);
+      assert.ok(atomic ? calls.commit > 0 && !calls.put : calls.put > 0);
+    });
+
+    for (const op of atomic ? ['get', 'list', 'commit'] : ['get', 'list', 'put', 'delete']) {
+      for (const reject of [false, true]) {
+        test(`${label}: a ${op} that ${reject ? 'rejects' : 'throws'} is HOST_CALLBACK_FAILED and loses nothing`, async () => {
+          const { store, map, failNext } = mapStore({ async, atomic });
+          const svc = await MetadataService.create({ store, cache: false });
+          await svc.save('view', 'keep', { v: 1 });
+          await svc.save('view', 'gone', { v: 1 });
+          const before = snapshot(map);
+          failNext(op, { reject });
+          const attempts = {
+            get: () => svc.save('view', 'keep', { v: 2 }),
+            list: () => svc.loadMany('view'),
+            put: () => svc.saveMany([{ type: 'view', name: 'n1', data: {} }, { type: 'view', name: 'keep', data: { v: 3 } }]),
+            delete: () => svc.purge('view', 'gone'),
+            commit: () => svc.save('view', 'keep', { v: 2 }),
+          };
+          await assert.rejects(attempts[op](), (e) => {
+            assert.equal(e.code, 'HOST_CALLBACK_FAILED', e.message);
+            assert.equal(e.operation, op);
+            assert.match(e.message, reject ? /rejected/ : /exploded/);
+            return true;
+          });
+          assert.equal(snapshot(map), before, 'the store holds what it held before');
+          // And the service is consistent and usable afterwards.
+          assert.deepEqual(await svc.load('view', 'keep'), { v: 1 });
+          assert.equal((await svc.history('view', 'keep')).length, 1);
+          assert.equal((await svc.save('view', 'keep', { v: 4 })).record.version, 2);
+        });
+      }
+    }
+  }
+}
+
+test('a host returning JSON text works like one returning objects', async () => {
+  const map = new Map();
+  const store = {
+    get: (k) => map.get(k) ?? null,
+    put: (k, v) => void map.set(k, JSON.stringify(v)),
+    delete: (k) => void map.delete(k),
+    list: async (p) => [...map].filter(([k]) => k.startsWith(p)).map(([, v]) => v),
+  };
+  const svc = await MetadataService.create({ store, cache: false });
+  await svc.save('view', 'v', { a: [1, 2] });
+  assert.deepEqual(await svc.load('view', 'v'), { a: [1, 2] });
+  assert.equal(typeof map.get('r/*/view/v'), 'string');
+});
+
+test('a host returning garbage is CORRUPTED or HOST_CALLBACK_FAILED, never served', async () => {
+  const store = {
+    get: (k) => (k.startsWith('r/') ? { type: 'view', name: 'other' } : null),
+    put: () => {},
+    delete: () => {},
+    list: () => 'not an array',
+  };
+  const svc = await MetadataService.create({ store });
+  // The plain reads refuse to call a failed read "not found"...
+  await assert.rejects(svc.loadRecord('view', 'v'), (e) => e.code === 'CORRUPTED' && e.layer === 'database');
+  await assert.rejects(svc.load('view', 'v'), (e) => e.code === 'CORRUPTED');
+  // ...and resolve tells the whole story.
+  const r = await svc.resolve('view', 'v');
+  assert.equal(r.data, null);
+  assert.equal(r.degraded[0].layer, 'database');
+  assert.equal(r.degraded[0].code, 'CORRUPTED');
+  await assert.rejects(svc.loadMany('view'), (e) => e.code === 'HOST_CALLBACK_FAILED' && e.operation === 'list');
+  await assert.rejects(svc.query({}), (e) => e.code === 'HOST_CALLBACK_FAILED');
+});

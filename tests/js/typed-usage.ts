@@ -1,0 +1,94 @@
+// Type-checked usage of the package (tsc --noEmit, never run): the exported
+// types must describe the API as a TypeScript user calls it.
+import {
+  MetadataService,
+  canonicalize,
+  checksum,
+  contentHash,
+  isMetadataError,
+  parseMetadataFile,
+  renderMetadataFile,
+  type ChangeEvent,
+  type HistoryEntry,
+  type HostStore,
+  type MetadataRecord,
+  type QueryPage,
+  type Resolution,
+  type SaveOutcome,
+  type StoredValue,
+} from '@objectstack/metadata-wasm';
+import { openSqliteStore, type SqliteStore } from '@objectstack/metadata-wasm/sqlite';
+
+const values = new Map<string, StoredValue>();
+const host: HostStore = {
+  kind: 'map',
+  get: (key) => values.get(key) ?? null,
+  put: async (key, value) => {
+    values.set(key, value);
+  },
+  delete: (key) => {
+    values.delete(key);
+  },
+  list: (prefix) => [...values].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v),
+  commit: (ops) => {
+    for (const op of ops) {
+      if (op.op === 'put') values.set(op.key, op.value);
+      else values.delete(op.key);
+    }
+  },
+};
+
+export async function usage(): Promise<void> {
+  const svc = await MetadataService.create({ store: host, tenant: 'acme', actor: 'alice', roles: ['designer'] });
+  const memory = await MetadataService.create();
+  const sqliteStore: SqliteStore = await openSqliteStore(':memory:');
+  const persistent = await MetadataService.create({ store: sqliteStore, mode: 'readBoth', strict: false });
+
+  const out: SaveOutcome = await svc.save('view', 'all_accounts', { label: 'All' }, { tags: ['crm'], expectedVersion: 0 });
+  const version: number = out.record.version;
+  const changed: boolean = out.changed;
+  await svc.save('view', 'all_accounts', { label: 'All' });
+  const def: Record<string, unknown> | null = await svc.load('view', 'all_accounts');
+  const rec: MetadataRecord | null = await svc.loadRecord('view', 'all_accounts');
+  const isActive: boolean | undefined = rec?.is_active;
+  const all: Record<string, unknown>[] = await memory.loadMany('view');
+  const resolution: Resolution = await persistent.resolve('view', 'all_accounts');
+  const layer: 'database' | 'registry' | 'filesystem' | null = resolution.layer;
+  const history: HistoryEntry[] = await svc.history('view', 'all_accounts');
+  await svc.rollback('view', 'all_accounts', history[0].version, { expectedVersion: version });
+  await svc.delete('view', 'all_accounts');
+  await svc.restore('view', 'all_accounts', { expectedChecksum: out.record.checksum });
+  await svc.purge('view', 'all_accounts');
+  const page: QueryPage = await svc.query({ type: 'view', tags: ['crm'], active: true, limit: 10 });
+  await svc.saveMany([{ type: 'view', name: 'a', data: {}, options: { source: 'api' } }]);
+  await svc.register('view', 'home', { label: 'Home' });
+  const unsubscribe: () => void = svc.subscribe((e: ChangeEvent) => {
+    const seq: number = e.sequence;
+    void seq;
+  });
+  unsubscribe();
+  svc.invalidate('view', 'home');
+  svc.invalidate();
+
+  const sum: string = checksum({ a: 1 });
+  const text: string = canonicalize([1, 'two']);
+  const hash: string = contentHash({});
+  const parsed = parseMetadataFile('views/a.view.yaml', 'label: A\n');
+  if (parsed !== null) {
+    const file = renderMetadataFile(parsed.type, parsed.name, parsed.data, 'typescript');
+    const path: string = file.path;
+    void path;
+  }
+  try {
+    await svc.save('view', 'x', {}, { expectedVersion: 99 });
+  } catch (error: unknown) {
+    if (isMetadataError(error)) {
+      const code: 'CONFLICT' | string = error.code;
+      const actual: number | undefined = error.actualVersion;
+      void code;
+      void actual;
+    }
+  }
+  sqliteStore.close();
+  void [changed, def, isActive, all, layer, page, sum, text, hash];
+}
