@@ -19,6 +19,8 @@ struct MapKv {
     map: RefCell<BTreeMap<String, String>>,
     writes: Cell<u64>,
     fail_at: Cell<u64>,
+    /// Once failing, keep failing (a backend that went away).
+    sticky: bool,
     atomic: bool,
 }
 
@@ -26,7 +28,8 @@ impl MapKv {
     fn write_tick(&self) -> Result<()> {
         let n = self.writes.get() + 1;
         self.writes.set(n);
-        if n == self.fail_at.get() {
+        let at = self.fail_at.get();
+        if n == at || (self.sticky && at > 0 && n > at) {
             return Err(Error::QuotaExceeded {
                 message: format!("write {n} refused"),
             });
@@ -191,6 +194,41 @@ fn a_failed_write_midway_leaves_what_was_stored_before() {
             });
         }
     }
+}
+
+#[test]
+fn a_backend_that_stays_down_reports_its_own_error() {
+    block_on(async {
+        let kv = Rc::new(MapKv {
+            sticky: true,
+            ..MapKv::default()
+        });
+        let svc = kv_service(&kv);
+        svc.save("view", "keep", json!({"v": 1}), opts())
+            .await
+            .unwrap();
+        let before = kv.map.borrow().clone();
+        kv.writes.set(0);
+        kv.fail_at.set(1);
+        let err = svc
+            .save("view", "keep", json!({"v": 2}), opts())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "QUOTA_EXCEEDED", "{err}");
+        assert_eq!(*kv.map.borrow(), before);
+        // Failing after a write went through: the undo fails too, and says so.
+        kv.writes.set(0);
+        kv.fail_at.set(2);
+        let err = svc
+            .save("view", "keep", json!({"v": 3}), opts())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "STORAGE_ERROR", "{err}");
+        assert!(
+            err.to_string().contains("undoing the partial write"),
+            "{err}"
+        );
+    });
 }
 
 #[test]

@@ -133,13 +133,16 @@ impl<B: KvBackend> KvStore<B> {
             let key = match &op {
                 KvOp::Put { key, .. } | KvOp::Delete { key } => key.clone(),
             };
+            // A write that fails is taken as not applied; only the writes
+            // that succeeded are undone.
             let result = async {
                 let before = self.backend.get(&key).await?;
-                undo.push((key.clone(), before));
                 match &op {
-                    KvOp::Put { key, value } => self.backend.put(key, value).await,
-                    KvOp::Delete { key } => self.backend.delete(key).await,
+                    KvOp::Put { key, value } => self.backend.put(key, value).await?,
+                    KvOp::Delete { key } => self.backend.delete(key).await?,
                 }
+                undo.push((key.clone(), before));
+                Ok(())
             }
             .await;
             if let Err(e) = result {
