@@ -337,9 +337,18 @@ fn failing_store_reports_errors_and_store_and_cache_agree() {
 }
 
 #[test]
+fn the_memory_store_is_trusted_and_others_are_verified() {
+    assert!(MemoryStore::new().holds_only_own_writes());
+    assert!(!FlakyStore::new(0).holds_only_own_writes());
+}
+
+#[test]
 fn a_tampered_record_is_corrupted_and_never_served() {
     block_on(async {
-        let store: Rc<dyn Store> = Rc::new(MemoryStore::new());
+        // A store others can write to (a flaky store that never fails): the
+        // memory store itself holds only the service's own writes and is
+        // not re-verified.
+        let store: Rc<dyn Store> = Rc::new(FlakyStore::new(0));
         let svc = MetadataService::builder_shared(Rc::clone(&store))
             .clock(clock())
             .build()

@@ -2,6 +2,7 @@
 //! ObjectStack's own code) must give the same canonical text, MD5 and
 //! SHA-256 here.
 
+use objectstack_metadata::canonical::{canonicalize_text, checksum_text, content_hash_text};
 use objectstack_metadata::{canonicalize, checksum, content_hash};
 use serde_json::Value;
 

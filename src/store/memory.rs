@@ -41,6 +41,10 @@ impl Store for MemoryStore {
         "memory"
     }
 
+    fn holds_only_own_writes(&self) -> bool {
+        true
+    }
+
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         Ok(self.records.borrow().get(&key.storage_key()).cloned())
     }

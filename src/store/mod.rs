@@ -63,6 +63,13 @@ pub trait Store {
     /// A short name for diagnostics (`memory`, `indexeddb`, `sqlite`...).
     fn kind(&self) -> &str;
 
+    /// True when nothing but this process's services can change what the
+    /// store holds (an in-memory store), so records read back need no
+    /// checksum verification. Persistent stores answer false.
+    fn holds_only_own_writes(&self) -> bool {
+        false
+    }
+
     /// The record stored under `key`, active or not.
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>>;
 
@@ -85,6 +92,9 @@ pub trait Store {
 impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
     fn kind(&self) -> &str {
         (**self).kind()
+    }
+    fn holds_only_own_writes(&self) -> bool {
+        (**self).holds_only_own_writes()
     }
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         (**self).get(key).await

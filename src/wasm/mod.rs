@@ -7,12 +7,15 @@
 
 pub mod boundary;
 pub mod host_store;
+#[cfg(feature = "boundary-probe")]
+pub mod probe;
 pub mod service;
 
 use wasm_bindgen::prelude::*;
 
+use crate::canonical;
 use crate::files::{self, FileFormat};
-use boundary::{js_result, to_js, value_from_js};
+use boundary::{js_result, json_text_from_js, to_js, value_from_js};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
@@ -23,7 +26,7 @@ const TS_TYPES: &str = include_str!("types.d.ts");
 pub fn js_canonicalize(
     #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
 ) -> Result<String, JsValue> {
-    js_result(value_from_js(&value, "value").and_then(|v| crate::canonicalize(&v)))
+    js_result(json_text_from_js(&value, "value").and_then(|t| canonical::canonicalize_text(&t)))
 }
 
 /// Lowercase hex MD5 of the canonical JSON: the `checksum` of records.
@@ -31,7 +34,7 @@ pub fn js_canonicalize(
 pub fn js_checksum(
     #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
 ) -> Result<String, JsValue> {
-    js_result(value_from_js(&value, "value").and_then(|v| crate::checksum(&v)))
+    js_result(json_text_from_js(&value, "value").and_then(|t| canonical::checksum_text(&t)))
 }
 
 /// `sha256:<hex>` of the canonical JSON: upstream's content hash.
@@ -39,7 +42,7 @@ pub fn js_checksum(
 pub fn js_content_hash(
     #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
 ) -> Result<String, JsValue> {
-    js_result(value_from_js(&value, "value").and_then(|v| crate::content_hash(&v)))
+    js_result(json_text_from_js(&value, "value").and_then(|t| canonical::content_hash_text(&t)))
 }
 
 /// Parses a metadata file (`<folder>/<name>.<type>.json|yaml|yml|ts`):

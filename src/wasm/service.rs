@@ -1,25 +1,29 @@
 //! The `MetadataService` class JavaScript sees: the hybrid chain over a
 //! memory or host-callback store, with Promise-returning camelCase methods.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use js_sys::{Function, Promise};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::boundary::{error_to_js, js_result, to_js, value_from_js};
+use super::boundary::{
+    error_to_js, js_result, parse_json_text, to_js, value_and_text_from_js, value_from_js,
+};
 use super::host_store::HostKv;
 use crate::access::{AccessPolicy, Actor};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::files::{FileBundle, FileSource};
 use crate::hybrid::{ChainMode, Found, HybridConfig, HybridService, Resolution};
-use crate::record::Source;
-use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions};
+use crate::record::{MetadataRecord, Operation, Source};
+use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome};
 use crate::store::{KvStore, MemoryStore, Store};
 
 #[wasm_bindgen]
@@ -111,24 +115,141 @@ fn open_store(spec: &JsValue) -> Result<Rc<dyn Store>> {
     Ok(Rc::new(KvStore::new(HostKv::new(spec.clone())?)))
 }
 
-fn resolution_to_js(r: &Resolution) -> Result<JsValue> {
-    let (data, record) = match &r.found {
-        Some(Found::Database(rec)) => (Some(&*rec.data), Some(&**rec)),
-        Some(other) => (Some(other.data()), None),
-        None => (None, None),
-    };
+/// A record without its definition, to be completed with a JS value of the
+/// definition that is at hand already (no second serialisation).
+#[derive(Serialize)]
+struct RecordHead<'a> {
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    name: &'a str,
+    version: u64,
+    checksum: &'a str,
+    source: Source,
+    is_active: bool,
+    owner: &'a str,
+    tenant_id: &'a Option<String>,
+    tags: &'a [String],
+    created_at: &'a str,
+    updated_at: &'a str,
+    updated_by: &'a Option<String>,
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) -> Result<()> {
+    js_sys::Reflect::set(target, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(|e| Error::Storage {
+            message: super::boundary::describe_thrown(&e),
+        })
+}
+
+fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
+    let head = to_js(&RecordHead {
+        type_name: &record.type_name,
+        name: &record.name,
+        version: record.version,
+        checksum: &record.checksum,
+        source: record.source,
+        is_active: record.is_active,
+        owner: &record.owner,
+        tenant_id: &record.tenant_id,
+        tags: &record.tags,
+        created_at: &record.created_at,
+        updated_at: &record.updated_at,
+        updated_by: &record.updated_by,
+    })?;
+    set(&head, "data", &data)?;
+    Ok(head)
+}
+
+#[derive(Serialize)]
+struct OutcomeHead {
+    changed: bool,
+    operation: Option<Operation>,
+}
+
+fn outcome_to_js(outcome: &SaveOutcome, record: JsValue) -> Result<JsValue> {
+    let out = to_js(&OutcomeHead {
+        changed: outcome.changed,
+        operation: outcome.operation,
+    })?;
+    set(&out, "record", &record)?;
+    Ok(out)
+}
+
+type CachedText = (Arc<Value>, Rc<str>);
+
+/// JSON text of definitions already converted once, by identity of the
+/// shared definition: repeated reads of an unchanged definition cost one
+/// `JSON.parse` instead of a serialisation and a parse. Each entry holds
+/// the definition it describes, so an address is never reused while cached;
+/// entries the core no longer holds are dropped from time to time.
+#[derive(Default)]
+struct TextCache {
+    /// Address of the definition -> (the definition, its JSON text).
+    entries: RefCell<HashMap<usize, CachedText>>,
+    inserts: std::cell::Cell<u32>,
+}
+
+impl TextCache {
+    const PRUNE_EVERY: u32 = 512;
+
+    fn text(&self, data: &Arc<Value>) -> Result<Rc<str>> {
+        let id = Arc::as_ptr(data) as usize;
+        if let Some((_, text)) = self.entries.borrow().get(&id) {
+            return Ok(Rc::clone(text));
+        }
+        let text: Rc<str> = serde_json::to_string(&**data)
+            .map_err(|e| Error::Storage {
+                message: format!("cannot encode result: {e}"),
+            })?
+            .into();
+        let mut entries = self.entries.borrow_mut();
+        entries.insert(id, (Arc::clone(data), Rc::clone(&text)));
+        let n = self.inserts.get().wrapping_add(1);
+        self.inserts.set(n);
+        if n % Self::PRUNE_EVERY == 0 {
+            entries.retain(|_, (held, _)| Arc::strong_count(held) > 1);
+        }
+        Ok(text)
+    }
+
+    fn to_js(&self, data: &Arc<Value>) -> Result<JsValue> {
+        parse_json_text(&self.text(data)?)
+    }
+}
+
+fn found_data(found: &Found) -> &Arc<Value> {
+    match found {
+        Found::Database(rec) => &rec.data,
+        Found::Registry(v) | Found::Filesystem(v) => v,
+    }
+}
+
+fn resolution_to_js(r: &Resolution, texts: &TextCache) -> Result<JsValue> {
     let degraded: Vec<Value> = r
         .degraded
         .iter()
         .map(|d| json!({"layer": d.layer, "code": d.error.code(), "message": d.error.to_string()}))
         .collect();
-    to_js(&json!({
-        "data": data,
+    let out = to_js(&json!({
         "layer": r.layer(),
-        "record": record,
         "degraded": degraded,
         "fromCache": r.from_cache,
-    }))
+    }))?;
+    let (data, record) = match &r.found {
+        Some(found) => {
+            let data = texts.to_js(found_data(found))?;
+            let record = match found.record() {
+                Some(rec) => record_to_js(rec, data.clone())?,
+                None => JsValue::NULL,
+            };
+            (data, record)
+        }
+        None => (JsValue::NULL, JsValue::NULL),
+    };
+    set(&out, "data", &data)?;
+    set(&out, "record", &record)?;
+    Ok(out)
 }
 
 /// The first layer failure of an answer, as an error: plain `load`,
@@ -158,6 +279,7 @@ where
 #[wasm_bindgen(js_name = MetadataService)]
 pub struct JsMetadataService {
     chain: Rc<HybridService>,
+    texts: Rc<TextCache>,
 }
 
 #[wasm_bindgen(js_class = MetadataService)]
@@ -197,6 +319,7 @@ impl JsMetadataService {
             };
             Ok(JsMetadataService {
                 chain: Rc::new(HybridService::new(db, files, config)),
+                texts: Rc::default(),
             }
             .into())
         })
@@ -235,9 +358,12 @@ impl JsMetadataService {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
             let o: SaveOptions = self::options(&options, "options")?;
-            let data = value_from_js(&data, "data")?;
+            let (data, text) = value_and_text_from_js(&data, "data")?;
             let w = chain.save(&t, &n, data, o).await?;
-            to_js(&w.outcome)
+            // The stored definition equals the input's JSON: parse that text
+            // rather than serialise the definition again.
+            let record = record_to_js(&w.outcome.record, parse_json_text(&text)?)?;
+            outcome_to_js(&w.outcome, record)
         })
     }
 
@@ -250,12 +376,13 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
+        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
             let r = chain.load(&t, &n).await?;
-            match r.data() {
-                Some(d) => to_js(d),
+            match &r.found {
+                Some(f) => texts.to_js(found_data(f)),
                 None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
             }
         })
@@ -270,10 +397,11 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
+        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
-            resolution_to_js(&chain.load(&t, &n).await?)
+            resolution_to_js(&chain.load(&t, &n).await?, &texts)
         })
     }
 
@@ -285,12 +413,13 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
+        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
             let r = chain.load(&t, &n).await?;
             match r.found.as_ref().and_then(Found::record) {
-                Some(rec) => to_js(rec),
+                Some(rec) => record_to_js(rec, texts.to_js(&rec.data)?),
                 None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
             }
         })
@@ -303,12 +432,21 @@ impl JsMetadataService {
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
+        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let many = chain.load_many(&t).await?;
             degraded_error(&many.degraded)?;
-            let data: Vec<&Value> = many.items.iter().map(|(_, f)| f.data()).collect();
-            to_js(&data)
+            // One JSON array of the (cached) texts, parsed once.
+            let mut array = String::from("[");
+            for (i, (_, found)) in many.items.iter().enumerate() {
+                if i > 0 {
+                    array.push(',');
+                }
+                array.push_str(&texts.text(found_data(found))?);
+            }
+            array.push(']');
+            parse_json_text(&array)
         })
     }
 

@@ -1,0 +1,140 @@
+// Node benchmark on the platform-objects corpus, in one run: this package's
+// save / load / loadMany / checksum against upstream ObjectStack's
+// InMemoryRepository put / get / list and hashSpec, plus the boundary
+// probes (JSON text vs serde-wasm-bindgen, cached text). `scripts/bench`
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MetadataService, checksum, contentHash } from '@objectstack/metadata-wasm';
+import { InMemoryRepository, hashSpec } from '@objectstack/metadata-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const corpus = JSON.parse(readFileSync(join(root, 'tests', 'data', 'platform-objects.json'), 'utf8'));
+const docs = corpus.map((o) => o.data);
+const N = docs.length;
+const variant = docs.map((d) => ({ ...d, bench_revision: 1 }));
+
+// Runs `pass` (which handles all N documents) for at least `ms` per round,
+// five rounds; returns the median in documents per second.
+async function measure(pass, { ms = 300, setup } = {}) {
+  const rounds = [];
+  for (let r = 0; r < 6; r++) {
+    let docsDone = 0;
+    let elapsed = 0;
+    while (elapsed < ms) {
+      const state = setup ? await setup() : undefined;
+      const t0 = performance.now();
+      await pass(state);
+      elapsed += performance.now() - t0;
+      docsDone += N;
+    }
+    if (r > 0) rounds.push((docsDone / elapsed) * 1000); // round 0 warms up
+  }
+  rounds.sort((a, b) => a - b);
+  return rounds[Math.floor(rounds.length / 2)];
+}
+
+const rows = [];
+function row(what, ours, theirs, note = '') {
+  rows.push({ what, ours, theirs, ratio: theirs ? ours / theirs : null, note });
+}
+
+const refOf = (i) => ({ type: 'object', name: corpus[i].name });
+
+// --- checksums -------------------------------------------------------------
+row('checksum (MD5) vs hashSpec (SHA-256)',
+  await measure(() => { for (const d of docs) checksum(d); }),
+  await measure(() => { for (const d of docs) hashSpec(d); }));
+row('contentHash (SHA-256) vs hashSpec',
+  await measure(() => { for (const d of docs) contentHash(d); }),
+  await measure(() => { for (const d of docs) hashSpec(d); }));
+
+// --- save: create ------------------------------------------------------------
+row('save (create) vs put (new)',
+  await measure(async (svc) => { for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, docs[i]); },
+    { setup: () => MetadataService.create() }),
+  await measure(async (repo) => { for (let i = 0; i < N; i++) await repo.put(refOf(i), docs[i], { parentVersion: null }); },
+    { setup: () => new InMemoryRepository() }));
+
+// --- save: update (every save a real change) --------------------------------
+{
+  const svc = await MetadataService.create();
+  const repo = new InMemoryRepository();
+  const versions = [];
+  for (let i = 0; i < N; i++) {
+    await svc.save('object', corpus[i].name, docs[i]);
+    versions.push((await repo.put(refOf(i), docs[i], { parentVersion: null })).version);
+  }
+  let flipOurs = 0;
+  let flipTheirs = 0;
+  row('save (update) vs put (parentVersion)',
+    await measure(async () => {
+      flipOurs ^= 1;
+      const set = flipOurs ? variant : docs;
+      for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, set[i]);
+    }),
+    await measure(async () => {
+      flipTheirs ^= 1;
+      const set = flipTheirs ? variant : docs;
+      for (let i = 0; i < N; i++) versions[i] = (await repo.put(refOf(i), set[i], { parentVersion: versions[i] })).version;
+    }),
+    'history grows in both');
+  row('save (no-op, same data) vs put (same body)',
+    await measure(async () => { const set = flipOurs ? variant : docs; for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, set[i]); }),
+    await measure(async () => { const set = flipTheirs ? variant : docs; for (let i = 0; i < N; i++) versions[i] = (await repo.put(refOf(i), set[i], { parentVersion: versions[i] })).version; }),
+    'ours: checksum compare, nothing written');
+
+  // --- load --------------------------------------------------------------------
+  row('load (cached chain) vs get',
+    await measure(async () => { for (let i = 0; i < N; i++) await svc.load('object', corpus[i].name); }),
+    await measure(async () => { for (let i = 0; i < N; i++) await repo.get(refOf(i)); }),
+    'ours returns a fresh object; upstream returns its stored item');
+  const uncached = await MetadataService.create({ cache: false });
+  for (let i = 0; i < N; i++) await uncached.save('object', corpus[i].name, docs[i]);
+  row('load (no cache, checksum verified) vs get',
+    await measure(async () => { for (let i = 0; i < N; i++) await uncached.load('object', corpus[i].name); }),
+    await measure(async () => { for (let i = 0; i < N; i++) await repo.get(refOf(i)); }));
+
+  // --- loadMany ------------------------------------------------------------------
+  const listBodies = async () => {
+    const out = [];
+    for await (const header of repo.list({ type: 'object' })) out.push((await repo.get(header.ref)).body);
+    return out;
+  };
+  const listHeaders = async () => { const out = []; for await (const h of repo.list({ type: 'object' })) out.push(h); return out; };
+  if ((await listBodies()).length !== N || (await svc.loadMany('object')).length !== N) throw new Error('loadMany / list disagree on the count');
+  const oursMany = await measure(async () => { await svc.loadMany('object'); });
+  row('loadMany vs list + get (bodies)', oursMany, await measure(listBodies));
+  row('loadMany vs list (headers only)', oursMany, await measure(listHeaders), 'upstream list returns no bodies');
+}
+
+// --- boundary probes -----------------------------------------------------------
+let probe = null;
+try {
+  probe = await import(join(root, 'target', 'probe', 'objectstack_metadata.js'));
+} catch {
+  console.error('(boundary probe build not found: run scripts/bench)');
+}
+const probeRows = [];
+if (probe) {
+  const held = docs.map((d) => probe.probeHold(d));
+  const p = async (what, pass) => probeRows.push({ what, rate: await measure(pass) });
+  await p('JS -> wasm: JSON.stringify + serde_json (package)', () => { for (const d of docs) probe.probeInJson(d); });
+  await p('JS -> wasm: serde-wasm-bindgen walk', () => { for (const d of docs) probe.probeInSerde(d); });
+  await p('wasm -> JS: serde_json text + JSON.parse (package)', () => { for (const h of held) probe.probeOutJson(h); });
+  await p('wasm -> JS: cached text + JSON.parse', () => { for (const h of held) probe.probeOutCachedText(h); });
+  await p('wasm -> JS: serde-wasm-bindgen (json_compatible)', () => { for (const h of held) probe.probeOutSerde(h); });
+  await p('JS only: JSON.parse(JSON.stringify(doc))', () => { for (const d of docs) JSON.parse(JSON.stringify(d)); });
+  await p('JS only: structuredClone(doc)', () => { for (const d of docs) structuredClone(d); });
+}
+
+const fmt = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
+console.log(`\nplatform-objects corpus: ${N} object definitions, ${(JSON.stringify(docs).length / N / 1024).toFixed(1)} KB on average; Node ${process.version}`);
+console.log('\n| operation (ours vs upstream) | ours docs/s | upstream docs/s | ours / upstream | note |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.what} | ${fmt(r.ours)} | ${fmt(r.theirs)} | ${r.ratio.toFixed(2)}x | ${r.note} |`);
+if (probeRows.length) {
+  console.log('\n| boundary probe | docs/s | per doc |');
+  console.log('|---|---|---|');
+  for (const r of probeRows) console.log(`| ${r.what} | ${fmt(r.rate)} | ${(1e6 / r.rate).toFixed(1)} µs |`);
+}
