@@ -150,14 +150,20 @@ impl<'de> Deserialize<'de> for Node<'de> {
             fn visit_string<E>(self, v: String) -> std::result::Result<Node<'de>, E> {
                 Ok(Node::Str(Cow::Owned(v)))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Node<'de>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Node<'de>, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
                 Ok(Node::Arr(items))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Node<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Node<'de>, A::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
                 while let Some((Key(k), v)) = map.next_entry()? {
                     members.push((k, v));
@@ -189,7 +195,12 @@ fn write_node(out: &mut String, node: &Node<'_>, depth: usize) -> Result<()> {
         }
         Node::Obj(members) => {
             check_depth(depth)?;
-            write_sorted(out, members.iter().map(|(k, v)| (k.as_ref(), v)), depth, write_node)?;
+            write_sorted(
+                out,
+                members.iter().map(|(k, v)| (k.as_ref(), v)),
+                depth,
+                write_node,
+            )?;
         }
     }
     Ok(())
@@ -247,7 +258,12 @@ fn check_depth(depth: usize) -> Result<()> {
 }
 
 fn write_object(out: &mut String, map: &Map<String, Value>, depth: usize) -> Result<()> {
-    write_sorted(out, map.iter().map(|(k, v)| (k.as_str(), v)), depth, write_value)
+    write_sorted(
+        out,
+        map.iter().map(|(k, v)| (k.as_str(), v)),
+        depth,
+        write_value,
+    )
 }
 
 /// Writes an object's members with keys in JavaScript order. Of members

@@ -8,10 +8,10 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde_json::{Map, Number, Value};
 
+use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::validate;
 
@@ -199,10 +199,10 @@ pub trait FileSource {
     fn kind(&self) -> &str;
 
     /// The definition of (type, name), if a file holds one.
-    fn load(&self, type_name: &str, name: &str) -> Result<Option<Arc<Value>>>;
+    fn load(&self, type_name: &str, name: &str) -> Result<Option<Definition>>;
 
     /// Every definition of a type, ordered by name.
-    fn list(&self, type_name: &str) -> Result<Vec<(String, Arc<Value>)>>;
+    fn list(&self, type_name: &str) -> Result<Vec<(String, Definition)>>;
 
     /// Writes (type, name)'s file (the "write both" migration phase).
     fn write(&self, type_name: &str, name: &str, data: &Value) -> Result<()> {
@@ -225,7 +225,7 @@ pub trait FileSource {
 /// folder read once.
 #[derive(Debug, Default)]
 pub struct FileBundle {
-    docs: RefCell<BTreeMap<(String, String), Arc<Value>>>,
+    docs: RefCell<BTreeMap<(String, String), Definition>>,
 }
 
 impl FileBundle {
@@ -251,7 +251,10 @@ impl FileBundle {
                     format!("{path}: {}/{} is defined by two files", key.0, key.1),
                 ));
             }
-            bundle.docs.borrow_mut().insert(key, Arc::new(value));
+            bundle
+                .docs
+                .borrow_mut()
+                .insert(key, Definition::from_value(value)?);
         }
         Ok(bundle)
     }
@@ -275,11 +278,11 @@ impl FileBundle {
     }
 
     /// Every (type, name, definition), ordered by type then name.
-    pub fn entries(&self) -> Vec<(String, String, Arc<Value>)> {
+    pub fn entries(&self) -> Vec<(String, String, Definition)> {
         self.docs
             .borrow()
             .iter()
-            .map(|((t, n), v)| (t.clone(), n.clone(), Arc::clone(v)))
+            .map(|((t, n), v)| (t.clone(), n.clone(), v.clone()))
             .collect()
     }
 }
@@ -318,7 +321,7 @@ impl FileSource for FileBundle {
         "bundle"
     }
 
-    fn load(&self, type_name: &str, name: &str) -> Result<Option<Arc<Value>>> {
+    fn load(&self, type_name: &str, name: &str) -> Result<Option<Definition>> {
         Ok(self
             .docs
             .borrow()
@@ -326,22 +329,21 @@ impl FileSource for FileBundle {
             .cloned())
     }
 
-    fn list(&self, type_name: &str) -> Result<Vec<(String, Arc<Value>)>> {
+    fn list(&self, type_name: &str) -> Result<Vec<(String, Definition)>> {
         Ok(self
             .docs
             .borrow()
             .iter()
             .filter(|((t, _), _)| t == type_name)
-            .map(|((_, n), v)| (n.clone(), Arc::clone(v)))
+            .map(|((_, n), v)| (n.clone(), v.clone()))
             .collect())
     }
 
     fn write(&self, type_name: &str, name: &str, data: &Value) -> Result<()> {
-        validate::data(data)?;
-        self.docs.borrow_mut().insert(
-            (type_name.to_owned(), name.to_owned()),
-            Arc::new(data.clone()),
-        );
+        let definition = Definition::from_value(data.clone())?;
+        self.docs
+            .borrow_mut()
+            .insert((type_name.to_owned(), name.to_owned()), definition);
         Ok(())
     }
 

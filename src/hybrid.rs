@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::access::Permission;
+use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::events::SubscriptionId;
 use crate::files::FileSource;
@@ -63,18 +64,23 @@ pub enum Found {
     /// A database record (active).
     Database(Arc<MetadataRecord>),
     /// A registered definition.
-    Registry(Arc<Value>),
+    Registry(Definition),
     /// A file's definition.
-    Filesystem(Arc<Value>),
+    Filesystem(Definition),
 }
 
 impl Found {
     /// The definition.
-    pub fn data(&self) -> &Value {
+    pub fn definition(&self) -> &Definition {
         match self {
             Found::Database(r) => &r.data,
             Found::Registry(v) | Found::Filesystem(v) => v,
         }
+    }
+
+    /// The definition as a value.
+    pub fn data(&self) -> &Value {
+        self.definition().value()
     }
 
     /// The layer that answered.
@@ -445,8 +451,32 @@ impl HybridService {
         options: SaveOptions,
     ) -> Result<HybridWrite<SaveOutcome>> {
         let outcome = self.db.save(type_name, name, data, options).await?;
+        self.after_save(type_name, name, outcome)
+    }
+
+    /// [`HybridService::save`] of a definition already validated.
+    pub async fn save_definition(
+        &self,
+        type_name: &str,
+        name: &str,
+        data: Definition,
+        options: SaveOptions,
+    ) -> Result<HybridWrite<SaveOutcome>> {
+        let outcome = self
+            .db
+            .save_definition(type_name, name, data, options)
+            .await?;
+        self.after_save(type_name, name, outcome)
+    }
+
+    fn after_save(
+        &self,
+        type_name: &str,
+        name: &str,
+        outcome: SaveOutcome,
+    ) -> Result<HybridWrite<SaveOutcome>> {
         let degraded = if outcome.changed {
-            self.mirror_files(type_name, name, Some(&outcome.record.data))?
+            self.mirror_files(type_name, name, Some(outcome.record.data.value()))?
         } else {
             Vec::new()
         };

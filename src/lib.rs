@@ -11,6 +11,7 @@
 pub mod access;
 pub mod canonical;
 pub mod clock;
+pub mod definition;
 pub mod error;
 pub mod events;
 pub mod files;
@@ -28,6 +29,7 @@ pub use canonical::{canonicalize, checksum, content_hash};
 #[cfg(not(target_arch = "wasm32"))]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
+pub use definition::Definition;
 pub use error::{Error, Result};
 pub use events::{ChangeEvent, EventBus, SubscriptionId};
 pub use files::{FileBundle, FileFormat, FileSource};

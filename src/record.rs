@@ -1,10 +1,8 @@
 //! The `sys_metadata` record, its history entries and the enums they use.
 
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
-use serde_json::Value;
-
+use crate::definition::Definition;
 use crate::key::RecordKey;
 
 /// Where a record came from (the ADR's `source` column).
@@ -42,7 +40,7 @@ pub struct MetadataRecord {
     /// Unique within (tenant, type).
     pub name: String,
     /// The definition: always a JSON object (shared, so records clone cheaply).
-    pub data: Arc<Value>,
+    pub data: Definition,
     /// 1 on create, +1 on every real change.
     pub version: u64,
     /// Lowercase hex MD5 of the canonical JSON of `data`.
@@ -134,7 +132,7 @@ pub struct HistoryEntry {
     /// Whether the record was active after the change.
     pub is_active: bool,
     /// The definition as of this version.
-    pub data: Arc<Value>,
+    pub data: Definition,
 }
 
 impl HistoryEntry {

@@ -1,19 +1,18 @@
 //! The in-memory registry: metadata registered by code (the ADR's
 //! in-memory mode), the second layer of the fallback chain.
 
+use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use serde_json::Value;
-
+use crate::definition::Definition;
 use crate::error::Result;
 use crate::validate;
 
 /// Code-registered definitions keyed by (type, name).
 #[derive(Debug, Default)]
 pub struct Registry {
-    items: RefCell<BTreeMap<(String, String), Arc<Value>>>,
+    items: RefCell<BTreeMap<(String, String), Definition>>,
 }
 
 impl Registry {
@@ -26,10 +25,10 @@ impl Registry {
     pub fn register(&self, type_name: &str, name: &str, data: Value) -> Result<()> {
         validate::type_name(type_name)?;
         validate::name(name)?;
-        validate::data(&data)?;
+        let definition = Definition::from_value(data)?;
         self.items
             .borrow_mut()
-            .insert((type_name.to_owned(), name.to_owned()), Arc::new(data));
+            .insert((type_name.to_owned(), name.to_owned()), definition);
         Ok(())
     }
 
@@ -42,7 +41,7 @@ impl Registry {
     }
 
     /// The definition registered for (type, name).
-    pub fn get(&self, type_name: &str, name: &str) -> Option<Arc<Value>> {
+    pub fn get(&self, type_name: &str, name: &str) -> Option<Definition> {
         self.items
             .borrow()
             .get(&(type_name.to_owned(), name.to_owned()))
@@ -50,12 +49,12 @@ impl Registry {
     }
 
     /// Every definition of a type, ordered by name.
-    pub fn list(&self, type_name: &str) -> Vec<(String, Arc<Value>)> {
+    pub fn list(&self, type_name: &str) -> Vec<(String, Definition)> {
         self.items
             .borrow()
             .iter()
             .filter(|((t, _), _)| t == type_name)
-            .map(|((_, n), v)| (n.clone(), Arc::clone(v)))
+            .map(|((_, n), v)| (n.clone(), v.clone()))
             .collect()
     }
 

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::access::{AccessPolicy, Actor, Permission};
 use crate::clock::{self, Clock};
+use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::events::{ChangeEvent, EventBus};
 use crate::key::RecordKey;
@@ -275,20 +275,17 @@ impl MetadataService {
         if !self.verify_reads || self.store.holds_only_own_writes() {
             return Ok(record);
         }
-        let key = record.key();
-        match validate::data(&record.data) {
-            Ok(sum) if sum == record.checksum => Ok(record),
-            Ok(sum) => Err(Error::Corrupted {
-                key: Box::new(key),
+        let sum = record.data.checksum();
+        if sum == record.checksum {
+            Ok(record)
+        } else {
+            Err(Error::Corrupted {
+                key: Box::new(record.key()),
                 message: format!(
                     "stored checksum {} does not match its data (checksum {sum})",
                     record.checksum
                 ),
-            }),
-            Err(e) => Err(Error::Corrupted {
-                key: Box::new(key),
-                message: format!("stored data is not a valid definition: {e}"),
-            }),
+            })
         }
     }
 
@@ -308,7 +305,7 @@ impl MetadataService {
     }
 
     /// The active definition of (type, name), or `None`.
-    pub async fn load(&self, type_name: &str, name: &str) -> Result<Option<Arc<Value>>> {
+    pub async fn load(&self, type_name: &str, name: &str) -> Result<Option<Definition>> {
         Ok(self.load_record(type_name, name).await?.map(|r| r.data))
     }
 
@@ -465,7 +462,7 @@ impl MetadataService {
         key: &RecordKey,
         current: Option<&MetadataRecord>,
         fresh_version: u64,
-        data: Arc<Value>,
+        data: Definition,
         checksum: String,
         tags: Option<Vec<String>>,
         options: &SaveOptions,
@@ -557,7 +554,7 @@ impl MetadataService {
             actor: self.actor.id.clone(),
             timestamp: now.to_owned(),
             is_active: record.is_active,
-            data: Arc::clone(&record.data),
+            data: record.data.clone(),
         }
     }
 
@@ -598,15 +595,33 @@ impl MetadataService {
         let key = self.own_key(type_name, name)?;
         self.check("save", Permission::Write, type_name)?;
         let tags = Self::validate_options(&options)?;
-        let checksum = validate::data(&data)?;
-        self.write_one(&key, Arc::new(data), checksum, tags, &options, false)
+        let data = Definition::from_value(data)?;
+        let checksum = data.checksum().to_owned();
+        self.write_one(&key, data, checksum, tags, &options, false)
+            .await
+    }
+
+    /// [`MetadataService::save`] of a definition already validated (for
+    /// instance built from JSON text with [`Definition::from_json_text`]).
+    pub async fn save_definition(
+        &self,
+        type_name: &str,
+        name: &str,
+        data: Definition,
+        options: SaveOptions,
+    ) -> Result<SaveOutcome> {
+        let key = self.own_key(type_name, name)?;
+        self.check("save", Permission::Write, type_name)?;
+        let tags = Self::validate_options(&options)?;
+        let checksum = data.checksum().to_owned();
+        self.write_one(&key, data, checksum, tags, &options, false)
             .await
     }
 
     async fn write_one(
         &self,
         key: &RecordKey,
-        data: Arc<Value>,
+        data: Definition,
         checksum: String,
         tags: Option<Vec<String>>,
         options: &SaveOptions,
@@ -628,7 +643,7 @@ impl MetadataService {
             key,
             current.as_ref(),
             fresh,
-            Arc::clone(&data),
+            data.clone(),
             checksum,
             tags,
             options,
@@ -646,7 +661,7 @@ impl MetadataService {
     fn unchanged(
         key: &RecordKey,
         current: Option<MetadataRecord>,
-        data: Arc<Value>,
+        data: Definition,
     ) -> Result<SaveOutcome> {
         let record = current.ok_or_else(|| Error::not_found(key, None))?;
         Ok(SaveOutcome {
@@ -689,10 +704,10 @@ impl MetadataService {
                 let key = self.own_key(&item.type_name, &item.name)?;
                 self.check("saveMany", Permission::Write, &item.type_name)?;
                 let tags = Self::validate_options(&item.options)?;
-                let checksum = validate::data(&item.data)?;
-                Ok::<_, Error>((key, tags, checksum))
+                let data = Definition::from_value(item.data)?;
+                Ok::<_, Error>((key, tags, data))
             })();
-            let (key, tags, checksum) = checked.map_err(|e| batch_err(index, key, e))?;
+            let (key, tags, data) = checked.map_err(|e| batch_err(index, key, e))?;
             if !seen.insert(key.clone()) {
                 return Err(batch_err(
                     index,
@@ -700,13 +715,13 @@ impl MetadataService {
                     Error::validation("items", "the same record appears twice in one batch"),
                 ));
             }
-            prepared.push((index, key, tags, checksum, item));
+            prepared.push((index, key, tags, data, item.options));
         }
         let now = self.now();
         let mut batch = WriteBatch::new();
         let mut outcomes = Vec::with_capacity(prepared.len());
         let mut events = Vec::new();
-        for (index, key, tags, checksum, item) in prepared {
+        for (index, key, tags, data, options) in prepared {
             let current = self
                 .store
                 .get(&key)
@@ -715,8 +730,8 @@ impl MetadataService {
             Self::check_expected(
                 &key,
                 current.as_ref(),
-                item.options.expected_version,
-                item.options.expected_checksum.as_deref(),
+                options.expected_version,
+                options.expected_checksum.as_deref(),
             )
             .map_err(|e| batch_err(index, key.clone(), e))?;
             let fresh = match current {
@@ -726,15 +741,15 @@ impl MetadataService {
                     .await
                     .map_err(|e| batch_err(index, key.clone(), e))?,
             };
-            let data = Arc::new(item.data);
+            let checksum = data.checksum().to_owned();
             match self.plan_save(
                 &key,
                 current.as_ref(),
                 fresh,
-                Arc::clone(&data),
+                data.clone(),
                 checksum,
                 tags,
-                &item.options,
+                &options,
                 &now,
                 false,
             ) {
@@ -884,7 +899,7 @@ impl MetadataService {
             .into_iter()
             .find(|h| h.version == version)
             .ok_or_else(|| Error::not_found(&key, Some(format!("no version {version}"))))?;
-        let checksum = validate::data(&entry.data)?;
+        let checksum = entry.data.checksum().to_owned();
         if checksum != entry.checksum {
             return Err(Error::Corrupted {
                 key: Box::new(key),

@@ -119,16 +119,26 @@ pub fn data(value: &Value) -> Result<String> {
         ));
     }
     let text = canonical::canonicalize(value)?;
-    if text.len() > MAX_DATA_BYTES {
+    canonical_definition(&text)?;
+    Ok(canonical::md5_hex(text.as_bytes()))
+}
+
+/// Checks the canonical JSON of a definition: an object, at most
+/// [`MAX_DATA_BYTES`] long.
+pub fn canonical_definition(canonical: &str) -> Result<()> {
+    if !canonical.starts_with('{') {
+        return Err(Error::validation("data", "must be a JSON object"));
+    }
+    if canonical.len() > MAX_DATA_BYTES {
         return Err(Error::validation(
             "data",
             format!(
                 "{} bytes of canonical JSON; at most {MAX_DATA_BYTES} are accepted",
-                text.len()
+                canonical.len()
             ),
         ));
     }
-    Ok(canonical::md5_hex(text.as_bytes()))
+    Ok(())
 }
 
 /// Parses JSON text into a value, mapping parse errors (syntax, depth beyond

@@ -361,7 +361,7 @@ fn a_tampered_record_is_corrupted_and_never_served() {
         svc.save("view", "w", json!({"b": 1}), opts())
             .await
             .unwrap();
-        rec.data = json!({"a": "tampered"}).into();
+        rec.data = Definition::from_value(json!({"a": "tampered"})).unwrap();
         let mut batch = WriteBatch::new();
         batch.push(Write::Put(rec));
         store.commit(batch).await.unwrap();

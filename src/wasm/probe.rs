@@ -57,7 +57,10 @@ pub fn probe_out_cached_text(index: usize) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = probeOutSerde)]
 pub fn probe_out_serde(index: usize) -> Result<JsValue, JsValue> {
     HELD.with(|h| {
-        h.borrow().get(index).cloned().unwrap_or_default()
+        h.borrow()
+            .get(index)
+            .cloned()
+            .unwrap_or_default()
             .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
             .map_err(|e| JsValue::from_str(&e.to_string()))
     })
@@ -84,5 +87,6 @@ pub fn probe_string_in(text: &str) -> usize {
 /// Parse JSON text into serde_json::Value only.
 #[wasm_bindgen(js_name = probeParseValue)]
 pub fn probe_parse_value(text: &str) -> usize {
-    serde_json::from_str::<serde_json::Value>(text).map_or(0, |v| v.as_object().map_or(0, |o| o.len()))
+    serde_json::from_str::<serde_json::Value>(text)
+        .map_or(0, |v| v.as_object().map_or(0, |o| o.len()))
 }

@@ -1,10 +1,8 @@
 //! The `MetadataService` class JavaScript sees: the hybrid chain over a
 //! memory or host-callback store, with Promise-returning camelCase methods.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use js_sys::{Function, Promise};
 use serde::de::DeserializeOwned;
@@ -14,11 +12,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::boundary::{
-    error_to_js, js_result, parse_json_text, to_js, value_and_text_from_js, value_from_js,
+    error_to_js, js_result, json_text_from_js, parse_json_text, to_js, value_from_js,
 };
 use super::host_store::HostKv;
 use crate::access::{AccessPolicy, Actor};
 use crate::clock::Clock;
+use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::files::{FileBundle, FileSource};
 use crate::hybrid::{ChainMode, Found, HybridConfig, HybridService, Resolution};
@@ -176,56 +175,12 @@ fn outcome_to_js(outcome: &SaveOutcome, record: JsValue) -> Result<JsValue> {
     Ok(out)
 }
 
-type CachedText = (Arc<Value>, Rc<str>);
-
-/// JSON text of definitions already converted once, by identity of the
-/// shared definition: repeated reads of an unchanged definition cost one
-/// `JSON.parse` instead of a serialisation and a parse. Each entry holds
-/// the definition it describes, so an address is never reused while cached;
-/// entries the core no longer holds are dropped from time to time.
-#[derive(Default)]
-struct TextCache {
-    /// Address of the definition -> (the definition, its JSON text).
-    entries: RefCell<HashMap<usize, CachedText>>,
-    inserts: std::cell::Cell<u32>,
+/// A definition as a fresh JS object: `JSON.parse` of its text.
+fn definition_to_js(data: &Definition) -> Result<JsValue> {
+    parse_json_text(data.json_text())
 }
 
-impl TextCache {
-    const PRUNE_EVERY: u32 = 512;
-
-    fn text(&self, data: &Arc<Value>) -> Result<Rc<str>> {
-        let id = Arc::as_ptr(data) as usize;
-        if let Some((_, text)) = self.entries.borrow().get(&id) {
-            return Ok(Rc::clone(text));
-        }
-        let text: Rc<str> = serde_json::to_string(&**data)
-            .map_err(|e| Error::Storage {
-                message: format!("cannot encode result: {e}"),
-            })?
-            .into();
-        let mut entries = self.entries.borrow_mut();
-        entries.insert(id, (Arc::clone(data), Rc::clone(&text)));
-        let n = self.inserts.get().wrapping_add(1);
-        self.inserts.set(n);
-        if n % Self::PRUNE_EVERY == 0 {
-            entries.retain(|_, (held, _)| Arc::strong_count(held) > 1);
-        }
-        Ok(text)
-    }
-
-    fn to_js(&self, data: &Arc<Value>) -> Result<JsValue> {
-        parse_json_text(&self.text(data)?)
-    }
-}
-
-fn found_data(found: &Found) -> &Arc<Value> {
-    match found {
-        Found::Database(rec) => &rec.data,
-        Found::Registry(v) | Found::Filesystem(v) => v,
-    }
-}
-
-fn resolution_to_js(r: &Resolution, texts: &TextCache) -> Result<JsValue> {
+fn resolution_to_js(r: &Resolution) -> Result<JsValue> {
     let degraded: Vec<Value> = r
         .degraded
         .iter()
@@ -238,7 +193,7 @@ fn resolution_to_js(r: &Resolution, texts: &TextCache) -> Result<JsValue> {
     }))?;
     let (data, record) = match &r.found {
         Some(found) => {
-            let data = texts.to_js(found_data(found))?;
+            let data = definition_to_js(found.definition())?;
             let record = match found.record() {
                 Some(rec) => record_to_js(rec, data.clone())?,
                 None => JsValue::NULL,
@@ -279,7 +234,6 @@ where
 #[wasm_bindgen(js_name = MetadataService)]
 pub struct JsMetadataService {
     chain: Rc<HybridService>,
-    texts: Rc<TextCache>,
 }
 
 #[wasm_bindgen(js_class = MetadataService)]
@@ -319,7 +273,6 @@ impl JsMetadataService {
             };
             Ok(JsMetadataService {
                 chain: Rc::new(HybridService::new(db, files, config)),
-                texts: Rc::default(),
             }
             .into())
         })
@@ -358,11 +311,12 @@ impl JsMetadataService {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
             let o: SaveOptions = self::options(&options, "options")?;
-            let (data, text) = value_and_text_from_js(&data, "data")?;
-            let w = chain.save(&t, &n, data, o).await?;
-            // The stored definition equals the input's JSON: parse that text
-            // rather than serialise the definition again.
-            let record = record_to_js(&w.outcome.record, parse_json_text(&text)?)?;
+            // Validated and checksummed from its JSON text: no value tree is
+            // built on the way into the store.
+            let data = Definition::from_json_text(json_text_from_js(&data, "data")?)?;
+            let w = chain.save_definition(&t, &n, data, o).await?;
+            let record =
+                record_to_js(&w.outcome.record, definition_to_js(&w.outcome.record.data)?)?;
             outcome_to_js(&w.outcome, record)
         })
     }
@@ -376,13 +330,12 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
-        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
             let r = chain.load(&t, &n).await?;
             match &r.found {
-                Some(f) => texts.to_js(found_data(f)),
+                Some(f) => definition_to_js(f.definition()),
                 None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
             }
         })
@@ -397,11 +350,10 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
-        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
-            resolution_to_js(&chain.load(&t, &n).await?, &texts)
+            resolution_to_js(&chain.load(&t, &n).await?)
         })
     }
 
@@ -413,13 +365,12 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
-        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let n = string_arg(&name, "name")?;
             let r = chain.load(&t, &n).await?;
             match r.found.as_ref().and_then(Found::record) {
-                Some(rec) => record_to_js(rec, texts.to_js(&rec.data)?),
+                Some(rec) => record_to_js(rec, definition_to_js(&rec.data)?),
                 None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
             }
         })
@@ -432,18 +383,17 @@ impl JsMetadataService {
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
-        let texts = Rc::clone(&self.texts);
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let many = chain.load_many(&t).await?;
             degraded_error(&many.degraded)?;
-            // One JSON array of the (cached) texts, parsed once.
+            // One JSON array of the definitions' texts, parsed once.
             let mut array = String::from("[");
             for (i, (_, found)) in many.items.iter().enumerate() {
                 if i > 0 {
                     array.push(',');
                 }
-                array.push_str(&texts.text(found_data(found))?);
+                array.push_str(found.definition().json_text());
             }
             array.push(']');
             parse_json_text(&array)

@@ -1,0 +1,151 @@
+//! A definition: the JSON object a record carries, kept as its JSON text and
+//! parsed into a `serde_json::Value` only when someone asks for the value.
+//!
+//! Most definitions pass through: from JavaScript into a store, from a store
+//! out to JavaScript. Keeping the text means those paths never build (or
+//! free) a tree of small allocations, and a stored version costs its text
+//! size in memory. The checksum is computed once, from whichever form is at
+//! hand, and kept.
+//!
+//! A `Definition` is always valid: a JSON object, nested at most
+//! [`MAX_DEPTH`](crate::canonical::MAX_DEPTH) levels, with finite numbers,
+//! of at most [`MAX_DATA_BYTES`](crate::validate::MAX_DATA_BYTES) of
+//! canonical JSON.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::canonical;
+use crate::error::{Error, Result};
+use crate::validate::canonical_definition as check_canonical;
+
+/// A validated JSON object definition (cheap to clone: shared).
+#[derive(Clone)]
+pub struct Definition(Arc<Inner>);
+
+struct Inner {
+    text: Box<RawValue>,
+    value: OnceLock<Value>,
+    checksum: OnceLock<String>,
+}
+
+impl Definition {
+    /// A definition from JSON text, validated (and its checksum computed)
+    /// without building a `Value`.
+    pub fn from_json_text(text: impl Into<String>) -> Result<Self> {
+        let raw = RawValue::from_string(text.into())
+            .map_err(|e| Error::validation("data", e.to_string()))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Box<RawValue>) -> Result<Self> {
+        let canonical = canonical::canonicalize_text(raw.get())?;
+        check_canonical(&canonical)?;
+        let checksum = OnceLock::new();
+        let _ = checksum.set(canonical::md5_hex(canonical.as_bytes()));
+        Ok(Definition(Arc::new(Inner {
+            text: raw,
+            value: OnceLock::new(),
+            checksum,
+        })))
+    }
+
+    /// A definition from a value, validated (and its checksum computed).
+    pub fn from_value(value: Value) -> Result<Self> {
+        let canonical = canonical::canonicalize(&value)?;
+        check_canonical(&canonical)?;
+        let text = serde_json::value::to_raw_value(&value)
+            .map_err(|e| Error::validation("data", e.to_string()))?;
+        let (checksum, cell) = (OnceLock::new(), OnceLock::new());
+        let _ = checksum.set(canonical::md5_hex(canonical.as_bytes()));
+        let _ = cell.set(value);
+        Ok(Definition(Arc::new(Inner {
+            text,
+            value: cell,
+            checksum,
+        })))
+    }
+
+    /// The JSON text (compact; the author's key order).
+    pub fn json_text(&self) -> &str {
+        self.0.text.get()
+    }
+
+    /// The checksum: lowercase hex MD5 of the canonical JSON.
+    pub fn checksum(&self) -> &str {
+        // Both constructors set it; the fallback only guards the invariant.
+        self.0
+            .checksum
+            .get_or_init(|| canonical::checksum_text(self.json_text()).unwrap_or_default())
+    }
+
+    /// The definition as a `serde_json::Value` (parsed on first use).
+    pub fn value(&self) -> &Value {
+        self.0.value.get_or_init(|| {
+            // The text was validated by the same parser with the same limits,
+            // so this cannot fail; an empty object guards the invariant.
+            serde_json::from_str(self.json_text())
+                .unwrap_or_else(|_| Value::Object(Default::default()))
+        })
+    }
+
+    /// True when both share one allocation (a cheap identity test).
+    pub fn ptr_eq(a: &Definition, b: &Definition) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl Deref for Definition {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl PartialEq for Definition {
+    fn eq(&self, other: &Self) -> bool {
+        Definition::ptr_eq(self, other)
+            || self.json_text() == other.json_text()
+            || self.value() == other.value()
+    }
+}
+
+impl fmt::Debug for Definition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Definition({})", self.json_text())
+    }
+}
+
+impl fmt::Display for Definition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.json_text())
+    }
+}
+
+impl TryFrom<Value> for Definition {
+    type Error = Error;
+    fn try_from(value: Value) -> Result<Self> {
+        Definition::from_value(value)
+    }
+}
+
+impl Serialize for Definition {
+    /// Written as the JSON text itself by serde_json (records are stored
+    /// and sent as JSON).
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.text.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Definition {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Definition::from_raw(raw).map_err(D::Error::custom)
+    }
+}
