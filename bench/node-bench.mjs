@@ -96,7 +96,7 @@ row('save (create) vs put (new)',
   row('load (cached chain) vs get',
     await measure(async () => { for (let i = 0; i < N; i++) await svc.load('object', corpus[i].name); }),
     await measure(async () => { for (let i = 0; i < N; i++) await repo.get(refOf(i)); }),
-    'ours returns a fresh object; upstream returns its stored item');
+    'both return a fresh copy (upstream: JSON round trip)');
   const uncached = await MetadataService.create({ cache: false });
   for (let i = 0; i < N; i++) await uncached.save('object', corpus[i].name, docs[i]);
   row('load (no read cache) vs get',

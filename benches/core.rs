@@ -126,7 +126,7 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    g.bench_function("load_uncached_verified", |b| {
+    g.bench_function("load_uncached", |b| {
         b.iter(|| {
             pollster::block_on(async {
                 for (t, name, _) in &items {

@@ -783,17 +783,20 @@ impl MetadataService {
         }
     }
 
-    /// Soft-deletes (type, name): `is_active` becomes false in a new version.
-    pub async fn delete(
+    /// The checks every change of an existing row shares: identifiers,
+    /// permission, the row itself (in this scope), the concurrency guard.
+    async fn guarded_own_row(
         &self,
+        operation: &str,
+        permission: Permission,
         type_name: &str,
         name: &str,
-        options: ChangeOptions,
-    ) -> Result<SaveOutcome> {
+        options: &ChangeOptions,
+    ) -> Result<(RecordKey, MetadataRecord)> {
         let key = self.own_key(type_name, name)?;
-        self.check("delete", Permission::Delete, type_name)?;
+        self.check(operation, permission, type_name)?;
         let current = self
-            .own_row(&key, "no record in this scope to delete")
+            .own_row(&key, &format!("no record in this scope to {operation}"))
             .await?;
         Self::check_expected(
             &key,
@@ -801,6 +804,19 @@ impl MetadataService {
             options.expected_version,
             options.expected_checksum.as_deref(),
         )?;
+        Ok((key, current))
+    }
+
+    /// Soft-deletes (type, name): `is_active` becomes false in a new version.
+    pub async fn delete(
+        &self,
+        type_name: &str,
+        name: &str,
+        options: ChangeOptions,
+    ) -> Result<SaveOutcome> {
+        let (key, current) = self
+            .guarded_own_row("delete", Permission::Delete, type_name, name, &options)
+            .await?;
         if !current.is_active {
             return Err(Error::not_found(&key, Some("already deleted".into())));
         }
@@ -814,17 +830,9 @@ impl MetadataService {
         name: &str,
         options: ChangeOptions,
     ) -> Result<SaveOutcome> {
-        let key = self.own_key(type_name, name)?;
-        self.check("restore", Permission::Write, type_name)?;
-        let current = self
-            .own_row(&key, "no record in this scope to restore")
+        let (_, current) = self
+            .guarded_own_row("restore", Permission::Write, type_name, name, &options)
             .await?;
-        Self::check_expected(
-            &key,
-            Some(&current),
-            options.expected_version,
-            options.expected_checksum.as_deref(),
-        )?;
         if current.is_active {
             return Ok(SaveOutcome {
                 record: current,
@@ -856,17 +864,9 @@ impl MetadataService {
     /// Removes (type, name)'s row for good. Its history stays, with a final
     /// `purge` entry, and a later save continues its version numbers.
     pub async fn purge(&self, type_name: &str, name: &str, options: ChangeOptions) -> Result<()> {
-        let key = self.own_key(type_name, name)?;
-        self.check("purge", Permission::Admin, type_name)?;
-        let current = self
-            .own_row(&key, "no record in this scope to purge")
+        let (key, current) = self
+            .guarded_own_row("purge", Permission::Admin, type_name, name, &options)
             .await?;
-        Self::check_expected(
-            &key,
-            Some(&current),
-            options.expected_version,
-            options.expected_checksum.as_deref(),
-        )?;
         let now = self.now();
         let gone = MetadataRecord {
             version: current.version + 1,

@@ -101,6 +101,11 @@ fn string_arg(value: &JsValue, field: &str) -> Result<String> {
         .ok_or_else(|| Error::validation(field, "must be a string"))
 }
 
+/// The (type, name) arguments every per-record method takes.
+fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
+    Ok((string_arg(type_name, "type")?, string_arg(name, "name")?))
+}
+
 fn open_store(spec: &JsValue) -> Result<Rc<dyn Store>> {
     if spec.is_undefined() || spec.is_null() || spec.as_string().as_deref() == Some("memory") {
         return Ok(Rc::new(MemoryStore::new()));
@@ -308,8 +313,7 @@ impl JsMetadataService {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let o: SaveOptions = self::options(&options, "options")?;
             // Validated and checksummed from its JSON text: no value tree is
             // built on the way into the store.
@@ -331,8 +335,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let r = chain.load(&t, &n).await?;
             match &r.found {
                 Some(f) => definition_to_js(f.definition()),
@@ -351,8 +354,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             resolution_to_js(&chain.load(&t, &n).await?)
         })
     }
@@ -366,8 +368,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let r = chain.load(&t, &n).await?;
             match r.found.as_ref().and_then(Found::record) {
                 Some(rec) => record_to_js(rec, definition_to_js(&rec.data)?),
@@ -411,8 +412,7 @@ impl JsMetadataService {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let o: ChangeOptions = self::options(&options, "options")?;
             to_js(&chain.delete(&t, &n, o).await?.outcome)
         })
@@ -429,8 +429,7 @@ impl JsMetadataService {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let o: ChangeOptions = self::options(&options, "options")?;
             to_js(&chain.database().restore(&t, &n, o).await?)
         })
@@ -447,8 +446,7 @@ impl JsMetadataService {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let o: ChangeOptions = self::options(&options, "options")?;
             chain.database().purge(&t, &n, o).await?;
             Ok(JsValue::UNDEFINED)
@@ -464,8 +462,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             to_js(&chain.database().history(&t, &n).await?)
         })
     }
@@ -482,8 +479,7 @@ impl JsMetadataService {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let v = version
                 .as_f64()
                 .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= 9_007_199_254_740_991.0)
@@ -529,8 +525,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let n = string_arg(&name, "name")?;
+            let (t, n) = ids(&type_name, &name)?;
             let data = value_from_js(&data, "data")?;
             chain.register(&t, &n, data)?;
             Ok(JsValue::UNDEFINED)
