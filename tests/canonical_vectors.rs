@@ -58,6 +58,17 @@ fn every_vector_matches_upstream() {
             case["sha256"].as_str().unwrap(),
             "sha256 line {line_no}"
         );
+        // The same straight from the text, without building a Value.
+        assert_eq!(
+            canonicalize_text(input).unwrap(),
+            canonical,
+            "text line {line_no}"
+        );
+        assert_eq!(checksum_text(input).unwrap(), case["md5"].as_str().unwrap());
+        assert_eq!(
+            content_hash_text(input).unwrap(),
+            case["sha256"].as_str().unwrap()
+        );
         checked += 1;
     }
     assert!(

@@ -5,6 +5,7 @@
 //! storage trait ([`host_store`]), and exports the `MetadataService` class
 //! ([`service`]) and the free functions below.
 
+pub mod alloc;
 pub mod boundary;
 pub mod host_store;
 #[cfg(feature = "boundary-probe")]
