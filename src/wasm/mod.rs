@@ -8,6 +8,8 @@
 pub mod alloc;
 pub mod boundary;
 pub mod host_store;
+pub mod indexeddb;
+pub mod local_storage;
 #[cfg(feature = "boundary-probe")]
 pub mod probe;
 pub mod service;

@@ -15,6 +15,8 @@ use super::boundary::{
     error_to_js, js_result, json_text_from_js, parse_json_text, to_js, value_from_js,
 };
 use super::host_store::HostKv;
+use super::indexeddb::IndexedDbStore;
+use super::local_storage::LocalStorageKv;
 use crate::access::{AccessPolicy, Actor};
 use crate::clock::Clock;
 use crate::definition::Definition;
@@ -69,6 +71,7 @@ struct CreateOptions {
     files: Option<BTreeMap<String, String>>,
     source: Option<Source>,
     verify_reads: Option<bool>,
+    namespace: Option<String>,
 }
 
 /// An options object as its Rust struct: through JSON text, so unknown or
@@ -106,17 +109,52 @@ fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
     Ok((string_arg(type_name, "type")?, string_arg(name, "name")?))
 }
 
-fn open_store(spec: &JsValue) -> Result<Rc<dyn Store>> {
-    if spec.is_undefined() || spec.is_null() || spec.as_string().as_deref() == Some("memory") {
-        return Ok(Rc::new(MemoryStore::new()));
-    }
-    if let Some(other) = spec.as_string() {
-        return Err(Error::validation(
+/// The store named by `spec`, and a note on how it was chosen.
+async fn open_store(spec: &JsValue, namespace: &str) -> Result<(Rc<dyn Store>, String)> {
+    let name = if spec.is_undefined() || spec.is_null() {
+        Some("memory".to_owned())
+    } else {
+        spec.as_string()
+    };
+    match name.as_deref() {
+        None => Ok((
+            Rc::new(KvStore::new(HostKv::new(spec.clone())?)),
+            "host store".to_owned(),
+        )),
+        Some("memory") => Ok((Rc::new(MemoryStore::new()), "memory, as asked".to_owned())),
+        Some("indexeddb") => Ok((
+            Rc::new(IndexedDbStore::open(namespace).await?),
+            "IndexedDB, as asked".to_owned(),
+        )),
+        Some("localstorage") => Ok((
+            Rc::new(KvStore::new(LocalStorageKv::open(namespace)?)),
+            "localStorage, as asked".to_owned(),
+        )),
+        Some("auto") => {
+            let idb = match IndexedDbStore::open(namespace).await {
+                Ok(store) => return Ok((Rc::new(store), "IndexedDB (auto)".to_owned())),
+                Err(e) => e,
+            };
+            match LocalStorageKv::open(namespace) {
+                Ok(kv) => Ok((
+                    Rc::new(KvStore::new(kv)),
+                    format!("localStorage (auto): IndexedDB unavailable: {idb}"),
+                )),
+                Err(ls) => Ok((
+                    Rc::new(MemoryStore::new()),
+                    format!(
+                        "memory (auto): nothing persists; IndexedDB unavailable: {idb}; localStorage unavailable: {ls}"
+                    ),
+                )),
+            }
+        }
+        Some(other) => Err(Error::validation(
             "store",
-            format!("unknown store {other:?}: use 'memory' or a host store object"),
-        ));
+            format!(
+                "unknown store {other:?}: use 'auto', 'indexeddb', 'localstorage', 'memory' or a host store object"
+            ),
+        )),
     }
-    Ok(Rc::new(KvStore::new(HostKv::new(spec.clone())?)))
 }
 
 /// A record without its definition, to be completed with a JS value of the
@@ -239,6 +277,7 @@ where
 #[wasm_bindgen(js_name = MetadataService)]
 pub struct JsMetadataService {
     chain: Rc<HybridService>,
+    store_note: String,
 }
 
 #[wasm_bindgen(js_class = MetadataService)]
@@ -251,7 +290,9 @@ impl JsMetadataService {
         let options = opt(options);
         promise(async move {
             let (store, o) = split_create_options(&options)?;
-            let store = open_store(&store)?;
+            let namespace = o.namespace.clone().unwrap_or_else(|| "default".to_owned());
+            crate::validate::label("namespace", &namespace)?;
+            let (store, store_note) = open_store(&store, &namespace).await?;
             let mut builder = MetadataService::builder_shared(store)
                 .tenant(o.tenant.as_deref())
                 .actor(Actor::new(
@@ -278,6 +319,7 @@ impl JsMetadataService {
             };
             Ok(JsMetadataService {
                 chain: Rc::new(HybridService::new(db, files, config)),
+                store_note,
             }
             .into())
         })
@@ -287,6 +329,13 @@ impl JsMetadataService {
     #[wasm_bindgen(getter, js_name = storeKind)]
     pub fn store_kind(&self) -> String {
         self.chain.database().store().kind().to_owned()
+    }
+
+    /// How the store was chosen: with `store: 'auto'`, which backend was
+    /// taken and why the ones before it were not.
+    #[wasm_bindgen(getter, js_name = storeNote)]
+    pub fn store_note(&self) -> String {
+        self.store_note.clone()
     }
 
     /// The tenant this service works for, or null for global.

@@ -163,8 +163,13 @@ export interface HostStore {
 
 /** Options of `MetadataService.create`. */
 export interface CreateOptions {
-  /** 'memory' (default) or a host store. */
-  store?: 'memory' | HostStore;
+  /**
+   * 'memory' (default), 'indexeddb', 'localstorage', 'auto' (IndexedDB, then
+   * localStorage, then memory; see `storeNote`) or a host store.
+   */
+  store?: 'memory' | 'indexeddb' | 'localstorage' | 'auto' | HostStore;
+  /** Browser stores: which database (default 'default'). */
+  namespace?: string;
   /** Tenant to work for; global when absent. */
   tenant?: string | null;
   /** Acting user (default 'system'). */

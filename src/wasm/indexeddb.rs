@@ -1,0 +1,435 @@
+//! IndexedDB storage: the browser default.
+//!
+//! One database per namespace (`objectstack-metadata/<namespace>`), two
+//! object stores: `records` (keyed by the record's storage key; indexes
+//! (tenant, type, name) unique, (type, active), (tenant, type)) and `history`
+//! (keyed by storage key and version; index (tenant, type, name, version)).
+//! Values are small objects carrying the index fields and the record's JSON
+//! text, so reads decode exactly what the core wrote.
+//!
+//! Hand-written over web-sys: each request becomes a Promise whose handlers
+//! are the Promise's own resolve and reject, so no closure outlives a call.
+//! A batch is one readwrite transaction over both stores, all requests issued
+//! before anything is awaited; the call resolves on the transaction's
+//! `complete`. A closed or lost connection is reopened once per call. A
+//! `QuotaExceededError`, also when it arrives as the transaction's
+//! `AbortError`, is `QUOTA_EXCEEDED`; the aborted transaction wrote nothing.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use async_trait::async_trait;
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    DomException, IdbDatabase, IdbIndexParameters, IdbKeyRange, IdbObjectStoreParameters,
+    IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+};
+
+use super::boundary::{describe_thrown, thrown_name};
+use crate::error::{Error, Result};
+use crate::key::{scope_prefix, type_prefix, RecordKey};
+use crate::record::{HistoryEntry, MetadataRecord};
+use crate::store::{Store, Write, WriteBatch};
+
+/// Schema version of the database.
+pub const SCHEMA_VERSION: u32 = 1;
+const RECORDS: &str = "records";
+const HISTORY: &str = "history";
+
+/// A [`Store`] over IndexedDB.
+pub struct IndexedDbStore {
+    name: String,
+    db: RefCell<Option<IdbDatabase>>,
+}
+
+fn unavailable(what: &str, e: &JsValue) -> Error {
+    Error::StorageUnavailable {
+        message: format!("IndexedDB {what}: {}", describe_thrown(e)),
+    }
+}
+
+/// The error of a failed request or transaction, by its DOMException name.
+fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
+    let (name, message) = match &e {
+        Some(d) => (d.name(), d.message()),
+        None => (thrown_name(fallback), describe_thrown(fallback)),
+    };
+    match name.as_str() {
+        "QuotaExceededError" => Error::QuotaExceeded {
+            message: format!("IndexedDB {what}: {message}"),
+        },
+        "InvalidStateError" | "UnknownError" | "NotFoundError" | "VersionError" => {
+            Error::StorageUnavailable {
+                message: format!("IndexedDB {what}: {name}: {message}"),
+            }
+        }
+        _ => Error::Storage {
+            message: format!("IndexedDB {what}: {name}: {message}"),
+        },
+    }
+}
+
+/// Resolves when the request succeeds, with its result.
+async fn request(what: &str, req: &IdbRequest) -> Result<JsValue> {
+    let promise = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    let outcome = JsFuture::from(promise).await;
+    req.set_onsuccess(None);
+    req.set_onerror(None);
+    match outcome {
+        Ok(_) => req.result().map_err(|e| idb_error(what, None, &e)),
+        Err(e) => Err(idb_error(what, req.error().ok().flatten(), &e)),
+    }
+}
+
+/// Resolves when the transaction completes; rejects when it errors or aborts.
+async fn completion(what: &str, tx: &IdbTransaction) -> Result<()> {
+    let promise = Promise::new(&mut |resolve, reject| {
+        tx.set_oncomplete(Some(&resolve));
+        tx.set_onerror(Some(&reject));
+        tx.set_onabort(Some(&reject));
+    });
+    let outcome = JsFuture::from(promise).await;
+    tx.set_oncomplete(None);
+    tx.set_onerror(None);
+    tx.set_onabort(None);
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(e) => Err(idb_error(what, tx.error(), &e)),
+    }
+}
+
+fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
+    Reflect::set(target, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(|e| Error::Storage {
+            message: describe_thrown(&e),
+        })
+}
+
+fn history_key(key: &RecordKey, version: u64) -> String {
+    format!("{}#{version:020}", key.storage_key())
+}
+
+/// The smallest string above every string starting with `prefix`.
+fn prefix_range(prefix: &str) -> Result<IdbKeyRange> {
+    let mut upper = prefix.to_owned();
+    let last = upper.pop().map_or(0, |c| c as u32);
+    upper.push(char::from_u32(last + 1).unwrap_or(char::MAX));
+    IdbKeyRange::bound_with_lower_open_and_upper_open(
+        &JsValue::from_str(prefix),
+        &JsValue::from_str(&upper),
+        false,
+        true,
+    )
+    .map_err(|e| idb_error("key range", None, &e))
+}
+
+fn tenant_field(tenant: Option<&str>) -> JsValue {
+    // Global records index under "", which no tenant id can be.
+    JsValue::from_str(tenant.unwrap_or(""))
+}
+
+fn record_value(record: &MetadataRecord) -> Result<Object> {
+    let json = serde_json::to_string(record).map_err(|e| Error::Storage {
+        message: format!("cannot encode: {e}"),
+    })?;
+    let o = Object::new();
+    set(&o, "key", &JsValue::from_str(&record.key().storage_key()))?;
+    set(&o, "tenant", &tenant_field(record.tenant_id.as_deref()))?;
+    set(&o, "type", &JsValue::from_str(&record.type_name))?;
+    set(&o, "name", &JsValue::from_str(&record.name))?;
+    set(&o, "active", &JsValue::from(u8::from(record.is_active)))?;
+    set(&o, "version", &JsValue::from(record.version as f64))?;
+    set(&o, "json", &JsValue::from_str(&json))?;
+    Ok(o)
+}
+
+fn history_value(entry: &HistoryEntry) -> Result<Object> {
+    let json = serde_json::to_string(entry).map_err(|e| Error::Storage {
+        message: format!("cannot encode: {e}"),
+    })?;
+    let o = Object::new();
+    set(
+        &o,
+        "key",
+        &JsValue::from_str(&history_key(&entry.key(), entry.version)),
+    )?;
+    set(&o, "tenant", &tenant_field(entry.tenant_id.as_deref()))?;
+    set(&o, "type", &JsValue::from_str(&entry.type_name))?;
+    set(&o, "name", &JsValue::from_str(&entry.name))?;
+    set(&o, "version", &JsValue::from(entry.version as f64))?;
+    set(&o, "json", &JsValue::from_str(&json))?;
+    Ok(o)
+}
+
+fn json_of(value: &JsValue, context: &RecordKey) -> Result<String> {
+    Reflect::get(value, &JsValue::from_str("json"))
+        .ok()
+        .and_then(|j| j.as_string())
+        .ok_or_else(|| Error::Corrupted {
+            key: Box::new(context.clone()),
+            message: "stored entry has no JSON text".into(),
+        })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str, context: &RecordKey) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupted {
+        key: Box::new(context.clone()),
+        message: format!("stored entry does not decode: {e}"),
+    })
+}
+
+/// Creates or upgrades the schema from `old_version` (0 for a new database).
+fn upgrade(db: &IdbDatabase, old_version: f64) -> std::result::Result<(), JsValue> {
+    if old_version < 1.0 {
+        let params = IdbObjectStoreParameters::new();
+        params.set_key_path(&JsValue::from_str("key"));
+        let records = db.create_object_store_with_optional_parameters(RECORDS, &params)?;
+        let unique = IdbIndexParameters::new();
+        unique.set_unique(true);
+        let fields = |names: &[&str]| -> JsValue {
+            names
+                .iter()
+                .map(|n| JsValue::from_str(n))
+                .collect::<Array>()
+                .into()
+        };
+        records.create_index_with_str_sequence_and_optional_parameters(
+            "tenant_type_name",
+            &fields(&["tenant", "type", "name"]),
+            &unique,
+        )?;
+        records.create_index_with_str_sequence("type_active", &fields(&["type", "active"]))?;
+        records.create_index_with_str_sequence("tenant_type", &fields(&["tenant", "type"]))?;
+        let history = db.create_object_store_with_optional_parameters(HISTORY, &params)?;
+        history.create_index_with_str_sequence(
+            "record_version",
+            &fields(&["tenant", "type", "name", "version"]),
+        )?;
+    }
+    Ok(())
+}
+
+impl IndexedDbStore {
+    /// The database name used for `namespace`.
+    pub fn database_name(namespace: &str) -> String {
+        format!("objectstack-metadata/{namespace}")
+    }
+
+    /// Opens (creating or upgrading) the database of `namespace`.
+    pub async fn open(namespace: &str) -> Result<Self> {
+        let store = IndexedDbStore {
+            name: Self::database_name(namespace),
+            db: RefCell::new(None),
+        };
+        store.connect().await?;
+        Ok(store)
+    }
+
+    async fn connect(&self) -> Result<IdbDatabase> {
+        let window = web_sys::window().ok_or_else(|| Error::StorageUnavailable {
+            message: "IndexedDB needs a window".into(),
+        })?;
+        let factory = window
+            .indexed_db()
+            .map_err(|e| unavailable("is blocked", &e))?
+            .ok_or_else(|| Error::StorageUnavailable {
+                message: "IndexedDB is not available".into(),
+            })?;
+        let open: IdbOpenDbRequest = factory
+            .open_with_u32(&self.name, SCHEMA_VERSION)
+            .map_err(|e| unavailable("open", &e))?;
+        let failure: Rc<RefCell<Option<JsValue>>> = Rc::default();
+        let upgrade_failure = Rc::clone(&failure);
+        let upgrade_request = open.clone();
+        let on_upgrade = Closure::once(move |event: web_sys::IdbVersionChangeEvent| {
+            let result = upgrade_request
+                .result()
+                .and_then(|db| db.dyn_into::<IdbDatabase>())
+                .and_then(|db| upgrade(&db, event.old_version()));
+            if let Err(e) = result {
+                *upgrade_failure.borrow_mut() = Some(e);
+            }
+        });
+        open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        let result = request("open", &open).await;
+        open.set_onupgradeneeded(None);
+        drop(on_upgrade);
+        if let Some(e) = failure.borrow_mut().take() {
+            return Err(unavailable("schema upgrade", &e));
+        }
+        let db: IdbDatabase = result?.dyn_into().map_err(|_| Error::StorageUnavailable {
+            message: "IndexedDB open returned no database".into(),
+        })?;
+        // Another tab upgrading or deleting the database waits for every
+        // open connection: step aside (the next call here reopens).
+        let step_aside = js_sys::Function::new_no_args("this.close();");
+        db.set_onversionchange(Some(&step_aside));
+        *self.db.borrow_mut() = Some(db.clone());
+        Ok(db)
+    }
+
+    /// A transaction over `stores`, reopening the connection once if it was
+    /// closed or lost.
+    async fn transaction(
+        &self,
+        stores: &[&str],
+        mode: IdbTransactionMode,
+    ) -> Result<IdbTransaction> {
+        let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+        let current = self.db.borrow().clone();
+        if let Some(db) = current {
+            match db.transaction_with_str_sequence_and_mode(&names, mode) {
+                Ok(tx) => return Ok(tx),
+                Err(e) if thrown_name(&e) != "InvalidStateError" => {
+                    return Err(idb_error("transaction", None, &e))
+                }
+                Err(_) => {}
+            }
+        }
+        let db = self.connect().await?;
+        db.transaction_with_str_sequence_and_mode(&names, mode)
+            .map_err(|e| idb_error("transaction", None, &e))
+    }
+
+    /// Closes the connection (the next call reopens it).
+    pub fn close(&self) {
+        if let Some(db) = self.db.borrow_mut().take() {
+            db.close();
+        }
+    }
+
+    async fn get_all(&self, store: &str, prefix: &str) -> Result<Array> {
+        let tx = self
+            .transaction(&[store], IdbTransactionMode::Readonly)
+            .await?;
+        let os = tx
+            .object_store(store)
+            .map_err(|e| idb_error("store", None, &e))?;
+        let req = os
+            .get_all_with_key(&prefix_range(prefix)?.into())
+            .map_err(|e| idb_error("getAll", None, &e))?;
+        let values = request("getAll", &req).await?;
+        values.dyn_into().map_err(|_| Error::Storage {
+            message: "IndexedDB getAll returned no array".into(),
+        })
+    }
+}
+
+#[async_trait(?Send)]
+impl Store for IndexedDbStore {
+    fn kind(&self) -> &str {
+        "indexeddb"
+    }
+
+    async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
+        let tx = self
+            .transaction(&[RECORDS], IdbTransactionMode::Readonly)
+            .await?;
+        let os = tx
+            .object_store(RECORDS)
+            .map_err(|e| idb_error("store", None, &e))?;
+        let req = os
+            .get(&JsValue::from_str(&key.storage_key()))
+            .map_err(|e| idb_error("get", None, &e))?;
+        let value = request("get", &req).await?;
+        if value.is_undefined() || value.is_null() {
+            return Ok(None);
+        }
+        let record: MetadataRecord = decode(&json_of(&value, key)?, key)?;
+        if record.key() != *key {
+            return Err(Error::Corrupted {
+                key: Box::new(key.clone()),
+                message: format!("stored under this key but names {}", record.key()),
+            });
+        }
+        Ok(Some(record))
+    }
+
+    async fn list(
+        &self,
+        tenant_id: Option<&str>,
+        type_name: Option<&str>,
+    ) -> Result<Vec<MetadataRecord>> {
+        let prefix = match type_name {
+            Some(t) => type_prefix(tenant_id, t),
+            None => scope_prefix(tenant_id),
+        };
+        let scope = RecordKey::new(tenant_id, type_name.unwrap_or("*"), "*");
+        let mut out = Vec::new();
+        for value in self.get_all(RECORDS, &prefix).await?.iter() {
+            let record: MetadataRecord = decode(&json_of(&value, &scope)?, &scope)?;
+            if record.tenant_id.as_deref() != tenant_id
+                || type_name.is_some_and(|t| t != record.type_name)
+            {
+                return Err(Error::Corrupted {
+                    key: Box::new(record.key()),
+                    message: format!("listed under prefix {prefix} but belongs elsewhere"),
+                });
+            }
+            out.push(record);
+        }
+        out.sort_by(|a, b| (&a.type_name, &a.name).cmp(&(&b.type_name, &b.name)));
+        Ok(out)
+    }
+
+    async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
+        let prefix = format!("{}#", key.storage_key());
+        let mut out = Vec::new();
+        for value in self.get_all(HISTORY, &prefix).await?.iter() {
+            let entry: HistoryEntry = decode(&json_of(&value, key)?, key)?;
+            if entry.key() != *key {
+                return Err(Error::Corrupted {
+                    key: Box::new(key.clone()),
+                    message: format!("history lists an entry of {}", entry.key()),
+                });
+            }
+            out.push(entry);
+        }
+        out.sort_by_key(|h| h.version);
+        Ok(out)
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> Result<()> {
+        // Encode everything before the transaction opens: nothing but
+        // IndexedDB requests happens while it is live.
+        enum Op {
+            Put(&'static str, Object),
+            Delete(String),
+        }
+        let mut ops = Vec::with_capacity(batch.writes.len());
+        for write in &batch.writes {
+            ops.push(match write {
+                Write::Put(r) => Op::Put(RECORDS, record_value(r)?),
+                Write::Append(h) => Op::Put(HISTORY, history_value(h)?),
+                Write::Remove(k) => Op::Delete(k.storage_key()),
+            });
+        }
+        let tx = self
+            .transaction(&[RECORDS, HISTORY], IdbTransactionMode::Readwrite)
+            .await?;
+        let records = tx
+            .object_store(RECORDS)
+            .map_err(|e| idb_error("store", None, &e))?;
+        let history = tx
+            .object_store(HISTORY)
+            .map_err(|e| idb_error("store", None, &e))?;
+        for op in &ops {
+            let issued = match op {
+                Op::Put(RECORDS, value) => records.put(value),
+                Op::Put(_, value) => history.put(value),
+                Op::Delete(key) => records.delete(&JsValue::from_str(key)),
+            };
+            if let Err(e) = issued {
+                let _ = tx.abort();
+                return Err(idb_error("write", None, &e));
+            }
+        }
+        completion("commit", &tx).await
+    }
+}
