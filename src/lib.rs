@@ -22,6 +22,7 @@ pub mod record;
 pub mod registry;
 pub mod service;
 pub mod store;
+pub mod sync;
 pub mod validate;
 
 pub use access::{AccessPolicy, Actor, Permission};
@@ -45,5 +46,6 @@ pub use service::{
     ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
 };
 pub use store::{KvBackend, KvOp, KvStore, MemoryStore, Store, Write, WriteBatch};
+pub use sync::{FetchedItem, ManifestEntry, SyncPlan};
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -13,6 +13,7 @@ pub mod local_storage;
 #[cfg(feature = "boundary-probe")]
 pub mod probe;
 pub mod service;
+pub mod tabs;
 
 use wasm_bindgen::prelude::*;
 

@@ -17,6 +17,7 @@ use super::boundary::{
 use super::host_store::HostKv;
 use super::indexeddb::IndexedDbStore;
 use super::local_storage::LocalStorageKv;
+use super::tabs::{Listeners, TabLink};
 use crate::access::{AccessPolicy, Actor};
 use crate::clock::Clock;
 use crate::definition::Definition;
@@ -26,6 +27,7 @@ use crate::hybrid::{ChainMode, Found, HybridConfig, HybridService, Resolution};
 use crate::record::{MetadataRecord, Operation, Source};
 use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome};
 use crate::store::{KvStore, MemoryStore, Store};
+use crate::sync::{FetchedItem, ManifestEntry};
 
 #[wasm_bindgen]
 extern "C" {
@@ -72,6 +74,7 @@ struct CreateOptions {
     source: Option<Source>,
     verify_reads: Option<bool>,
     namespace: Option<String>,
+    broadcast: Option<bool>,
 }
 
 /// An options object as its Rust struct: through JSON text, so unknown or
@@ -80,6 +83,13 @@ fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Resul
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
+    let json = value_from_js(value, field)?;
+    serde_json::from_value(json).map_err(|e| Error::validation(field, e.to_string()))
+}
+
+/// A JSON argument (array of entries...) as its Rust type, refusing
+/// unknown fields.
+fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
     let json = value_from_js(value, field)?;
     serde_json::from_value(json).map_err(|e| Error::validation(field, e.to_string()))
 }
@@ -278,6 +288,15 @@ where
 pub struct JsMetadataService {
     chain: Rc<HybridService>,
     store_note: String,
+    listeners: Rc<Listeners>,
+    tabs: Option<Rc<TabLink>>,
+    forwarding: crate::events::SubscriptionId,
+}
+
+impl Drop for JsMetadataService {
+    fn drop(&mut self) {
+        self.chain.database().events().unsubscribe(self.forwarding);
+    }
 }
 
 #[wasm_bindgen(js_class = MetadataService)]
@@ -317,9 +336,33 @@ impl JsMetadataService {
                 strict: o.strict.unwrap_or(false),
                 cache: o.cache.unwrap_or(true),
             };
+            let chain = Rc::new(HybridService::new(db, files, config));
+            let listeners = Rc::new(Listeners::default());
+            // Other tabs share the browser's stores; memory is private, and a
+            // host store is the host's to coordinate (in Node an open channel
+            // would also keep the process alive).
+            let kind = chain.database().store().kind();
+            let browser_store = kind == "indexeddb" || kind == "localstorage";
+            let tabs = if o.broadcast.unwrap_or(browser_store) {
+                TabLink::open(&namespace, Rc::clone(&chain), Rc::clone(&listeners)).map(Rc::new)
+            } else {
+                None
+            };
+            let (to_listeners, to_tabs) = (Rc::clone(&listeners), tabs.clone());
+            let forwarding = chain.database().events().subscribe(move |event| {
+                if let Ok(e) = to_js(event) {
+                    if let Some(t) = &to_tabs {
+                        t.post(&e);
+                    }
+                    to_listeners.notify(&e);
+                }
+            });
             Ok(JsMetadataService {
-                chain: Rc::new(HybridService::new(db, files, config)),
+                chain,
                 store_note,
+                listeners,
+                tabs,
+                forwarding,
             }
             .into())
         })
@@ -336,6 +379,12 @@ impl JsMetadataService {
     #[wasm_bindgen(getter, js_name = storeNote)]
     pub fn store_note(&self) -> String {
         self.store_note.clone()
+    }
+
+    /// Whether changes are exchanged with other tabs.
+    #[wasm_bindgen(getter, js_name = sharesAcrossTabs)]
+    pub fn shares_across_tabs(&self) -> bool {
+        self.tabs.is_some()
     }
 
     /// The tenant this service works for, or null for global.
@@ -581,9 +630,10 @@ impl JsMetadataService {
         })
     }
 
-    /// Calls `listener` with every committed change; returns the function
-    /// that unsubscribes. A listener that throws does not affect the write
-    /// or the other listeners.
+    /// Calls `listener` with every committed change, this service's own and,
+    /// with a shared store, those of other tabs (marked `remote: true`);
+    /// returns the function that unsubscribes. A listener that throws does
+    /// not affect the write or the other listeners.
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn subscribe(
         &self,
@@ -594,16 +644,88 @@ impl JsMetadataService {
                 .dyn_into()
                 .map_err(|_| Error::validation("listener", "must be a function")),
         )?;
-        let events = Rc::clone(self.chain.database().events());
-        let id = events.subscribe(move |event| {
-            if let Ok(e) = to_js(event) {
-                let _ = listener.call1(&JsValue::NULL, &e);
-            }
-        });
+        let listeners = Rc::clone(&self.listeners);
+        let id = listeners.add(listener);
         let unsubscribe = Closure::once_into_js(move || {
-            events.unsubscribe(id);
+            listeners.remove(id);
         });
         Ok(unsubscribe)
+    }
+
+    /// Compares the local records with a remote manifest: `{ stale, missing,
+    /// extra, unchanged }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncPlan>")]
+    pub fn diff(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ManifestEntry[]")] manifest: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let manifest: Vec<ManifestEntry> = parse_arg(&manifest, "manifest")?;
+            to_js(&chain.database().diff_manifest(&manifest).await?)
+        })
+    }
+
+    /// Applies fetched definitions in one transaction; each must match the
+    /// manifest's checksum, or nothing is written.
+    #[wasm_bindgen(js_name = applyFetched, unchecked_return_type = "Promise<SaveOutcome[]>")]
+    pub fn apply_fetched(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ManifestEntry[]")] manifest: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FetchedItem[]")] items: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let manifest: Vec<ManifestEntry> = parse_arg(&manifest, "manifest")?;
+            let items: Vec<FetchedItem> = parse_arg(&items, "items")?;
+            to_js(&chain.database().apply_fetched(&manifest, items).await?)
+        })
+    }
+
+    /// Brings the local records in line with `manifest`: diffs, calls
+    /// `fetch(entries)` (sync or async) for the stale and missing ones only,
+    /// and applies what it returns in one transaction. Resolves to
+    /// `{ plan, applied }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
+    pub fn sync(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ManifestEntry[]")] manifest: JsValue,
+        #[wasm_bindgen(
+            unchecked_param_type = "(entries: ManifestEntry[]) => FetchedItem[] | Promise<FetchedItem[]>"
+        )]
+        fetch: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let fetch: Function = fetch
+                .dyn_into()
+                .map_err(|_| Error::validation("fetch", "must be a function"))?;
+            let manifest: Vec<ManifestEntry> = parse_arg(&manifest, "manifest")?;
+            let db = chain.database();
+            let plan = db.diff_manifest(&manifest).await?;
+            let wanted = plan.to_fetch();
+            let applied = if wanted.is_empty() {
+                Vec::new()
+            } else {
+                let failed = |e: &JsValue| Error::HostCallbackFailed {
+                    operation: "fetch".into(),
+                    message: super::boundary::describe_thrown(e),
+                };
+                let mut got = fetch
+                    .call1(&JsValue::NULL, &to_js(&wanted)?)
+                    .map_err(|e| failed(&e))?;
+                if super::boundary::is_promise_like(&got) {
+                    got = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&got))
+                        .await
+                        .map_err(|e| failed(&e))?;
+                }
+                let items: Vec<FetchedItem> = parse_arg(&got, "fetched")?;
+                db.apply_fetched(&manifest, items).await?
+            };
+            let out = to_js(&json!({ "plan": plan }))?;
+            set(&out, "applied", &to_js(&applied)?)?;
+            Ok(out)
+        })
     }
 
     /// Forgets cached answers: for one (type, name), or all when no type is

@@ -126,6 +126,8 @@ export interface ChangeEvent {
   checksum: string;
   actor: string;
   timestamp: string;
+  /** True for a change made by another tab. */
+  remote?: boolean;
 }
 
 /** Which roles may do what on which metadata types. */
@@ -170,6 +172,11 @@ export interface CreateOptions {
   store?: 'memory' | 'indexeddb' | 'localstorage' | 'auto' | HostStore;
   /** Browser stores: which database (default 'default'). */
   namespace?: string;
+  /**
+   * Exchange change events with other tabs (BroadcastChannel, or the storage
+   * event where it is missing); default: on for IndexedDB and localStorage.
+   */
+  broadcast?: boolean;
   /** Tenant to work for; global when absent. */
   tenant?: string | null;
   /** Acting user (default 'system'). */
@@ -221,4 +228,33 @@ export interface ParsedMetadataFile {
 export interface RenderedMetadataFile {
   path: string;
   text: string;
+}
+
+/** One line of a remote manifest. */
+export interface ManifestEntry {
+  type: string;
+  name: string;
+  version?: number | null;
+  checksum: string;
+}
+
+/** How the local records compare with a manifest. */
+export interface SyncPlan {
+  stale: ManifestEntry[];
+  missing: ManifestEntry[];
+  extra: ManifestEntry[];
+  unchanged: number;
+}
+
+/** A fetched definition. */
+export interface FetchedItem {
+  type: string;
+  name: string;
+  data: Record<string, unknown>;
+}
+
+/** What `sync` did. */
+export interface SyncResult {
+  plan: SyncPlan;
+  applied: SaveOutcome[];
 }

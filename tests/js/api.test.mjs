@@ -206,3 +206,42 @@ test('no bad call kills the module', async () => {
   assert.deepEqual(await svc.load('view', 'alive'), { ok: true });
   assert.equal(checksum({ b: 1, a: 2 }), '620a7530f307c3f3f111d443a4109815');
 });
+
+test('checksum sync: diff a manifest, fetch only what changed, apply in one go', async () => {
+  const server = await MetadataService.create();
+  const client = await MetadataService.create();
+  for (const [name, data] of [['a', { v: 1 }], ['b', { v: 1 }], ['c', { v: 1 }]]) {
+    await server.save('view', name, data);
+    await client.save('view', name, data);
+  }
+  await server.save('view', 'b', { v: 2 });
+  await server.save('view', 'd', { v: 1 });
+  await client.save('view', 'local', {});
+  const manifest = (await server.query({ active: true })).items.map((r) => ({ type: r.type, name: r.name, version: r.version, checksum: r.checksum }));
+
+  const plan = await client.diff(manifest);
+  assert.deepEqual(plan.stale.map((e) => e.name), ['b']);
+  assert.deepEqual(plan.missing.map((e) => e.name), ['d']);
+  assert.deepEqual(plan.extra.map((e) => e.name), ['local']);
+  assert.equal(plan.unchanged, 2);
+
+  const asked = [];
+  const fetch = async (entries) => {
+    asked.push(...entries.map((e) => e.name));
+    return Promise.all(entries.map(async (e) => ({ type: e.type, name: e.name, data: await server.load(e.type, e.name) })));
+  };
+  const result = await client.sync(manifest, fetch);
+  assert.deepEqual(asked.sort(), ['b', 'd'], 'only what changed is fetched');
+  assert.equal(result.applied.length, 2);
+  assert.deepEqual(await client.load('view', 'b'), { v: 2 });
+  assert.equal((await client.diff(manifest)).unchanged, 4);
+  // A second sync fetches nothing.
+  const again = await client.sync(manifest, () => { throw new Error('must not be called'); });
+  assert.equal(again.applied.length, 0);
+  // A body that does not match its checksum is refused, nothing applied.
+  await server.save('view', 'a', { v: 3 });
+  const manifest2 = (await server.query({ active: true })).items.map((r) => ({ type: r.type, name: r.name, checksum: r.checksum }));
+  await assert.rejects(client.sync(manifest2, (entries) => entries.map((e) => ({ type: e.type, name: e.name, data: { forged: true } }))), (e) => e.code === 'VALIDATION');
+  assert.deepEqual(await client.load('view', 'a'), { v: 1 });
+  await assert.rejects(client.sync(manifest2, () => { throw new Error('offline'); }), (e) => e.code === 'HOST_CALLBACK_FAILED' && e.operation === 'fetch');
+});
