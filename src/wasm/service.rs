@@ -499,6 +499,34 @@ impl JsMetadataService {
         })
     }
 
+    /// Every definition of a type across the layers, ordered by name, with
+    /// where it came from: `[{ name, layer, data, record }]`.
+    #[wasm_bindgen(js_name = resolveMany, unchecked_return_type = "Promise<ResolvedItem[]>")]
+    pub fn resolve_many(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let many = chain.load_many(&t).await?;
+            degraded_error(&many.degraded)?;
+            let out = js_sys::Array::new();
+            for (name, found) in &many.items {
+                let item = to_js(&json!({ "name": name, "layer": found.layer() }))?;
+                let data = definition_to_js(found.definition())?;
+                let record = match found.record() {
+                    Some(rec) => record_to_js(rec, data.clone())?,
+                    None => JsValue::NULL,
+                };
+                set(&item, "data", &data)?;
+                set(&item, "record", &record)?;
+                out.push(&item);
+            }
+            Ok(out.into())
+        })
+    }
+
     /// Soft-deletes (type, name).
     #[wasm_bindgen(unchecked_return_type = "Promise<SaveOutcome>")]
     pub fn delete(

@@ -258,3 +258,12 @@ export interface SyncResult {
   plan: SyncPlan;
   applied: SaveOutcome[];
 }
+
+/** One item of `resolveMany`. */
+export interface ResolvedItem {
+  name: string;
+  layer: Layer;
+  data: Record<string, unknown>;
+  /** The database record, when the database answered. */
+  record: MetadataRecord | null;
+}

@@ -1,0 +1,68 @@
+// Serves the demo page and the built package on 127.0.0.1.
+// `node scripts/serve.mjs [port]` (default 8080; 0 picks a free port).
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+};
+// URL prefix -> folder. Nothing outside these folders is served.
+const MOUNTS = [
+  ['/pkg/', join(root, 'pkg')],
+  ['/data/', join(root, 'tests', 'data')],
+  ['/', join(root, 'www')],
+];
+
+function resolve(urlPath) {
+  const path = decodeURIComponent(urlPath.split('?')[0]);
+  for (const [prefix, dir] of MOUNTS) {
+    if (!path.startsWith(prefix)) continue;
+    const rel = path.slice(prefix.length) || 'index.html';
+    const file = normalize(join(dir, rel));
+    if (file !== dir && !file.startsWith(dir + sep)) return null;
+    return file;
+  }
+  return null;
+}
+
+/** Starts the server; resolves to { server, url }. */
+export function startServer(port = 8080) {
+  const server = createServer(async (req, res) => {
+    const file = resolve(req.url ?? '/');
+    if (!file || req.method !== 'GET') {
+      res.writeHead(file ? 405 : 404).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    }
+  });
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', () => {
+      ok({ server, url: `http://127.0.0.1:${server.address().port}/` });
+    });
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+  const { url } = await startServer(port);
+  console.log(`demo: ${url}  (Ctrl-C to stop)`);
+}

@@ -1,0 +1,140 @@
+// End to end on the demo page in Debian's Chromium (playwright-core):
+// persistence across reloads (IndexedDB), live changes across tabs, a
+// refused conflicting edit, and a screenshot as an artefact.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const artefacts = join(root, 'target', 'artifacts');
+let server;
+let url;
+let browser;
+let profile;
+let context;
+
+before(async () => {
+  ({ server, url } = await startServer(0));
+  profile = mkdtempSync(join(tmpdir(), 'osm-e2e-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 860 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+  });
+  browser = context;
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function open() {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  page.errors = errors;
+  return page;
+}
+
+const field = (page, name) => page.textContent(`#meta dd[data-field="${name}"]`);
+
+async function select(page, type, name) {
+  await page.selectOption('#type', type);
+  await page.click(`#list li[data-name="${name}"]`);
+  await page.waitForFunction((n) => document.querySelector('#title')?.textContent?.endsWith(n), name);
+}
+
+async function editLabel(page, label) {
+  const data = JSON.parse(await page.inputValue('#editor'));
+  data.label = label;
+  await page.fill('#editor', JSON.stringify(data, null, 2));
+}
+
+test('the page opens on IndexedDB with the seeded records and all three layers', async () => {
+  const page = await open();
+  assert.match(await page.textContent('#store'), /^indexeddb/);
+  assert.equal(await page.locator('#list li').count(), 52);
+  await select(page, 'object', 'sys_account');
+  assert.equal(await field(page, 'layer'), 'database');
+  assert.equal(await field(page, 'version'), '1');
+  assert.match(await field(page, 'checksum'), /^[0-9a-f]{32}$/);
+  assert.equal(await field(page, 'source'), 'migration');
+  await select(page, 'view', 'home');
+  assert.equal(await field(page, 'layer'), 'registry');
+  await select(page, 'app', 'crm');
+  assert.equal(await field(page, 'layer'), 'filesystem');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('an edit is saved as a new version and is still there after a reload', async () => {
+  const page = await open();
+  await select(page, 'object', 'sys_account');
+  await editLabel(page, 'Linked accounts');
+  await page.fill('#tags', 'platform, auth');
+  await page.click('#save');
+  await page.waitForSelector('#message.ok');
+  assert.equal(await field(page, 'version'), '2');
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  await select(page, 'object', 'sys_account');
+  assert.equal(await field(page, 'version'), '2');
+  assert.equal(await field(page, 'tags'), 'platform, auth');
+  assert.equal(JSON.parse(await page.inputValue('#editor')).label, 'Linked accounts');
+  assert.equal(await page.locator('#history tbody tr').count(), 2);
+  await page.close();
+});
+
+test('two tabs: an edit in one shows live in the other, and a stale edit is refused', async () => {
+  const a = await open();
+  const b = await open();
+  await select(a, 'view', 'all_accounts');
+  await select(b, 'view', 'all_accounts');
+  assert.equal(await field(b, 'version'), '1');
+  // b starts editing; a saves first.
+  await editLabel(b, 'Edited in tab B');
+  await editLabel(a, 'Edited in tab A');
+  await a.click('#save');
+  await a.waitForSelector('#message.ok');
+  await b.waitForSelector('#live.changed', { timeout: 10000 });
+  assert.match(await b.textContent('#live'), /view\/all_accounts v2/);
+  // b's save is based on version 1: refused, nothing overwritten.
+  await b.click('#save');
+  await b.waitForSelector('#message.error');
+  assert.match(await b.textContent('#message'), /CONFLICT: version 2 was saved meanwhile/);
+  mkdirSync(artefacts, { recursive: true });
+  await b.screenshot({ path: join(artefacts, 'demo-conflict.png'), fullPage: true });
+  // A tab that is not editing follows the change by itself.
+  const c = await open();
+  await select(c, 'view', 'all_accounts');
+  await editLabel(a, 'Edited again in tab A');
+  await a.click('#save');
+  await c.waitForFunction(() => document.querySelector('#meta dd[data-field="version"]')?.textContent === '3');
+  assert.equal(JSON.parse(await c.inputValue('#editor')).label, 'Edited again in tab A');
+  await c.screenshot({ path: join(artefacts, 'demo.png'), fullPage: true });
+  for (const p of [a, b, c]) assert.deepEqual(p.errors, []);
+  await Promise.all([a.close(), b.close(), c.close()]);
+});
+
+test('history rollback from the page', async () => {
+  const page = await open();
+  await select(page, 'view', 'all_accounts');
+  const before = Number(await field(page, 'version'));
+  await page.click('#history tbody tr:last-child button');
+  await page.waitForSelector('#message.ok');
+  assert.equal(Number(await field(page, 'version')), before + 1);
+  assert.equal(JSON.parse(await page.inputValue('#editor')).label, 'All accounts');
+  await page.close();
+});
