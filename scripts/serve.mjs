@@ -22,9 +22,9 @@ const MOUNTS = [
   ['/', join(root, 'www')],
 ];
 
-function resolve(urlPath) {
+function resolve(urlPath, mounts) {
   const path = decodeURIComponent(urlPath.split('?')[0]);
-  for (const [prefix, dir] of MOUNTS) {
+  for (const [prefix, dir] of mounts) {
     if (!path.startsWith(prefix)) continue;
     const rel = path.slice(prefix.length) || 'index.html';
     const file = normalize(join(dir, rel));
@@ -34,10 +34,14 @@ function resolve(urlPath) {
   return null;
 }
 
-/** Starts the server; resolves to { server, url }. */
-export function startServer(port = 8080) {
+/**
+ * Starts the server; resolves to { server, url }. `extra` mounts more
+ * folders ([urlPrefix, folder] pairs, checked before the defaults).
+ */
+export function startServer(port = 8080, extra = []) {
+  const mounts = [...extra, ...MOUNTS];
   const server = createServer(async (req, res) => {
-    const file = resolve(req.url ?? '/');
+    const file = resolve(req.url ?? '/', mounts);
     if (!file || req.method !== 'GET') {
       res.writeHead(file ? 405 : 404).end();
       return;

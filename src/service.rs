@@ -721,12 +721,11 @@ impl MetadataService {
         let mut batch = WriteBatch::new();
         let mut outcomes = Vec::with_capacity(prepared.len());
         let mut events = Vec::new();
-        for (index, key, tags, data, options) in prepared {
-            let current = self
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| batch_err(index, key.clone(), e))?;
+        // One read of every record (and its last history version) up front.
+        let keys: Vec<RecordKey> = prepared.iter().map(|p| p.1.clone()).collect();
+        let found = self.store.get_many_with_last_version(&keys).await?;
+        for ((index, key, tags, data, options), (current, last)) in prepared.into_iter().zip(found)
+        {
             Self::check_expected(
                 &key,
                 current.as_ref(),
@@ -734,13 +733,7 @@ impl MetadataService {
                 options.expected_checksum.as_deref(),
             )
             .map_err(|e| batch_err(index, key.clone(), e))?;
-            let fresh = match current {
-                Some(_) => 0,
-                None => self
-                    .next_fresh_version(&key)
-                    .await
-                    .map_err(|e| batch_err(index, key.clone(), e))?,
-            };
+            let fresh = last + 1;
             let checksum = data.checksum().to_owned();
             match self.plan_save(
                 &key,

@@ -86,6 +86,32 @@ pub trait Store {
 
     /// Applies `batch` atomically: after an error, nothing of it is visible.
     async fn commit(&self, batch: WriteBatch) -> Result<()>;
+
+    /// For each key, in order: its record, and the highest version in its
+    /// history (0 when it has none). What a batch save reads; backends with
+    /// real round trips answer all keys in one.
+    async fn get_many_with_last_version(
+        &self,
+        keys: &[RecordKey],
+    ) -> Result<Vec<(Option<MetadataRecord>, u64)>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let record = self.get(key).await?;
+            let last = match &record {
+                // A live row's history ends at its own version.
+                Some(r) => r.version,
+                None => self
+                    .history(key)
+                    .await?
+                    .iter()
+                    .map(|h| h.version)
+                    .max()
+                    .unwrap_or(0),
+            };
+            out.push((record, last));
+        }
+        Ok(out)
+    }
 }
 
 #[async_trait(?Send)]
@@ -111,5 +137,11 @@ impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
     }
     async fn commit(&self, batch: WriteBatch) -> Result<()> {
         (**self).commit(batch).await
+    }
+    async fn get_many_with_last_version(
+        &self,
+        keys: &[RecordKey],
+    ) -> Result<Vec<(Option<MetadataRecord>, u64)>> {
+        (**self).get_many_with_last_version(keys).await
     }
 }

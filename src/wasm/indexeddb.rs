@@ -3,7 +3,8 @@
 //! One database per namespace (`objectstack-metadata/<namespace>`), two
 //! object stores: `records` (keyed by the record's storage key; indexes
 //! (tenant, type, name) unique, (type, active), (tenant, type)) and `history`
-//! (keyed by storage key and version; index (tenant, type, name, version)).
+//! (keyed by storage key and zero-padded version, which orders a record's
+//! versions without an index).
 //! Values are small objects carrying the index fields and the record's JSON
 //! text, so reads decode exactly what the core wrote.
 //!
@@ -16,6 +17,7 @@
 //! `AbortError`, is `QUOTA_EXCEEDED`; the aborted transaction wrote nothing.
 
 use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use async_trait::async_trait;
@@ -206,11 +208,9 @@ fn upgrade(db: &IdbDatabase, old_version: f64) -> std::result::Result<(), JsValu
         )?;
         records.create_index_with_str_sequence("type_active", &fields(&["type", "active"]))?;
         records.create_index_with_str_sequence("tenant_type", &fields(&["tenant", "type"]))?;
-        let history = db.create_object_store_with_optional_parameters(HISTORY, &params)?;
-        history.create_index_with_str_sequence(
-            "record_version",
-            &fields(&["tenant", "type", "name", "version"]),
-        )?;
+        // History keys (storage key, '#', zero-padded version) already
+        // order entries by record and version: no index to maintain.
+        db.create_object_store_with_optional_parameters(HISTORY, &params)?;
     }
     Ok(())
 }
@@ -392,6 +392,120 @@ impl Store for IndexedDbStore {
             out.push(entry);
         }
         out.sort_by_key(|h| h.version);
+        Ok(out)
+    }
+
+    async fn get_many_with_last_version(
+        &self,
+        keys: &[RecordKey],
+    ) -> Result<Vec<(Option<MetadataRecord>, u64)>> {
+        // Keys of one scope and type read together once there are many of
+        // them (a bulk import): two range reads instead of two per key.
+        const RANGE_READ_FROM: usize = 32;
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            groups
+                .entry(type_prefix(key.tenant_id.as_deref(), &key.type_name))
+                .or_default()
+                .push(i);
+        }
+        // One transaction; every request issued before the first await.
+        let tx = self
+            .transaction(&[RECORDS, HISTORY], IdbTransactionMode::Readonly)
+            .await?;
+        let records = tx
+            .object_store(RECORDS)
+            .map_err(|e| idb_error("store", None, &e))?;
+        let history = tx
+            .object_store(HISTORY)
+            .map_err(|e| idb_error("store", None, &e))?;
+        let mut ranged = Vec::new();
+        let mut single = Vec::new();
+        for (prefix, members) in &groups {
+            if members.len() >= RANGE_READ_FROM {
+                let all = records
+                    .get_all_with_key(&prefix_range(prefix)?.into())
+                    .map_err(|e| idb_error("getAll", None, &e))?;
+                let versions = history
+                    .get_all_keys_with_key(&prefix_range(prefix)?.into())
+                    .map_err(|e| idb_error("getAllKeys", None, &e))?;
+                ranged.push((all, versions));
+            } else {
+                for &i in members {
+                    let key = &keys[i];
+                    let get = records
+                        .get(&JsValue::from_str(&key.storage_key()))
+                        .map_err(|e| idb_error("get", None, &e))?;
+                    let range = prefix_range(&format!("{}#", key.storage_key()))?;
+                    let versions = history
+                        .get_all_keys_with_key(&range.into())
+                        .map_err(|e| idb_error("getAllKeys", None, &e))?;
+                    single.push((i, get, versions));
+                }
+            }
+        }
+        // storage key -> (record, last history version)
+        let mut found: HashMap<String, (Option<MetadataRecord>, u64)> = HashMap::new();
+        let note_version = |found: &mut HashMap<String, (Option<MetadataRecord>, u64)>,
+                            k: JsValue| {
+            if let Some((record_key, version)) = k.as_string().and_then(|k| {
+                let (r, v) = k.rsplit_once('#')?;
+                Some((r.to_owned(), v.parse::<u64>().ok()?))
+            }) {
+                let slot = found.entry(record_key).or_insert((None, 0));
+                slot.1 = slot.1.max(version);
+            }
+        };
+        for (all, versions) in ranged {
+            let scope = RecordKey::new(None, "*", "*");
+            for value in request("getAll", &all)
+                .await?
+                .dyn_into::<Array>()
+                .unwrap_or_default()
+                .iter()
+            {
+                let r: MetadataRecord = decode(&json_of(&value, &scope)?, &scope)?;
+                let id = r.key().storage_key();
+                found.entry(id).or_insert((None, 0)).0 = Some(r);
+            }
+            for k in request("getAllKeys", &versions)
+                .await?
+                .dyn_into::<Array>()
+                .unwrap_or_default()
+                .iter()
+            {
+                note_version(&mut found, k);
+            }
+        }
+        for (i, get, versions) in single {
+            let key = &keys[i];
+            let value = request("get", &get).await?;
+            if !(value.is_undefined() || value.is_null()) {
+                let r: MetadataRecord = decode(&json_of(&value, key)?, key)?;
+                found.entry(key.storage_key()).or_insert((None, 0)).0 = Some(r);
+            }
+            for k in request("getAllKeys", &versions)
+                .await?
+                .dyn_into::<Array>()
+                .unwrap_or_default()
+                .iter()
+            {
+                note_version(&mut found, k);
+            }
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (record, last) = found.remove(&key.storage_key()).unwrap_or((None, 0));
+            if let Some(r) = &record {
+                if r.key() != *key {
+                    return Err(Error::Corrupted {
+                        key: Box::new(key.clone()),
+                        message: format!("stored under this key but names {}", r.key()),
+                    });
+                }
+            }
+            out.push((record, last));
+        }
         Ok(out)
     }
 

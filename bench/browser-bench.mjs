@@ -1,0 +1,45 @@
+// Runs bench/browser/bench.js in headless Chromium and prints the table.
+// `node bench/browser-bench.mjs` (after scripts/build-pkg).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../scripts/serve.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { server, url } = await startServer(0, [
+  ['/bench/', join(root, 'bench', 'browser')],
+  ['/vendor/dexie/', join(root, 'node_modules', 'dexie', 'dist')],
+  ['/vendor/idb-keyval/', join(root, 'node_modules', 'idb-keyval', 'dist')],
+]);
+const profile = mkdtempSync(join(tmpdir(), 'osm-bench-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+try {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on("console", (m) => console.error("page:", m.text()));
+  await page.goto(`${url}bench/index.html${process.env.BENCH_QUERY ?? ""}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  const r = await page.evaluate((n) => window.runBench(n), Number(process.env.BENCH_ROUNDS ?? 3));
+  const s = r.summary;
+  const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(1) : ms.toFixed(3));
+  console.log(`\n${r.userAgent}\n${r.records} records, hydrate ${r.hydrated}, median of ${r.rounds} rounds (ms; ratio = peer / ours, above 1: we are faster)\n`);
+  console.log('| operation | ours | Dexie | idb-keyval | Dexie / ours | idb-keyval / ours |');
+  console.log('|---|---|---|---|---|---|');
+  const row = (what, key, unit = 'ms') =>
+    console.log(`| ${what} | ${fmt(s.ours[key])} ${unit} | ${fmt(s.dexie[key])} ${unit} | ${fmt(s.idbKeyval[key])} ${unit} | ${(s.dexie[key] / s.ours[key]).toFixed(2)}x | ${(s.idbKeyval[key] / s.ours[key]).toFixed(2)}x |`);
+  row(`bulk save of ${r.records} (saveMany / bulkPut / setMany)`, 'save');
+  row(`cold hydrate of ${r.hydrated} (loadMany / where().toArray / getMany)`, 'hydrate');
+  row('single load (ours: cached; peers: a read)', 'load');
+  console.log(`\nours, the same saveMany into the memory store (validation, checksums, records, history; no IndexedDB): ${fmt(r.memory)} ms`);
+} finally {
+  await context.close();
+  server.close();
+  rmSync(profile, { recursive: true, force: true });
+}

@@ -1,0 +1,144 @@
+// Browser benchmark, one page, one Chromium: this package on IndexedDB
+// against Dexie (bulkPut / toArray / get) and idb-keyval (setMany / getMany /
+// get) on the same rows.
+import { MetadataService } from '/pkg/index.web.js';
+import Dexie from '/vendor/dexie/dexie.mjs';
+import * as keyval from '/vendor/idb-keyval/index.js';
+
+const VIEWS = Number(new URLSearchParams(location.search).get("views") ?? 9000);
+const APPS = Number(new URLSearchParams(location.search).get("apps") ?? 1000);
+
+function rows() {
+  const out = [];
+  for (let i = 0; i < VIEWS + APPS; i++) {
+    const type = i < VIEWS ? 'view' : 'app';
+    out.push({
+      type,
+      name: `${type}_${String(i).padStart(5, '0')}`,
+      data: {
+        label: `${type} ${i}`,
+        object: 'sys_account',
+        columns: ['name', 'owner', 'created_at', `field_${i % 17}`],
+        filters: [{ field: 'status', op: 'eq', value: i % 3 }],
+        pageSize: 25 + (i % 4) * 25,
+      },
+    });
+  }
+  return out;
+}
+
+async function deleteDb(name) {
+  await new Promise((resolve, reject) => {
+    const r = indexedDB.deleteDatabase(name);
+    r.onsuccess = resolve;
+    r.onerror = () => reject(r.error);
+    r.onblocked = resolve;
+  });
+}
+
+async function time(fn) {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// The record each library stores: what our store keeps, so all three write
+// the same information.
+function asRecord(item, i) {
+  const now = new Date(1_700_000_000_000 + i).toISOString();
+  return {
+    key: `*/${item.type}/${item.name}`,
+    type: item.type,
+    name: item.name,
+    data: item.data,
+    version: 1,
+    source: 'database',
+    is_active: true,
+    owner: 'bench',
+    tenant_id: null,
+    tags: [],
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+async function ours(items, appNames) {
+  await deleteDb('objectstack-metadata/bench');
+  let svc = await MetadataService.create({ store: 'indexeddb', namespace: 'bench', broadcast: false });
+  const save = await time(() => svc.saveMany(items));
+  svc.free();
+  // Cold: a new service (empty cache, new connection) over the stored rows.
+  svc = await MetadataService.create({ store: 'indexeddb', namespace: 'bench', broadcast: false });
+  let hydrated;
+  const hydrate = await time(async () => { hydrated = await svc.loadMany('app'); });
+  if (hydrated.length !== APPS) throw new Error(`hydrated ${hydrated.length}`);
+  const load = await time(async () => { for (const n of appNames) await svc.load('app', n); });
+  svc.free();
+  return { save, hydrate, load: load / appNames.length };
+}
+
+async function dexie(records, appNames) {
+  await deleteDb('bench-dexie');
+  let db = new Dexie('bench-dexie');
+  db.version(1).stores({ items: 'key, type, [type+name]' });
+  await db.open();
+  const save = await time(() => db.items.bulkPut(records));
+  db.close();
+  db = new Dexie('bench-dexie');
+  db.version(1).stores({ items: 'key, type, [type+name]' });
+  let hydrated;
+  const hydrate = await time(async () => { hydrated = await db.items.where('type').equals('app').toArray(); });
+  if (hydrated.length !== APPS) throw new Error(`dexie hydrated ${hydrated.length}`);
+  const load = await time(async () => { for (const n of appNames) await db.items.get(`*/app/${n}`); });
+  db.close();
+  return { save, hydrate, load: load / appNames.length };
+}
+
+async function idbKeyval(records, appNames) {
+  await deleteDb('bench-keyval');
+  let store = keyval.createStore('bench-keyval', 'items');
+  const save = await time(() => keyval.setMany(records.map((r) => [r.key, r]), store));
+  store = keyval.createStore('bench-keyval', 'items');
+  const keys = appNames.map((n) => `*/app/${n}`);
+  let hydrated;
+  const hydrate = await time(async () => { hydrated = await keyval.getMany(keys, store); });
+  if (hydrated.length !== APPS) throw new Error(`idb-keyval hydrated ${hydrated.length}`);
+  const load = await time(async () => { for (const k of keys) await keyval.get(k, store); });
+  return { save, hydrate, load: load / keys.length };
+}
+
+/** saveMany of the same rows into the memory store: the part that is not IndexedDB. */
+export async function computeOnly() {
+  const svc = await MetadataService.create({ store: 'memory' });
+  const items = rows();
+  const t = await time(() => svc.saveMany(items));
+  svc.free();
+  return t;
+}
+
+export async function run(rounds = 3) {
+  const items = rows();
+  const records = items.map(asRecord);
+  const appNames = items.filter((i) => i.type === 'app').map((i) => i.name);
+  const results = { ours: [], dexie: [], idbKeyval: [] };
+  for (let r = 0; r < rounds; r++) {
+    results.ours.push(await ours(items, appNames));
+    console.log(`round ${r} ours ${JSON.stringify(results.ours.at(-1))}`);
+    results.dexie.push(await dexie(records, appNames));
+    console.log(`round ${r} dexie ${JSON.stringify(results.dexie.at(-1))}`);
+    results.idbKeyval.push(await idbKeyval(records, appNames));
+    console.log(`round ${r} idb-keyval ${JSON.stringify(results.idbKeyval.at(-1))}`);
+  }
+  const summary = {};
+  for (const [lib, runs] of Object.entries(results)) {
+    summary[lib] = {
+      save: median(runs.map((x) => x.save)),
+      hydrate: median(runs.map((x) => x.hydrate)),
+      load: median(runs.map((x) => x.load)),
+    };
+  }
+  const memory = await computeOnly();
+  return { records: items.length, hydrated: APPS, rounds, summary, memory, userAgent: navigator.userAgent };
+}
