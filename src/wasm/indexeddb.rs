@@ -321,6 +321,15 @@ impl IndexedDbStore {
     }
 }
 
+impl Drop for IndexedDbStore {
+    /// A dropped store (a freed service) closes its connection at once
+    /// rather than at the next garbage collection, so it never blocks a
+    /// later upgrade or delete of the database.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 #[async_trait(?Send)]
 impl Store for IndexedDbStore {
     fn kind(&self) -> &str {
