@@ -134,7 +134,9 @@ async fn indexeddb_batches_are_all_or_nothing_and_tenants_isolated() {
     assert_eq!(acme.load("view", "zzz").await.unwrap(), None);
     // A bulk save reads versions by range: a purged record comes back after
     // its history (v1 create, v2 purge -> v3), the others update to v2.
-    acme.purge("view", "v007", ChangeOptions::default()).await.unwrap();
+    acme.purge("view", "v007", ChangeOptions::default())
+        .await
+        .unwrap();
     let again: Vec<SaveItem> = (0..200)
         .map(|i| SaveItem {
             type_name: "view".into(),
@@ -145,7 +147,10 @@ async fn indexeddb_batches_are_all_or_nothing_and_tenants_isolated() {
         .collect();
     let out = acme.save_many(again).await.unwrap();
     assert_eq!(out[7].record.version, 3);
-    assert!(out.iter().enumerate().all(|(i, o)| i == 7 || o.record.version == 2));
+    assert!(out
+        .iter()
+        .enumerate()
+        .all(|(i, o)| i == 7 || o.record.version == 2));
     delete_database(&ns).await;
 }
 
