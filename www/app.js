@@ -155,10 +155,10 @@ svc.subscribe(async (e) => {
   live.className = 'live changed';
   clearTimeout(state.liveTimer);
   state.liveTimer = setTimeout(() => { live.textContent = '● in sync'; live.className = 'live idle'; }, 8000);
+  const current = e.type === state.type && e.name === state.name;
+  // Tell an editor at once, before anything is awaited.
+  if (current && state.dirty) say(`${e.type}/${e.name} changed in another tab (now v${e.version}); your edit is based on v${state.base}.`, 'error');
   if (e.type === state.type) await showList();
-  if (e.type === state.type && e.name === state.name) {
-    if (state.dirty) say(`${e.type}/${e.name} changed in another tab (now v${e.version}); your edit is based on v${state.base}.`, 'error');
-    else await showRecord(e.type, e.name, { keepMessage: true });
-  }
+  if (current && !state.dirty) await showRecord(e.type, e.name, { keepMessage: true });
 });
 document.body.dataset.ready = 'true';

@@ -15,9 +15,9 @@
 
 use async_trait::async_trait;
 
-use super::{Store, Write, WriteBatch};
+use super::{codec, Store, Write, WriteBatch};
 use crate::error::{Error, Result};
-use crate::key::{scope_prefix, type_prefix, RecordKey};
+use crate::key::RecordKey;
 use crate::record::{HistoryEntry, MetadataRecord};
 
 /// One operation of a key-value batch.
@@ -94,13 +94,6 @@ impl<B: KvBackend> KvStore<B> {
         &self.backend
     }
 
-    fn decode_record(text: &str, context: &RecordKey) -> Result<MetadataRecord> {
-        serde_json::from_str(text).map_err(|e| Error::Corrupted {
-            key: Box::new(context.clone()),
-            message: format!("stored record does not decode: {e}"),
-        })
-    }
-
     fn to_ops(batch: &WriteBatch) -> Result<Vec<KvOp>> {
         let encode = |v: serde_json::Result<String>| {
             v.map_err(|e| Error::Storage {
@@ -175,16 +168,7 @@ impl<B: KvBackend> Store for KvStore<B> {
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         match self.backend.get(&record_key(key)).await? {
             None => Ok(None),
-            Some(text) => {
-                let record = Self::decode_record(&text, key)?;
-                if record.key() != *key {
-                    return Err(Error::Corrupted {
-                        key: Box::new(key.clone()),
-                        message: format!("stored under this key but names {}", record.key()),
-                    });
-                }
-                Ok(Some(record))
-            }
+            Some(text) => codec::record_at(&text, key).map(Some),
         }
     }
 
@@ -193,49 +177,14 @@ impl<B: KvBackend> Store for KvStore<B> {
         tenant_id: Option<&str>,
         type_name: Option<&str>,
     ) -> Result<Vec<MetadataRecord>> {
-        let prefix = format!(
-            "r/{}",
-            match type_name {
-                Some(t) => type_prefix(tenant_id, t),
-                None => scope_prefix(tenant_id),
-            }
-        );
-        let scope = RecordKey::new(tenant_id, type_name.unwrap_or("*"), "*");
-        let mut out = Vec::new();
-        for text in self.backend.list(&prefix).await? {
-            let record = Self::decode_record(&text, &scope)?;
-            let in_scope = record.tenant_id.as_deref() == tenant_id
-                && type_name.is_none_or(|t| t == record.type_name);
-            if !in_scope {
-                return Err(Error::Corrupted {
-                    key: Box::new(record.key()),
-                    message: format!("listed under prefix {prefix} but belongs elsewhere"),
-                });
-            }
-            out.push(record);
-        }
-        out.sort_by(|a, b| (&a.type_name, &a.name).cmp(&(&b.type_name, &b.name)));
-        Ok(out)
+        let prefix = format!("r/{}", codec::list_prefix(tenant_id, type_name));
+        let texts = self.backend.list(&prefix).await?;
+        codec::records_in_scope(texts.into_iter().map(Ok), tenant_id, type_name)
     }
 
     async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
-        let mut out = Vec::new();
-        for text in self.backend.list(&history_prefix(key)).await? {
-            let entry: HistoryEntry =
-                serde_json::from_str(&text).map_err(|e| Error::Corrupted {
-                    key: Box::new(key.clone()),
-                    message: format!("stored history entry does not decode: {e}"),
-                })?;
-            if entry.key() != *key {
-                return Err(Error::Corrupted {
-                    key: Box::new(key.clone()),
-                    message: format!("history lists an entry of {}", entry.key()),
-                });
-            }
-            out.push(entry);
-        }
-        out.sort_by_key(|h| h.version);
-        Ok(out)
+        let texts = self.backend.list(&history_prefix(key)).await?;
+        codec::history_of(texts.into_iter().map(Ok), key)
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<()> {

@@ -6,6 +6,7 @@
 //! [`Store::commit`]: a record and its history entry land together or not at
 //! all, and so does a whole batch.
 
+pub mod codec;
 pub mod kv;
 mod memory;
 

@@ -31,9 +31,9 @@ use web_sys::{
 
 use super::boundary::{describe_thrown, thrown_name};
 use crate::error::{Error, Result};
-use crate::key::{scope_prefix, type_prefix, RecordKey};
+use crate::key::{type_prefix, RecordKey};
 use crate::record::{HistoryEntry, MetadataRecord};
-use crate::store::{Store, Write, WriteBatch};
+use crate::store::{codec, Store, Write, WriteBatch};
 
 /// Schema version of the database.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -177,13 +177,6 @@ fn json_of(value: &JsValue, context: &RecordKey) -> Result<String> {
             key: Box::new(context.clone()),
             message: "stored entry has no JSON text".into(),
         })
-}
-
-fn decode<T: serde::de::DeserializeOwned>(text: &str, context: &RecordKey) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::Corrupted {
-        key: Box::new(context.clone()),
-        message: format!("stored entry does not decode: {e}"),
-    })
 }
 
 /// Creates or upgrades the schema from `old_version` (0 for a new database).
@@ -350,14 +343,7 @@ impl Store for IndexedDbStore {
         if value.is_undefined() || value.is_null() {
             return Ok(None);
         }
-        let record: MetadataRecord = decode(&json_of(&value, key)?, key)?;
-        if record.key() != *key {
-            return Err(Error::Corrupted {
-                key: Box::new(key.clone()),
-                message: format!("stored under this key but names {}", record.key()),
-            });
-        }
-        Ok(Some(record))
+        codec::record_at(&json_of(&value, key)?, key).map(Some)
     }
 
     async fn list(
@@ -365,43 +351,21 @@ impl Store for IndexedDbStore {
         tenant_id: Option<&str>,
         type_name: Option<&str>,
     ) -> Result<Vec<MetadataRecord>> {
-        let prefix = match type_name {
-            Some(t) => type_prefix(tenant_id, t),
-            None => scope_prefix(tenant_id),
-        };
+        let prefix = codec::list_prefix(tenant_id, type_name);
         let scope = RecordKey::new(tenant_id, type_name.unwrap_or("*"), "*");
-        let mut out = Vec::new();
-        for value in self.get_all(RECORDS, &prefix).await?.iter() {
-            let record: MetadataRecord = decode(&json_of(&value, &scope)?, &scope)?;
-            if record.tenant_id.as_deref() != tenant_id
-                || type_name.is_some_and(|t| t != record.type_name)
-            {
-                return Err(Error::Corrupted {
-                    key: Box::new(record.key()),
-                    message: format!("listed under prefix {prefix} but belongs elsewhere"),
-                });
-            }
-            out.push(record);
-        }
-        out.sort_by(|a, b| (&a.type_name, &a.name).cmp(&(&b.type_name, &b.name)));
-        Ok(out)
+        let values = self.get_all(RECORDS, &prefix).await?;
+        codec::records_in_scope(
+            values.iter().map(|v| json_of(&v, &scope)),
+            tenant_id,
+            type_name,
+        )
     }
 
     async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
-        let prefix = format!("{}#", key.storage_key());
-        let mut out = Vec::new();
-        for value in self.get_all(HISTORY, &prefix).await?.iter() {
-            let entry: HistoryEntry = decode(&json_of(&value, key)?, key)?;
-            if entry.key() != *key {
-                return Err(Error::Corrupted {
-                    key: Box::new(key.clone()),
-                    message: format!("history lists an entry of {}", entry.key()),
-                });
-            }
-            out.push(entry);
-        }
-        out.sort_by_key(|h| h.version);
-        Ok(out)
+        let values = self
+            .get_all(HISTORY, &format!("{}#", key.storage_key()))
+            .await?;
+        codec::history_of(values.iter().map(|v| json_of(&v, key)), key)
     }
 
     async fn get_many_with_last_version(
@@ -473,8 +437,12 @@ impl Store for IndexedDbStore {
                 .unwrap_or_default()
                 .iter()
             {
-                let r: MetadataRecord = decode(&json_of(&value, &scope)?, &scope)?;
-                let id = r.key().storage_key();
+                let r = codec::record(&json_of(&value, &scope)?, &scope)?;
+                // Filed under the key it is stored at, checked below.
+                let id = Reflect::get(&value, &JsValue::from_str("key"))
+                    .ok()
+                    .and_then(|k| k.as_string())
+                    .unwrap_or_else(|| r.key().storage_key());
                 found.entry(id).or_insert((None, 0)).0 = Some(r);
             }
             for k in request("getAllKeys", &versions)
@@ -490,7 +458,7 @@ impl Store for IndexedDbStore {
             let key = &keys[i];
             let value = request("get", &get).await?;
             if !(value.is_undefined() || value.is_null()) {
-                let r: MetadataRecord = decode(&json_of(&value, key)?, key)?;
+                let r = codec::record_at(&json_of(&value, key)?, key)?;
                 found.entry(key.storage_key()).or_insert((None, 0)).0 = Some(r);
             }
             for k in request("getAllKeys", &versions)

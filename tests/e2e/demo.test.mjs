@@ -110,9 +110,12 @@ test('two tabs: an edit in one shows live in the other, and a stale edit is refu
   await a.waitForSelector('#message.ok');
   await b.waitForSelector('#live.changed', { timeout: 10000 });
   assert.match(await b.textContent('#live'), /view\/all_accounts v2/);
+  // The editor is told its draft is based on an old version, and keeps it.
+  await b.waitForFunction(() => /changed in another tab \(now v2\)/.test(document.querySelector('#message').textContent));
+  assert.equal(JSON.parse(await b.inputValue('#editor')).label, 'Edited in tab B');
   // b's save is based on version 1: refused, nothing overwritten.
   await b.click('#save');
-  await b.waitForSelector('#message.error');
+  await b.waitForFunction(() => /^CONFLICT/.test(document.querySelector('#message').textContent));
   assert.match(await b.textContent('#message'), /CONFLICT: version 2 was saved meanwhile/);
   mkdirSync(artefacts, { recursive: true });
   await b.screenshot({ path: join(artefacts, 'demo-conflict.png'), fullPage: true });
