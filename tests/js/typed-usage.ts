@@ -9,6 +9,11 @@ import {
   parseMetadataFile,
   renderMetadataFile,
   type ChangeEvent,
+  type FetchedItem,
+  type ManifestEntry,
+  type ResolvedItem,
+  type SyncPlan,
+  type SyncResult,
   type HistoryEntry,
   type HostStore,
   type MetadataRecord,
@@ -89,6 +94,17 @@ export async function usage(): Promise<void> {
       void actual;
     }
   }
+  const items: ResolvedItem[] = await svc.resolveMany('view');
+  const note: string = svc.storeNote;
+  const shared: boolean = svc.sharesAcrossTabs;
+  const manifest: ManifestEntry[] = page.items.map((r) => ({ type: r.type, name: r.name, version: r.version, checksum: r.checksum }));
+  const plan: SyncPlan = await svc.diff(manifest);
+  const synced: SyncResult = await svc.sync(manifest, async (wanted: ManifestEntry[]): Promise<FetchedItem[]> =>
+    wanted.map((e) => ({ type: e.type, name: e.name, data: {} })));
+  await svc.applyFetched(manifest, []);
+  void [items, note, shared, plan.unchanged, synced.applied.length];
+  const browser = await MetadataService.create({ store: 'auto', namespace: 'app', broadcast: true });
+  void browser;
   sqliteStore.close();
   void [changed, def, isActive, all, layer, page, sum, text, hash];
 }
