@@ -25,8 +25,8 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    DomException, IdbDatabase, IdbIndexParameters, IdbKeyRange, IdbObjectStoreParameters,
-    IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+    DomException, IdbDatabase, IdbIndexParameters, IdbKeyRange, IdbObjectStore,
+    IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
 use super::boundary::{describe_thrown, thrown_name};
@@ -103,6 +103,11 @@ async fn completion(what: &str, tx: &IdbTransaction) -> Result<()> {
         Ok(_) => Ok(()),
         Err(e) => Err(idb_error(what, tx.error(), &e)),
     }
+}
+
+fn store_of(tx: &IdbTransaction, name: &str) -> Result<IdbObjectStore> {
+    tx.object_store(name)
+        .map_err(|e| idb_error("store", None, &e))
 }
 
 fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
@@ -290,6 +295,17 @@ impl IndexedDbStore {
             .map_err(|e| idb_error("transaction", None, &e))
     }
 
+    /// A transaction over both object stores, and the two stores.
+    async fn both(
+        &self,
+        mode: IdbTransactionMode,
+    ) -> Result<(IdbTransaction, IdbObjectStore, IdbObjectStore)> {
+        let tx = self.transaction(&[RECORDS, HISTORY], mode).await?;
+        let records = store_of(&tx, RECORDS)?;
+        let history = store_of(&tx, HISTORY)?;
+        Ok((tx, records, history))
+    }
+
     /// Closes the connection (the next call reopens it).
     pub fn close(&self) {
         if let Some(db) = self.db.borrow_mut().take() {
@@ -301,9 +317,7 @@ impl IndexedDbStore {
         let tx = self
             .transaction(&[store], IdbTransactionMode::Readonly)
             .await?;
-        let os = tx
-            .object_store(store)
-            .map_err(|e| idb_error("store", None, &e))?;
+        let os = store_of(&tx, store)?;
         let req = os
             .get_all_with_key(&prefix_range(prefix)?.into())
             .map_err(|e| idb_error("getAll", None, &e))?;
@@ -333,9 +347,7 @@ impl Store for IndexedDbStore {
         let tx = self
             .transaction(&[RECORDS], IdbTransactionMode::Readonly)
             .await?;
-        let os = tx
-            .object_store(RECORDS)
-            .map_err(|e| idb_error("store", None, &e))?;
+        let os = store_of(&tx, RECORDS)?;
         let req = os
             .get(&JsValue::from_str(&key.storage_key()))
             .map_err(|e| idb_error("get", None, &e))?;
@@ -383,15 +395,7 @@ impl Store for IndexedDbStore {
                 .push(i);
         }
         // One transaction; every request issued before the first await.
-        let tx = self
-            .transaction(&[RECORDS, HISTORY], IdbTransactionMode::Readonly)
-            .await?;
-        let records = tx
-            .object_store(RECORDS)
-            .map_err(|e| idb_error("store", None, &e))?;
-        let history = tx
-            .object_store(HISTORY)
-            .map_err(|e| idb_error("store", None, &e))?;
+        let (_tx, records, history) = self.both(IdbTransactionMode::Readonly).await?;
         let mut ranged = Vec::new();
         let mut single = Vec::new();
         for (prefix, members) in &groups {
@@ -501,15 +505,7 @@ impl Store for IndexedDbStore {
                 Write::Remove(k) => Op::Delete(k.storage_key()),
             });
         }
-        let tx = self
-            .transaction(&[RECORDS, HISTORY], IdbTransactionMode::Readwrite)
-            .await?;
-        let records = tx
-            .object_store(RECORDS)
-            .map_err(|e| idb_error("store", None, &e))?;
-        let history = tx
-            .object_store(HISTORY)
-            .map_err(|e| idb_error("store", None, &e))?;
+        let (tx, records, history) = self.both(IdbTransactionMode::Readwrite).await?;
         for op in &ops {
             let issued = match op {
                 Op::Put(RECORDS, value) => records.put(value),
