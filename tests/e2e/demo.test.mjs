@@ -37,8 +37,12 @@ after(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-async function open() {
+async function open({ withoutBroadcastChannel = false } = {}) {
   const page = await context.newPage();
+  if (withoutBroadcastChannel) {
+    // Browsers without BroadcastChannel: the storage event must carry changes.
+    await page.addInitScript(() => { delete window.BroadcastChannel; });
+  }
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -129,6 +133,22 @@ test('two tabs: an edit in one shows live in the other, and a stale edit is refu
   await c.screenshot({ path: join(artefacts, 'demo.png'), fullPage: true });
   for (const p of [a, b, c]) assert.deepEqual(p.errors, []);
   await Promise.all([a.close(), b.close(), c.close()]);
+});
+
+test('without BroadcastChannel, changes still reach the other tab (storage event)', async () => {
+  const a = await open({ withoutBroadcastChannel: true });
+  const b = await open({ withoutBroadcastChannel: true });
+  assert.equal(await a.evaluate(() => typeof window.BroadcastChannel), 'undefined');
+  await select(a, 'view', 'recent_sessions');
+  await select(b, 'view', 'recent_sessions');
+  const before = Number(await field(b, 'version'));
+  await editLabel(a, 'Sessions, via the storage event');
+  await a.click('#save');
+  await b.waitForFunction((v) => document.querySelector('#meta dd[data-field="version"]')?.textContent === String(v), before + 1);
+  assert.match(await b.textContent('#live'), /changed in another tab: view\/recent_sessions/);
+  assert.equal(JSON.parse(await b.inputValue('#editor')).label, 'Sessions, via the storage event');
+  for (const p of [a, b]) assert.deepEqual(p.errors, []);
+  await Promise.all([a.close(), b.close()]);
 });
 
 test('history rollback from the page', async () => {
