@@ -448,13 +448,6 @@ impl MetadataService {
         Ok(())
     }
 
-    /// The version a new row of `key` starts at: 1, or one past its history
-    /// when an earlier row was purged (versions never repeat).
-    async fn next_fresh_version(&self, key: &RecordKey) -> Result<u64> {
-        let history = self.store.history(key).await?;
-        Ok(history.iter().map(|h| h.version).max().unwrap_or(0) + 1)
-    }
-
     /// Plans a save of validated input; `None` when it is a no-op.
     #[allow(clippy::too_many_arguments)]
     fn plan_save(
@@ -627,17 +620,21 @@ impl MetadataService {
         options: &SaveOptions,
         rollback: bool,
     ) -> Result<SaveOutcome> {
-        let current = self.store.get(key).await?;
+        // The same read as a batch: the row, and where its history ends (a
+        // new row continues after a purged one, so versions never repeat).
+        let (current, last) = self
+            .store
+            .get_many_with_last_version(std::slice::from_ref(key))
+            .await?
+            .pop()
+            .unwrap_or((None, 0));
         Self::check_expected(
             key,
             current.as_ref(),
             options.expected_version,
             options.expected_checksum.as_deref(),
         )?;
-        let fresh = match current {
-            Some(_) => 0,
-            None => self.next_fresh_version(key).await?,
-        };
+        let fresh = last + 1;
         let now = self.now();
         match self.plan_save(
             key,

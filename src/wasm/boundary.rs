@@ -45,14 +45,8 @@ pub fn json_text_from_js(value: &JsValue, field: &str) -> Result<String> {
 
 /// A JS value as a `serde_json::Value`.
 pub fn value_from_js(value: &JsValue, field: &str) -> Result<Value> {
-    value_and_text_from_js(value, field).map(|(v, _)| v)
-}
-
-/// A JS value as a `serde_json::Value`, with the JSON text it came through.
-pub fn value_and_text_from_js(value: &JsValue, field: &str) -> Result<(Value, String)> {
     let text = json_text_from_js(value, field)?;
-    let v = serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))?;
-    Ok((v, text))
+    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
 }
 
 /// Any serializable value as a fresh JS value (through `JSON.parse`).
