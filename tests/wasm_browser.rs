@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use objectstack_metadata::store::{KvBackend, KvStore, Store};
-use objectstack_metadata::wasm::indexeddb::IndexedDbStore;
+use objectstack_metadata::wasm::indexeddb::{Bucket, IndexedDbStore};
 use objectstack_metadata::wasm::local_storage::LocalStorageKv;
 use objectstack_metadata::*;
 use serde_json::json;
@@ -249,4 +249,108 @@ async fn local_storage_store_and_its_quota() {
     for key in kv.keys().unwrap() {
         kv.delete(&key).await.unwrap();
     }
+}
+
+/// Text no storage engine can compress much.
+fn incompressible(len: usize) -> String {
+    let mut s = String::with_capacity(len + 16);
+    while s.len() < len {
+        s.push_str(&format!("{:x}", js_sys::Math::random().to_bits()));
+    }
+    s
+}
+
+async fn delete_bucket(name: &str) {
+    let manager = js_sys::Reflect::get(
+        &web_sys::window().unwrap().navigator(),
+        &"storageBuckets".into(),
+    )
+    .unwrap();
+    let delete: js_sys::Function = js_sys::Reflect::get(&manager, &"delete".into())
+        .unwrap()
+        .into();
+    let p: js_sys::Promise = delete.call1(&manager, &name.into()).unwrap().into();
+    JsFuture::from(p).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_quota_is_quota_exceeded_and_writes_nothing() {
+    // A storage bucket with a 256 KiB quota: the same browser quota check a
+    // full disk or a full origin meets, at a size a test can reach.
+    let bucket = Bucket {
+        name: format!("quota-{:x}", js_sys::Math::random().to_bits()),
+        quota: Some(256 * 1024),
+        persisted: None,
+    };
+    let ns = unique("quota");
+    let store = Rc::new(IndexedDbStore::open_in_bucket(&ns, &bucket).await.unwrap());
+    assert_eq!(store.bucket(), Some(bucket.name.as_str()));
+    let svc = service(store.clone());
+    svc.save("view", "kept", json!({"v": 1}), SaveOptions::default())
+        .await
+        .unwrap();
+
+    // One record over the quota: refused, the stored version stays.
+    let err = svc
+        .save(
+            "view",
+            "kept",
+            json!({"big": incompressible(1024 * 1024)}),
+            SaveOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "QUOTA_EXCEEDED", "{err}");
+    let kept = svc.load_record("view", "kept").await.unwrap().unwrap();
+    assert_eq!((kept.version, &*kept.data), (1, &json!({"v": 1})));
+
+    // A batch whose items fit one by one but not together: all or nothing.
+    let items: Vec<SaveItem> = (0..8)
+        .map(|i| SaveItem {
+            type_name: "blob".into(),
+            name: format!("b{i}"),
+            data: json!({"chunk": incompressible(64 * 1024)}),
+            options: SaveOptions::default(),
+        })
+        .collect();
+    let err = svc.save_many(items).await.unwrap_err();
+    assert_eq!(err.code(), "QUOTA_EXCEEDED", "{err}");
+    assert!(svc.load_many("blob").await.unwrap().is_empty());
+    assert_eq!(svc.history("view", "kept").await.unwrap().len(), 1);
+    assert_eq!(svc.query(&Query::default()).await.unwrap().total, 1);
+
+    // The database is still usable after the refusals, also reopened.
+    svc.save("view", "kept", json!({"v": 2}), SaveOptions::default())
+        .await
+        .unwrap();
+    store.close();
+    let reopened = IndexedDbStore::open_in_bucket(&ns, &bucket).await.unwrap();
+    let svc = service(Rc::new(reopened));
+    assert_eq!(
+        svc.load("view", "kept").await.unwrap().as_deref(),
+        Some(&json!({"v": 2}))
+    );
+    assert_eq!(svc.history("view", "kept").await.unwrap().len(), 2);
+    drop(svc);
+    delete_bucket(&bucket.name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_bucket_name_the_api_refuses_is_a_validation_error() {
+    for name in ["", "Upper", "-lead", "has space", &"x".repeat(65)] {
+        let err = IndexedDbStore::open_in_bucket("ns", &Bucket::named(name))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{name:?} was accepted"));
+        assert_eq!(err.code(), "VALIDATION", "{name:?}: {err}");
+    }
+    let zero = Bucket {
+        quota: Some(0),
+        ..Bucket::named("fine")
+    };
+    let err = IndexedDbStore::open_in_bucket("ns", &zero)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), "VALIDATION", "{err}");
 }

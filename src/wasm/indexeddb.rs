@@ -15,17 +15,22 @@
 //! `complete`. A closed or lost connection is reopened once per call. A
 //! `QuotaExceededError`, also when it arrives as the transaction's
 //! `AbortError`, is `QUOTA_EXCEEDED`; the aborted transaction wrote nothing.
+//!
+//! The database lives in the page's default storage, or in a Storage Bucket
+//! ([`Bucket`]): its own quota and eviction, apart from the rest of the
+//! origin's data, where the browser has the Storage Buckets API.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    DomException, IdbDatabase, IdbIndexParameters, IdbKeyRange, IdbObjectStore,
+    DomException, IdbDatabase, IdbFactory, IdbIndexParameters, IdbKeyRange, IdbObjectStore,
     IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
@@ -43,7 +48,104 @@ const HISTORY: &str = "history";
 /// A [`Store`] over IndexedDB.
 pub struct IndexedDbStore {
     name: String,
+    factory: IdbFactory,
+    bucket: Option<String>,
     db: RefCell<Option<IdbDatabase>>,
+}
+
+/// A Storage Bucket to keep the database in: `navigator.storageBuckets`'
+/// `open(name, { quota, persisted })`.
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Lower-case letters, digits, `-` and `_`, starting with a letter or a
+    /// digit, at most 64 characters (the API's own rule).
+    pub name: String,
+    /// The most the bucket may hold, in bytes.
+    #[serde(default)]
+    pub quota: Option<u64>,
+    /// Ask the browser not to evict the bucket under storage pressure.
+    #[serde(default)]
+    pub persisted: Option<bool>,
+}
+
+impl Bucket {
+    /// A bucket of that name with the browser's default quota.
+    pub fn named(name: impl Into<String>) -> Self {
+        Bucket {
+            name: name.into(),
+            quota: None,
+            persisted: None,
+        }
+    }
+
+    /// `VALIDATION` unless the name and quota are ones the API accepts.
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.name;
+        let valid = !n.is_empty()
+            && n.len() <= 64
+            && n.bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
+            && n.as_bytes()[0].is_ascii_alphanumeric();
+        if !valid {
+            return Err(Error::validation(
+                "bucket.name",
+                format!(
+                    "{n:?}: use 1-64 of a-z, 0-9, '-' and '_', starting with a letter or digit"
+                ),
+            ));
+        }
+        match self.quota {
+            Some(0) => Err(Error::validation("bucket.quota", "must be above 0")),
+            Some(q) if q > (1 << 53) - 1 => {
+                Err(Error::validation("bucket.quota", "must be a safe integer"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The bucket's IndexedDB factory.
+    async fn factory(&self) -> Result<IdbFactory> {
+        self.validate()?;
+        let window = web_sys::window().ok_or_else(|| Error::StorageUnavailable {
+            message: "storage buckets need a window".into(),
+        })?;
+        let manager = Reflect::get(&window.navigator(), &JsValue::from_str("storageBuckets"))
+            .ok()
+            .filter(|m| m.is_object())
+            .ok_or_else(|| Error::Unsupported {
+                message: "this browser has no Storage Buckets API (navigator.storageBuckets): \
+                          leave out the bucket to use the default IndexedDB"
+                    .into(),
+            })?;
+        let open: Function = Reflect::get(&manager, &JsValue::from_str("open"))
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(|| Error::Unsupported {
+                message: "navigator.storageBuckets has no open()".into(),
+            })?;
+        let options = Object::new();
+        if let Some(quota) = self.quota {
+            set(&options, "quota", &JsValue::from(quota as f64))?;
+        }
+        if let Some(persisted) = self.persisted {
+            set(&options, "persisted", &JsValue::from(persisted))?;
+        }
+        let what = format!("storage bucket {:?}", self.name);
+        let pending: Promise = open
+            .call2(&manager, &JsValue::from_str(&self.name), &options)
+            .and_then(|p| p.dyn_into())
+            .map_err(|e| unavailable(&what, &e))?;
+        let bucket = JsFuture::from(pending)
+            .await
+            .map_err(|e| unavailable(&what, &e))?;
+        Reflect::get(&bucket, &JsValue::from_str("indexedDB"))
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(|| Error::StorageUnavailable {
+                message: format!("IndexedDB {what} has no indexedDB"),
+            })
+    }
 }
 
 fn unavailable(what: &str, e: &JsValue) -> Error {
@@ -60,7 +162,11 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
     };
     match name.as_str() {
         "QuotaExceededError" => Error::QuotaExceeded {
-            message: format!("IndexedDB {what}: {message}"),
+            message: if message.is_empty() {
+                format!("IndexedDB {what}: the storage quota is full")
+            } else {
+                format!("IndexedDB {what}: {message}")
+            },
         },
         "InvalidStateError" | "UnknownError" | "NotFoundError" | "VersionError" => {
             Error::StorageUnavailable {
@@ -219,17 +325,9 @@ impl IndexedDbStore {
         format!("objectstack-metadata/{namespace}")
     }
 
-    /// Opens (creating or upgrading) the database of `namespace`.
+    /// Opens (creating or upgrading) the database of `namespace` in the
+    /// page's default storage.
     pub async fn open(namespace: &str) -> Result<Self> {
-        let store = IndexedDbStore {
-            name: Self::database_name(namespace),
-            db: RefCell::new(None),
-        };
-        store.connect().await?;
-        Ok(store)
-    }
-
-    async fn connect(&self) -> Result<IdbDatabase> {
         let window = web_sys::window().ok_or_else(|| Error::StorageUnavailable {
             message: "IndexedDB needs a window".into(),
         })?;
@@ -239,7 +337,39 @@ impl IndexedDbStore {
             .ok_or_else(|| Error::StorageUnavailable {
                 message: "IndexedDB is not available".into(),
             })?;
-        let open: IdbOpenDbRequest = factory
+        Self::open_with(namespace, factory, None).await
+    }
+
+    /// Opens the database of `namespace` inside a Storage Bucket (created
+    /// if new). `UNSUPPORTED` where the browser has no Storage Buckets.
+    pub async fn open_in_bucket(namespace: &str, bucket: &Bucket) -> Result<Self> {
+        let factory = bucket.factory().await?;
+        Self::open_with(namespace, factory, Some(bucket.name.clone())).await
+    }
+
+    async fn open_with(
+        namespace: &str,
+        factory: IdbFactory,
+        bucket: Option<String>,
+    ) -> Result<Self> {
+        let store = IndexedDbStore {
+            name: Self::database_name(namespace),
+            factory,
+            bucket,
+            db: RefCell::new(None),
+        };
+        store.connect().await?;
+        Ok(store)
+    }
+
+    /// The Storage Bucket holding the database, if not the default storage.
+    pub fn bucket(&self) -> Option<&str> {
+        self.bucket.as_deref()
+    }
+
+    async fn connect(&self) -> Result<IdbDatabase> {
+        let open: IdbOpenDbRequest = self
+            .factory
             .open_with_u32(&self.name, SCHEMA_VERSION)
             .map_err(|e| unavailable("open", &e))?;
         let failure: Rc<RefCell<Option<JsValue>>> = Rc::default();

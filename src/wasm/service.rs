@@ -15,7 +15,7 @@ use super::boundary::{
     error_to_js, js_result, json_text_from_js, parse_json_text, to_js, value_from_js,
 };
 use super::host_store::HostKv;
-use super::indexeddb::IndexedDbStore;
+use super::indexeddb::{Bucket, IndexedDbStore};
 use super::local_storage::LocalStorageKv;
 use super::tabs::{Listeners, TabLink};
 use crate::access::{AccessPolicy, Actor};
@@ -75,6 +75,29 @@ struct CreateOptions {
     verify_reads: Option<bool>,
     namespace: Option<String>,
     broadcast: Option<bool>,
+    bucket: Option<serde_json::Value>,
+}
+
+/// The `bucket` option: a bucket name, or `{ name, quota, persisted }`.
+fn bucket_option(value: Option<serde_json::Value>) -> Result<Option<Bucket>> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(name)) => {
+            let bucket = Bucket::named(name);
+            bucket.validate()?;
+            Ok(Some(bucket))
+        }
+        Some(object @ serde_json::Value::Object(_)) => {
+            let bucket: Bucket = serde_json::from_value(object)
+                .map_err(|e| Error::validation("bucket", e.to_string()))?;
+            bucket.validate()?;
+            Ok(Some(bucket))
+        }
+        Some(_) => Err(Error::validation(
+            "bucket",
+            "must be a bucket name or { name, quota, persisted }",
+        )),
+    }
 }
 
 /// An options object as its Rust struct: through JSON text, so unknown or
@@ -119,42 +142,102 @@ fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
     Ok((string_arg(type_name, "type")?, string_arg(name, "name")?))
 }
 
+/// IndexedDB, in `bucket` when one is given.
+async fn open_indexeddb(namespace: &str, bucket: Option<&Bucket>) -> Result<IndexedDbStore> {
+    match bucket {
+        Some(b) => IndexedDbStore::open_in_bucket(namespace, b).await,
+        None => IndexedDbStore::open(namespace).await,
+    }
+}
+
+/// How the store was chosen, for `storeNote`, and the storage bucket it
+/// lives in.
+struct Chosen {
+    note: String,
+    bucket: Option<String>,
+}
+
+impl Chosen {
+    fn note(note: impl Into<String>) -> Self {
+        Chosen {
+            note: note.into(),
+            bucket: None,
+        }
+    }
+
+    /// An IndexedDB store, `how` it was chosen.
+    fn indexeddb(store: &IndexedDbStore, how: &str) -> Self {
+        match store.bucket() {
+            Some(b) => Chosen {
+                note: format!("IndexedDB in storage bucket {b:?}{how}"),
+                bucket: Some(b.to_owned()),
+            },
+            None => Chosen::note(format!("IndexedDB{how}")),
+        }
+    }
+}
+
 /// The store named by `spec`, and a note on how it was chosen.
-async fn open_store(spec: &JsValue, namespace: &str) -> Result<(Rc<dyn Store>, String)> {
+async fn open_store(
+    spec: &JsValue,
+    namespace: &str,
+    bucket: Option<&Bucket>,
+) -> Result<(Rc<dyn Store>, Chosen)> {
     let name = if spec.is_undefined() || spec.is_null() {
         Some("memory".to_owned())
     } else {
         spec.as_string()
     };
+    if bucket.is_some() && !matches!(name.as_deref(), Some("indexeddb" | "auto")) {
+        return Err(Error::validation(
+            "bucket",
+            "a storage bucket holds IndexedDB: use it with store 'indexeddb' or 'auto'",
+        ));
+    }
     match name.as_deref() {
         None => Ok((
             Rc::new(KvStore::new(HostKv::new(spec.clone())?)),
-            "host store".to_owned(),
+            Chosen::note("host store"),
         )),
-        Some("memory") => Ok((Rc::new(MemoryStore::new()), "memory, as asked".to_owned())),
-        Some("indexeddb") => Ok((
-            Rc::new(IndexedDbStore::open(namespace).await?),
-            "IndexedDB, as asked".to_owned(),
-        )),
+        Some("memory") => Ok((Rc::new(MemoryStore::new()), Chosen::note("memory, as asked"))),
+        Some("indexeddb") => {
+            let store = open_indexeddb(namespace, bucket).await?;
+            let chosen = Chosen::indexeddb(&store, ", as asked");
+            Ok((Rc::new(store), chosen))
+        }
         Some("localstorage") => Ok((
             Rc::new(KvStore::new(LocalStorageKv::open(namespace)?)),
-            "localStorage, as asked".to_owned(),
+            Chosen::note("localStorage, as asked"),
         )),
         Some("auto") => {
-            let idb = match IndexedDbStore::open(namespace).await {
-                Ok(store) => return Ok((Rc::new(store), "IndexedDB (auto)".to_owned())),
-                Err(e) => e,
+            let mut idb = match open_indexeddb(namespace, bucket).await {
+                Ok(store) => {
+                    let chosen = Chosen::indexeddb(&store, " (auto)");
+                    return Ok((Rc::new(store), chosen));
+                }
+                Err(e) => e.to_string(),
             };
+            if bucket.is_some() {
+                // No bucket here (no Storage Buckets API, or refused): the
+                // page's default IndexedDB is the next best place.
+                match IndexedDbStore::open(namespace).await {
+                    Ok(store) => {
+                        let note = format!("IndexedDB (auto): storage bucket unavailable: {idb}");
+                        return Ok((Rc::new(store), Chosen::note(note)));
+                    }
+                    Err(e) => idb = format!("{e} (storage bucket: {idb})"),
+                }
+            }
             match LocalStorageKv::open(namespace) {
                 Ok(kv) => Ok((
                     Rc::new(KvStore::new(kv)),
-                    format!("localStorage (auto): IndexedDB unavailable: {idb}"),
+                    Chosen::note(format!("localStorage (auto): IndexedDB unavailable: {idb}")),
                 )),
                 Err(ls) => Ok((
                     Rc::new(MemoryStore::new()),
-                    format!(
+                    Chosen::note(format!(
                         "memory (auto): nothing persists; IndexedDB unavailable: {idb}; localStorage unavailable: {ls}"
-                    ),
+                    )),
                 )),
             }
         }
@@ -311,7 +394,15 @@ impl JsMetadataService {
             let (store, o) = split_create_options(&options)?;
             let namespace = o.namespace.clone().unwrap_or_else(|| "default".to_owned());
             crate::validate::label("namespace", &namespace)?;
-            let (store, store_note) = open_store(&store, &namespace).await?;
+            let bucket = bucket_option(o.bucket.clone())?;
+            let (store, store_note) = open_store(&store, &namespace, bucket.as_ref()).await?;
+            // Databases in different buckets are different data: so are
+            // their change channels.
+            let channel = match store_note.bucket {
+                Some(b) => format!("{namespace}@{b}"),
+                None => namespace.clone(),
+            };
+            let store_note = store_note.note;
             let mut builder = MetadataService::builder_shared(store)
                 .tenant(o.tenant.as_deref())
                 .actor(Actor::new(
@@ -344,7 +435,7 @@ impl JsMetadataService {
             let kind = chain.database().store().kind();
             let browser_store = kind == "indexeddb" || kind == "localstorage";
             let tabs = if o.broadcast.unwrap_or(browser_store) {
-                TabLink::open(&namespace, Rc::clone(&chain), Rc::clone(&listeners)).map(Rc::new)
+                TabLink::open(&channel, Rc::clone(&chain), Rc::clone(&listeners)).map(Rc::new)
             } else {
                 None
             };

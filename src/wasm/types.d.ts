@@ -163,6 +163,15 @@ export interface HostStore {
   commit?(ops: StoreOp[]): MaybePromise<void>;
 }
 
+/** A Storage Bucket for the IndexedDB store. */
+export interface StorageBucketOptions {
+  name: string;
+  /** The most the bucket may hold, in bytes; past it saves are QUOTA_EXCEEDED. */
+  quota?: number;
+  /** Ask the browser not to evict the bucket under storage pressure. */
+  persisted?: boolean;
+}
+
 /** Options of `MetadataService.create`. */
 export interface CreateOptions {
   /**
@@ -172,6 +181,14 @@ export interface CreateOptions {
   store?: 'memory' | 'indexeddb' | 'localstorage' | 'auto' | HostStore;
   /** Browser stores: which database (default 'default'). */
   namespace?: string;
+  /**
+   * IndexedDB: keep the database in a Storage Bucket (its own quota and
+   * eviction) rather than the page's default storage. A name (1-64 of a-z,
+   * 0-9, '-', '_') or `{ name, quota, persisted }`. With 'indexeddb' a
+   * browser without `navigator.storageBuckets` is UNSUPPORTED; with 'auto'
+   * the default IndexedDB is used instead and `storeNote` says why.
+   */
+  bucket?: string | StorageBucketOptions;
   /**
    * Exchange change events with other tabs (BroadcastChannel, or the storage
    * event where it is missing); default: on for IndexedDB and localStorage.

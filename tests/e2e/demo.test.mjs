@@ -161,3 +161,34 @@ test('history rollback from the page', async () => {
   assert.equal(JSON.parse(await page.inputValue('#editor')).label, 'All accounts');
   await page.close();
 });
+
+test('the package in a page: a storage bucket with a small quota refuses a save that does not fit', async () => {
+  const page = await open();
+  const out = await page.evaluate(async () => {
+    const { MetadataService } = await import('/pkg/index.web.js');
+    const name = `e2e-${Date.now()}`;
+    const svc = await MetadataService.create({ store: 'indexeddb', namespace: 'quota', bucket: { name, quota: 200 * 1024 } });
+    await svc.save('view', 'kept', { v: 1 });
+    let random = '';
+    while (random.length < 1 << 20) random += Math.random().toString(36).slice(2);
+    let error = null;
+    try {
+      await svc.save('view', 'kept', { big: random });
+    } catch (e) {
+      error = { name: e.name, code: e.code, message: e.message };
+    }
+    const record = await svc.loadRecord('view', 'kept');
+    const history = await svc.history('view', 'kept');
+    const result = { note: svc.storeNote, kind: svc.storeKind, error, version: record.version, data: record.data, history: history.length };
+    svc.free();
+    await navigator.storageBuckets.delete(name);
+    return result;
+  });
+  assert.equal(out.kind, 'indexeddb');
+  assert.match(out.note, /^IndexedDB in storage bucket "e2e-\d+", as asked$/);
+  assert.equal(out.error?.name, 'MetadataError');
+  assert.equal(out.error?.code, 'QUOTA_EXCEEDED', out.error?.message);
+  assert.deepEqual([out.version, out.data, out.history], [1, { v: 1 }, 1]);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -120,6 +120,21 @@ test('the chain: registry and files below the database, with diagnostics', async
   await rejectsWith(MetadataService.create({ files: { 'views/x.view.json': '{oops' } }), 'VALIDATION');
 });
 
+test('create options: a misspelt or misplaced option is refused, not ignored', async () => {
+  await rejectsWith(MetadataService.create({ stor: 'memory' }), 'VALIDATION', (e) => /stor/.test(e.message));
+  await rejectsWith(MetadataService.create({ store: 'disk' }), 'VALIDATION', (e) => /unknown store/.test(e.message));
+  // A storage bucket holds IndexedDB only, and its name follows the API's rule.
+  await rejectsWith(MetadataService.create({ store: 'memory', bucket: 'meta' }), 'VALIDATION', (e) => /bucket/.test(e.message));
+  for (const bucket of ['Meta', '', { name: 'meta', quota: 0 }, { name: 'meta', size: 1 }, 42]) {
+    await rejectsWith(MetadataService.create({ store: 'indexeddb', bucket }), 'VALIDATION', (e) => /bucket/.test(e.message));
+  }
+  // Node has no IndexedDB: said plainly, and 'auto' says what it fell back to.
+  await rejectsWith(MetadataService.create({ store: 'indexeddb', bucket: 'meta' }), 'STORAGE_UNAVAILABLE');
+  const auto = await MetadataService.create({ store: 'auto', bucket: 'meta' });
+  assert.equal(auto.storeKind, 'memory');
+  assert.match(auto.storeNote, /^memory \(auto\): nothing persists; IndexedDB unavailable: .*storage bucket/);
+});
+
 test('tenants see their own records and global ones, never each other', async () => {
   const records = new Map();
   const host = {

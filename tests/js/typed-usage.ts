@@ -104,7 +104,9 @@ export async function usage(): Promise<void> {
   await svc.applyFetched(manifest, []);
   void [items, note, shared, plan.unchanged, synced.applied.length];
   const browser = await MetadataService.create({ store: 'auto', namespace: 'app', broadcast: true });
-  void browser;
+  const bucketed = await MetadataService.create({ store: 'indexeddb', bucket: { name: 'metadata', quota: 50e6, persisted: true } });
+  const named = await MetadataService.create({ store: 'auto', bucket: 'metadata' });
+  void [browser, bucketed, named];
   sqliteStore.close();
   void [changed, def, isActive, all, layer, page, sum, text, hash];
 }
