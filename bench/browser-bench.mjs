@@ -23,6 +23,7 @@ const context = await chromium.launchPersistentContext(profile, {
 try {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('crash', () => console.error('page crashed'));
   page.on("console", (m) => console.error("page:", m.text()));
   await page.goto(`${url}bench/index.html${process.env.BENCH_QUERY ?? ""}`);
   await page.waitForSelector('body[data-ready="true"]');

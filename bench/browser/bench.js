@@ -32,7 +32,9 @@ async function deleteDb(name) {
     const r = indexedDB.deleteDatabase(name);
     r.onsuccess = resolve;
     r.onerror = () => reject(r.error);
-    r.onblocked = resolve;
+    // A connection left open would hold the deletion, and every later open,
+    // for ever: say so rather than hang.
+    r.onblocked = () => reject(new Error(`deleting ${name}: a connection is still open`));
   });
 }
 
@@ -100,12 +102,16 @@ async function idbKeyval(records, appNames) {
   await deleteDb('bench-keyval');
   let store = keyval.createStore('bench-keyval', 'items');
   const save = await time(() => keyval.setMany(records.map((r) => [r.key, r]), store));
+  await store('readonly', (s) => s.transaction.db.close());
   store = keyval.createStore('bench-keyval', 'items');
   const keys = appNames.map((n) => `*/app/${n}`);
   let hydrated;
   const hydrate = await time(async () => { hydrated = await keyval.getMany(keys, store); });
   if (hydrated.length !== APPS) throw new Error(`idb-keyval hydrated ${hydrated.length}`);
   const load = await time(async () => { for (const k of keys) await keyval.get(k, store); });
+  // idb-keyval keeps its connection for the page's life: close it, as the
+  // other two do, so the next round can delete the database.
+  await store('readonly', (s) => s.transaction.db.close());
   return { save, hydrate, load: load / keys.length };
 }
 
