@@ -38,6 +38,44 @@ async function deleteDb(name) {
   });
 }
 
+const settle = (request) => new Promise((ok, ko) => { request.onsuccess = () => ok(request.result); request.onerror = () => ko(request.error); });
+
+/**
+ * IndexedDB alone on our layout: the exact rows our store wrote (records and
+ * history), read back and written by plain JavaScript into a fresh database
+ * of the same schema, in one transaction. What a save of these rows costs
+ * before any validation, checksum or boundary crossing.
+ */
+async function layoutFloor() {
+  const source = await settle(indexedDB.open('objectstack-metadata/bench'));
+  const tx = source.transaction(['records', 'history']);
+  const [records, history] = await Promise.all(['records', 'history'].map((s) => settle(tx.objectStore(s).getAll())));
+  source.close();
+  await deleteDb('bench-floor');
+  const open = indexedDB.open('bench-floor', 1);
+  open.onupgradeneeded = () => {
+    const db = open.result;
+    const r = db.createObjectStore('records', { keyPath: 'key' });
+    r.createIndex('tenant_type_name', ['tenant', 'type', 'name'], { unique: true });
+    r.createIndex('type_active', ['type', 'active']);
+    r.createIndex('tenant_type', ['tenant', 'type']);
+    db.createObjectStore('history', { keyPath: 'key' });
+  };
+  const db = await settle(open);
+  const save = await time(() => new Promise((ok, ko) => {
+    const w = db.transaction(['records', 'history'], 'readwrite');
+    const rs = w.objectStore('records');
+    const hs = w.objectStore('history');
+    for (const row of records) rs.put(row);
+    for (const row of history) hs.put(row);
+    w.oncomplete = ok;
+    w.onabort = () => ko(w.error);
+  }));
+  db.close();
+  await deleteDb('bench-floor');
+  return { save, rows: records.length + history.length };
+}
+
 async function time(fn) {
   const t = performance.now();
   await fn();
@@ -78,7 +116,9 @@ async function ours(items, appNames) {
   if (hydrated.length !== APPS) throw new Error(`hydrated ${hydrated.length}`);
   const load = await time(async () => { for (const n of appNames) await svc.load('app', n); });
   svc.free();
-  return { save, hydrate, load: load / appNames.length };
+  const floor = await layoutFloor();
+  if (floor.rows !== 2 * items.length) throw new Error(`floor wrote ${floor.rows} rows`);
+  return { save, hydrate, load: load / appNames.length, floor: floor.save };
 }
 
 async function dexie(records, appNames) {
@@ -145,6 +185,7 @@ export async function run(rounds = 3) {
       load: median(runs.map((x) => x.load)),
     };
   }
+  summary.floor = median(results.ours.map((x) => x.floor));
   const memory = await computeOnly();
   return { records: items.length, hydrated: APPS, rounds, summary, memory, userAgent: navigator.userAgent };
 }

@@ -93,3 +93,14 @@ export function isPromiseLike(value) {
   return value !== null && (typeof value === 'object' || typeof value === 'function') &&
     typeof value.then === 'function';
 }
+
+// IndexedDB store: issues a batch's writes on a live readwrite transaction.
+// `ops` is JSON text of [0, row] (put into records), [1, row] (put into
+// history) and [2, key] (delete from records). A put or delete that throws
+// (the transaction is then aborted by the caller) propagates.
+export function issueWrites(records, history, ops) {
+  for (const [op, value] of JSON.parse(ops)) {
+    if (op === 2) records.delete(value);
+    else (op === 0 ? records : history).put(value);
+  }
+}
