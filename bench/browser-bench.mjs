@@ -27,7 +27,7 @@ try {
   page.on("console", (m) => console.error("page:", m.text()));
   await page.goto(`${url}bench/index.html${process.env.BENCH_QUERY ?? ""}`);
   await page.waitForSelector('body[data-ready="true"]');
-  const r = await page.evaluate((n) => window.runBench(n), Number(process.env.BENCH_ROUNDS ?? 1));
+  const r = await page.evaluate((n) => window.runBench(n), Number(process.env.BENCH_ROUNDS ?? 3));
   const s = r.summary;
   const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(1) : ms.toFixed(3));
   console.log(`\n${r.userAgent}\n${r.records} records, hydrate ${r.hydrated}, median of ${r.rounds} rounds (ms; ratio = peer / ours, above 1: we are faster)\n`);
