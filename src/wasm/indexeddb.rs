@@ -647,10 +647,17 @@ impl Store for IndexedDbStore {
         // Encode everything before the transaction opens: nothing but
         // IndexedDB requests happens while it is live. The rows cross to
         // JavaScript as one JSON text and are put there: one crossing per
-        // batch rather than a dozen per row (see BENCHMARKS.md).
-        let writes = batch
+        // batch rather than a dozen per row (see BENCHMARKS.md). Records
+        // first, then history, each in batch order: the stores are
+        // independent, and grouped writes commit faster than interleaved
+        // ones (measured in BENCHMARKS.md).
+        let (to_history, to_records): (Vec<&Write>, Vec<&Write>) = batch
             .writes
             .iter()
+            .partition(|w| matches!(w, Write::Append(_)));
+        let writes = to_records
+            .into_iter()
+            .chain(to_history)
             .map(row_write)
             .collect::<Result<Vec<_>>>()?;
         let text = encode(&writes)?;
