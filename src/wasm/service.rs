@@ -80,24 +80,20 @@ struct CreateOptions {
 
 /// The `bucket` option: a bucket name, or `{ name, quota, persisted }`.
 fn bucket_option(value: Option<serde_json::Value>) -> Result<Option<Bucket>> {
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(name)) => {
-            let bucket = Bucket::named(name);
-            bucket.validate()?;
-            Ok(Some(bucket))
+    let bucket = match value {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::String(name)) => Bucket::named(name),
+        Some(object @ serde_json::Value::Object(_)) => serde_json::from_value(object)
+            .map_err(|e| Error::validation("bucket", e.to_string()))?,
+        Some(_) => {
+            return Err(Error::validation(
+                "bucket",
+                "must be a bucket name or { name, quota, persisted }",
+            ))
         }
-        Some(object @ serde_json::Value::Object(_)) => {
-            let bucket: Bucket = serde_json::from_value(object)
-                .map_err(|e| Error::validation("bucket", e.to_string()))?;
-            bucket.validate()?;
-            Ok(Some(bucket))
-        }
-        Some(_) => Err(Error::validation(
-            "bucket",
-            "must be a bucket name or { name, quota, persisted }",
-        )),
-    }
+    };
+    bucket.validate()?;
+    Ok(Some(bucket))
 }
 
 /// An options object as its Rust struct: through JSON text, so unknown or

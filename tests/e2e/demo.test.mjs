@@ -192,3 +192,32 @@ test('the package in a page: a storage bucket with a small quota refuses a save 
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test('the package in a page: without the Storage Buckets API, a bucket is UNSUPPORTED, and auto says it fell back', async () => {
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, 'storageBuckets', { get: () => undefined, configurable: true });
+  });
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  const out = await page.evaluate(async () => {
+    const { MetadataService } = await import('/pkg/index.web.js');
+    let error = null;
+    try {
+      await MetadataService.create({ store: 'indexeddb', namespace: 'nobucket', bucket: 'meta' });
+    } catch (e) {
+      error = { name: e.name, code: e.code, message: e.message };
+    }
+    const auto = await MetadataService.create({ store: 'auto', namespace: 'nobucket', bucket: 'meta' });
+    await auto.save('view', 'v', { a: 1 });
+    const result = { error, kind: auto.storeKind, note: auto.storeNote, data: await auto.load('view', 'v') };
+    auto.free();
+    return result;
+  });
+  assert.equal(out.error?.code, 'UNSUPPORTED', out.error?.message);
+  assert.match(out.error.message, /storageBuckets/);
+  assert.equal(out.kind, 'indexeddb');
+  assert.match(out.note, /^IndexedDB \(auto\): storage bucket unavailable: .*storageBuckets/);
+  assert.deepEqual(out.data, { a: 1 });
+  await page.close();
+});
