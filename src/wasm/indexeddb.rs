@@ -194,6 +194,16 @@ async fn request(what: &str, req: &IdbRequest) -> Result<JsValue> {
     }
 }
 
+/// The array a `getAll` / `getAllKeys` request resolves with.
+async fn request_array(what: &str, req: &IdbRequest) -> Result<Array> {
+    request(what, req)
+        .await?
+        .dyn_into()
+        .map_err(|_| Error::Storage {
+            message: format!("IndexedDB {what} returned no array"),
+        })
+}
+
 /// Resolves when the transaction completes; rejects when it errors or aborts.
 async fn completion(what: &str, tx: &IdbTransaction) -> Result<()> {
     let promise = Promise::new(&mut |resolve, reject| {
@@ -474,10 +484,7 @@ impl IndexedDbStore {
         let req = os
             .get_all_with_key(&prefix_range(prefix)?.into())
             .map_err(|e| idb_error("getAll", None, &e))?;
-        let values = request("getAll", &req).await?;
-        values.dyn_into().map_err(|_| Error::Storage {
-            message: "IndexedDB getAll returned no array".into(),
-        })
+        request_array("getAll", &req).await
     }
 }
 
@@ -588,12 +595,7 @@ impl Store for IndexedDbStore {
         };
         for (all, versions) in ranged {
             let scope = RecordKey::new(None, "*", "*");
-            for value in request("getAll", &all)
-                .await?
-                .dyn_into::<Array>()
-                .unwrap_or_default()
-                .iter()
-            {
+            for value in request_array("getAll", &all).await?.iter() {
                 let r = codec::record(&json_of(&value, &scope)?, &scope)?;
                 // Filed under the key it is stored at, checked below.
                 let id = Reflect::get(&value, &JsValue::from_str("key"))
@@ -602,12 +604,7 @@ impl Store for IndexedDbStore {
                     .unwrap_or_else(|| r.key().storage_key());
                 found.entry(id).or_insert((None, 0)).0 = Some(r);
             }
-            for k in request("getAllKeys", &versions)
-                .await?
-                .dyn_into::<Array>()
-                .unwrap_or_default()
-                .iter()
-            {
+            for k in request_array("getAllKeys", &versions).await?.iter() {
                 note_version(&mut found, k);
             }
         }
@@ -618,12 +615,7 @@ impl Store for IndexedDbStore {
                 let r = codec::record_at(&json_of(&value, key)?, key)?;
                 found.entry(key.storage_key()).or_insert((None, 0)).0 = Some(r);
             }
-            for k in request("getAllKeys", &versions)
-                .await?
-                .dyn_into::<Array>()
-                .unwrap_or_default()
-                .iter()
-            {
+            for k in request_array("getAllKeys", &versions).await?.iter() {
                 note_version(&mut found, k);
             }
         }
