@@ -456,12 +456,12 @@ impl MetadataService {
         current: Option<&MetadataRecord>,
         fresh_version: u64,
         data: Definition,
-        checksum: String,
         tags: Option<Vec<String>>,
         options: &SaveOptions,
         now: &str,
         rollback: bool,
     ) -> Option<Planned> {
+        let checksum = data.checksum().to_owned();
         let source = options.source.unwrap_or(self.default_source);
         let (record, op) = match current {
             Some(cur) => {
@@ -585,13 +585,9 @@ impl MetadataService {
         data: Value,
         options: SaveOptions,
     ) -> Result<SaveOutcome> {
-        let key = self.own_key(type_name, name)?;
-        self.check("save", Permission::Write, type_name)?;
-        let tags = Self::validate_options(&options)?;
+        let (key, tags) = self.save_target("save", type_name, name, &options)?;
         let data = Definition::from_value(data)?;
-        let checksum = data.checksum().to_owned();
-        self.write_one(&key, data, checksum, tags, &options, false)
-            .await
+        self.write_one(&key, data, tags, &options, false).await
     }
 
     /// [`MetadataService::save`] of a definition already validated (for
@@ -603,19 +599,28 @@ impl MetadataService {
         data: Definition,
         options: SaveOptions,
     ) -> Result<SaveOutcome> {
+        let (key, tags) = self.save_target("save", type_name, name, &options)?;
+        self.write_one(&key, data, tags, &options, false).await
+    }
+
+    /// The key a save of (type, name) writes in this scope and its
+    /// validated tags, once `operation` is allowed.
+    fn save_target(
+        &self,
+        operation: &'static str,
+        type_name: &str,
+        name: &str,
+        options: &SaveOptions,
+    ) -> Result<(RecordKey, Option<Vec<String>>)> {
         let key = self.own_key(type_name, name)?;
-        self.check("save", Permission::Write, type_name)?;
-        let tags = Self::validate_options(&options)?;
-        let checksum = data.checksum().to_owned();
-        self.write_one(&key, data, checksum, tags, &options, false)
-            .await
+        self.check(operation, Permission::Write, type_name)?;
+        Ok((key, Self::validate_options(options)?))
     }
 
     async fn write_one(
         &self,
         key: &RecordKey,
         data: Definition,
-        checksum: String,
         tags: Option<Vec<String>>,
         options: &SaveOptions,
         rollback: bool,
@@ -641,7 +646,6 @@ impl MetadataService {
             current.as_ref(),
             fresh,
             data.clone(),
-            checksum,
             tags,
             options,
             &now,
@@ -698,9 +702,8 @@ impl MetadataService {
         for (index, item) in items.into_iter().enumerate() {
             let key = RecordKey::new(self.tenant_id.as_deref(), &item.type_name, &item.name);
             let checked = (|| {
-                let key = self.own_key(&item.type_name, &item.name)?;
-                self.check("saveMany", Permission::Write, &item.type_name)?;
-                let tags = Self::validate_options(&item.options)?;
+                let (key, tags) =
+                    self.save_target("saveMany", &item.type_name, &item.name, &item.options)?;
                 let data = Definition::from_value(item.data)?;
                 Ok::<_, Error>((key, tags, data))
             })();
@@ -731,13 +734,11 @@ impl MetadataService {
             )
             .map_err(|e| batch_err(index, key.clone(), e))?;
             let fresh = last + 1;
-            let checksum = data.checksum().to_owned();
             match self.plan_save(
                 &key,
                 current.as_ref(),
                 fresh,
                 data.clone(),
-                checksum,
                 tags,
                 &options,
                 &now,
@@ -889,21 +890,13 @@ impl MetadataService {
             .into_iter()
             .find(|h| h.version == version)
             .ok_or_else(|| Error::not_found(&key, Some(format!("no version {version}"))))?;
-        let checksum = entry.data.checksum().to_owned();
-        if checksum != entry.checksum {
+        if entry.data.checksum() != entry.checksum {
             return Err(Error::Corrupted {
                 key: Box::new(key),
                 message: format!("history entry of version {version} does not match its checksum"),
             });
         }
-        self.write_one(
-            &key,
-            entry.data,
-            checksum,
-            None,
-            &SaveOptions::from(&options),
-            true,
-        )
-        .await
+        self.write_one(&key, entry.data, None, &SaveOptions::from(&options), true)
+            .await
     }
 }

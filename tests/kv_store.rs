@@ -112,13 +112,7 @@ fn service_semantics_hold_over_a_kv_backend() {
                 .await
                 .unwrap();
             svc.save("view_x", "a", json!({}), opts()).await.unwrap();
-            let names: Vec<_> = svc
-                .load_many("view")
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|r| r.name)
-                .collect();
+            let names = names_of(&svc, "view").await;
             assert_eq!(names, ["a", "b", "c"]);
             let versions: Vec<_> = svc
                 .history("view", "a")

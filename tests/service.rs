@@ -208,13 +208,7 @@ fn load_many_is_active_only_and_ordered_by_name() {
         svc.delete("view", "mid", ChangeOptions::default())
             .await
             .unwrap();
-        let names: Vec<_> = svc
-            .load_many("view")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
+        let names = names_of(&svc, "view").await;
         assert_eq!(names, ["alpha", "zeta"]);
     });
 }

@@ -378,6 +378,30 @@ impl Drop for JsMetadataService {
     }
 }
 
+impl JsMetadataService {
+    /// A change to one record (delete, restore, purge): the (type, name)
+    /// arguments and change options checked, then `op` on the chain.
+    fn change<F, Fut>(
+        &self,
+        type_name: JsValue,
+        name: JsValue,
+        options: Option<ChangeOptionsArg>,
+        op: F,
+    ) -> Promise
+    where
+        F: FnOnce(Rc<HybridService>, String, String, ChangeOptions) -> Fut + 'static,
+        Fut: std::future::Future<Output = Result<JsValue>> + 'static,
+    {
+        let options = opt(options);
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let (t, n) = ids(&type_name, &name)?;
+            let o: ChangeOptions = self::options(&options, "options")?;
+            op(chain, t, n, o).await
+        })
+    }
+}
+
 #[wasm_bindgen(js_class = MetadataService)]
 impl JsMetadataService {
     /// Creates a service: `store` is `'memory'` (default) or a host store
@@ -622,11 +646,7 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         options: Option<ChangeOptionsArg>,
     ) -> Promise {
-        let options = opt(options);
-        let chain = Rc::clone(&self.chain);
-        promise(async move {
-            let (t, n) = ids(&type_name, &name)?;
-            let o: ChangeOptions = self::options(&options, "options")?;
+        self.change(type_name, name, options, |chain, t, n, o| async move {
             to_js(&chain.delete(&t, &n, o).await?.outcome)
         })
     }
@@ -639,11 +659,7 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         options: Option<ChangeOptionsArg>,
     ) -> Promise {
-        let options = opt(options);
-        let chain = Rc::clone(&self.chain);
-        promise(async move {
-            let (t, n) = ids(&type_name, &name)?;
-            let o: ChangeOptions = self::options(&options, "options")?;
+        self.change(type_name, name, options, |chain, t, n, o| async move {
             to_js(&chain.database().restore(&t, &n, o).await?)
         })
     }
@@ -656,11 +672,7 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         options: Option<ChangeOptionsArg>,
     ) -> Promise {
-        let options = opt(options);
-        let chain = Rc::clone(&self.chain);
-        promise(async move {
-            let (t, n) = ids(&type_name, &name)?;
-            let o: ChangeOptions = self::options(&options, "options")?;
+        self.change(type_name, name, options, |chain, t, n, o| async move {
             chain.database().purge(&t, &n, o).await?;
             Ok(JsValue::UNDEFINED)
         })

@@ -36,6 +36,16 @@ pub fn tenant_service(store: &Rc<dyn Store>, tenant: Option<&str>, actor: &str) 
         .unwrap()
 }
 
+/// The names `load_many(type)` returns, in its order.
+pub async fn names_of(svc: &MetadataService, type_name: &str) -> Vec<String> {
+    svc.load_many(type_name)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect()
+}
+
 pub fn opts() -> SaveOptions {
     SaveOptions::default()
 }
