@@ -148,6 +148,16 @@ impl Bucket {
     }
 }
 
+/// The global scope's `indexedDB`: a window's or a worker's alike
+/// (`web_sys::window()` is `None` in a worker, where IndexedDB exists too).
+fn global_factory() -> Result<IdbFactory> {
+    let factory = Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+        .map_err(|e| unavailable("is blocked", &e))?;
+    factory.dyn_into().map_err(|_| Error::StorageUnavailable {
+        message: "IndexedDB is not available".into(),
+    })
+}
+
 fn unavailable(what: &str, e: &JsValue) -> Error {
     Error::StorageUnavailable {
         message: format!("IndexedDB {what}: {}", describe_thrown(e)),
@@ -359,18 +369,9 @@ impl IndexedDbStore {
     }
 
     /// Opens (creating or upgrading) the database of `namespace` in the
-    /// page's default storage.
+    /// page's (or the worker's) default storage.
     pub async fn open(namespace: &str) -> Result<Self> {
-        let window = web_sys::window().ok_or_else(|| Error::StorageUnavailable {
-            message: "IndexedDB needs a window".into(),
-        })?;
-        let factory = window
-            .indexed_db()
-            .map_err(|e| unavailable("is blocked", &e))?
-            .ok_or_else(|| Error::StorageUnavailable {
-                message: "IndexedDB is not available".into(),
-            })?;
-        Self::open_with(namespace, factory, None).await
+        Self::open_with(namespace, global_factory()?, None).await
     }
 
     /// Opens the database of `namespace` inside a Storage Bucket (created

@@ -38,7 +38,7 @@ impl LocalStorageKv {
     /// Opens the store of `namespace`, checking that writes are possible.
     pub fn open(namespace: &str) -> Result<Self> {
         let window = web_sys::window().ok_or_else(|| Error::StorageUnavailable {
-            message: "localStorage needs a window".into(),
+            message: "localStorage exists only in a window, not in a worker or Node".into(),
         })?;
         let storage = window
             .local_storage()
