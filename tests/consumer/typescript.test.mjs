@@ -3,7 +3,10 @@
 // CommonJS file, under the configurations people have: nodenext and bundler
 // resolution, with and without skipLibCheck, with TypeScript 7 (what
 // `npm install typescript` gives) and 5.9; and with lib esnext plus
-// @types/node, where `using` must work.
+// @types/node, where `using` must work. The bundler configuration is the
+// shape of Vite's template (lib es2022 + dom). Every configuration but the
+// last sets `types: []`: @types/node, installed in the project for that one,
+// would otherwise be included everywhere and declare Symbol.dispose itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
