@@ -40,9 +40,11 @@ if (unknown.length) {
 }
 const projects = asked.length ? PROJECTS.filter((p) => asked.includes(p)) : PROJECTS;
 
-// npm run from inside another npm command inherits its npm_* settings: the
-// projects get a clean environment, as a user's shell would give them.
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+// Run from inside `npm run`, the environment carries the repository's
+// package, lifecycle and prefix settings: the projects do without them, as a
+// user's shell would. npm settings such as the cache or the registry stay.
+const cleanEnv = Object.fromEntries(Object.entries(process.env)
+  .filter(([k]) => !/^npm_(package_|lifecycle_|config_(local_)?prefix$)/i.test(k)));
 
 function exec(cmd, argv, { cwd, env = cleanEnv, quiet = true } = {}) {
   return new Promise((resolve, reject) => {
