@@ -53,7 +53,7 @@ async fn run() -> Result<()> {
         .build()?;
     let events = Rc::new(std::cell::RefCell::new(Vec::new()));
     let sink = Rc::clone(&events);
-    db.events().subscribe(move |e| {
+    db.feed().subscribe(move |e, _| {
         sink.borrow_mut().push(format!(
             "#{} {} {}/{} v{}",
             e.sequence,

@@ -42,6 +42,73 @@ impl Permission {
     }
 }
 
+/// What a caller asks the core to do: each action needs one permission on
+/// the type it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read one definition or record.
+    Load,
+    /// Read every definition of a type.
+    List,
+    /// Filter records.
+    Query,
+    /// Read a record's versions.
+    History,
+    /// Read the change log.
+    Changes,
+    /// Write a definition (one or a batch).
+    Save,
+    /// Soft-delete a record.
+    Delete,
+    /// Undo a soft delete.
+    Restore,
+    /// Remove a record's row for good.
+    Purge,
+    /// Write an earlier version back.
+    Rollback,
+    /// Put a definition in the registry layer.
+    Register,
+    /// Compare with, or apply, a remote manifest.
+    Sync,
+}
+
+impl Action {
+    /// The permission the action needs.
+    pub fn permission(self) -> Permission {
+        match self {
+            Action::Load
+            | Action::List
+            | Action::Query
+            | Action::History
+            | Action::Changes
+            | Action::Sync => Permission::Read,
+            Action::Save | Action::Restore | Action::Rollback | Action::Register => {
+                Permission::Write
+            }
+            Action::Delete => Permission::Delete,
+            Action::Purge => Permission::Admin,
+        }
+    }
+
+    /// The stable code errors carry (`operation`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Load => "load",
+            Action::List => "list",
+            Action::Query => "query",
+            Action::History => "history",
+            Action::Changes => "changes",
+            Action::Save => "save",
+            Action::Delete => "delete",
+            Action::Restore => "restore",
+            Action::Purge => "purge",
+            Action::Rollback => "rollback",
+            Action::Register => "register",
+            Action::Sync => "sync",
+        }
+    }
+}
+
 /// The acting user and the roles they hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
@@ -143,19 +210,15 @@ impl AccessPolicy {
         })
     }
 
-    /// `Ok` when allowed, else `FORBIDDEN` naming the operation and type.
-    pub fn check(
-        &self,
-        actor: &Actor,
-        operation: &str,
-        permission: Permission,
-        type_name: &str,
-    ) -> Result<()> {
+    /// `Ok` when `actor` may do `action` on `type_name`, else `FORBIDDEN`
+    /// naming the action, type and permission.
+    pub fn check(&self, actor: &Actor, action: Action, type_name: &str) -> Result<()> {
+        let permission = action.permission();
         if self.allows(actor, permission, type_name) {
             Ok(())
         } else {
             Err(Error::Forbidden {
-                operation: operation.to_owned(),
+                operation: action.as_str().to_owned(),
                 type_name: type_name.to_owned(),
                 permission: permission.as_str().to_owned(),
                 actor: actor.id.clone(),

@@ -46,9 +46,10 @@ pub enum Error {
     },
 
     /// The access policy refused the operation.
-    #[error("{actor} may not {operation} metadata of type '{type_name}' (needs {permission})")]
+    #[error("{actor} lacks the {permission} permission on metadata of type '{type_name}' (operation: {operation})")]
     Forbidden {
-        /// The operation attempted (`save`, `delete`, `purge`...).
+        /// The operation attempted ([`crate::access::Action`]'s code:
+        /// `save`, `delete`, `purge`...).
         operation: String,
         /// The metadata type it was attempted on.
         type_name: String,

@@ -1,21 +1,24 @@
-//! Change events: every committed change is told to subscribers, in commit
-//! order, with a monotonic sequence number.
-
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+//! Change events: what the change log holds for every committed change.
+//!
+//! Every change a store commits gets a sequence number, strictly increasing
+//! and gap-free within its tenant scope (the global scope has its own). The
+//! number is stored with the change, so every process on the store sees the
+//! same one, and a reader can ask for every change after a number it saw
+//! (see [`crate::store::Store::changes`] and [`crate::store::feed`]).
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::Operation;
+use crate::key::RecordKey;
+use crate::record::{HistoryEntry, MetadataRecord, Operation};
 
 /// One committed change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeEvent {
-    /// Position in this service's stream of changes, starting at 1.
+    /// Position in the scope's change log, starting at 1.
     pub sequence: u64,
     /// What happened.
     pub operation: Operation,
-    /// Scope of the changed record.
+    /// Scope of the changed record (`None`: global).
     pub tenant_id: Option<String>,
     /// Metadata type.
     #[serde(rename = "type")]
@@ -30,83 +33,98 @@ pub struct ChangeEvent {
     pub actor: String,
     /// RFC 3339 time of the change.
     pub timestamp: String,
+    /// Whether the record was active after the change.
+    pub is_active: bool,
 }
 
-/// Identifies a subscription, to cancel it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SubscriptionId(u64);
-
-type Listener = Rc<dyn Fn(&ChangeEvent)>;
-
-/// Fans change events out to subscribers.
-#[derive(Default)]
-pub struct EventBus {
-    next_sequence: Cell<u64>,
-    next_id: Cell<u64>,
-    listeners: RefCell<Vec<(SubscriptionId, Listener)>>,
-}
-
-impl std::fmt::Debug for EventBus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventBus")
-            .field("next_sequence", &self.next_sequence.get())
-            .field("listeners", &self.listeners.borrow().len())
-            .finish()
+impl ChangeEvent {
+    /// The identity of the changed record.
+    pub fn key(&self) -> RecordKey {
+        RecordKey::new(self.tenant_id.as_deref(), &self.type_name, &self.name)
     }
 }
 
-impl EventBus {
-    /// A bus with no subscribers.
-    pub fn new() -> Self {
-        EventBus::default()
-    }
-
-    /// Calls `listener` for every later event until unsubscribed.
-    pub fn subscribe(&self, listener: impl Fn(&ChangeEvent) + 'static) -> SubscriptionId {
-        let id = SubscriptionId(self.next_id.get());
-        self.next_id.set(id.0 + 1);
-        self.listeners.borrow_mut().push((id, Rc::new(listener)));
-        id
-    }
-
-    /// Stops a subscription; false when it was not active.
-    pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
-        let mut listeners = self.listeners.borrow_mut();
-        let before = listeners.len();
-        listeners.retain(|(i, _)| *i != id);
-        listeners.len() != before
-    }
-
-    /// Number of active subscriptions.
-    pub fn len(&self) -> usize {
-        self.listeners.borrow().len()
-    }
-
-    /// True when nobody listens.
-    pub fn is_empty(&self) -> bool {
-        self.listeners.borrow().is_empty()
-    }
-
-    /// The sequence number of the last event emitted (0 before the first).
-    pub fn last_sequence(&self) -> u64 {
-        self.next_sequence.get()
-    }
-
-    /// Stamps `event` with the next sequence number and tells every
-    /// subscriber. Listeners may subscribe or unsubscribe from inside the
-    /// call; such changes apply from the next event on.
-    pub fn emit(&self, mut event: ChangeEvent) {
-        let seq = self.next_sequence.get() + 1;
-        self.next_sequence.set(seq);
-        event.sequence = seq;
-        let listeners: Vec<Listener> = self
-            .listeners
-            .borrow()
-            .iter()
-            .map(|(_, l)| Rc::clone(l))
-            .collect();
-        for listener in listeners {
-            listener(&event);
+impl From<&HistoryEntry> for ChangeEvent {
+    fn from(h: &HistoryEntry) -> Self {
+        ChangeEvent {
+            sequence: h.seq,
+            operation: h.operation,
+            tenant_id: h.tenant_id.clone(),
+            type_name: h.type_name.clone(),
+            name: h.name.clone(),
+            version: h.version,
+            checksum: h.checksum.clone(),
+            actor: h.actor.clone(),
+            timestamp: h.timestamp.clone(),
+            is_active: h.is_active,
         }
+    }
+}
+
+impl From<&MetadataRecord> for ChangeEvent {
+    fn from(r: &MetadataRecord) -> Self {
+        ChangeEvent {
+            sequence: r.seq,
+            operation: r.operation,
+            tenant_id: r.tenant_id.clone(),
+            type_name: r.type_name.clone(),
+            name: r.name.clone(),
+            version: r.version,
+            checksum: r.checksum.clone(),
+            actor: r.updated_by.clone().unwrap_or_else(|| r.owner.clone()),
+            timestamp: r.updated_at.clone(),
+            is_active: r.is_active,
+        }
+    }
+}
+
+/// Which changes [`crate::store::Store::changes`] returns: those of one
+/// scope after `since` (exclusive), oldest first, optionally of one type or
+/// one record, at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeQuery {
+    /// Changes after this sequence number (0: from the start).
+    #[serde(default)]
+    pub since: u64,
+    /// Only changes of this type.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// Only changes of records with this name.
+    pub name: Option<String>,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+impl ChangeQuery {
+    /// Every change after `since`.
+    pub fn since(since: u64) -> Self {
+        ChangeQuery {
+            since,
+            ..ChangeQuery::default()
+        }
+    }
+
+    /// Whether `event` passes the type and name filters.
+    pub fn matches(&self, event: &ChangeEvent) -> bool {
+        event.sequence > self.since
+            && self
+                .type_name
+                .as_ref()
+                .is_none_or(|t| *t == event.type_name)
+            && self.name.as_ref().is_none_or(|n| *n == event.name)
+    }
+
+    /// Sorts `events` by sequence, drops those that do not match, and cuts
+    /// at the limit: what a store returns after collecting candidates.
+    pub fn finish(&self, mut events: Vec<ChangeEvent>) -> Vec<ChangeEvent> {
+        events.retain(|e| self.matches(e));
+        events.sort_by_key(|e| e.sequence);
+        // A non-atomic backend read mid-write can list one change twice.
+        events.dedup_by_key(|e| e.sequence);
+        if let Some(limit) = self.limit {
+            events.truncate(limit);
+        }
+        events
     }
 }

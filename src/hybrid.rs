@@ -2,7 +2,7 @@
 //! then files) behind a read cache, with diagnostics that tell a failing
 //! layer from a miss, and the migration modes as configuration.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
@@ -11,14 +11,16 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::access::Permission;
+use crate::access::Action;
 use crate::definition::Definition;
 use crate::error::{Error, Result};
-use crate::events::SubscriptionId;
+use crate::events::ChangeEvent;
 use crate::files::FileSource;
 use crate::record::MetadataRecord;
 use crate::registry::Registry;
-use crate::service::{ChangeOptions, MetadataService, SaveOptions, SaveOutcome};
+use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome};
+use crate::store::SubscriptionId;
+use crate::sync::{FetchedItem, ManifestEntry};
 use crate::validate;
 
 /// A layer of the chain.
@@ -137,6 +139,23 @@ impl Resolution {
     pub fn layer(&self) -> Option<Layer> {
         self.found.as_ref().map(Found::layer)
     }
+
+    /// `Ok` for a healthy answer; for a degraded one, the first failure as
+    /// `LayerFailed`. What plain reads use: they never present "not found"
+    /// when a layer failed.
+    pub fn healthy(&self) -> Result<()> {
+        first_failure(&self.degraded)
+    }
+}
+
+fn first_failure(failures: &[LayerFailure]) -> Result<()> {
+    match failures.first() {
+        Some(f) => Err(Error::LayerFailed {
+            layer: f.layer.to_string(),
+            source: Box::new(f.error.clone()),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The answer to [`HybridService::load_many`].
@@ -146,6 +165,14 @@ pub struct ManyResolution {
     pub items: Vec<(String, Found)>,
     /// Layers that failed on the way.
     pub degraded: Vec<LayerFailure>,
+}
+
+impl ManyResolution {
+    /// `Ok` for a complete list; for a degraded one, the first failure as
+    /// `LayerFailed` (a plain list never presents a partial answer).
+    pub fn healthy(&self) -> Result<()> {
+        first_failure(&self.degraded)
+    }
 }
 
 /// The answer to a write through [`HybridService`].
@@ -181,7 +208,28 @@ impl Default for HybridConfig {
     }
 }
 
-type Cache = Rc<RefCell<HashMap<(String, String), Option<Found>>>>;
+/// Cached answers by (type, name), and a count of invalidations: a read
+/// fills the cache only if no change was announced while it was in flight,
+/// so an answer read before a commit never outlives it.
+#[derive(Default)]
+struct Cache {
+    answers: RefCell<HashMap<(String, String), Option<Found>>>,
+    generation: Cell<u64>,
+}
+
+impl Cache {
+    fn forget(&self, type_name: &str, name: &str) {
+        self.generation.set(self.generation.get() + 1);
+        self.answers
+            .borrow_mut()
+            .remove(&(type_name.to_owned(), name.to_owned()));
+    }
+
+    fn forget_all(&self) {
+        self.generation.set(self.generation.get() + 1);
+        self.answers.borrow_mut().clear();
+    }
+}
 
 /// The fallback chain over a database service, a registry and files.
 ///
@@ -200,11 +248,13 @@ type Cache = Rc<RefCell<HashMap<(String, String), Option<Found>>>>;
 /// ```
 pub struct HybridService {
     db: MetadataService,
-    registry: Registry,
+    registry: Rc<Registry>,
     files: Option<Rc<dyn FileSource>>,
     config: HybridConfig,
-    cache: Cache,
+    cache: Rc<Cache>,
     subscription: SubscriptionId,
+    /// Forgets registry changes in the cache (held here, watched weakly).
+    _registry_watch: Rc<crate::registry::Watcher>,
 }
 
 impl fmt::Debug for HybridService {
@@ -220,7 +270,7 @@ impl fmt::Debug for HybridService {
 
 impl Drop for HybridService {
     fn drop(&mut self) {
-        self.db.events().unsubscribe(self.subscription);
+        self.db.feed().unsubscribe(self.subscription);
     }
 }
 
@@ -229,31 +279,72 @@ fn is_caller_error(e: &Error) -> bool {
     matches!(e, Error::Validation { .. } | Error::Forbidden { .. })
 }
 
+/// What a mirror write in write-both mode does to a file.
+enum Mirror<'a> {
+    Write(&'a Value),
+    Remove,
+}
+
 impl HybridService {
     /// A chain over `db`, an empty registry and optional `files`.
     ///
-    /// The read cache listens to `db`'s change events, so every committed
-    /// change (through this chain or through the service directly)
-    /// invalidates it.
+    /// The read cache listens to the store's feed, so every change
+    /// committed to the store (through this chain, through another service
+    /// on the same store, or announced from elsewhere) that can change what
+    /// this service reads invalidates it.
     pub fn new(
         db: MetadataService,
         files: Option<Rc<dyn FileSource>>,
         config: HybridConfig,
     ) -> Self {
-        let cache: Cache = Rc::default();
+        Self::with_registry(db, Rc::new(Registry::new()), files, config)
+    }
+
+    /// Another chain over the same store, registry, files and configuration
+    /// for `db` (another tenant or actor on the same store): what a server
+    /// builds per caller. Its read cache is its own.
+    pub fn derive(&self, db: MetadataService) -> Result<Self> {
+        if !Rc::ptr_eq(db.store(), self.db.store()) {
+            return Err(Error::validation(
+                "service",
+                "a derived chain works on the same store",
+            ));
+        }
+        Ok(Self::with_registry(
+            db,
+            Rc::clone(&self.registry),
+            self.files.clone(),
+            self.config,
+        ))
+    }
+
+    fn with_registry(
+        db: MetadataService,
+        registry: Rc<Registry>,
+        files: Option<Rc<dyn FileSource>>,
+        config: HybridConfig,
+    ) -> Self {
+        let cache: Rc<Cache> = Rc::default();
+        let forget = Rc::clone(&cache);
+        let registry_watch: Rc<crate::registry::Watcher> =
+            Rc::new(move |t: &str, n: &str| forget.forget(t, n));
+        registry.watch(&registry_watch);
         let listener = Rc::clone(&cache);
-        let subscription = db.events().subscribe(move |event| {
-            listener
-                .borrow_mut()
-                .remove(&(event.type_name.clone(), event.name.clone()));
+        let own_tenant = db.tenant_id().map(str::to_owned);
+        let subscription = db.feed().subscribe(move |event: &ChangeEvent, _| {
+            // Its own scope, and the global scope a tenant falls back to.
+            if event.tenant_id.is_none() || event.tenant_id == own_tenant {
+                listener.forget(&event.type_name, &event.name);
+            }
         });
         HybridService {
             db,
-            registry: Registry::new(),
+            registry,
             files,
             config,
             cache,
             subscription,
+            _registry_watch: registry_watch,
         }
     }
 
@@ -274,34 +365,35 @@ impl HybridService {
 
     /// Number of cached answers.
     pub fn cached_len(&self) -> usize {
-        self.cache.borrow().len()
+        self.cache.answers.borrow().len()
     }
 
     /// Forgets the cached answer for (type, name): for changes made
-    /// elsewhere (another tab, another process).
+    /// elsewhere that nothing announced.
     pub fn invalidate(&self, type_name: &str, name: &str) {
-        self.cache
-            .borrow_mut()
-            .remove(&(type_name.to_owned(), name.to_owned()));
+        self.cache.forget(type_name, name);
     }
 
     /// Forgets every cached answer.
     pub fn invalidate_all(&self) {
-        self.cache.borrow_mut().clear();
+        self.cache.forget_all();
     }
 
-    /// Registers a definition in the registry layer.
+    /// Registers a definition in the registry layer (needs the write
+    /// permission on its type).
     pub fn register(&self, type_name: &str, name: &str, data: Value) -> Result<()> {
-        self.registry.register(type_name, name, data)?;
-        self.invalidate(type_name, name);
-        Ok(())
+        validate::type_name(type_name)?;
+        validate::name(name)?;
+        self.db.check(Action::Register, type_name)?;
+        // The registry tells every chain on it, this one included.
+        self.registry.register(type_name, name, data)
     }
 
-    /// Removes a definition from the registry layer.
-    pub fn unregister(&self, type_name: &str, name: &str) -> bool {
-        let removed = self.registry.unregister(type_name, name);
-        self.invalidate(type_name, name);
-        removed
+    /// Removes a definition from the registry layer (needs the write
+    /// permission on its type).
+    pub fn unregister(&self, type_name: &str, name: &str) -> Result<bool> {
+        self.db.check(Action::Register, type_name)?;
+        Ok(self.registry.unregister(type_name, name))
     }
 
     fn reads_files(&self) -> bool {
@@ -326,12 +418,10 @@ impl HybridService {
     pub async fn load(&self, type_name: &str, name: &str) -> Result<Resolution> {
         validate::type_name(type_name)?;
         validate::name(name)?;
-        self.db
-            .policy()
-            .check(self.db.actor(), "load", Permission::Read, type_name)?;
+        self.db.check(Action::Load, type_name)?;
         let cache_key = (type_name.to_owned(), name.to_owned());
         if self.config.cache {
-            if let Some(found) = self.cache.borrow().get(&cache_key) {
+            if let Some(found) = self.cache.answers.borrow().get(&cache_key) {
                 return Ok(Resolution {
                     found: found.clone(),
                     degraded: Vec::new(),
@@ -339,10 +429,14 @@ impl HybridService {
                 });
             }
         }
+        let generation = self.cache.generation.get();
         let mut degraded = Vec::new();
         let found = self.resolve(type_name, name, &mut degraded).await?;
-        if self.config.cache && degraded.is_empty() {
-            self.cache.borrow_mut().insert(cache_key, found.clone());
+        if self.config.cache && degraded.is_empty() && self.cache.generation.get() == generation {
+            self.cache
+                .answers
+                .borrow_mut()
+                .insert(cache_key, found.clone());
         }
         Ok(Resolution {
             found,
@@ -380,6 +474,7 @@ impl HybridService {
     /// layer that has it, ordered by name. Healthy answers warm the cache.
     pub async fn load_many(&self, type_name: &str) -> Result<ManyResolution> {
         validate::type_name(type_name)?;
+        let generation = self.cache.generation.get();
         let mut degraded = Vec::new();
         let mut merged: BTreeMap<String, Found> = BTreeMap::new();
         if let (true, Some(files)) = (self.reads_files(), &self.files) {
@@ -404,8 +499,8 @@ impl HybridService {
             Err(e) if is_caller_error(&e) => return Err(e),
             Err(e) => self.failed(Layer::Database, e, &mut degraded)?,
         }
-        if self.config.cache && degraded.is_empty() {
-            let mut cache = self.cache.borrow_mut();
+        if self.config.cache && degraded.is_empty() && self.cache.generation.get() == generation {
+            let mut cache = self.cache.answers.borrow_mut();
             for (n, f) in &merged {
                 cache.insert((type_name.to_owned(), n.clone()), Some(f.clone()));
             }
@@ -416,7 +511,19 @@ impl HybridService {
         })
     }
 
-    fn mirror(&self, result: Result<()>) -> Result<Vec<LayerFailure>> {
+    /// Mirrors a committed write to the files in write-both mode; a failed
+    /// mirror is reported (or, strict, an error) without undoing the commit.
+    fn mirror(&self, type_name: &str, name: &str, what: Mirror<'_>) -> Result<Vec<LayerFailure>> {
+        let result = match (self.config.mode, &self.files) {
+            (ChainMode::WriteBoth, Some(files)) => match what {
+                Mirror::Write(data) => files.write(type_name, name, data),
+                Mirror::Remove => files.remove(type_name, name),
+            },
+            (ChainMode::WriteBoth, None) => Err(Error::Unsupported {
+                message: "write-both mode needs a file source".into(),
+            }),
+            _ => return Ok(Vec::new()),
+        };
         let mut degraded = Vec::new();
         if let Err(e) = result {
             self.failed(Layer::Filesystem, e, &mut degraded)?;
@@ -424,22 +531,24 @@ impl HybridService {
         Ok(degraded)
     }
 
-    fn mirror_files(
-        &self,
-        type_name: &str,
-        name: &str,
-        data: Option<&Value>,
-    ) -> Result<Vec<LayerFailure>> {
-        match (self.config.mode, &self.files) {
-            (ChainMode::WriteBoth, Some(files)) => self.mirror(match data {
-                Some(d) => files.write(type_name, name, d),
-                None => files.remove(type_name, name),
-            }),
-            (ChainMode::WriteBoth, None) => self.mirror(Err(Error::Unsupported {
-                message: "write-both mode needs a file source".into(),
-            })),
-            _ => Ok(Vec::new()),
+    /// The mirror of a write that leaves a head: the file follows the head
+    /// (written while it is active, removed once it is deleted).
+    fn after(&self, outcome: SaveOutcome) -> Result<HybridWrite<SaveOutcome>> {
+        let degraded = self.mirror_outcome(&outcome)?;
+        Ok(HybridWrite { outcome, degraded })
+    }
+
+    fn mirror_outcome(&self, outcome: &SaveOutcome) -> Result<Vec<LayerFailure>> {
+        if !outcome.changed {
+            return Ok(Vec::new());
         }
+        let r = &outcome.record;
+        let what = if r.is_active {
+            Mirror::Write(r.data.value())
+        } else {
+            Mirror::Remove
+        };
+        self.mirror(&r.type_name, &r.name, what)
     }
 
     /// Saves to the database (and, in write-both mode, to the files).
@@ -451,7 +560,7 @@ impl HybridService {
         options: SaveOptions,
     ) -> Result<HybridWrite<SaveOutcome>> {
         let outcome = self.db.save(type_name, name, data, options).await?;
-        self.after_save(type_name, name, outcome)
+        self.after(outcome)
     }
 
     /// [`HybridService::save`] of a definition already validated.
@@ -466,20 +575,21 @@ impl HybridService {
             .db
             .save_definition(type_name, name, data, options)
             .await?;
-        self.after_save(type_name, name, outcome)
+        self.after(outcome)
     }
 
-    fn after_save(
-        &self,
-        type_name: &str,
-        name: &str,
-        outcome: SaveOutcome,
-    ) -> Result<HybridWrite<SaveOutcome>> {
-        let degraded = if outcome.changed {
-            self.mirror_files(type_name, name, Some(outcome.record.data.value()))?
-        } else {
-            Vec::new()
-        };
+    /// Saves several records all-or-nothing (see
+    /// [`MetadataService::save_many`]), mirroring each change.
+    pub async fn save_many(&self, items: Vec<SaveItem>) -> Result<HybridWrite<Vec<SaveOutcome>>> {
+        let outcome = self.db.save_many(items).await?;
+        self.after_many(outcome)
+    }
+
+    fn after_many(&self, outcome: Vec<SaveOutcome>) -> Result<HybridWrite<Vec<SaveOutcome>>> {
+        let mut degraded = Vec::new();
+        for o in &outcome {
+            degraded.extend(self.mirror_outcome(o)?);
+        }
         Ok(HybridWrite { outcome, degraded })
     }
 
@@ -491,7 +601,52 @@ impl HybridService {
         options: ChangeOptions,
     ) -> Result<HybridWrite<SaveOutcome>> {
         let outcome = self.db.delete(type_name, name, options).await?;
-        let degraded = self.mirror_files(type_name, name, None)?;
+        self.after(outcome)
+    }
+
+    /// Undoes a soft delete (and writes the file back in write-both mode).
+    pub async fn restore(
+        &self,
+        type_name: &str,
+        name: &str,
+        options: ChangeOptions,
+    ) -> Result<HybridWrite<SaveOutcome>> {
+        let outcome = self.db.restore(type_name, name, options).await?;
+        self.after(outcome)
+    }
+
+    /// Writes an earlier version back (and to the file in write-both mode).
+    pub async fn rollback(
+        &self,
+        type_name: &str,
+        name: &str,
+        version: u64,
+        options: ChangeOptions,
+    ) -> Result<HybridWrite<SaveOutcome>> {
+        let outcome = self.db.rollback(type_name, name, version, options).await?;
+        self.after(outcome)
+    }
+
+    /// Removes the row for good (and the file in write-both mode).
+    pub async fn purge(
+        &self,
+        type_name: &str,
+        name: &str,
+        options: ChangeOptions,
+    ) -> Result<HybridWrite<ChangeEvent>> {
+        let outcome = self.db.purge(type_name, name, options).await?;
+        let degraded = self.mirror(type_name, name, Mirror::Remove)?;
         Ok(HybridWrite { outcome, degraded })
+    }
+
+    /// Applies fetched definitions in one verified batch (see
+    /// [`MetadataService::apply_fetched`]), mirroring each change.
+    pub async fn apply_fetched(
+        &self,
+        manifest: &[ManifestEntry],
+        items: Vec<FetchedItem>,
+    ) -> Result<HybridWrite<Vec<SaveOutcome>>> {
+        let outcome = self.db.apply_fetched(manifest, items).await?;
+        self.after_many(outcome)
     }
 }

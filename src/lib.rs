@@ -25,14 +25,14 @@ pub mod store;
 pub mod sync;
 pub mod validate;
 
-pub use access::{AccessPolicy, Actor, Permission};
+pub use access::{AccessPolicy, Action, Actor, Permission};
 pub use canonical::{canonicalize, checksum, content_hash};
 #[cfg(not(target_arch = "wasm32"))]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use definition::Definition;
 pub use error::{Error, Result};
-pub use events::{ChangeEvent, EventBus, SubscriptionId};
+pub use events::{ChangeEvent, ChangeQuery};
 pub use files::{FileBundle, FileFormat, FileSource};
 pub use hybrid::{
     ChainMode, Found, HybridConfig, HybridService, HybridWrite, Layer, LayerFailure,
@@ -43,9 +43,12 @@ pub use query::{Query, QueryPage};
 pub use record::{HistoryEntry, MetadataRecord, Operation, Source};
 pub use registry::Registry;
 pub use service::{
-    ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
+    ChangeOptions, Guard, MetadataService, SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
 };
-pub use store::{KvBackend, KvOp, KvStore, MemoryStore, Store, Write, WriteBatch};
-pub use sync::{FetchedItem, ManifestEntry, SyncPlan};
+pub use store::{
+    Batch, Change, Current, Expect, Feed, Follower, KvBackend, KvOp, KvStore, MemoryStore, Origin,
+    Store, SubscriptionId,
+};
+pub use sync::{FetchedItem, ManifestEntry, SyncPlan, SyncResult};
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -64,12 +64,40 @@ pub struct MetadataRecord {
     /// Who made the last real change.
     #[serde(default)]
     pub updated_by: Option<String>,
+    /// The change that produced this version: its position in the scope's
+    /// change log (assigned by the store when it commits; 0 before).
+    #[serde(default)]
+    pub seq: u64,
+    /// What that change did.
+    #[serde(default = "Operation::default_for_record")]
+    pub operation: Operation,
 }
 
 impl MetadataRecord {
     /// The record's identity.
     pub fn key(&self) -> RecordKey {
         RecordKey::new(self.tenant_id.as_deref(), &self.type_name, &self.name)
+    }
+
+    /// This version as a history entry: what the record becomes when a
+    /// later version supersedes it.
+    pub fn to_history(&self) -> HistoryEntry {
+        HistoryEntry {
+            tenant_id: self.tenant_id.clone(),
+            type_name: self.type_name.clone(),
+            name: self.name.clone(),
+            version: self.version,
+            operation: self.operation,
+            checksum: self.checksum.clone(),
+            actor: self
+                .updated_by
+                .clone()
+                .unwrap_or_else(|| self.owner.clone()),
+            timestamp: self.updated_at.clone(),
+            is_active: self.is_active,
+            data: self.data.clone(),
+            seq: self.seq,
+        }
     }
 }
 
@@ -94,6 +122,10 @@ pub enum Operation {
 }
 
 impl Operation {
+    fn default_for_record() -> Self {
+        Operation::Create
+    }
+
     /// The lowercase name used in history and events.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -133,6 +165,9 @@ pub struct HistoryEntry {
     pub is_active: bool,
     /// The definition as of this version.
     pub data: Definition,
+    /// The change's position in the scope's change log.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 impl HistoryEntry {

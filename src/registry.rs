@@ -4,15 +4,29 @@
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
 
 use crate::definition::Definition;
 use crate::error::Result;
 use crate::validate;
 
-/// Code-registered definitions keyed by (type, name).
-#[derive(Debug, Default)]
+/// Told of every (type, name) registered or unregistered.
+pub type Watcher = dyn Fn(&str, &str);
+
+/// Code-registered definitions keyed by (type, name), shared by every chain
+/// built on it (a service and the services derived from it).
+#[derive(Default)]
 pub struct Registry {
     items: RefCell<BTreeMap<(String, String), Definition>>,
+    watchers: RefCell<Vec<Weak<Watcher>>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("len", &self.len())
+            .finish()
+    }
 }
 
 impl Registry {
@@ -29,15 +43,36 @@ impl Registry {
         self.items
             .borrow_mut()
             .insert((type_name.to_owned(), name.to_owned()), definition);
+        self.tell(type_name, name);
         Ok(())
     }
 
     /// Removes a definition; true when there was one.
     pub fn unregister(&self, type_name: &str, name: &str) -> bool {
-        self.items
+        let removed = self
+            .items
             .borrow_mut()
             .remove(&(type_name.to_owned(), name.to_owned()))
-            .is_some()
+            .is_some();
+        self.tell(type_name, name);
+        removed
+    }
+
+    /// Calls `watcher` for every later change while it is alive (the
+    /// registry holds it weakly).
+    pub fn watch(&self, watcher: &Rc<Watcher>) {
+        self.watchers.borrow_mut().push(Rc::downgrade(watcher));
+    }
+
+    fn tell(&self, type_name: &str, name: &str) {
+        let watchers: Vec<Rc<Watcher>> = {
+            let mut list = self.watchers.borrow_mut();
+            list.retain(|w| w.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        for w in watchers {
+            w(type_name, name);
+        }
     }
 
     /// The definition registered for (type, name).

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::access::Permission;
+use crate::access::Action;
 use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::record::Source;
@@ -50,6 +50,16 @@ impl SyncPlan {
     }
 }
 
+/// What [`crate::HybridService::sync`] did: the comparison, and the
+/// outcomes of what it applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncResult {
+    /// How the local records compared with the manifest.
+    pub plan: SyncPlan,
+    /// The stale and missing records fetched and applied.
+    pub applied: Vec<SaveOutcome>,
+}
+
 /// A fetched definition, to apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FetchedItem {
@@ -89,8 +99,7 @@ impl MetadataService {
         let mut remote: BTreeMap<(&str, &str), &ManifestEntry> = BTreeMap::new();
         for e in manifest {
             check_entry(e)?;
-            self.policy()
-                .check(self.actor(), "sync", Permission::Read, &e.type_name)?;
+            self.check(Action::Sync, &e.type_name)?;
             if remote.insert((&e.type_name, &e.name), e).is_some() {
                 return Err(Error::validation(
                     "manifest",
@@ -174,5 +183,27 @@ impl MetadataService {
             });
         }
         self.save_many(items).await
+    }
+}
+
+impl crate::hybrid::HybridService {
+    /// Brings the local records in line with `manifest`: compares, asks
+    /// `fetch` for the stale and missing entries only, and applies what it
+    /// returns in one verified batch (see
+    /// [`MetadataService::apply_fetched`]), mirroring each change.
+    pub async fn sync<F, Fut>(&self, manifest: &[ManifestEntry], fetch: F) -> Result<SyncResult>
+    where
+        F: FnOnce(Vec<ManifestEntry>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<FetchedItem>>>,
+    {
+        let plan = self.database().diff_manifest(manifest).await?;
+        let wanted = plan.to_fetch();
+        let applied = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            let items = fetch(wanted).await?;
+            self.apply_fetched(manifest, items).await?.outcome
+        };
+        Ok(SyncResult { plan, applied })
     }
 }

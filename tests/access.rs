@@ -62,11 +62,7 @@ fn every_operation_is_checked() {
             "load",
             "view",
         );
-        forbidden(
-            nobody.load_many("view").await.unwrap_err(),
-            "loadMany",
-            "view",
-        );
+        forbidden(nobody.load_many("view").await.unwrap_err(), "list", "view");
         forbidden(
             nobody.history("view", "v").await.unwrap_err(),
             "history",
@@ -146,7 +142,7 @@ fn roles_grant_per_type_with_wildcard_and_admin() {
         let designer = svc_with(&store, policy(), Actor::new("dan", ["designer"]));
         let writes = Rc::new(Cell::new(0));
         let w = Rc::clone(&writes);
-        designer.events().subscribe(move |_| w.set(w.get() + 1));
+        designer.feed().subscribe(move |_, _| w.set(w.get() + 1));
         designer
             .save("view", "v", json!({"a": 2}), opts())
             .await

@@ -273,7 +273,10 @@ fn failing_store_reports_errors_and_store_and_cache_agree() {
                         .rollback("view", &name, 1, ChangeOptions::default())
                         .await
                         .map(|_| ()),
-                    _ => db.purge("view", &name, ChangeOptions::default()).await,
+                    _ => db
+                        .purge("view", &name, ChangeOptions::default())
+                        .await
+                        .map(|_| ()),
                 };
                 if let Err(e) = result {
                     if e.code() == "STORAGE_UNAVAILABLE" {
@@ -361,9 +364,16 @@ fn a_tampered_record_is_corrupted_and_never_served() {
         svc.save("view", "w", json!({"b": 1}), opts())
             .await
             .unwrap();
+        // Tamper with the stored head: its data no longer matches its
+        // checksum (a write behind the service's back, at the next version).
+        let expect = Expect::Version(rec.version);
         rec.data = Definition::from_value(json!({"a": "tampered"})).unwrap();
-        let mut batch = WriteBatch::new();
-        batch.push(Write::Put(rec));
+        rec.version += 1;
+        let mut batch = Batch::new(None);
+        batch.push(Change::Put {
+            record: rec,
+            expect,
+        });
         store.commit(batch).await.unwrap();
 
         let err = svc.load("view", "v").await.unwrap_err();

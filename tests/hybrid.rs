@@ -75,7 +75,7 @@ fn database_then_registry_then_files() {
             c.load("view", "home").await.unwrap().layer(),
             Some(Layer::Registry)
         );
-        c.unregister("view", "home");
+        assert!(c.unregister("view", "home").unwrap());
         assert_eq!(
             c.load("view", "home").await.unwrap().layer(),
             Some(Layer::Filesystem)
@@ -164,12 +164,26 @@ fn cache_never_changes_an_answer() {
 }
 
 /// A store whose every call fails.
-struct DownStore;
+#[derive(Default)]
+struct DownStore(Feed);
 
 #[async_trait(?Send)]
 impl Store for DownStore {
     fn kind(&self) -> &str {
         "down"
+    }
+    fn feed(&self) -> &Feed {
+        &self.0
+    }
+    async fn changes(&self, _: Option<&str>, _: &ChangeQuery) -> Result<Vec<ChangeEvent>> {
+        Err(Error::StorageUnavailable {
+            message: "connection lost".into(),
+        })
+    }
+    async fn last_sequence(&self, _: Option<&str>) -> Result<u64> {
+        Err(Error::StorageUnavailable {
+            message: "connection lost".into(),
+        })
     }
     async fn get(&self, _: &RecordKey) -> Result<Option<MetadataRecord>> {
         Err(Error::StorageUnavailable {
@@ -186,7 +200,7 @@ impl Store for DownStore {
             message: "connection lost".into(),
         })
     }
-    async fn commit(&self, _: WriteBatch) -> Result<()> {
+    async fn apply(&self, _: &Batch) -> Result<u64> {
         Err(Error::StorageUnavailable {
             message: "connection lost".into(),
         })
@@ -194,7 +208,7 @@ impl Store for DownStore {
 }
 
 fn down_chain(strict: bool) -> HybridService {
-    let db = MetadataService::builder(DownStore)
+    let db = MetadataService::builder(DownStore::default())
         .clock(clock())
         .build()
         .unwrap();
@@ -318,10 +332,135 @@ fn write_both_mirrors_writes_to_files() {
             .await
             .unwrap();
         assert_eq!(f.load("view", "new_view").unwrap(), None);
+        // Every other write goes through the mode too: restore writes the
+        // file back, rollback writes the version it restores, a batch and a
+        // sync write each changed record, purge removes the file.
+        c.restore("view", "new_view", ChangeOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            f.load("view", "new_view").unwrap().as_deref(),
+            Some(&json!({"label": "New"}))
+        );
+        c.save("view", "new_view", json!({"label": "Newer"}), opts())
+            .await
+            .unwrap();
+        c.rollback("view", "new_view", 1, ChangeOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            f.load("view", "new_view").unwrap().as_deref(),
+            Some(&json!({"label": "New"}))
+        );
+        let items = vec![
+            SaveItem {
+                type_name: "view".into(),
+                name: "batch_a".into(),
+                data: json!({"n": 1}),
+                options: opts(),
+            },
+            SaveItem {
+                type_name: "app".into(),
+                name: "batch_b".into(),
+                data: json!({"n": 2}),
+                options: opts(),
+            },
+        ];
+        c.save_many(items).await.unwrap();
+        assert_eq!(
+            f.load("app", "batch_b").unwrap().as_deref(),
+            Some(&json!({"n": 2}))
+        );
+        let data = json!({"synced": true});
+        let manifest = vec![ManifestEntry {
+            type_name: "view".into(),
+            name: "synced".into(),
+            version: None,
+            checksum: checksum(&data).unwrap(),
+        }];
+        let fetched = data.clone();
+        let result = c
+            .sync(&manifest, |wanted| async move {
+                Ok(wanted
+                    .into_iter()
+                    .map(|e| FetchedItem {
+                        type_name: e.type_name,
+                        name: e.name,
+                        data: fetched.clone(),
+                    })
+                    .collect())
+            })
+            .await
+            .unwrap();
+        assert_eq!(result.applied.len(), 1);
+        assert_eq!(f.load("view", "synced").unwrap().as_deref(), Some(&data));
+        c.purge("view", "new_view", ChangeOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(f.load("view", "new_view").unwrap(), None);
+        // The file layer never serves what the database purged.
+        assert_eq!(c.load("view", "new_view").await.unwrap().found, None);
         // Read-both mode leaves files alone.
         let (c, f) = chain(HybridConfig::default());
         c.save("view", "db_view", json!({}), opts()).await.unwrap();
         assert_eq!(f.load("view", "db_view").unwrap(), None);
+    });
+}
+
+#[test]
+fn derived_chains_share_the_store_registry_and_files() {
+    block_on(async {
+        let (c, _) = chain(HybridConfig::default());
+        let acme = c
+            .derive(
+                c.database()
+                    .derive()
+                    .tenant(Some("acme"))
+                    .actor(Actor::new("bob", ["admin"]))
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(acme.database().tenant_id(), Some("acme"));
+        // The registry and files are shared.
+        c.register("view", "reg", json!({"from": "registry"}))
+            .unwrap();
+        assert_eq!(
+            acme.load("view", "reg").await.unwrap().layer(),
+            Some(Layer::Registry)
+        );
+        assert_eq!(
+            acme.load("view", "home").await.unwrap().layer(),
+            Some(Layer::Filesystem)
+        );
+        // A global change reaches the tenant's cache through the store.
+        c.save("view", "shared", json!({"v": 1}), opts())
+            .await
+            .unwrap();
+        assert_eq!(
+            acme.load("view", "shared").await.unwrap().data(),
+            Some(&json!({"v": 1}))
+        );
+        c.save("view", "shared", json!({"v": 2}), opts())
+            .await
+            .unwrap();
+        assert_eq!(
+            acme.load("view", "shared").await.unwrap().data(),
+            Some(&json!({"v": 2}))
+        );
+        // A registry change reaches every chain's cache.
+        c.register("view", "reg", json!({"from": "registry", "v": 2}))
+            .unwrap();
+        assert_eq!(
+            acme.load("view", "reg").await.unwrap().data(),
+            Some(&json!({"from": "registry", "v": 2}))
+        );
+        // Not another store.
+        let other = MetadataService::builder(MemoryStore::new())
+            .clock(clock())
+            .build()
+            .unwrap();
+        assert_eq!(c.derive(other).unwrap_err().code(), "VALIDATION");
     });
 }
 

@@ -56,8 +56,8 @@ fn identical_save_is_a_noop_even_with_reordered_keys() {
         let svc = service();
         let events = Rc::new(RefCell::new(Vec::new()));
         let sink = Rc::clone(&events);
-        svc.events()
-            .subscribe(move |e| sink.borrow_mut().push(e.clone()));
+        svc.feed()
+            .subscribe(move |e, _| sink.borrow_mut().push(e.clone()));
         svc.save("view", "v", json!({"a": 1, "b": [1, 2]}), opts())
             .await
             .unwrap();
@@ -518,7 +518,7 @@ fn save_many_is_all_or_nothing() {
         };
         let seen = Rc::new(RefCell::new(0));
         let counter = Rc::clone(&seen);
-        svc.events().subscribe(move |_| *counter.borrow_mut() += 1);
+        svc.feed().subscribe(move |_, _| *counter.borrow_mut() += 1);
 
         // An invalid item in the middle: nothing is written, and the error names it.
         let err = svc
@@ -607,8 +607,8 @@ fn events_carry_every_committed_change_in_order() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let sink = Rc::clone(&log);
         let sub = svc
-            .events()
-            .subscribe(move |e| sink.borrow_mut().push(e.clone()));
+            .feed()
+            .subscribe(move |e, _| sink.borrow_mut().push(e.clone()));
         svc.save("view", "v", json!({"a": 1}), opts())
             .await
             .unwrap();
@@ -655,8 +655,29 @@ fn events_carry_every_committed_change_in_order() {
             ),
             ("view", "v", None)
         );
-        assert!(svc.events().unsubscribe(sub));
+        assert!(svc.feed().unsubscribe(sub));
         svc.save("view", "w", json!({}), opts()).await.unwrap();
-        assert_eq!(svc.events().last_sequence(), 7);
+        assert_eq!(log.len(), 6, "nothing after unsubscribing");
+        // The sequence numbers are the stored change log's.
+        assert_eq!(svc.last_sequence().await.unwrap(), 7);
+        let stored: Vec<_> = svc
+            .changes(&ChangeQuery::since(0))
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| (e.sequence, e.operation))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                (1, Create),
+                (2, Update),
+                (3, Delete),
+                (4, Restore),
+                (5, Rollback),
+                (6, Purge),
+                (7, Create)
+            ]
+        );
     });
 }

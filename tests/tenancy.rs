@@ -176,8 +176,8 @@ fn tenant_writes_stay_in_the_tenant() {
         // Events name the tenant.
         let seen = Rc::new(std::cell::RefCell::new(None));
         let s = Rc::clone(&seen);
-        acme.events()
-            .subscribe(move |e| *s.borrow_mut() = e.tenant_id.clone());
+        acme.feed()
+            .subscribe(move |e, _| *s.borrow_mut() = e.tenant_id.clone());
         acme.save("view", "home", json!({"v": "acme3"}), opts())
             .await
             .unwrap();

@@ -2,8 +2,13 @@
 //! chromedriver): `cargo test --target wasm32-unknown-unknown --test wasm_browser`.
 #![cfg(target_arch = "wasm32")]
 
+mod contract;
+
+use std::cell::RefCell;
 use std::rc::Rc;
 
+use async_trait::async_trait;
+use contract::{run_all, Factory, Subject};
 use objectstack_metadata::store::{KvBackend, KvStore, Store};
 use objectstack_metadata::wasm::indexeddb::{Bucket, IndexedDbStore};
 use objectstack_metadata::wasm::local_storage::LocalStorageKv;
@@ -154,50 +159,228 @@ async fn indexeddb_batches_are_all_or_nothing_and_tenants_isolated() {
     delete_database(&ns).await;
 }
 
-#[wasm_bindgen_test]
-async fn indexeddb_upgrades_an_existing_empty_database() {
-    // A database created by someone else at version 0 -> 1 with no stores
-    // is not ours; one at an older version of ours is upgraded on open.
-    let ns = unique("upgrade");
-    let factory = web_sys::window().unwrap().indexed_db().unwrap().unwrap();
-    let req = factory
-        .open_with_u32(&IndexedDbStore::database_name(&ns), 1)
-        .unwrap();
-    let p = js_sys::Promise::new(&mut |resolve, reject| {
-        req.set_onsuccess(Some(&resolve));
-        req.set_onerror(Some(&reject));
-    });
-    JsFuture::from(p).await.unwrap();
-    let db: web_sys::IdbDatabase = req.result().unwrap().dyn_into().unwrap();
-    assert_eq!(
-        db.object_store_names().length(),
-        0,
-        "created empty by the test"
+#[wasm_bindgen(module = "/tests/support/idb_v1.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = writeV1Database)]
+    fn write_v1_database(name: &str, records: &str, history: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = describeDatabase)]
+    fn describe_database(name: &str) -> js_sys::Promise;
+}
+
+fn v1_record(tenant: Option<&str>, name: &str, version: u64, at: i64, n: i64) -> serde_json::Value {
+    let data = json!({ "n": n });
+    let mut record = serde_json::to_value(MetadataRecord {
+        type_name: "view".into(),
+        name: name.into(),
+        checksum: checksum(&data).unwrap(),
+        data: Definition::from_value(data).unwrap(),
+        version,
+        source: Source::Database,
+        is_active: true,
+        owner: "alice".into(),
+        tenant_id: tenant.map(str::to_owned),
+        tags: vec![],
+        created_at: clock::format_rfc3339(0),
+        updated_at: clock::format_rfc3339(at),
+        updated_by: Some("alice".into()),
+        seq: 0,
+        operation: Operation::Create,
+    })
+    .unwrap();
+    // Version 1 had neither field.
+    let object = record.as_object_mut().unwrap();
+    object.remove("seq");
+    object.remove("operation");
+    record
+}
+
+fn v1_entry(record: &serde_json::Value, operation: &str, active: bool) -> serde_json::Value {
+    json!({
+        "tenant_id": record["tenant_id"], "type": "view", "name": record["name"],
+        "version": record["version"], "operation": operation, "checksum": record["checksum"],
+        "actor": "alice", "timestamp": record["updated_at"], "is_active": active,
+        "data": record["data"],
+    })
+}
+
+fn v1_row(value: &serde_json::Value, history: bool) -> serde_json::Value {
+    let key = RecordKey::new(
+        value["tenant_id"].as_str(),
+        "view",
+        value["name"].as_str().unwrap(),
     );
-    db.close();
+    let version = value["version"].as_u64().unwrap();
+    let mut row = json!({
+        "key": if history { store::layout::history_id(&key, version) } else { key.storage_key() },
+        "tenant": value["tenant_id"].as_str().unwrap_or(""),
+        "type": "view", "name": value["name"], "version": version,
+        "json": value.to_string(),
+    });
+    if !history {
+        row["active"] = json!(1);
+    }
+    row
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_creates_schema_2_and_upgrades_a_version_1_database() {
+    // Fresh: the three object stores and their indexes, no redundant ones.
+    let ns = unique("fresh");
+    IndexedDbStore::open(&ns).await.unwrap().close();
+    let described = JsFuture::from(describe_database(&IndexedDbStore::database_name(&ns)))
+        .await
+        .unwrap();
+    let described: serde_json::Value =
+        serde_json::from_str(&String::from(js_sys::JSON::stringify(&described).unwrap())).unwrap();
+    assert_eq!(
+        described,
+        json!({"version": 2, "records": ["tenant_seq", "type_active"], "history": ["tenant_seq"], "counters": []})
+    );
     delete_database(&ns).await;
 
-    // Fresh: the store creates both object stores and their indexes.
-    let store = IndexedDbStore::open(&ns).await.unwrap();
-    store.close();
-    let req = factory
-        .open_with_u32(&IndexedDbStore::database_name(&ns), 1)
+    // Version 1 with data: a (v1, v2), b (v1) for acme; c (v1, purged at v2)
+    // global. Each head's own version was in history too.
+    let ns = unique("v1");
+    let a1 = v1_record(Some("acme"), "a", 1, 1_000, 1);
+    let a2 = v1_record(Some("acme"), "a", 2, 3_000, 2);
+    let b1 = v1_record(Some("acme"), "b", 1, 2_000, 3);
+    let c1 = v1_record(None, "c", 1, 1_500, 4);
+    let heads = [v1_row(&a2, false), v1_row(&b1, false)];
+    let mut c2 = v1_entry(&c1, "purge", false);
+    c2["version"] = json!(2);
+    c2["timestamp"] = json!(clock::format_rfc3339(4_000));
+    let history = [
+        v1_row(&v1_entry(&a1, "create", true), true),
+        v1_row(&v1_entry(&a2, "update", true), true),
+        v1_row(&v1_entry(&b1, "create", true), true),
+        v1_row(&v1_entry(&c1, "create", true), true),
+        v1_row(&c2, true),
+    ];
+    JsFuture::from(write_v1_database(
+        &IndexedDbStore::database_name(&ns),
+        &serde_json::to_string(&heads).unwrap(),
+        &serde_json::to_string(&history).unwrap(),
+    ))
+    .await
+    .unwrap();
+    let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let seqs = |entries: Vec<HistoryEntry>| {
+        entries
+            .iter()
+            .map(|h| (h.version, h.seq, h.operation))
+            .collect::<Vec<_>>()
+    };
+    let a = RecordKey::new(Some("acme"), "view", "a");
+    assert_eq!(
+        seqs(store.history(&a).await.unwrap()),
+        [(1, 1, Operation::Create), (2, 3, Operation::Update)],
+        "a's head is not repeated in its history, and the changes are numbered in time order"
+    );
+    assert_eq!(store.get(&a).await.unwrap().unwrap().seq, 3);
+    assert_eq!(store.last_sequence(Some("acme")).await.unwrap(), 3);
+    assert_eq!(store.last_sequence(None).await.unwrap(), 2);
+    let log: Vec<_> = store
+        .changes(Some("acme"), &ChangeQuery::since(0))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.sequence, e.name.clone(), e.version))
+        .collect();
+    assert_eq!(
+        log,
+        [(1, "a".into(), 1), (2, "b".into(), 1), (3, "a".into(), 2)]
+    );
+    // The upgraded database takes new writes: versions continue after the
+    // purge, sequence numbers after the last one.
+    let global = service(Rc::clone(&store));
+    let again = global
+        .save("view", "c", json!({"n": 5}), SaveOptions::default())
+        .await
         .unwrap();
-    let p = js_sys::Promise::new(&mut |resolve, reject| {
-        req.set_onsuccess(Some(&resolve));
-        req.set_onerror(Some(&reject));
-    });
-    JsFuture::from(p).await.unwrap();
-    let db: web_sys::IdbDatabase = req.result().unwrap().dyn_into().unwrap();
-    let names = db.object_store_names();
-    assert!(names.contains("records") && names.contains("history"));
-    let tx = db.transaction_with_str("records").unwrap();
-    let indexes = tx.object_store("records").unwrap().index_names();
-    for index in ["tenant_type_name", "type_active", "tenant_type"] {
-        assert!(indexes.contains(index), "{index}");
-    }
-    db.close();
+    assert_eq!((again.record.version, again.record.seq), (3, 3));
+    let acme = MetadataService::builder_shared(Rc::clone(&store))
+        .tenant(Some("acme"))
+        .clock(Rc::new(ManualClock::new(10_000, 1)))
+        .build()
+        .unwrap();
+    let updated = acme
+        .save("view", "a", json!({"n": 6}), SaveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((updated.record.version, updated.record.seq), (3, 4));
+    assert_eq!(acme.history("view", "a").await.unwrap().len(), 3);
+    drop((global, acme, store));
     delete_database(&ns).await;
+}
+
+/// Fresh IndexedDB databases, one per subject.
+struct IndexedDbs {
+    last: RefCell<Option<String>>,
+}
+
+#[async_trait(?Send)]
+impl Factory for IndexedDbs {
+    fn label(&self) -> String {
+        "indexeddb".into()
+    }
+    async fn open(&self) -> Subject {
+        let ns = unique("contract");
+        let store = IndexedDbStore::open(&ns).await.unwrap();
+        *self.last.borrow_mut() = Some(ns);
+        Subject {
+            store: Rc::new(store),
+            faults: None,
+            interleaves: true,
+        }
+    }
+    async fn reopen(&self, _: &Subject) -> Option<Rc<dyn Store>> {
+        // A second connection, as another tab has.
+        let ns = self.last.borrow().clone()?;
+        Some(Rc::new(IndexedDbStore::open(&ns).await.unwrap()))
+    }
+}
+
+/// Fresh localStorage namespaces, one per subject.
+struct LocalStorages;
+
+#[async_trait(?Send)]
+impl Factory for LocalStorages {
+    fn label(&self) -> String {
+        "localstorage".into()
+    }
+    async fn open(&self) -> Subject {
+        let kv = LocalStorageKv::open(&unique("contract")).unwrap();
+        Subject {
+            store: Rc::new(KvStore::new(kv)),
+            faults: None,
+            interleaves: false,
+        }
+    }
+    async fn reopen(&self, _: &Subject) -> Option<Rc<dyn Store>> {
+        // localStorage has no transactions: separate store objects over one
+        // namespace are not safe concurrent writers (README).
+        None
+    }
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_passes_the_store_contract() {
+    run_all(&IndexedDbs {
+        last: RefCell::default(),
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn local_storage_passes_the_store_contract() {
+    run_all(&LocalStorages).await;
+    web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .clear()
+        .unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -239,8 +422,8 @@ async fn local_storage_store_and_its_quota() {
     assert_eq!(err.code(), "QUOTA_EXCEEDED", "{err}");
     assert_eq!(
         kv.keys().unwrap().len(),
-        before + 2 * filled,
-        "no half-written record"
+        before + filled,
+        "no half-written record (one head per new record)"
     );
     assert_eq!(
         svc.load("view", "v").await.unwrap().as_deref(),

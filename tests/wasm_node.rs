@@ -2,14 +2,22 @@
 //! `cargo test --target wasm32-unknown-unknown --test wasm_node`.
 #![cfg(target_arch = "wasm32")]
 
+mod contract;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use async_trait::async_trait;
+use contract::{run_all, Factory, Fault, Subject};
 use js_sys::{Function, Reflect};
-use objectstack_metadata::store::KvStore;
 use objectstack_metadata::wasm::boundary::{error_to_js, to_js, value_from_js};
-use objectstack_metadata::wasm::host_store::HostKv;
+use objectstack_metadata::wasm::host::Host;
+use objectstack_metadata::wasm::host_kv::HostKv;
+use objectstack_metadata::wasm::host_records::HostRecords;
 use objectstack_metadata::*;
 use serde_json::json;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 fn js(source: &str) -> JsValue {
@@ -79,83 +87,137 @@ fn errors_become_real_errors_with_code_and_details() {
     ));
 }
 
-fn map_host(async_callbacks: bool) -> JsValue {
-    let wrap = if async_callbacks { "async " } else { "" };
-    js(&format!(
-        r#"(() => {{
-            const m = new Map();
-            return {{
-                kind: 'map',
-                m,
-                get: {wrap}(k) => m.get(k) ?? null,
-                put: {wrap}(k, v) => {{ m.set(k, v); }},
-                delete: {wrap}(k) => {{ m.delete(k); }},
-                list: {wrap}(p) => [...m].filter(([k]) => k.startsWith(p)).map(([, v]) => v),
-                fail: null,
-            }};
-        }})()"#
-    ))
+#[wasm_bindgen(module = "/tests/support/hosts.mjs")]
+extern "C" {
+    #[wasm_bindgen(js_name = newMap)]
+    fn new_map() -> JsValue;
+    #[wasm_bindgen(js_name = mapHost)]
+    fn map_host(map: &JsValue, asynchronous: bool, atomic: bool) -> JsValue;
+    #[wasm_bindgen(js_name = sqliteHost)]
+    fn sqlite_host(path: JsValue) -> js_sys::Promise;
 }
 
-async fn service_over(host: JsValue) -> MetadataService {
-    MetadataService::builder(KvStore::new(HostKv::new(host).unwrap()))
-        .clock(Rc::new(ManualClock::new(0, 1)))
-        .build()
-        .unwrap()
+/// Arms a fault through the `arm(kind, n)` a wrapped host carries.
+fn arming(wrapped: &JsValue) -> Rc<dyn Fn(Fault)> {
+    let arm: Function = prop(wrapped, "arm").dyn_into().unwrap();
+    Rc::new(move |f: Fault| {
+        let (kind, n) = match f {
+            Fault::Before(n) => ("before", n),
+            Fault::After(n) => ("after", n),
+            Fault::Off => ("off", 0),
+        };
+        arm.call2(&JsValue::NULL, &JsValue::from_str(kind), &JsValue::from(n))
+            .unwrap();
+    })
 }
 
-#[wasm_bindgen_test]
-async fn host_store_with_sync_and_async_callbacks() {
-    for async_callbacks in [false, true] {
-        let host = map_host(async_callbacks);
-        let svc = service_over(host.clone()).await;
-        svc.save("view", "v", json!({"a": 1}), SaveOptions::default())
-            .await
-            .unwrap();
-        svc.save("view", "v", json!({"a": 2}), SaveOptions::default())
-            .await
-            .unwrap();
-        assert_eq!(
-            svc.load("view", "v").await.unwrap().as_deref(),
-            Some(&json!({"a": 2}))
-        );
-        assert_eq!(svc.history("view", "v").await.unwrap().len(), 2);
-        assert_eq!(svc.load_many("view").await.unwrap().len(), 1);
-        let size = prop(&prop(&host, "m"), "size").as_f64();
-        assert_eq!(size, Some(3.0), "one record and two history entries");
+fn kv_store(wrapped: &JsValue) -> Rc<dyn Store> {
+    let host = Host::new(&prop(wrapped, "host"), "map").unwrap();
+    Rc::new(KvStore::new(HostKv::new(host).unwrap()))
+}
+
+/// Key-value hosts over one Map per subject.
+struct KvHosts {
+    asynchronous: bool,
+    atomic: bool,
+    last: RefCell<Option<JsValue>>,
+}
+
+#[async_trait(?Send)]
+impl Factory for KvHosts {
+    fn label(&self) -> String {
+        format!(
+            "key-value host (async: {}, commit: {})",
+            self.asynchronous, self.atomic
+        )
+    }
+    async fn open(&self) -> Subject {
+        let map = new_map();
+        let wrapped = map_host(&map, self.asynchronous, self.atomic);
+        *self.last.borrow_mut() = Some(map);
+        Subject {
+            store: kv_store(&wrapped),
+            faults: Some(arming(&wrapped)),
+            interleaves: self.asynchronous,
+        }
+    }
+    async fn reopen(&self, _: &Subject) -> Option<Rc<dyn Store>> {
+        // Separate store objects coordinate only through `commit`.
+        if !self.atomic {
+            return None;
+        }
+        let map = self.last.borrow().clone()?;
+        Some(kv_store(&map_host(&map, self.asynchronous, true)))
+    }
+}
+
+/// SQLite record hosts, one database file per subject.
+struct SqliteHosts {
+    last: RefCell<Option<JsValue>>,
+}
+
+async fn sqlite(path: JsValue) -> JsValue {
+    JsFuture::from(sqlite_host(path)).await.unwrap()
+}
+
+fn record_store(wrapped: &JsValue) -> Rc<dyn Store> {
+    let host = Host::new(&prop(wrapped, "host"), "sqlite").unwrap();
+    Rc::new(HostRecords::new(host).unwrap())
+}
+
+#[async_trait(?Send)]
+impl Factory for SqliteHosts {
+    fn label(&self) -> String {
+        "sqlite record host".into()
+    }
+    async fn open(&self) -> Subject {
+        let wrapped = sqlite(JsValue::UNDEFINED).await;
+        *self.last.borrow_mut() = Some(prop(&wrapped, "path"));
+        Subject {
+            store: record_store(&wrapped),
+            faults: Some(arming(&wrapped)),
+            interleaves: false,
+        }
+    }
+    async fn reopen(&self, _: &Subject) -> Option<Rc<dyn Store>> {
+        let path = self.last.borrow().clone()?;
+        Some(record_store(&sqlite(path).await))
     }
 }
 
 #[wasm_bindgen_test]
-async fn a_throwing_callback_is_host_callback_failed() {
-    let host = map_host(true);
-    let svc = service_over(host.clone()).await;
-    svc.save("view", "v", json!({"a": 1}), SaveOptions::default())
-        .await
-        .unwrap();
-    let throwing = js("() => { throw new RangeError('disk on fire'); }");
-    Reflect::set(&host, &JsValue::from_str("put"), &throwing).unwrap();
-    let err = svc
-        .save("view", "v", json!({"a": 2}), SaveOptions::default())
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), "HOST_CALLBACK_FAILED");
-    assert!(err.to_string().contains("'put'"), "{err}");
-    assert!(err.to_string().contains("disk on fire"), "{err}");
-    assert_eq!(
-        svc.load("view", "v").await.unwrap().as_deref(),
-        Some(&json!({"a": 1}))
-    );
-    assert_eq!(svc.history("view", "v").await.unwrap().len(), 1);
+async fn key_value_hosts_pass_the_store_contract() {
+    for asynchronous in [false, true] {
+        for atomic in [false, true] {
+            run_all(&KvHosts {
+                asynchronous,
+                atomic,
+                last: RefCell::default(),
+            })
+            .await;
+        }
+    }
 }
 
 #[wasm_bindgen_test]
-fn a_host_without_callbacks_is_refused() {
-    let err = HostKv::new(js("({get() {}})")).unwrap_err();
+async fn the_sqlite_record_host_passes_the_store_contract() {
+    run_all(&SqliteHosts {
+        last: RefCell::default(),
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_host_without_callbacks_is_refused() {
+    let host = Host::new(&js("({get() {}})"), "host").unwrap();
+    let err = HostKv::new(host).unwrap_err();
     assert_eq!(err.code(), "VALIDATION");
     assert!(err.to_string().contains("put, delete, list"), "{err}");
     assert_eq!(
-        HostKv::new(JsValue::from(5)).unwrap_err().code(),
+        Host::new(&JsValue::from(5), "host").unwrap_err().code(),
         "VALIDATION"
     );
+    let host = Host::new(&js("({contract: 'records', get() {}})"), "host").unwrap();
+    let err = HostRecords::new(host).unwrap_err();
+    assert!(err.to_string().contains("readCurrent"), "{err}");
 }

@@ -6,16 +6,27 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{Store, Write, WriteBatch};
+use super::{codec, layout, Batch, Change, Current, Feed, Store};
 use crate::error::Result;
-use crate::key::{scope_prefix, type_prefix, RecordKey};
+use crate::events::{ChangeEvent, ChangeQuery};
+use crate::key::{scope_prefix, RecordKey};
 use crate::record::{HistoryEntry, MetadataRecord};
 
-/// Records and history in ordered maps keyed by [`RecordKey::storage_key`].
+#[derive(Debug, Default)]
+struct Tables {
+    /// Heads by storage key.
+    records: BTreeMap<String, MetadataRecord>,
+    /// Archived versions by history key.
+    history: BTreeMap<String, HistoryEntry>,
+    /// Last sequence number by scope prefix.
+    counters: BTreeMap<String, u64>,
+}
+
+/// Heads, archive and counters in ordered maps keyed by the layout's keys.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    records: RefCell<BTreeMap<String, MetadataRecord>>,
-    history: RefCell<BTreeMap<String, Vec<HistoryEntry>>>,
+    tables: RefCell<Tables>,
+    feed: Feed,
 }
 
 impl MemoryStore {
@@ -24,15 +35,22 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// Number of rows held (active or not).
+    /// Number of heads held (active or not).
     pub fn len(&self) -> usize {
-        self.records.borrow().len()
+        self.tables.borrow().records.len()
     }
 
-    /// True when no row is held.
+    /// True when no head is held.
     pub fn is_empty(&self) -> bool {
-        self.records.borrow().is_empty()
+        self.tables.borrow().records.is_empty()
     }
+}
+
+fn range<'a, V>(
+    map: &'a BTreeMap<String, V>,
+    prefix: &str,
+) -> impl Iterator<Item = (&'a String, &'a V)> + 'a {
+    map.range(prefix.to_owned()..layout::prefix_end(prefix))
 }
 
 #[async_trait(?Send)]
@@ -45,8 +63,38 @@ impl Store for MemoryStore {
         true
     }
 
+    fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
-        Ok(self.records.borrow().get(&key.storage_key()).cloned())
+        Ok(self
+            .tables
+            .borrow()
+            .records
+            .get(&layout::record_id(key))
+            .cloned())
+    }
+
+    async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
+        let tables = self.tables.borrow();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let record = tables.records.get(&layout::record_id(key)).cloned();
+                let last_version = match &record {
+                    Some(r) => r.version,
+                    None => range(&tables.history, &layout::history_id_prefix(key))
+                        .map(|(_, h)| h.version)
+                        .max()
+                        .unwrap_or(0),
+                };
+                Current {
+                    record,
+                    last_version,
+                }
+            })
+            .collect())
     }
 
     async fn list(
@@ -54,50 +102,87 @@ impl Store for MemoryStore {
         tenant_id: Option<&str>,
         type_name: Option<&str>,
     ) -> Result<Vec<MetadataRecord>> {
-        let prefix = match type_name {
-            Some(t) => type_prefix(tenant_id, t),
-            None => scope_prefix(tenant_id),
-        };
-        let records = self.records.borrow();
-        let mut out: Vec<MetadataRecord> = records
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
+        let prefix = layout::scope_or_type_prefix(tenant_id, type_name);
+        // Storage keys sort by type then name within a scope.
+        Ok(range(&self.tables.borrow().records, &prefix)
             .map(|(_, r)| r.clone())
-            .collect();
-        // Storage keys sort by type then name already; keep the contract explicit.
-        out.sort_by(|a, b| (&a.type_name, &a.name).cmp(&(&b.type_name, &b.name)));
-        Ok(out)
+            .collect())
     }
 
     async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
-        Ok(self
-            .history
-            .borrow()
-            .get(&key.storage_key())
-            .cloned()
-            .unwrap_or_default())
+        let tables = self.tables.borrow();
+        let archived = range(&tables.history, &layout::history_id_prefix(key))
+            .map(|(_, h)| h.clone())
+            .collect();
+        Ok(codec::full_history(
+            archived,
+            tables.records.get(&layout::record_id(key)),
+        ))
     }
 
-    async fn commit(&self, batch: WriteBatch) -> Result<()> {
-        // Nothing below can fail, so applying in order is atomic.
-        let mut records = self.records.borrow_mut();
-        let mut history = self.history.borrow_mut();
-        for write in batch.writes {
-            match write {
-                Write::Put(record) => {
-                    records.insert(record.key().storage_key(), record);
+    async fn changes(
+        &self,
+        tenant_id: Option<&str>,
+        query: &ChangeQuery,
+    ) -> Result<Vec<ChangeEvent>> {
+        let tables = self.tables.borrow();
+        let prefix = scope_prefix(tenant_id);
+        Ok(codec::change_log(
+            range(&tables.records, &prefix).map(|(_, r)| r),
+            range(&tables.history, &prefix).map(|(_, h)| h),
+            query,
+        ))
+    }
+
+    async fn last_sequence(&self, tenant_id: Option<&str>) -> Result<u64> {
+        Ok(self
+            .tables
+            .borrow()
+            .counters
+            .get(&layout::counter_id(tenant_id))
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn apply(&self, batch: &Batch) -> Result<u64> {
+        let mut tables = self.tables.borrow_mut();
+        // Check every expectation before writing anything: all or nothing.
+        for change in &batch.changes {
+            let key = change.key();
+            let found = tables
+                .records
+                .get(&layout::record_id(&key))
+                .map(|r| r.version);
+            change.expect().check(&key, found)?;
+        }
+        let counter = layout::counter_id(batch.tenant_id.as_deref());
+        let first = tables.counters.get(&counter).copied().unwrap_or(0) + 1;
+        for (seq, change) in (first..).zip(&batch.changes) {
+            let key = change.key();
+            let id = layout::record_id(&key);
+            if let Some(old) = tables.records.remove(&id) {
+                tables
+                    .history
+                    .insert(layout::history_id(&key, old.version), old.to_history());
+            }
+            match change {
+                Change::Put { record, .. } => {
+                    let mut record = record.clone();
+                    record.seq = seq;
+                    tables.records.insert(id, record);
                 }
-                Write::Remove(key) => {
-                    records.remove(&key.storage_key());
-                }
-                Write::Append(entry) => {
-                    history
-                        .entry(entry.key().storage_key())
-                        .or_default()
-                        .push(entry);
+                Change::Purge { tombstone, .. } => {
+                    let mut tombstone = tombstone.clone();
+                    tombstone.seq = seq;
+                    tables
+                        .history
+                        .insert(layout::history_id(&key, tombstone.version), tombstone);
                 }
             }
         }
-        Ok(())
+        tables
+            .counters
+            .insert(counter, first + batch.len() as u64 - 1);
+        Ok(first)
     }
 }

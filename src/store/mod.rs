@@ -1,64 +1,279 @@
-//! The storage trait every backend implements, and the in-memory backend.
+//! The storage contract every backend implements, and the backends written
+//! in Rust.
 //!
-//! The trait is async and object-safe without `Send` bounds, so that
-//! IndexedDB and Promise-returning host callbacks can implement it in the
-//! browser's single-threaded world. Writes go through one atomic
-//! [`Store::commit`]: a record and its history entry land together or not at
-//! all, and so does a whole batch.
+//! # The contract
+//!
+//! A store keeps, per (tenant, type, name), the record's **head** (its
+//! current version, a `sys_metadata` row) and its **archived versions** (the
+//! versions the head superseded, and a tombstone when it was purged): the
+//! layout of SQL:2011 system-versioned tables. A create writes one row.
+//!
+//! Writes arrive as a [`Batch`] of [`Change`]s for one tenant scope, and
+//! [`Store::apply`] must, in one atomic step:
+//!
+//! 1. check every change's [`Expect`]ation against the head as it is at
+//!    that moment (the version the writer read, or no head at all). If one
+//!    fails, nothing of the batch is written and the answer is
+//!    [`Error::Conflict`] naming the record, what was expected and what was
+//!    found;
+//! 2. give the changes the next sequence numbers of the scope, in batch
+//!    order: strictly increasing and without gaps across every record of
+//!    the scope (the global scope counts on its own), stored with the change
+//!    so every process sees the same numbers;
+//! 3. move a head that a change supersedes into the archive unchanged (with
+//!    its own sequence number), insert-only: an archived version is never
+//!    replaced;
+//! 4. write the new head, or for a purge remove the head and archive the
+//!    tombstone.
+//!
+//! Reads: [`Store::get`] a head, [`Store::read_current`] heads with where
+//! their history ends (what a write plans against), [`Store::list`] a
+//! scope's heads, [`Store::history`] every version of a record (archive and
+//! head), [`Store::changes`] the scope's change log (heads and archived
+//! versions after a sequence number), [`Store::last_sequence`].
+//!
+//! Every store owns a [`Feed`] on which [`Store::commit`] announces what it
+//! committed, and on which embedders announce changes committed elsewhere
+//! (another tab, another process), so every service on the store learns of
+//! every change.
+//!
+//! `tests/contract/` is the suite a backend must pass; it runs against
+//! every backend in the repository.
 
 pub mod codec;
+pub mod feed;
 pub mod kv;
+pub mod layout;
+mod lock;
 mod memory;
 
+pub use feed::{Feed, Follower, Origin, SubscriptionId};
 pub use kv::{KvBackend, KvOp, KvStore};
 pub use memory::MemoryStore;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::events::{ChangeEvent, ChangeQuery};
 use crate::key::RecordKey;
 use crate::record::{HistoryEntry, MetadataRecord};
 
-/// One write of an atomic batch.
+/// What a change expects to find as the record's head when it commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Expect {
+    /// No head (never created, or purged).
+    Absent,
+    /// A head at exactly this version (active or soft-deleted).
+    Version(u64),
+}
+
+impl Expect {
+    /// The expectation matching what a writer read.
+    pub fn of(head: Option<&MetadataRecord>) -> Self {
+        match head {
+            Some(r) => Expect::Version(r.version),
+            None => Expect::Absent,
+        }
+    }
+
+    /// Whether a head at `found` (`None`: no head) meets it.
+    pub fn holds(self, found: Option<u64>) -> bool {
+        match self {
+            Expect::Absent => found.is_none(),
+            Expect::Version(v) => found == Some(v),
+        }
+    }
+
+    /// The version expected, or `None` for no head (as hosts see it).
+    pub fn version(self) -> Option<u64> {
+        match self {
+            Expect::Absent => None,
+            Expect::Version(v) => Some(v),
+        }
+    }
+
+    /// The conflict raised when `found` does not meet it.
+    pub fn conflict(self, key: &RecordKey, found: Option<u64>) -> Error {
+        let describe = |v: Option<u64>| match v {
+            Some(v) => format!("version {v}"),
+            None => "no record".to_owned(),
+        };
+        Error::Conflict {
+            key: Box::new(key.clone()),
+            expected: describe(self.version()),
+            actual: describe(found),
+            actual_version: found.unwrap_or(0),
+        }
+    }
+
+    /// `Ok` when a head at `found` meets it, the conflict otherwise.
+    pub fn check(self, key: &RecordKey, found: Option<u64>) -> Result<()> {
+        if self.holds(found) {
+            Ok(())
+        } else {
+            Err(self.conflict(key, found))
+        }
+    }
+}
+
+/// The new state of one record.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Write {
-    /// Insert or replace a record (keyed by its tenant, type and name).
-    Put(MetadataRecord),
-    /// Remove a record's row for good (its history is kept).
-    Remove(RecordKey),
-    /// Append an entry to a record's history.
-    Append(HistoryEntry),
+pub enum Change {
+    /// A new head; the store sets its `seq`.
+    Put {
+        /// The new head.
+        record: MetadataRecord,
+        /// The head it replaces.
+        expect: Expect,
+    },
+    /// The head goes for good; the tombstone (its `seq` set by the store)
+    /// closes the record's history.
+    Purge {
+        /// The history entry recording the purge.
+        tombstone: HistoryEntry,
+        /// The head it removes (always a version).
+        expect: Expect,
+    },
 }
 
-/// Writes that a backend must apply all together or not at all.
+impl Change {
+    /// The record changed.
+    pub fn key(&self) -> RecordKey {
+        match self {
+            Change::Put { record, .. } => record.key(),
+            Change::Purge { tombstone, .. } => tombstone.key(),
+        }
+    }
+
+    /// What the change expects to find.
+    pub fn expect(&self) -> Expect {
+        match self {
+            Change::Put { expect, .. } | Change::Purge { expect, .. } => *expect,
+        }
+    }
+
+    /// The tenant scope of the record changed.
+    pub fn tenant_id(&self) -> Option<&str> {
+        match self {
+            Change::Put { record, .. } => record.tenant_id.as_deref(),
+            Change::Purge { tombstone, .. } => tombstone.tenant_id.as_deref(),
+        }
+    }
+
+    /// The version the change writes.
+    pub fn version(&self) -> u64 {
+        match self {
+            Change::Put { record, .. } => record.version,
+            Change::Purge { tombstone, .. } => tombstone.version,
+        }
+    }
+
+    /// The change event of this change, committed at `seq`.
+    pub fn event(&self, seq: u64) -> ChangeEvent {
+        let mut event = match self {
+            Change::Put { record, .. } => ChangeEvent::from(record),
+            Change::Purge { tombstone, .. } => ChangeEvent::from(tombstone),
+        };
+        event.sequence = seq;
+        event
+    }
+}
+
+/// Changes of one tenant scope that a store applies all together or not at
+/// all.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct WriteBatch {
-    /// The writes, applied in order.
-    pub writes: Vec<Write>,
+pub struct Batch {
+    /// The scope every change belongs to (`None`: global).
+    pub tenant_id: Option<String>,
+    /// The changes, in the order they get their sequence numbers.
+    pub changes: Vec<Change>,
 }
 
-impl WriteBatch {
-    /// An empty batch.
-    pub fn new() -> Self {
-        WriteBatch::default()
+impl Batch {
+    /// An empty batch for one scope.
+    pub fn new(tenant_id: Option<&str>) -> Self {
+        Batch {
+            tenant_id: tenant_id.map(str::to_owned),
+            changes: Vec::new(),
+        }
     }
 
-    /// Adds a write.
-    pub fn push(&mut self, write: Write) {
-        self.writes.push(write);
+    /// Adds a change.
+    pub fn push(&mut self, change: Change) {
+        self.changes.push(change);
     }
 
-    /// True when the batch holds no write.
+    /// True when the batch holds no change.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.changes.is_empty()
+    }
+
+    /// Number of changes (and of sequence numbers the batch takes).
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// `VALIDATION` unless every change is of the batch's scope, no record
+    /// appears twice and every purge expects a version: what stores may
+    /// rely on.
+    pub fn check(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for change in &self.changes {
+            let key = change.key();
+            if change.tenant_id() != self.tenant_id.as_deref() {
+                return Err(Error::validation(
+                    "batch",
+                    format!("{key} is outside the batch's scope"),
+                ));
+            }
+            if matches!(
+                change,
+                Change::Purge {
+                    expect: Expect::Absent,
+                    ..
+                }
+            ) {
+                return Err(Error::validation(
+                    "batch",
+                    format!("a purge of {key} must expect a version"),
+                ));
+            }
+            if !seen.insert(key.clone()) {
+                return Err(Error::validation(
+                    "batch",
+                    format!("{key} appears twice in one batch"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The change events of the batch committed from `first_seq` on.
+    pub fn events(&self, first_seq: u64) -> Vec<ChangeEvent> {
+        (first_seq..)
+            .zip(&self.changes)
+            .map(|(seq, c)| c.event(seq))
+            .collect()
     }
 }
 
-/// A metadata storage backend.
+/// What a writer reads before planning: a record's head, and the highest
+/// version its history reached (the head's, or after a purge the last
+/// archived one), so that versions never repeat.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Current {
+    /// The head, active or not.
+    pub record: Option<MetadataRecord>,
+    /// The highest version ever written (0: none).
+    pub last_version: u64,
+}
+
+/// A metadata storage backend (see the module documentation for the
+/// contract).
 ///
-/// Implementations keep records under their (tenant, type, name) identity
-/// and history entries per record. `list` returns one scope at a time (the
-/// service merges tenant and global scopes itself), sorted by type then name.
+/// The trait is async and object-safe without `Send` bounds, so IndexedDB
+/// and Promise-returning host callbacks can implement it in the browser's
+/// single-threaded world.
 #[async_trait(?Send)]
 pub trait Store {
     /// A short name for diagnostics (`memory`, `indexeddb`, `sqlite`...).
@@ -71,35 +286,19 @@ pub trait Store {
         false
     }
 
-    /// The record stored under `key`, active or not.
+    /// Where committed changes are announced.
+    fn feed(&self) -> &Feed;
+
+    /// The head stored under `key`, active or not.
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>>;
 
-    /// Every record of one scope (`None` = global), optionally of one type,
-    /// sorted by type then name.
-    async fn list(
-        &self,
-        tenant_id: Option<&str>,
-        type_name: Option<&str>,
-    ) -> Result<Vec<MetadataRecord>>;
-
-    /// Every history entry of `key`, oldest first.
-    async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>>;
-
-    /// Applies `batch` atomically: after an error, nothing of it is visible.
-    async fn commit(&self, batch: WriteBatch) -> Result<()>;
-
-    /// For each key, in order: its record, and the highest version in its
-    /// history (0 when it has none). What a batch save reads; backends with
-    /// real round trips answer all keys in one.
-    async fn get_many_with_last_version(
-        &self,
-        keys: &[RecordKey],
-    ) -> Result<Vec<(Option<MetadataRecord>, u64)>> {
+    /// For each key, in order: its head and the highest version its history
+    /// reached. Backends with real round trips answer all keys in one.
+    async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let record = self.get(key).await?;
-            let last = match &record {
-                // A live row's history ends at its own version.
+            let last_version = match &record {
                 Some(r) => r.version,
                 None => self
                     .history(key)
@@ -109,9 +308,53 @@ pub trait Store {
                     .max()
                     .unwrap_or(0),
             };
-            out.push((record, last));
+            out.push(Current {
+                record,
+                last_version,
+            });
         }
         Ok(out)
+    }
+
+    /// Every head of one scope (`None` = global), optionally of one type,
+    /// sorted by type then name.
+    async fn list(
+        &self,
+        tenant_id: Option<&str>,
+        type_name: Option<&str>,
+    ) -> Result<Vec<MetadataRecord>>;
+
+    /// Every version of `key`, oldest first: the archived ones, then the
+    /// head's own.
+    async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>>;
+
+    /// The change log of one scope: the changes after `query.since`, oldest
+    /// first, filtered and limited as `query` says.
+    async fn changes(
+        &self,
+        tenant_id: Option<&str>,
+        query: &ChangeQuery,
+    ) -> Result<Vec<ChangeEvent>>;
+
+    /// The sequence number of the scope's last committed change (0: none).
+    async fn last_sequence(&self, tenant_id: Option<&str>) -> Result<u64>;
+
+    /// Applies a checked, non-empty batch atomically (see the module
+    /// documentation) and returns the sequence number of its first change.
+    /// Call [`Store::commit`] instead, which checks and announces.
+    async fn apply(&self, batch: &Batch) -> Result<u64>;
+
+    /// Checks `batch`, applies it, and announces the committed changes on
+    /// the feed. Returns their events (empty for an empty batch).
+    async fn commit(&self, batch: Batch) -> Result<Vec<ChangeEvent>> {
+        batch.check()?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = self.apply(&batch).await?;
+        let events = batch.events(first);
+        self.feed().announce(&events, Origin::Local);
+        Ok(events)
     }
 }
 
@@ -123,8 +366,14 @@ impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
     fn holds_only_own_writes(&self) -> bool {
         (**self).holds_only_own_writes()
     }
+    fn feed(&self) -> &Feed {
+        (**self).feed()
+    }
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         (**self).get(key).await
+    }
+    async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
+        (**self).read_current(keys).await
     }
     async fn list(
         &self,
@@ -136,13 +385,17 @@ impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
     async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
         (**self).history(key).await
     }
-    async fn commit(&self, batch: WriteBatch) -> Result<()> {
-        (**self).commit(batch).await
-    }
-    async fn get_many_with_last_version(
+    async fn changes(
         &self,
-        keys: &[RecordKey],
-    ) -> Result<Vec<(Option<MetadataRecord>, u64)>> {
-        (**self).get_many_with_last_version(keys).await
+        tenant_id: Option<&str>,
+        query: &ChangeQuery,
+    ) -> Result<Vec<ChangeEvent>> {
+        (**self).changes(tenant_id, query).await
+    }
+    async fn last_sequence(&self, tenant_id: Option<&str>) -> Result<u64> {
+        (**self).last_sequence(tenant_id).await
+    }
+    async fn apply(&self, batch: &Batch) -> Result<u64> {
+        (**self).apply(batch).await
     }
 }

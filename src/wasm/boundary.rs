@@ -44,6 +44,29 @@ extern "C" {
     /// Whether a value has a callable `then`.
     #[wasm_bindgen(js_name = isPromiseLike)]
     pub fn is_promise_like(value: &JsValue) -> bool;
+    /// `host[name](...args)` as a Promise of plain data in `shape`, or a
+    /// rejection with a plain `{ message, name, code, key }` (see
+    /// [`super::host`]).
+    #[wasm_bindgen(js_name = hostCall)]
+    pub fn host_call(
+        host: &js_sys::Object,
+        name: &str,
+        args: &js_sys::Array,
+        shape: &str,
+    ) -> js_sys::Promise;
+    /// `create`'s options split into `{ store, rest }`, `rest` as JSON
+    /// text; throws (a TypeError) for what cannot be read.
+    #[wasm_bindgen(js_name = splitCreateOptions, catch)]
+    pub fn split_create_options(options: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    /// Calls `f()`, ignoring what it throws or rejects with.
+    #[wasm_bindgen(js_name = callQuietly)]
+    pub fn call_quietly(f: &js_sys::Function);
+    /// Whether `host[name]` is a function.
+    #[wasm_bindgen(js_name = hostHas)]
+    pub fn host_has(host: &js_sys::Object, name: &str) -> bool;
+    /// `host[name]` if it is a string.
+    #[wasm_bindgen(js_name = hostString)]
+    pub fn host_string(host: &js_sys::Object, name: &str) -> Option<String>;
 }
 
 /// JSON text of a JS value, or `VALIDATION` naming `field` and what JSON

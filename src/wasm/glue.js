@@ -54,6 +54,22 @@ export function toJsonText(value) {
   return text;
 }
 
+// Splits create()'s options into the store (a name or a host object, which
+// may hold functions) and the rest as JSON text. Throws a TypeError for
+// options that cannot be read (a throwing getter, a revoked proxy).
+export function splitCreateOptions(options) {
+  if (options === undefined || options === null) return { store: undefined, rest: '{}' };
+  if (typeof options !== 'object') throw new TypeError('must be an object');
+  const rest = {};
+  let store;
+  for (const key of Object.keys(options)) {
+    const value = options[key];
+    if (key === 'store') store = value;
+    else rest[key] = value;
+  }
+  return { store, rest: toJsonText(rest) };
+}
+
 // An Error named MetadataError carrying a stable code and details.
 export function metadataError(code, message, details) {
   const error = new Error(message);
@@ -67,31 +83,144 @@ export function metadataError(code, message, details) {
   return error;
 }
 
-// The message of anything a host callback threw or rejected with.
-export function describeThrown(value) {
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
+// Reads `value[key]` where anything may throw (getters, revoked proxies).
+function tryGet(value, key) {
   try {
+    return value === null || value === undefined ? undefined : value[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function isError(value) {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+// The message of anything thrown or rejected with; never throws.
+export function describeThrown(value) {
+  try {
+    if (isError(value)) {
+      const name = tryGet(value, 'name');
+      const message = tryGet(value, 'message');
+      return `${typeof name === 'string' ? name : 'Error'}: ${typeof message === 'string' ? message : 'unprintable message'}`;
+    }
     return String(value);
   } catch {
     return 'unprintable value';
   }
 }
 
-// The message alone of a thrown Error (or the value printed).
+// The message alone of a thrown Error (or the value printed); never throws.
 export function thrownMessage(value) {
-  return value instanceof Error ? value.message : describeThrown(value);
+  const message = isError(value) ? tryGet(value, 'message') : undefined;
+  return typeof message === 'string' ? message : describeThrown(value);
 }
 
-// The name of a thrown DOMException or Error ('QuotaExceededError'...).
+// The name of a thrown DOMException or Error ('QuotaExceededError'...), or
+// ''; never throws.
 export function thrownName(value) {
-  return value !== null && typeof value === 'object' && typeof value.name === 'string'
-    ? value.name
-    : '';
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return '';
+  const name = tryGet(value, 'name');
+  return typeof name === 'string' ? name : '';
 }
 
 export function isPromiseLike(value) {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') &&
-    typeof value.then === 'function';
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  return typeof tryGet(value, 'then') === 'function';
+}
+
+// What a host call that failed rejects with: a plain object the core reads
+// safely, whatever was thrown.
+function hostFailure(e) {
+  const code = tryGet(e, 'code');
+  const key = tryGet(e, 'key');
+  return {
+    message: describeThrown(e),
+    name: thrownName(e),
+    code: typeof code === 'string' ? code : '',
+    key: typeof key === 'string' ? key : null,
+  };
+}
+
+// A host's answer as JSON text ('text'), or null when it has none.
+function asText(value) {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  return toJsonText(value);
+}
+
+function asTexts(value) {
+  if (!Array.isArray(value)) throw new TypeError('did not return an array');
+  return Array.from(value, (item, i) => {
+    const text = asText(item);
+    if (text === null) throw new TypeError(`item ${i} is null`);
+    return text;
+  });
+}
+
+function asCount(value) {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`did not return a non-negative integer (${describeThrown(value)})`);
+  }
+  return value;
+}
+
+// Plain data from whatever a host answered (through JSON).
+function asData(value) {
+  if (value === null || value === undefined) return null;
+  return JSON.parse(toJsonText(value));
+}
+
+const SHAPES = {
+  raw: (v) => v,
+  void: () => undefined,
+  text: (v) => asText(v),
+  texts: asTexts,
+  count: asCount,
+  data: asData,
+  current: (v) => asTexts(v).map((t) => JSON.parse(t)),
+};
+
+async function invoke(host, name, args, shape) {
+  const f = host[name];
+  if (typeof f !== 'function') throw new TypeError(`${name} is not a function`);
+  return SHAPES[shape](await Reflect.apply(f, host, args));
+}
+
+// Calls `host[name](...args)`: a Promise that resolves with the answer in
+// the asked shape, or rejects with a plain { message, name, code, key }
+// object. Throwing getters, revoked proxies, hostile thenables and errors
+// whose properties throw all end up as that rejection, never as an
+// exception through the module.
+export function hostCall(host, name, args, shape) {
+  return invoke(host, name, args, shape).catch((e) => {
+    throw hostFailure(e);
+  });
+}
+
+// Calls `f()` for its effect, ignoring whatever it throws or rejects with.
+export function callQuietly(f) {
+  try {
+    const out = f();
+    if (isPromiseLike(out)) Promise.resolve(out).catch(() => {});
+  } catch {
+    // Nothing to report to: the caller is tearing down.
+  }
+}
+
+// Whether `host[name]` is a function; never throws.
+export function hostHas(host, name) {
+  return typeof tryGet(host, name) === 'function';
+}
+
+// `host[name]` if it is a string, else null; never throws.
+export function hostString(host, name) {
+  const value = tryGet(host, name);
+  return typeof value === 'string' ? value : null;
 }
 
 // IndexedDB store: issues a batch's writes on a live readwrite transaction.

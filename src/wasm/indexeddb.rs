@@ -1,49 +1,67 @@
 //! IndexedDB storage: the browser default.
 //!
-//! One database per namespace (`objectstack-metadata/<namespace>`), two
-//! object stores: `records` (keyed by the record's storage key; indexes
-//! (tenant, type, name) unique, (type, active), (tenant, type)) and `history`
-//! (keyed by storage key and zero-padded version, which orders a record's
-//! versions without an index).
-//! Values are small objects carrying the index fields and the record's JSON
-//! text, so reads decode exactly what the core wrote.
+//! One database per namespace (`objectstack-metadata/<namespace>`), three
+//! object stores: `records` (the heads, keyed by storage key; indexes
+//! (type, active), the ADR's, and (tenant, seq) for the change log),
+//! `history` (archived versions keyed by storage key and zero-padded
+//! version, which orders a record's versions without an index; index
+//! (tenant, seq)) and `counters` (each scope's last sequence number). The
+//! key layout is [`crate::store::layout`]'s; the rows carry the index fields
+//! and the record's JSON text, so reads decode exactly what the core wrote.
 //!
-//! Hand-written over web-sys: each request becomes a Promise whose handlers
-//! are the Promise's own resolve and reject, so no closure outlives a call.
-//! A batch is one readwrite transaction over both stores, all requests issued
-//! before anything is awaited; the call resolves on the transaction's
-//! `complete`. A closed or lost connection is reopened once per call. A
-//! `QuotaExceededError`, also when it arrives as the transaction's
-//! `AbortError`, is `QUOTA_EXCEEDED`; the aborted transaction wrote nothing.
+//! The requests live in `idb.js`: each operation issues its requests, and
+//! uses their results, inside request callbacks, so a commit reads the heads
+//! and the counter, checks every expectation and writes in one readwrite
+//! transaction that never goes inactive in between. A closed or lost
+//! connection is reopened once per call. A `QuotaExceededError`, also when
+//! it arrives as the transaction's `AbortError`, is `QUOTA_EXCEEDED`; the
+//! aborted transaction wrote nothing. Schema version 2 upgrades a version 1
+//! database in place (see `idb.js`).
 //!
 //! The database lives in the page's default storage, or in a Storage Bucket
 //! ([`Bucket`]): its own quota and eviction, apart from the rest of the
 //! origin's data, where the browser has the Storage Buckets API.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
 
 use async_trait::async_trait;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    DomException, IdbDatabase, IdbFactory, IdbIndexParameters, IdbKeyRange, IdbObjectStore,
-    IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
-};
+use web_sys::{DomException, IdbDatabase, IdbFactory};
 
-use super::boundary::{describe_thrown, issue_writes, thrown_name};
+use super::boundary::{describe_thrown, thrown_name};
 use crate::error::{Error, Result};
-use crate::key::{type_prefix, RecordKey};
+use crate::events::{ChangeEvent, ChangeQuery};
+use crate::key::RecordKey;
 use crate::record::{HistoryEntry, MetadataRecord};
-use crate::store::{codec, Store, Write, WriteBatch};
+use crate::store::{codec, layout, Batch, Change, Current, Feed, Store};
 
-/// Schema version of the database.
-pub const SCHEMA_VERSION: u32 = 1;
-const RECORDS: &str = "records";
-const HISTORY: &str = "history";
+#[wasm_bindgen(module = "/src/wasm/idb.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = idbOpen)]
+    fn idb_open(factory: &IdbFactory, name: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbClose)]
+    fn idb_close(db: &IdbDatabase);
+    #[wasm_bindgen(js_name = idbGet)]
+    fn idb_get(db: &IdbDatabase, key: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbList)]
+    fn idb_list(db: &IdbDatabase, prefix: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbHistory)]
+    fn idb_history(db: &IdbDatabase, key: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbReadCurrent)]
+    fn idb_read_current(db: &IdbDatabase, keys: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbChanges)]
+    fn idb_changes(db: &IdbDatabase, tenant: &str, since: f64, limit: JsValue) -> Promise;
+    #[wasm_bindgen(js_name = idbLastSequence)]
+    fn idb_last_sequence(db: &IdbDatabase, scope: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbCommit)]
+    fn idb_commit(db: &IdbDatabase, batch: &str) -> Promise;
+}
+
+/// Schema version of the database (what `idb.js` creates or upgrades to).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A [`Store`] over IndexedDB.
 pub struct IndexedDbStore {
@@ -51,6 +69,7 @@ pub struct IndexedDbStore {
     factory: IdbFactory,
     bucket: Option<String>,
     db: RefCell<Option<IdbDatabase>>,
+    feed: Feed,
 }
 
 /// A Storage Bucket to keep the database in: `navigator.storageBuckets`'
@@ -148,16 +167,6 @@ impl Bucket {
     }
 }
 
-/// The global scope's `indexedDB`: a window's or a worker's alike
-/// (`web_sys::window()` is `None` in a worker, where IndexedDB exists too).
-fn global_factory() -> Result<IdbFactory> {
-    let factory = Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
-        .map_err(|e| unavailable("is blocked", &e))?;
-    factory.dyn_into().map_err(|_| Error::StorageUnavailable {
-        message: "IndexedDB is not available".into(),
-    })
-}
-
 fn unavailable(what: &str, e: &JsValue) -> Error {
     Error::StorageUnavailable {
         message: format!("IndexedDB {what}: {}", describe_thrown(e)),
@@ -189,53 +198,6 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
     }
 }
 
-/// Resolves when the request succeeds, with its result.
-async fn request(what: &str, req: &IdbRequest) -> Result<JsValue> {
-    let promise = Promise::new(&mut |resolve, reject| {
-        req.set_onsuccess(Some(&resolve));
-        req.set_onerror(Some(&reject));
-    });
-    let outcome = JsFuture::from(promise).await;
-    req.set_onsuccess(None);
-    req.set_onerror(None);
-    match outcome {
-        Ok(_) => req.result().map_err(|e| idb_error(what, None, &e)),
-        Err(e) => Err(idb_error(what, req.error().ok().flatten(), &e)),
-    }
-}
-
-/// The array a `getAll` / `getAllKeys` request resolves with.
-async fn request_array(what: &str, req: &IdbRequest) -> Result<Array> {
-    request(what, req)
-        .await?
-        .dyn_into()
-        .map_err(|_| Error::Storage {
-            message: format!("IndexedDB {what} returned no array"),
-        })
-}
-
-/// Resolves when the transaction completes; rejects when it errors or aborts.
-async fn completion(what: &str, tx: &IdbTransaction) -> Result<()> {
-    let promise = Promise::new(&mut |resolve, reject| {
-        tx.set_oncomplete(Some(&resolve));
-        tx.set_onerror(Some(&reject));
-        tx.set_onabort(Some(&reject));
-    });
-    let outcome = JsFuture::from(promise).await;
-    tx.set_oncomplete(None);
-    tx.set_onerror(None);
-    tx.set_onabort(None);
-    match outcome {
-        Ok(_) => Ok(()),
-        Err(e) => Err(idb_error(what, tx.error(), &e)),
-    }
-}
-
-fn store_of(tx: &IdbTransaction, name: &str) -> Result<IdbObjectStore> {
-    tx.object_store(name)
-        .map_err(|e| idb_error("store", None, &e))
-}
-
 fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
     Reflect::set(target, &JsValue::from_str(key), value)
         .map(|_| ())
@@ -244,122 +206,139 @@ fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
         })
 }
 
-fn history_key(key: &RecordKey, version: u64) -> String {
-    format!("{}#{version:020}", key.storage_key())
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// The smallest string above every string starting with `prefix`.
-fn prefix_range(prefix: &str) -> Result<IdbKeyRange> {
-    let mut upper = prefix.to_owned();
-    let last = upper.pop().map_or(0, |c| c as u32);
-    upper.push(char::from_u32(last + 1).unwrap_or(char::MAX));
-    IdbKeyRange::bound_with_lower_open_and_upper_open(
-        &JsValue::from_str(prefix),
-        &JsValue::from_str(&upper),
-        false,
-        true,
-    )
-    .map_err(|e| idb_error("key range", None, &e))
-}
-
-/// A stored row: the index fields and the entry's JSON text. `active` is on
-/// records only.
+/// A head row as stored: the index fields, the sequence number (set by
+/// `idb.js` when it commits) and the record's JSON text.
 #[derive(Serialize)]
-struct Row<'a> {
+struct HeadRow<'a> {
     key: String,
     /// Global rows index under "", which no tenant id can be.
     tenant: &'a str,
     #[serde(rename = "type")]
     type_name: &'a str,
     name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    active: Option<u8>,
+    active: u8,
     version: u64,
+    seq: u64,
     json: String,
 }
 
-/// One write of a batch, as `issueWrites` reads it: `[0, row]` into
-/// records, `[1, row]` into history, `[2, key]` out of records.
+/// A tombstone row of the history store.
 #[derive(Serialize)]
-#[serde(untagged)]
-enum RowWrite<'a> {
-    Put(u8, Row<'a>),
-    Delete(u8, String),
+struct EntryRow<'a> {
+    key: String,
+    tenant: &'a str,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    name: &'a str,
+    version: u64,
+    seq: u64,
+    json: String,
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Storage {
-        message: format!("cannot encode: {e}"),
-    })
+#[derive(Serialize)]
+struct ChangeRow<'a> {
+    key: String,
+    expect: Option<u64>,
+    head: Option<HeadRow<'a>>,
+    tombstone: Option<EntryRow<'a>>,
 }
 
-fn row_write(write: &Write) -> Result<RowWrite<'_>> {
-    Ok(match write {
-        Write::Put(r) => RowWrite::Put(
-            0,
-            Row {
-                key: r.key().storage_key(),
+#[derive(Serialize)]
+struct BatchRows<'a> {
+    scope: String,
+    changes: Vec<ChangeRow<'a>>,
+}
+
+/// What `idb.js` reads back: a row's sequence number, JSON text, and for
+/// history rows whether it is an archived head.
+struct StoredRow {
+    seq: u64,
+    json: String,
+    head: Option<u8>,
+}
+
+fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
+    let key = change.key();
+    let expect = change.expect().version();
+    Ok(match change {
+        Change::Put { record: r, .. } => ChangeRow {
+            key: layout::record_id(&key),
+            expect,
+            head: Some(HeadRow {
+                key: layout::record_id(&key),
                 tenant: r.tenant_id.as_deref().unwrap_or(""),
                 type_name: &r.type_name,
                 name: &r.name,
-                active: Some(u8::from(r.is_active)),
+                active: u8::from(r.is_active),
                 version: r.version,
-                json: encode(r)?,
-            },
-        ),
-        Write::Append(h) => RowWrite::Put(
-            1,
-            Row {
-                key: history_key(&h.key(), h.version),
+                seq: 0,
+                json: codec::encode(r)?,
+            }),
+            tombstone: None,
+        },
+        Change::Purge { tombstone: h, .. } => ChangeRow {
+            key: layout::record_id(&key),
+            expect,
+            head: None,
+            tombstone: Some(EntryRow {
+                key: layout::history_id(&key, h.version),
                 tenant: h.tenant_id.as_deref().unwrap_or(""),
                 type_name: &h.type_name,
                 name: &h.name,
-                active: None,
                 version: h.version,
-                json: encode(h)?,
-            },
-        ),
-        Write::Remove(k) => RowWrite::Delete(2, k.storage_key()),
+                seq: 0,
+                json: codec::encode(h)?,
+            }),
+        },
     })
 }
 
-fn json_of(value: &JsValue, context: &RecordKey) -> Result<String> {
-    Reflect::get(value, &JsValue::from_str("json"))
-        .ok()
-        .and_then(|j| j.as_string())
+fn stored(value: &JsValue, context: &RecordKey) -> Result<StoredRow> {
+    let json = get(value, "json")
+        .as_string()
         .ok_or_else(|| Error::Corrupted {
             key: Box::new(context.clone()),
-            message: "stored entry has no JSON text".into(),
-        })
+            message: "a stored row has no JSON text".into(),
+        })?;
+    Ok(StoredRow {
+        seq: get(value, "seq").as_f64().map_or(0, |s| s as u64),
+        json,
+        head: get(value, "head").as_f64().map(|h| h as u8),
+    })
 }
 
-/// Creates or upgrades the schema from `old_version` (0 for a new database).
-fn upgrade(db: &IdbDatabase, old_version: f64) -> std::result::Result<(), JsValue> {
-    if old_version < 1.0 {
-        let params = IdbObjectStoreParameters::new();
-        params.set_key_path(&JsValue::from_str("key"));
-        let records = db.create_object_store_with_optional_parameters(RECORDS, &params)?;
-        let unique = IdbIndexParameters::new();
-        unique.set_unique(true);
-        let fields = |names: &[&str]| -> JsValue {
-            names
-                .iter()
-                .map(|n| JsValue::from_str(n))
-                .collect::<Array>()
-                .into()
-        };
-        records.create_index_with_str_sequence_and_optional_parameters(
-            "tenant_type_name",
-            &fields(&["tenant", "type", "name"]),
-            &unique,
-        )?;
-        records.create_index_with_str_sequence("type_active", &fields(&["type", "active"]))?;
-        records.create_index_with_str_sequence("tenant_type", &fields(&["tenant", "type"]))?;
-        // History keys (storage key, '#', zero-padded version) already
-        // order entries by record and version: no index to maintain.
-        db.create_object_store_with_optional_parameters(HISTORY, &params)?;
+/// A head row as a record, checked against the key it was asked for.
+fn head_of(value: &JsValue, key: &RecordKey) -> Result<MetadataRecord> {
+    let row = stored(value, key)?;
+    let mut record = codec::record(&row.json, key)?;
+    record.seq = row.seq;
+    Ok(record)
+}
+
+/// A history row as an entry: a tombstone, or an archived head.
+fn entry_of(value: &JsValue, context: &RecordKey) -> Result<HistoryEntry> {
+    let row = stored(value, context)?;
+    let mut entry = if row.head.unwrap_or(0) != 0 {
+        codec::record(&row.json, context)?.to_history()
+    } else {
+        codec::entry(&row.json, context)?
+    };
+    entry.seq = row.seq;
+    Ok(entry)
+}
+
+fn rows(value: JsValue, what: &str) -> Result<Array> {
+    if Array::is_array(&value) {
+        Ok(value.unchecked_into())
+    } else {
+        Err(Error::Storage {
+            message: format!("IndexedDB {what} returned no array"),
+        })
     }
-    Ok(())
 }
 
 impl IndexedDbStore {
@@ -369,9 +348,10 @@ impl IndexedDbStore {
     }
 
     /// Opens (creating or upgrading) the database of `namespace` in the
-    /// page's (or the worker's) default storage.
+    /// page's (or worker's) default storage.
     pub async fn open(namespace: &str) -> Result<Self> {
-        Self::open_with(namespace, global_factory()?, None).await
+        let factory = default_factory()?;
+        Self::open_with(namespace, factory, None).await
     }
 
     /// Opens the database of `namespace` inside a Storage Bucket (created
@@ -391,6 +371,7 @@ impl IndexedDbStore {
             factory,
             bucket,
             db: RefCell::new(None),
+            feed: Feed::new(),
         };
         store.connect().await?;
         Ok(store)
@@ -402,91 +383,54 @@ impl IndexedDbStore {
     }
 
     async fn connect(&self) -> Result<IdbDatabase> {
-        let open: IdbOpenDbRequest = self
-            .factory
-            .open_with_u32(&self.name, SCHEMA_VERSION)
-            .map_err(|e| unavailable("open", &e))?;
-        let failure: Rc<RefCell<Option<JsValue>>> = Rc::default();
-        let upgrade_failure = Rc::clone(&failure);
-        let upgrade_request = open.clone();
-        let on_upgrade = Closure::once(move |event: web_sys::IdbVersionChangeEvent| {
-            let result = upgrade_request
-                .result()
-                .and_then(|db| db.dyn_into::<IdbDatabase>())
-                .and_then(|db| upgrade(&db, event.old_version()));
-            if let Err(e) = result {
-                *upgrade_failure.borrow_mut() = Some(e);
-            }
-        });
-        open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
-        let result = request("open", &open).await;
-        open.set_onupgradeneeded(None);
-        drop(on_upgrade);
-        if let Some(e) = failure.borrow_mut().take() {
-            return Err(unavailable("schema upgrade", &e));
-        }
-        let db: IdbDatabase = result?.dyn_into().map_err(|_| Error::StorageUnavailable {
-            message: "IndexedDB open returned no database".into(),
-        })?;
-        // Another tab upgrading or deleting the database waits for every
-        // open connection: step aside (the next call here reopens).
-        let step_aside = js_sys::Function::new_no_args("this.close();");
-        db.set_onversionchange(Some(&step_aside));
+        let db: IdbDatabase = JsFuture::from(idb_open(&self.factory, &self.name))
+            .await
+            .map_err(|e| unavailable("open", &e))?
+            .unchecked_into();
         *self.db.borrow_mut() = Some(db.clone());
         Ok(db)
     }
 
-    /// A transaction over `stores`, reopening the connection once if it was
-    /// closed or lost.
-    async fn transaction(
-        &self,
-        stores: &[&str],
-        mode: IdbTransactionMode,
-    ) -> Result<IdbTransaction> {
-        let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+    /// Runs `op` on the connection, reopening it once if it was closed or
+    /// lost (another tab upgraded or deleted the database, the browser
+    /// dropped it).
+    async fn run(&self, what: &str, op: impl Fn(&IdbDatabase) -> Promise) -> Result<JsValue> {
         let current = self.db.borrow().clone();
         if let Some(db) = current {
-            match db.transaction_with_str_sequence_and_mode(&names, mode) {
-                Ok(tx) => return Ok(tx),
+            match JsFuture::from(op(&db)).await {
+                Ok(v) => return Ok(v),
                 Err(e) if thrown_name(&e) != "InvalidStateError" => {
-                    return Err(idb_error("transaction", None, &e))
+                    return Err(idb_error(what, e.dyn_ref::<DomException>().cloned(), &e))
                 }
                 Err(_) => {}
             }
         }
         let db = self.connect().await?;
-        db.transaction_with_str_sequence_and_mode(&names, mode)
-            .map_err(|e| idb_error("transaction", None, &e))
-    }
-
-    /// A transaction over both object stores, and the two stores.
-    async fn both(
-        &self,
-        mode: IdbTransactionMode,
-    ) -> Result<(IdbTransaction, IdbObjectStore, IdbObjectStore)> {
-        let tx = self.transaction(&[RECORDS, HISTORY], mode).await?;
-        let records = store_of(&tx, RECORDS)?;
-        let history = store_of(&tx, HISTORY)?;
-        Ok((tx, records, history))
+        JsFuture::from(op(&db))
+            .await
+            .map_err(|e| idb_error(what, e.dyn_ref::<DomException>().cloned(), &e))
     }
 
     /// Closes the connection (the next call reopens it).
     pub fn close(&self) {
         if let Some(db) = self.db.borrow_mut().take() {
-            db.close();
+            idb_close(&db);
         }
     }
+}
 
-    async fn get_all(&self, store: &str, prefix: &str) -> Result<Array> {
-        let tx = self
-            .transaction(&[store], IdbTransactionMode::Readonly)
-            .await?;
-        let os = store_of(&tx, store)?;
-        let req = os
-            .get_all_with_key(&prefix_range(prefix)?.into())
-            .map_err(|e| idb_error("getAll", None, &e))?;
-        request_array("getAll", &req).await
+/// The IndexedDB of the global scope: a window's or a worker's.
+fn default_factory() -> Result<IdbFactory> {
+    let factory = Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+        .map_err(|e| unavailable("is blocked", &e))?;
+    if factory.is_undefined() || factory.is_null() {
+        return Err(Error::StorageUnavailable {
+            message: "IndexedDB is not available here".into(),
+        });
     }
+    factory.dyn_into().map_err(|_| Error::StorageUnavailable {
+        message: "indexedDB is not an IDBFactory".into(),
+    })
 }
 
 impl Drop for IndexedDbStore {
@@ -504,19 +448,40 @@ impl Store for IndexedDbStore {
         "indexeddb"
     }
 
+    fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
-        let tx = self
-            .transaction(&[RECORDS], IdbTransactionMode::Readonly)
-            .await?;
-        let os = store_of(&tx, RECORDS)?;
-        let req = os
-            .get(&JsValue::from_str(&key.storage_key()))
-            .map_err(|e| idb_error("get", None, &e))?;
-        let value = request("get", &req).await?;
-        if value.is_undefined() || value.is_null() {
+        let id = layout::record_id(key);
+        let row = self.run("get", |db| idb_get(db, &id)).await?;
+        if row.is_null() || row.is_undefined() {
             return Ok(None);
         }
-        codec::record_at(&json_of(&value, key)?, key).map(Some)
+        codec::check_record_at(head_of(&row, key)?, key).map(Some)
+    }
+
+    async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
+        let ids: Vec<String> = keys.iter().map(layout::record_id).collect();
+        let text = codec::encode(&ids)?;
+        let answer = self.run("read", |db| idb_read_current(db, &text)).await?;
+        let items = rows(answer, "read")?;
+        keys.iter()
+            .zip(items.iter())
+            .map(|(key, item)| {
+                let row = get(&item, "row");
+                let record = if row.is_null() || row.is_undefined() {
+                    None
+                } else {
+                    Some(codec::check_record_at(head_of(&row, key)?, key)?)
+                };
+                let last_version = get(&item, "last").as_f64().map_or(0, |v| v as u64);
+                Ok(Current {
+                    record,
+                    last_version,
+                })
+            })
+            .collect()
     }
 
     async fn list(
@@ -524,142 +489,122 @@ impl Store for IndexedDbStore {
         tenant_id: Option<&str>,
         type_name: Option<&str>,
     ) -> Result<Vec<MetadataRecord>> {
-        let prefix = codec::list_prefix(tenant_id, type_name);
+        let prefix = layout::scope_or_type_prefix(tenant_id, type_name);
         let scope = RecordKey::new(tenant_id, type_name.unwrap_or("*"), "*");
-        let values = self.get_all(RECORDS, &prefix).await?;
-        codec::records_in_scope(
-            values.iter().map(|v| json_of(&v, &scope)),
-            tenant_id,
-            type_name,
-        )
-    }
-
-    async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
-        let values = self
-            .get_all(HISTORY, &format!("{}#", key.storage_key()))
-            .await?;
-        codec::history_of(values.iter().map(|v| json_of(&v, key)), key)
-    }
-
-    async fn get_many_with_last_version(
-        &self,
-        keys: &[RecordKey],
-    ) -> Result<Vec<(Option<MetadataRecord>, u64)>> {
-        // Keys of one scope and type read together once there are many of
-        // them (a bulk import): two range reads instead of two per key.
-        const RANGE_READ_FROM: usize = 32;
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, key) in keys.iter().enumerate() {
-            groups
-                .entry(type_prefix(key.tenant_id.as_deref(), &key.type_name))
-                .or_default()
-                .push(i);
+        let values = rows(
+            self.run("getAll", |db| idb_list(db, &prefix)).await?,
+            "getAll",
+        )?;
+        let mut out = Vec::with_capacity(values.length() as usize);
+        for value in values.iter() {
+            let record = head_of(&value, &scope)?;
+            codec::check_in_scope(&record, tenant_id, type_name)?;
+            out.push(record);
         }
-        // One transaction; every request issued before the first await.
-        let (_tx, records, history) = self.both(IdbTransactionMode::Readonly).await?;
-        let mut ranged = Vec::new();
-        let mut single = Vec::new();
-        for (prefix, members) in &groups {
-            if members.len() >= RANGE_READ_FROM {
-                let all = records
-                    .get_all_with_key(&prefix_range(prefix)?.into())
-                    .map_err(|e| idb_error("getAll", None, &e))?;
-                let versions = history
-                    .get_all_keys_with_key(&prefix_range(prefix)?.into())
-                    .map_err(|e| idb_error("getAllKeys", None, &e))?;
-                ranged.push((all, versions));
-            } else {
-                for &i in members {
-                    let key = &keys[i];
-                    let get = records
-                        .get(&JsValue::from_str(&key.storage_key()))
-                        .map_err(|e| idb_error("get", None, &e))?;
-                    let range = prefix_range(&format!("{}#", key.storage_key()))?;
-                    let versions = history
-                        .get_all_keys_with_key(&range.into())
-                        .map_err(|e| idb_error("getAllKeys", None, &e))?;
-                    single.push((i, get, versions));
-                }
-            }
-        }
-        // storage key -> (record, last history version)
-        let mut found: HashMap<String, (Option<MetadataRecord>, u64)> = HashMap::new();
-        let note_version = |found: &mut HashMap<String, (Option<MetadataRecord>, u64)>,
-                            k: JsValue| {
-            if let Some((record_key, version)) = k.as_string().and_then(|k| {
-                let (r, v) = k.rsplit_once('#')?;
-                Some((r.to_owned(), v.parse::<u64>().ok()?))
-            }) {
-                let slot = found.entry(record_key).or_insert((None, 0));
-                slot.1 = slot.1.max(version);
-            }
-        };
-        for (all, versions) in ranged {
-            let scope = RecordKey::new(None, "*", "*");
-            for value in request_array("getAll", &all).await?.iter() {
-                let r = codec::record(&json_of(&value, &scope)?, &scope)?;
-                // Filed under the key it is stored at, checked below.
-                let id = Reflect::get(&value, &JsValue::from_str("key"))
-                    .ok()
-                    .and_then(|k| k.as_string())
-                    .unwrap_or_else(|| r.key().storage_key());
-                found.entry(id).or_insert((None, 0)).0 = Some(r);
-            }
-            for k in request_array("getAllKeys", &versions).await?.iter() {
-                note_version(&mut found, k);
-            }
-        }
-        for (i, get, versions) in single {
-            let key = &keys[i];
-            let value = request("get", &get).await?;
-            if !(value.is_undefined() || value.is_null()) {
-                let r = codec::record_at(&json_of(&value, key)?, key)?;
-                found.entry(key.storage_key()).or_insert((None, 0)).0 = Some(r);
-            }
-            for k in request_array("getAllKeys", &versions).await?.iter() {
-                note_version(&mut found, k);
-            }
-        }
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let (record, last) = found.remove(&key.storage_key()).unwrap_or((None, 0));
-            if let Some(r) = &record {
-                if r.key() != *key {
-                    return Err(Error::Corrupted {
-                        key: Box::new(key.clone()),
-                        message: format!("stored under this key but names {}", r.key()),
-                    });
-                }
-            }
-            out.push((record, last));
-        }
+        codec::sort_records(&mut out);
         Ok(out)
     }
 
-    async fn commit(&self, batch: WriteBatch) -> Result<()> {
-        // Encode everything before the transaction opens: nothing but
-        // IndexedDB requests happens while it is live. The rows cross to
-        // JavaScript as one JSON text and are put there: one crossing per
-        // batch rather than a dozen per row (see BENCHMARKS.md). Records
-        // first, then history, each in batch order: the stores are
-        // independent, and grouped writes commit faster than interleaved
-        // ones (measured in BENCHMARKS.md).
-        let (to_history, to_records): (Vec<&Write>, Vec<&Write>) = batch
-            .writes
-            .iter()
-            .partition(|w| matches!(w, Write::Append(_)));
-        let writes = to_records
-            .into_iter()
-            .chain(to_history)
-            .map(row_write)
-            .collect::<Result<Vec<_>>>()?;
-        let text = encode(&writes)?;
-        drop(writes);
-        let (tx, records, history) = self.both(IdbTransactionMode::Readwrite).await?;
-        if let Err(e) = issue_writes(&records, &history, &text) {
-            let _ = tx.abort();
-            return Err(idb_error("write", None, &e));
+    async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
+        let id = layout::record_id(key);
+        let answer = self.run("history", |db| idb_history(db, &id)).await?;
+        let head = get(&answer, "head");
+        let head = if head.is_null() || head.is_undefined() {
+            None
+        } else {
+            Some(codec::check_record_at(head_of(&head, key)?, key)?)
+        };
+        let mut archived = Vec::new();
+        for value in rows(get(&answer, "archived"), "history")?.iter() {
+            let entry = entry_of(&value, key)?;
+            if entry.key() != *key {
+                return Err(Error::Corrupted {
+                    key: Box::new(key.clone()),
+                    message: format!("history lists an entry of {}", entry.key()),
+                });
+            }
+            archived.push(entry);
         }
-        completion("commit", &tx).await
+        Ok(codec::full_history(archived, head.as_ref()))
+    }
+
+    async fn changes(
+        &self,
+        tenant_id: Option<&str>,
+        query: &ChangeQuery,
+    ) -> Result<Vec<ChangeEvent>> {
+        let tenant = tenant_id.unwrap_or("");
+        // Filters apply after the read: a limit reads that many of each
+        // store only when nothing is filtered out.
+        let limit = match (&query.type_name, &query.name, query.limit) {
+            (None, None, Some(l)) => JsValue::from(l as f64),
+            _ => JsValue::UNDEFINED,
+        };
+        let since = query.since as f64;
+        let answer = self
+            .run("changes", |db| {
+                idb_changes(db, tenant, since, limit.clone())
+            })
+            .await?;
+        let scope = RecordKey::new(tenant_id, "*", "*");
+        let mut heads = Vec::new();
+        for value in rows(get(&answer, "heads"), "changes")?.iter() {
+            heads.push(head_of(&value, &scope)?);
+        }
+        let mut archived = Vec::new();
+        for value in rows(get(&answer, "archived"), "changes")?.iter() {
+            archived.push(entry_of(&value, &scope)?);
+        }
+        if heads.iter().any(|r| r.tenant_id.as_deref() != tenant_id)
+            || archived.iter().any(|h| h.tenant_id.as_deref() != tenant_id)
+        {
+            return Err(Error::Corrupted {
+                key: Box::new(scope),
+                message: "the change log index lists a row of another scope".into(),
+            });
+        }
+        Ok(codec::change_log(&heads, &archived, query))
+    }
+
+    async fn last_sequence(&self, tenant_id: Option<&str>) -> Result<u64> {
+        let scope = layout::counter_id(tenant_id);
+        let n = self
+            .run("counter", |db| idb_last_sequence(db, &scope))
+            .await?;
+        Ok(n.as_f64().map_or(0, |n| n as u64))
+    }
+
+    async fn apply(&self, batch: &Batch) -> Result<u64> {
+        // Encoded before the transaction opens: nothing but IndexedDB
+        // requests happens while it is live. The rows cross to JavaScript as
+        // one JSON text (one crossing per batch rather than a dozen per row;
+        // see BENCHMARKS.md).
+        let rows = BatchRows {
+            scope: layout::counter_id(batch.tenant_id.as_deref()),
+            changes: batch
+                .changes
+                .iter()
+                .map(change_row)
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let text = codec::encode(&rows)?;
+        drop(rows);
+        let answer = self.run("commit", |db| idb_commit(db, &text)).await?;
+        let conflict = get(&answer, "conflict");
+        if conflict.is_object() {
+            let index = get(&conflict, "index").as_f64().unwrap_or(0.0) as usize;
+            let found = get(&conflict, "found").as_f64().map(|v| v as u64);
+            let change = batch.changes.get(index).ok_or_else(|| Error::Storage {
+                message: "IndexedDB reported a conflict on no change of the batch".into(),
+            })?;
+            return Err(change.expect().conflict(&change.key(), found));
+        }
+        get(&answer, "firstSeq")
+            .as_f64()
+            .filter(|f| *f >= 1.0)
+            .map(|f| f as u64)
+            .ok_or_else(|| Error::Storage {
+                message: "IndexedDB commit answered no sequence number".into(),
+            })
     }
 }

@@ -1,15 +1,22 @@
 //! WebAssembly bindings: the core exposed to JavaScript with wasm-bindgen.
 //!
 //! Thin by design: every rule lives in the core; this module converts values
-//! at the boundary ([`boundary`]), adapts JavaScript storage to the core's
-//! storage trait ([`host_store`]), and exports the `MetadataService` class
-//! ([`service`]) and the free functions below.
+//! at the boundary ([`boundary`], [`convert`], [`options`]), adapts
+//! JavaScript storage to the core's storage contract ([`host`],
+//! [`host_kv`], [`host_records`], [`indexeddb`], [`local_storage`], chosen
+//! in [`open`]), links tabs ([`tabs`]), and exports the `MetadataService`
+//! class ([`service`]) and the free functions below.
 
 pub mod alloc;
 pub mod boundary;
-pub mod host_store;
+pub mod convert;
+pub mod host;
+pub mod host_kv;
+pub mod host_records;
 pub mod indexeddb;
 pub mod local_storage;
+pub mod open;
+pub mod options;
 #[cfg(feature = "boundary-probe")]
 pub mod probe;
 pub mod service;

@@ -1,32 +1,33 @@
-//! The `MetadataService` class JavaScript sees: the hybrid chain over a
-//! memory or host-callback store, with Promise-returning camelCase methods.
+//! The `MetadataService` class JavaScript sees: the hybrid chain over the
+//! chosen store, with Promise-returning camelCase methods. Option parsing
+//! lives in `options`, conversions in `convert`, store opening in `open`;
+//! every rule is the core's.
 
-use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
-use super::boundary::{
-    error_to_js, js_result, json_text_from_js, parse_json_text, to_js, value_from_js,
+use super::boundary::{error_to_js, js_result, json_text_from_js, parse_json_text, to_js};
+use super::convert::{
+    definition_to_js, event_to_js, full_record_to_js, outcome_to_js, outcomes_to_js, record_to_js,
+    resolution_to_js, set,
 };
-use super::host_store::HostKv;
-use super::indexeddb::{Bucket, IndexedDbStore};
-use super::local_storage::LocalStorageKv;
-use super::tabs::{Listeners, TabLink};
-use crate::access::{AccessPolicy, Actor};
+use super::host::{Host, Shape};
+use super::open::open_store;
+use super::options::{create_options, ids, opt, options, parse_arg, string_arg, version_arg};
+use super::tabs::TabLink;
+use crate::access::{Actor, Permission};
 use crate::clock::Clock;
 use crate::definition::Definition;
 use crate::error::{Error, Result};
+use crate::events::ChangeQuery;
 use crate::files::{FileBundle, FileSource};
-use crate::hybrid::{ChainMode, Found, HybridConfig, HybridService, Resolution};
-use crate::record::{MetadataRecord, Operation, Source};
-use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions, SaveOutcome};
-use crate::store::{KvStore, MemoryStore, Store};
+use crate::hybrid::{Found, HybridConfig, HybridService};
+use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions};
+use crate::store::{Follower, Origin, Store};
 use crate::sync::{FetchedItem, ManifestEntry};
 
 #[wasm_bindgen]
@@ -43,11 +44,15 @@ extern "C" {
     /// `Query`.
     #[wasm_bindgen(typescript_type = "Query")]
     pub type QueryArg;
-}
-
-/// An optional typed argument as a plain value (undefined when absent).
-fn opt<T: Into<JsValue>>(value: Option<T>) -> JsValue {
-    value.map(Into::into).unwrap_or(JsValue::UNDEFINED)
+    /// `ChangeQuery`.
+    #[wasm_bindgen(typescript_type = "ChangeQuery")]
+    pub type ChangeQueryArg;
+    /// `DeriveOptions`.
+    #[wasm_bindgen(typescript_type = "DeriveOptions")]
+    pub type DeriveOptionsArg;
+    /// `SubscribeOptions`.
+    #[wasm_bindgen(typescript_type = "SubscribeOptions")]
+    pub type SubscribeOptionsArg;
 }
 
 /// `Date.now()`: the standard clock panics on wasm32.
@@ -56,299 +61,6 @@ struct JsClock;
 impl Clock for JsClock {
     fn now_ms(&self) -> i64 {
         js_sys::Date::now() as i64
-    }
-}
-
-/// The options of `create` other than `store` (which holds functions).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateOptions {
-    tenant: Option<String>,
-    actor: Option<String>,
-    roles: Option<Vec<String>>,
-    policy: Option<AccessPolicy>,
-    mode: Option<ChainMode>,
-    strict: Option<bool>,
-    cache: Option<bool>,
-    files: Option<BTreeMap<String, String>>,
-    source: Option<Source>,
-    verify_reads: Option<bool>,
-    namespace: Option<String>,
-    broadcast: Option<bool>,
-    bucket: Option<serde_json::Value>,
-}
-
-/// The `bucket` option: a bucket name, or `{ name, quota, persisted }`.
-fn bucket_option(value: Option<serde_json::Value>) -> Result<Option<Bucket>> {
-    let bucket = match value {
-        None | Some(serde_json::Value::Null) => return Ok(None),
-        Some(serde_json::Value::String(name)) => Bucket::named(name),
-        Some(object @ serde_json::Value::Object(_)) => serde_json::from_value(object)
-            .map_err(|e| Error::validation("bucket", e.to_string()))?,
-        Some(_) => {
-            return Err(Error::validation(
-                "bucket",
-                "must be a bucket name or { name, quota, persisted }",
-            ))
-        }
-    };
-    bucket.validate()?;
-    Ok(Some(bucket))
-}
-
-/// An options object as its Rust struct: through JSON text, so unknown or
-/// misspelt options are refused rather than ignored.
-fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(T::default());
-    }
-    let json = value_from_js(value, field)?;
-    serde_json::from_value(json).map_err(|e| Error::validation(field, e.to_string()))
-}
-
-/// A JSON argument (array of entries...) as its Rust type, refusing
-/// unknown fields.
-fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
-    let json = value_from_js(value, field)?;
-    serde_json::from_value(json).map_err(|e| Error::validation(field, e.to_string()))
-}
-
-/// Splits `create`'s options into the store spec and the rest.
-fn split_create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
-    if value.is_undefined() || value.is_null() {
-        return Ok((JsValue::UNDEFINED, CreateOptions::default()));
-    }
-    let object: &js_sys::Object = value
-        .dyn_ref()
-        .ok_or_else(|| Error::validation("options", "must be an object"))?;
-    let rest = js_sys::Object::assign(&js_sys::Object::new(), object);
-    let store = js_sys::Reflect::get(&rest, &JsValue::from_str("store")).unwrap_or_default();
-    let _ = js_sys::Reflect::delete_property(&rest, &JsValue::from_str("store"));
-    Ok((store, options(&rest, "options")?))
-}
-
-fn string_arg(value: &JsValue, field: &str) -> Result<String> {
-    value
-        .as_string()
-        .ok_or_else(|| Error::validation(field, "must be a string"))
-}
-
-/// The (type, name) arguments every per-record method takes.
-fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
-    Ok((string_arg(type_name, "type")?, string_arg(name, "name")?))
-}
-
-/// IndexedDB, in `bucket` when one is given.
-async fn open_indexeddb(namespace: &str, bucket: Option<&Bucket>) -> Result<IndexedDbStore> {
-    match bucket {
-        Some(b) => IndexedDbStore::open_in_bucket(namespace, b).await,
-        None => IndexedDbStore::open(namespace).await,
-    }
-}
-
-/// How the store was chosen, for `storeNote`, and the storage bucket it
-/// lives in.
-struct Chosen {
-    note: String,
-    bucket: Option<String>,
-}
-
-impl Chosen {
-    fn note(note: impl Into<String>) -> Self {
-        Chosen {
-            note: note.into(),
-            bucket: None,
-        }
-    }
-
-    /// An IndexedDB store, `how` it was chosen.
-    fn indexeddb(store: &IndexedDbStore, how: &str) -> Self {
-        match store.bucket() {
-            Some(b) => Chosen {
-                note: format!("IndexedDB in storage bucket {b:?}{how}"),
-                bucket: Some(b.to_owned()),
-            },
-            None => Chosen::note(format!("IndexedDB{how}")),
-        }
-    }
-}
-
-/// The store named by `spec`, and a note on how it was chosen.
-async fn open_store(
-    spec: &JsValue,
-    namespace: &str,
-    bucket: Option<&Bucket>,
-) -> Result<(Rc<dyn Store>, Chosen)> {
-    let name = if spec.is_undefined() || spec.is_null() {
-        Some("memory".to_owned())
-    } else {
-        spec.as_string()
-    };
-    if bucket.is_some() && !matches!(name.as_deref(), Some("indexeddb" | "auto")) {
-        return Err(Error::validation(
-            "bucket",
-            "a storage bucket holds IndexedDB: use it with store 'indexeddb' or 'auto'",
-        ));
-    }
-    match name.as_deref() {
-        None => Ok((
-            Rc::new(KvStore::new(HostKv::new(spec.clone())?)),
-            Chosen::note("host store"),
-        )),
-        Some("memory") => Ok((Rc::new(MemoryStore::new()), Chosen::note("memory, as asked"))),
-        Some("indexeddb") => {
-            let store = open_indexeddb(namespace, bucket).await?;
-            let chosen = Chosen::indexeddb(&store, ", as asked");
-            Ok((Rc::new(store), chosen))
-        }
-        Some("localstorage") => Ok((
-            Rc::new(KvStore::new(LocalStorageKv::open(namespace)?)),
-            Chosen::note("localStorage, as asked"),
-        )),
-        Some("auto") => {
-            let mut idb = match open_indexeddb(namespace, bucket).await {
-                Ok(store) => {
-                    let chosen = Chosen::indexeddb(&store, " (auto)");
-                    return Ok((Rc::new(store), chosen));
-                }
-                Err(e) => e.to_string(),
-            };
-            if bucket.is_some() {
-                // No bucket here (no Storage Buckets API, or refused): the
-                // page's default IndexedDB is the next best place.
-                match IndexedDbStore::open(namespace).await {
-                    Ok(store) => {
-                        let note = format!("IndexedDB (auto): storage bucket unavailable: {idb}");
-                        return Ok((Rc::new(store), Chosen::note(note)));
-                    }
-                    Err(e) => idb = format!("{e} (storage bucket: {idb})"),
-                }
-            }
-            match LocalStorageKv::open(namespace) {
-                Ok(kv) => Ok((
-                    Rc::new(KvStore::new(kv)),
-                    Chosen::note(format!("localStorage (auto): IndexedDB unavailable: {idb}")),
-                )),
-                Err(ls) => Ok((
-                    Rc::new(MemoryStore::new()),
-                    Chosen::note(format!(
-                        "memory (auto): nothing persists; IndexedDB unavailable: {idb}; localStorage unavailable: {ls}"
-                    )),
-                )),
-            }
-        }
-        Some(other) => Err(Error::validation(
-            "store",
-            format!(
-                "unknown store {other:?}: use 'auto', 'indexeddb', 'localstorage', 'memory' or a host store object"
-            ),
-        )),
-    }
-}
-
-/// A record without its definition, to be completed with a JS value of the
-/// definition that is at hand already (no second serialisation).
-#[derive(Serialize)]
-struct RecordHead<'a> {
-    #[serde(rename = "type")]
-    type_name: &'a str,
-    name: &'a str,
-    version: u64,
-    checksum: &'a str,
-    source: Source,
-    is_active: bool,
-    owner: &'a str,
-    tenant_id: &'a Option<String>,
-    tags: &'a [String],
-    created_at: &'a str,
-    updated_at: &'a str,
-    updated_by: &'a Option<String>,
-}
-
-fn set(target: &JsValue, key: &str, value: &JsValue) -> Result<()> {
-    js_sys::Reflect::set(target, &JsValue::from_str(key), value)
-        .map(|_| ())
-        .map_err(|e| Error::Storage {
-            message: super::boundary::describe_thrown(&e),
-        })
-}
-
-fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
-    let head = to_js(&RecordHead {
-        type_name: &record.type_name,
-        name: &record.name,
-        version: record.version,
-        checksum: &record.checksum,
-        source: record.source,
-        is_active: record.is_active,
-        owner: &record.owner,
-        tenant_id: &record.tenant_id,
-        tags: &record.tags,
-        created_at: &record.created_at,
-        updated_at: &record.updated_at,
-        updated_by: &record.updated_by,
-    })?;
-    set(&head, "data", &data)?;
-    Ok(head)
-}
-
-#[derive(Serialize)]
-struct OutcomeHead {
-    changed: bool,
-    operation: Option<Operation>,
-}
-
-fn outcome_to_js(outcome: &SaveOutcome, record: JsValue) -> Result<JsValue> {
-    let out = to_js(&OutcomeHead {
-        changed: outcome.changed,
-        operation: outcome.operation,
-    })?;
-    set(&out, "record", &record)?;
-    Ok(out)
-}
-
-/// A definition as a fresh JS object: `JSON.parse` of its text.
-fn definition_to_js(data: &Definition) -> Result<JsValue> {
-    parse_json_text(data.json_text())
-}
-
-fn resolution_to_js(r: &Resolution) -> Result<JsValue> {
-    let degraded: Vec<Value> = r
-        .degraded
-        .iter()
-        .map(|d| json!({"layer": d.layer, "code": d.error.code(), "message": d.error.to_string()}))
-        .collect();
-    let out = to_js(&json!({
-        "layer": r.layer(),
-        "degraded": degraded,
-        "fromCache": r.from_cache,
-    }))?;
-    let (data, record) = match &r.found {
-        Some(found) => {
-            let data = definition_to_js(found.definition())?;
-            let record = match found.record() {
-                Some(rec) => record_to_js(rec, data.clone())?,
-                None => JsValue::NULL,
-            };
-            (data, record)
-        }
-        None => (JsValue::NULL, JsValue::NULL),
-    };
-    set(&out, "data", &data)?;
-    set(&out, "record", &record)?;
-    Ok(out)
-}
-
-/// The first layer failure of an answer, as an error: plain `load`,
-/// `loadRecord` and `loadMany` never present "not found" or a partial list
-/// when a layer failed (`resolve` gives the degraded answer itself).
-fn degraded_error(failures: &[crate::hybrid::LayerFailure]) -> Result<()> {
-    match failures.first() {
-        Some(f) => Err(Error::LayerFailed {
-            layer: f.layer.to_string(),
-            source: Box::new(f.error.clone()),
-        }),
-        None => Ok(()),
     }
 }
 
@@ -361,24 +73,59 @@ where
     future_to_promise(async move { work.await.map_err(|e| error_to_js(&e)) })
 }
 
+/// The options of `derive`.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DeriveOptions {
+    /// Absent: this service's tenant; `null`: the global scope.
+    #[serde(default, deserialize_with = "present")]
+    tenant: Option<Option<String>>,
+    actor: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to
+/// absent (`None`, through `default`).
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// The options of `subscribe`.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SubscribeOptions {
+    since: Option<u64>,
+}
+
 /// Versioned metadata storage behind the database -> registry -> files
 /// fallback chain.
 #[wasm_bindgen(js_name = MetadataService)]
 pub struct JsMetadataService {
     chain: Rc<HybridService>,
     store_note: String,
-    listeners: Rc<Listeners>,
-    tabs: Option<Rc<TabLink>>,
-    forwarding: crate::events::SubscriptionId,
+    tabs: Option<TabLink>,
+    /// Change streams started by `subscribe({ since })`, closed with the
+    /// service.
+    followers: Rc<RefCell<Vec<Weak<Follower>>>>,
 }
 
 impl Drop for JsMetadataService {
     fn drop(&mut self) {
-        self.chain.database().events().unsubscribe(self.forwarding);
+        for follower in self.followers.borrow().iter().filter_map(Weak::upgrade) {
+            follower.close();
+        }
     }
 }
 
 impl JsMetadataService {
+    fn db(&self) -> &MetadataService {
+        self.chain.database()
+    }
+
     /// A change to one record (delete, restore, purge): the (type, name)
     /// arguments and change options checked, then `op` on the chain.
     fn change<F, Fut>(
@@ -404,39 +151,39 @@ impl JsMetadataService {
 
 #[wasm_bindgen(js_class = MetadataService)]
 impl JsMetadataService {
-    /// Creates a service: `store` is `'memory'` (default) or a host store
-    /// object; `tenant`, `actor`, `roles` and `policy` scope and check every
-    /// operation; `files` is a bundle of metadata files (path -> text).
+    /// Creates a service: `store` is `'memory'` (default), `'indexeddb'`,
+    /// `'localstorage'`, `'auto'` or a host store object; `tenant`, `actor`,
+    /// `roles` and `policy` scope and check every operation; `files` is a
+    /// bundle of metadata files (path -> text).
     #[wasm_bindgen(unchecked_return_type = "Promise<MetadataService>")]
     pub fn create(options: Option<CreateOptionsArg>) -> Promise {
         let options = opt(options);
         promise(async move {
-            let (store, o) = split_create_options(&options)?;
+            let (store, o) = create_options(&options)?;
             let namespace = o.namespace.clone().unwrap_or_else(|| "default".to_owned());
             crate::validate::label("namespace", &namespace)?;
-            let bucket = bucket_option(o.bucket.clone())?;
-            let (store, store_note) = open_store(&store, &namespace, bucket.as_ref()).await?;
+            let bucket = o.bucket()?;
+            let (store, chosen) = open_store(&store, &namespace, bucket.as_ref()).await?;
             // Databases in different buckets are different data: so are
             // their change channels.
-            let channel = match store_note.bucket {
+            let channel = match &chosen.bucket {
                 Some(b) => format!("{namespace}@{b}"),
                 None => namespace.clone(),
             };
-            let store_note = store_note.note;
-            let mut builder = MetadataService::builder_shared(store)
+            let mut builder = MetadataService::builder_shared(Rc::clone(&store))
                 .tenant(o.tenant.as_deref())
                 .actor(Actor::new(
-                    o.actor.unwrap_or_else(|| "system".to_owned()),
-                    o.roles.unwrap_or_default(),
+                    o.actor.clone().unwrap_or_else(|| "system".to_owned()),
+                    o.roles.clone().unwrap_or_default(),
                 ))
-                .policy(o.policy.unwrap_or_default())
+                .policy(o.policy.clone().unwrap_or_default())
                 .clock(Rc::new(JsClock))
                 .verify_reads(o.verify_reads.unwrap_or(true));
             if let Some(source) = o.source {
                 builder = builder.default_source(source);
             }
             let db = builder.build()?;
-            let files: Option<Rc<dyn FileSource>> = match o.files {
+            let files: Option<Rc<dyn FileSource>> = match &o.files {
                 Some(files) => Some(Rc::new(FileBundle::from_files(
                     files.iter().map(|(p, t)| (p.as_str(), t.as_str())),
                 )?)),
@@ -448,41 +195,58 @@ impl JsMetadataService {
                 cache: o.cache.unwrap_or(true),
             };
             let chain = Rc::new(HybridService::new(db, files, config));
-            let listeners = Rc::new(Listeners::default());
             // Other tabs share the browser's stores; memory is private, and a
             // host store is the host's to coordinate (in Node an open channel
             // would also keep the process alive).
-            let kind = chain.database().store().kind();
-            let browser_store = kind == "indexeddb" || kind == "localstorage";
+            let browser_store = matches!(store.kind(), "indexeddb" | "localstorage");
             let tabs = if o.broadcast.unwrap_or(browser_store) {
-                TabLink::open(&channel, Rc::clone(&chain), Rc::clone(&listeners)).map(Rc::new)
+                TabLink::open(&channel, store)
             } else {
                 None
             };
-            let (to_listeners, to_tabs) = (Rc::clone(&listeners), tabs.clone());
-            let forwarding = chain.database().events().subscribe(move |event| {
-                if let Ok(e) = to_js(event) {
-                    if let Some(t) = &to_tabs {
-                        t.post(&e);
-                    }
-                    to_listeners.notify(&e);
-                }
-            });
             Ok(JsMetadataService {
                 chain,
-                store_note,
-                listeners,
+                store_note: chosen.note,
                 tabs,
-                forwarding,
+                followers: Rc::default(),
             }
             .into())
         })
     }
 
+    /// Another service on the same store (and registry, files and options),
+    /// for another `tenant` (null: global) and/or `actor` and `roles`: it
+    /// hears every change this one commits and the other way round. Its
+    /// read cache is its own.
+    #[wasm_bindgen(unchecked_return_type = "MetadataService")]
+    pub fn derive(&self, options: Option<DeriveOptionsArg>) -> Result<JsMetadataService, JsValue> {
+        js_result((|| {
+            let o: DeriveOptions = self::options(&opt(options), "options")?;
+            let db = self.db();
+            let mut builder = db.derive();
+            if let Some(tenant) = &o.tenant {
+                builder = builder.tenant(tenant.as_deref());
+            }
+            if o.actor.is_some() || o.roles.is_some() {
+                builder = builder.actor(Actor::new(
+                    o.actor.unwrap_or_else(|| db.actor().id.clone()),
+                    o.roles.unwrap_or_else(|| db.actor().roles.clone()),
+                ));
+            }
+            let chain = Rc::new(self.chain.derive(builder.build()?)?);
+            Ok(JsMetadataService {
+                chain,
+                store_note: self.store_note.clone(),
+                tabs: None,
+                followers: Rc::default(),
+            })
+        })())
+    }
+
     /// The storage backend in use (`memory`, `sqlite`, `host`...).
     #[wasm_bindgen(getter, js_name = storeKind)]
     pub fn store_kind(&self) -> String {
-        self.chain.database().store().kind().to_owned()
+        self.db().store().kind().to_owned()
     }
 
     /// How the store was chosen: with `store: 'auto'`, which backend was
@@ -501,13 +265,13 @@ impl JsMetadataService {
     /// The tenant this service works for, or null for global.
     #[wasm_bindgen(getter)]
     pub fn tenant(&self) -> Option<String> {
-        self.chain.database().tenant_id().map(str::to_owned)
+        self.db().tenant_id().map(str::to_owned)
     }
 
     /// The acting user.
     #[wasm_bindgen(getter)]
     pub fn actor(&self) -> String {
-        self.chain.database().actor().id.clone()
+        self.db().actor().id.clone()
     }
 
     /// Upserts (type, name): resolves to `{ record, changed, operation }`.
@@ -528,9 +292,7 @@ impl JsMetadataService {
             // built on the way into the store.
             let data = Definition::from_json_text(json_text_from_js(&data, "data")?)?;
             let w = chain.save_definition(&t, &n, data, o).await?;
-            let record =
-                record_to_js(&w.outcome.record, definition_to_js(&w.outcome.record.data)?)?;
-            outcome_to_js(&w.outcome, record)
+            outcome_to_js(&w.outcome)
         })
     }
 
@@ -548,7 +310,7 @@ impl JsMetadataService {
             let r = chain.load(&t, &n).await?;
             match &r.found {
                 Some(f) => definition_to_js(f.definition()),
-                None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
+                None => r.healthy().map(|()| JsValue::NULL),
             }
         })
     }
@@ -580,8 +342,26 @@ impl JsMetadataService {
             let (t, n) = ids(&type_name, &name)?;
             let r = chain.load(&t, &n).await?;
             match r.found.as_ref().and_then(Found::record) {
-                Some(rec) => record_to_js(rec, definition_to_js(&rec.data)?),
-                None => degraded_error(&r.degraded).map(|()| JsValue::NULL),
+                Some(rec) => full_record_to_js(rec),
+                None => r.healthy().map(|()| JsValue::NULL),
+            }
+        })
+    }
+
+    /// This scope's own row of (type, name), active or soft-deleted, never
+    /// the global row a tenant falls back to; null when there is none.
+    #[wasm_bindgen(js_name = loadOwnRecord, unchecked_return_type = "Promise<MetadataRecord | null>")]
+    pub fn load_own_record(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let (t, n) = ids(&type_name, &name)?;
+            match chain.database().load_own_record(&t, &n).await? {
+                Some(rec) => full_record_to_js(&rec),
+                None => Ok(JsValue::NULL),
             }
         })
     }
@@ -596,7 +376,7 @@ impl JsMetadataService {
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let many = chain.load_many(&t).await?;
-            degraded_error(&many.degraded)?;
+            many.healthy()?;
             // One JSON array of the definitions' texts, parsed once.
             let mut array = String::from("[");
             for (i, (_, found)) in many.items.iter().enumerate() {
@@ -621,10 +401,10 @@ impl JsMetadataService {
         promise(async move {
             let t = string_arg(&type_name, "type")?;
             let many = chain.load_many(&t).await?;
-            degraded_error(&many.degraded)?;
+            many.healthy()?;
             let out = js_sys::Array::new();
             for (name, found) in &many.items {
-                let item = to_js(&json!({ "name": name, "layer": found.layer() }))?;
+                let item = to_js(&serde_json::json!({ "name": name, "layer": found.layer() }))?;
                 let data = definition_to_js(found.definition())?;
                 let record = match found.record() {
                     Some(rec) => record_to_js(rec, data.clone())?,
@@ -647,7 +427,7 @@ impl JsMetadataService {
         options: Option<ChangeOptionsArg>,
     ) -> Promise {
         self.change(type_name, name, options, |chain, t, n, o| async move {
-            to_js(&chain.delete(&t, &n, o).await?.outcome)
+            outcome_to_js(&chain.delete(&t, &n, o).await?.outcome)
         })
     }
 
@@ -660,12 +440,13 @@ impl JsMetadataService {
         options: Option<ChangeOptionsArg>,
     ) -> Promise {
         self.change(type_name, name, options, |chain, t, n, o| async move {
-            to_js(&chain.database().restore(&t, &n, o).await?)
+            outcome_to_js(&chain.restore(&t, &n, o).await?.outcome)
         })
     }
 
-    /// Removes (type, name)'s row for good; its history stays.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    /// Removes (type, name)'s row for good; its history stays. Resolves to
+    /// the purge's change event.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ChangeEvent>")]
     pub fn purge(
         &self,
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
@@ -673,8 +454,7 @@ impl JsMetadataService {
         options: Option<ChangeOptionsArg>,
     ) -> Promise {
         self.change(type_name, name, options, |chain, t, n, o| async move {
-            chain.database().purge(&t, &n, o).await?;
-            Ok(JsValue::UNDEFINED)
+            event_to_js(&chain.purge(&t, &n, o).await?.outcome, false)
         })
     }
 
@@ -701,16 +481,9 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "number")] version: JsValue,
         options: Option<ChangeOptionsArg>,
     ) -> Promise {
-        let options = opt(options);
-        let chain = Rc::clone(&self.chain);
-        promise(async move {
-            let (t, n) = ids(&type_name, &name)?;
-            let v = version
-                .as_f64()
-                .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= 9_007_199_254_740_991.0)
-                .ok_or_else(|| Error::validation("version", "must be a positive integer"))?;
-            let o: ChangeOptions = self::options(&options, "options")?;
-            to_js(&chain.database().rollback(&t, &n, v as u64, o).await?)
+        self.change(type_name, name, options, move |chain, t, n, o| async move {
+            let v = version_arg(&version)?;
+            outcome_to_js(&chain.rollback(&t, &n, v, o).await?.outcome)
         })
     }
 
@@ -720,8 +493,31 @@ impl JsMetadataService {
         let query = opt(query);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let q: crate::query::Query = self::options(&query, "query")?;
+            let q: crate::query::Query = options(&query, "query")?;
             to_js(&chain.database().query(&q).await?)
+        })
+    }
+
+    /// This scope's change log: the changes after `since`, oldest first,
+    /// optionally of one type or record, at most `limit`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ChangeEvent[]>")]
+    pub fn changes(&self, query: Option<ChangeQueryArg>) -> Promise {
+        let query = opt(query);
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let q: ChangeQuery = options(&query, "query")?;
+            to_js(&chain.database().changes(&q).await?)
+        })
+    }
+
+    /// The sequence number of this scope's last committed change.
+    #[wasm_bindgen(js_name = lastSequence, unchecked_return_type = "Promise<number>")]
+    pub fn last_sequence(&self) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            Ok(JsValue::from(
+                chain.database().last_sequence().await? as f64,
+            ))
         })
     }
 
@@ -733,10 +529,8 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let value = value_from_js(&items, "items")?;
-            let items: Vec<SaveItem> = serde_json::from_value(value)
-                .map_err(|e| Error::validation("items", e.to_string()))?;
-            to_js(&chain.database().save_many(items).await?)
+            let items: Vec<SaveItem> = parse_arg(&items, "items")?;
+            outcomes_to_js(&chain.save_many(items).await?.outcome)
         })
     }
 
@@ -751,32 +545,91 @@ impl JsMetadataService {
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let (t, n) = ids(&type_name, &name)?;
-            let data = value_from_js(&data, "data")?;
+            let data = super::boundary::value_from_js(&data, "data")?;
             chain.register(&t, &n, data)?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Calls `listener` with every committed change, this service's own and,
-    /// with a shared store, those of other tabs (marked `remote: true`);
-    /// returns the function that unsubscribes. A listener that throws does
-    /// not affect the write or the other listeners.
+    /// Calls `listener` with every committed change this service can read:
+    /// its own, other services' on the same store, and other tabs' (marked
+    /// `remote: true`); for a tenant, global changes too. With `{ since }`,
+    /// it first replays this scope's changes after that sequence number
+    /// from the change log, then follows the scope's changes in order, each
+    /// once. Returns the function that unsubscribes (calling it again does
+    /// nothing). A listener that throws does not affect the write or the
+    /// other listeners.
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn subscribe(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(event: ChangeEvent) => void")] listener: JsValue,
+        options: Option<SubscribeOptionsArg>,
     ) -> Result<JsValue, JsValue> {
         let listener: Function = js_result(
             listener
                 .dyn_into()
                 .map_err(|_| Error::validation("listener", "must be a function")),
         )?;
-        let listeners = Rc::clone(&self.listeners);
-        let id = listeners.add(listener);
-        let unsubscribe = Closure::once_into_js(move || {
-            listeners.remove(id);
-        });
-        Ok(unsubscribe)
+        let o: SubscribeOptions = js_result(self::options(&opt(options), "options"))?;
+        let db = self.db();
+        match o.since {
+            None => {
+                let tenant = db.tenant_id().map(str::to_owned);
+                let (actor, policy) = (db.actor().clone(), db.policy().clone());
+                let feed_store = Rc::clone(db.store());
+                let id = feed_store.feed().subscribe(move |event, origin| {
+                    let visible = event.tenant_id.is_none() || event.tenant_id == tenant;
+                    if !visible || !policy.allows(&actor, Permission::Read, &event.type_name) {
+                        return;
+                    }
+                    if let Ok(e) = event_to_js(event, origin == Origin::Remote) {
+                        let _ = listener.call1(&JsValue::NULL, &e);
+                    }
+                });
+                let store = Rc::downgrade(&feed_store);
+                let stop = Closure::<dyn FnMut()>::new(move || {
+                    if let Some(s) = store.upgrade() {
+                        s.feed().unsubscribe(id);
+                    }
+                });
+                Ok(stop.into_js_value())
+            }
+            Some(since) => {
+                let chain = Rc::clone(&self.chain);
+                let started: Rc<RefCell<Option<Rc<Follower>>>> = Rc::default();
+                let stopped = Rc::new(std::cell::Cell::new(false));
+                let (slot, halt) = (Rc::clone(&started), Rc::clone(&stopped));
+                let registry = Rc::clone(&self.followers);
+                spawn_local(async move {
+                    let db = chain.database();
+                    let follower = match db.follow(Some(since)).await {
+                        Ok(f) => Rc::new(f),
+                        Err(_) => return,
+                    };
+                    if halt.get() {
+                        return;
+                    }
+                    // Registered with the service, so freeing it ends the
+                    // stream.
+                    registry.borrow_mut().push(Rc::downgrade(&follower));
+                    *slot.borrow_mut() = Some(Rc::clone(&follower));
+                    while let Some(Ok(event)) = follower.next().await {
+                        if db.may_read(&event.type_name) {
+                            if let Ok(e) = event_to_js(&event, false) {
+                                let _ = listener.call1(&JsValue::NULL, &e);
+                            }
+                        }
+                    }
+                });
+                let stop = Closure::<dyn FnMut()>::new(move || {
+                    stopped.set(true);
+                    if let Some(f) = started.borrow_mut().take() {
+                        f.close();
+                    }
+                });
+                Ok(stop.into_js_value())
+            }
+        }
     }
 
     /// Compares the local records with a remote manifest: `{ stale, missing,
@@ -805,7 +658,7 @@ impl JsMetadataService {
         promise(async move {
             let manifest: Vec<ManifestEntry> = parse_arg(&manifest, "manifest")?;
             let items: Vec<FetchedItem> = parse_arg(&items, "items")?;
-            to_js(&chain.database().apply_fetched(&manifest, items).await?)
+            outcomes_to_js(&chain.apply_fetched(&manifest, items).await?.outcome)
         })
     }
 
@@ -824,39 +677,25 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let fetch: Function = fetch
-                .dyn_into()
-                .map_err(|_| Error::validation("fetch", "must be a function"))?;
+            if !fetch.is_function() {
+                return Err(Error::validation("fetch", "must be a function"));
+            }
             let manifest: Vec<ManifestEntry> = parse_arg(&manifest, "manifest")?;
-            let db = chain.database();
-            let plan = db.diff_manifest(&manifest).await?;
-            let wanted = plan.to_fetch();
-            let applied = if wanted.is_empty() {
-                Vec::new()
-            } else {
-                let failed = |e: &JsValue| Error::HostCallbackFailed {
-                    operation: "fetch".into(),
-                    message: super::boundary::describe_thrown(e),
-                };
-                let mut got = fetch
-                    .call1(&JsValue::NULL, &to_js(&wanted)?)
-                    .map_err(|e| failed(&e))?;
-                if super::boundary::is_promise_like(&got) {
-                    got = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&got))
-                        .await
-                        .map_err(|e| failed(&e))?;
-                }
-                let items: Vec<FetchedItem> = parse_arg(&got, "fetched")?;
-                db.apply_fetched(&manifest, items).await?
-            };
-            let out = to_js(&json!({ "plan": plan }))?;
-            set(&out, "applied", &to_js(&applied)?)?;
-            Ok(out)
+            let caller = Host::of_function("fetch", &fetch)?;
+            let result = chain
+                .sync(&manifest, |wanted| async move {
+                    let got = caller
+                        .call("fetch", &[to_js(&wanted)?], Shape::Data)
+                        .await?;
+                    parse_arg::<Vec<FetchedItem>>(&got, "fetched")
+                })
+                .await?;
+            to_js(&result)
         })
     }
 
     /// Forgets cached answers: for one (type, name), or all when no type is
-    /// given. For changes made outside this service.
+    /// given. For changes made outside this service that nothing announced.
     pub fn invalidate(
         &self,
         #[wasm_bindgen(js_name = "type")] type_name: Option<String>,

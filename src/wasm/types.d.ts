@@ -26,6 +26,10 @@ export interface MetadataRecord {
   created_at: string;
   updated_at: string;
   updated_by: string | null;
+  /** The position of the change that made this version in the scope's change log. */
+  seq: number;
+  /** What that change did. */
+  operation: Operation;
 }
 
 /** One version of a record. */
@@ -40,6 +44,8 @@ export interface HistoryEntry {
   timestamp: string;
   is_active: boolean;
   data: Record<string, unknown>;
+  /** The position of this change in the scope's change log. */
+  seq: number;
 }
 
 /** What a write did. */
@@ -126,8 +132,36 @@ export interface ChangeEvent {
   checksum: string;
   actor: string;
   timestamp: string;
-  /** True for a change made by another tab. */
+  /** Whether the record was active after the change. */
+  is_active: boolean;
+  /** True for a change made elsewhere: another tab, or another process on the database. */
   remote?: boolean;
+}
+
+/** Which changes `changes` returns: those after `since` (exclusive), oldest first. */
+export interface ChangeQuery {
+  since?: number;
+  type?: string;
+  name?: string;
+  limit?: number;
+}
+
+/** Options of `derive`. */
+export interface DeriveOptions {
+  /** Another tenant; null: the global scope; absent: the same. */
+  tenant?: string | null;
+  actor?: string;
+  roles?: string[];
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Replay this scope's changes after this sequence number from the change
+   * log, then follow its changes in order, each once (no gap, no duplicate).
+   * Without it, every change the service can read is delivered live.
+   */
+  since?: number;
 }
 
 /** Which roles may do what on which metadata types. */
@@ -137,20 +171,25 @@ export interface AccessPolicy {
   roles?: Record<string, Record<string, Array<'read' | 'write' | 'delete' | 'admin'>>>;
 }
 
-/** A value kept by a host store: a record or a history entry. */
-export type StoredValue = MetadataRecord | HistoryEntry;
+/** A value kept by a key-value host store: a head, an archived version, or a scope's counter. */
+export type StoredValue = MetadataRecord | HistoryEntry | { version: number };
 
-/** One write of an all-or-nothing batch. */
+/**
+ * One write of an all-or-nothing batch. When `expect` is present the op
+ * applies only if the key holds nothing (`null`) or a value whose `version`
+ * is `expect`.
+ */
 export type StoreOp =
-  | { op: 'put'; key: string; value: StoredValue }
-  | { op: 'delete'; key: string };
+  | { op: 'put'; key: string; value: StoredValue; expect?: number | null }
+  | { op: 'delete'; key: string; expect?: number | null };
 
 type MaybePromise<T> = T | Promise<T>;
 
 /**
- * Storage provided by the host: a key-value map with prefix listing. Each
+ * Storage provided by the host as a key-value map with prefix listing. Each
  * function may return its result or a Promise of it. With `commit`, batches
- * are all-or-nothing by the host; without it, a failed batch is undone.
+ * are all-or-nothing and conditional (safe for many writers); without it,
+ * one writer at a time per store object, and a failed batch is undone.
  */
 export interface HostStore {
   /** Name reported by `storeKind`. */
@@ -160,7 +199,55 @@ export interface HostStore {
   delete(key: string): MaybePromise<void>;
   /** Every value whose key starts with `prefix`. */
   list(prefix: string): MaybePromise<Array<StoredValue | string>>;
-  commit?(ops: StoreOp[]): MaybePromise<void>;
+  /** Applies every op, or none and answers `{ conflict: key }` when an expectation fails. */
+  commit?(ops: StoreOp[]): MaybePromise<void | { conflict: string }>;
+}
+
+/** A record's identity as record hosts receive it. */
+export interface RecordKeyArg {
+  tenant_id: string | null;
+  type: string;
+  name: string;
+}
+
+/** A new head's columns, as `commit` receives them (`data` as JSON text). */
+export interface HeadColumns extends Omit<MetadataRecord, 'data' | 'seq'> {
+  data: string;
+}
+
+/** A purge's history entry, as `commit` receives it (`data` as JSON text). */
+export interface TombstoneColumns extends Omit<HistoryEntry, 'data' | 'seq'> {
+  data: string;
+}
+
+/** A batch as a record host's `commit` receives it. */
+export interface RecordBatch {
+  tenant_id: string | null;
+  changes: Array<RecordKeyArg & {
+    /** The head version the change replaces; null: no head. */
+    expect: number | null;
+    record?: HeadColumns;
+    tombstone?: TombstoneColumns;
+  }>;
+}
+
+/**
+ * Storage provided by a database host with real columns (the record
+ * contract: `pkg/sqlite.js`, `pkg/postgres.js`). Rows are answered as JSON
+ * text or objects. See the README for what `commit` must do.
+ */
+export interface RecordHostStore {
+  contract: 'records';
+  kind?: string;
+  get(key: RecordKeyArg): MaybePromise<string | MetadataRecord | null>;
+  readCurrent(keys: RecordKeyArg[]): MaybePromise<Array<{ record: string | MetadataRecord | null; lastVersion: number }>>;
+  list(tenant: string | null, type: string | null): MaybePromise<Array<string | MetadataRecord>>;
+  history(key: RecordKeyArg): MaybePromise<Array<string | HistoryEntry>>;
+  changes(tenant: string | null, query: ChangeQuery): MaybePromise<Array<string | ChangeEvent>>;
+  lastSequence(tenant: string | null): MaybePromise<number>;
+  commit(batch: RecordBatch): MaybePromise<{ firstSeq: number } | { conflict: { index: number; found: number | null } }>;
+  /** Calls `onChange` for changes committed elsewhere; returns the function that stops. */
+  watch?(onChange: (event: ChangeEvent | string) => void): MaybePromise<() => void>;
 }
 
 /** A Storage Bucket for the IndexedDB store. */
@@ -178,7 +265,7 @@ export interface CreateOptions {
    * 'memory' (default), 'indexeddb', 'localstorage', 'auto' (IndexedDB, then
    * localStorage, then memory; see `storeNote`) or a host store.
    */
-  store?: 'memory' | 'indexeddb' | 'localstorage' | 'auto' | HostStore;
+  store?: 'memory' | 'indexeddb' | 'localstorage' | 'auto' | HostStore | RecordHostStore;
   /** Browser stores: which database (default 'default'). */
   namespace?: string;
   /**

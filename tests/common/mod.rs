@@ -109,6 +109,9 @@ impl Store for FlakyStore {
     fn kind(&self) -> &str {
         "flaky"
     }
+    fn feed(&self) -> &Feed {
+        self.inner.feed()
+    }
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         self.tick("get")?;
         self.inner.get(key).await
@@ -121,8 +124,16 @@ impl Store for FlakyStore {
         self.tick("history")?;
         self.inner.history(key).await
     }
-    async fn commit(&self, batch: WriteBatch) -> Result<()> {
-        self.tick("commit")?;
-        self.inner.commit(batch).await
+    async fn changes(&self, t: Option<&str>, q: &ChangeQuery) -> Result<Vec<ChangeEvent>> {
+        self.tick("changes")?;
+        self.inner.changes(t, q).await
+    }
+    async fn last_sequence(&self, t: Option<&str>) -> Result<u64> {
+        self.tick("last_sequence")?;
+        self.inner.last_sequence(t).await
+    }
+    async fn apply(&self, batch: &Batch) -> Result<u64> {
+        self.tick("apply")?;
+        self.inner.apply(batch).await
     }
 }

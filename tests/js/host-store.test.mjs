@@ -32,6 +32,11 @@ function mapStore({ async = false, atomic = false } = {}) {
   if (atomic) {
     store.commit = wrap('commit', (ops) => {
       for (const op of ops) {
+        if (!('expect' in op)) continue;
+        const found = map.has(op.key) ? map.get(op.key).version : null;
+        if (found !== op.expect) return { conflict: op.key };
+      }
+      for (const op of ops) {
         if (op.op === 'put') map.set(op.key, structuredClone(op.value));
         else map.delete(op.key);
       }
@@ -63,14 +68,18 @@ for (const async of [false, true]) {
       await svc.delete('view', 'b');
       await svc.purge('view', 'a');
       assert.equal(await svc.load('view', 'a'), null);
+      // Heads under r/, the versions they superseded under h/ (with the
+      // purge's tombstone), the scope's change counter, the layout marker.
       assert.deepEqual([...map.keys()].sort(), [
         'h/acme/view/a#00000000000000000001',
         'h/acme/view/a#00000000000000000002',
         'h/acme/view/a#00000000000000000003',
         'h/acme/view/b#00000000000000000001',
-        'h/acme/view/b#00000000000000000002',
+        'm/layout',
         'r/acme/view/b',
+        's/acme/',
       ]);
+      assert.deepEqual(map.get('s/acme/'), { version: 5 });
       assert.ok(atomic ? calls.commit > 0 && !calls.put : calls.put > 0);
     });
 

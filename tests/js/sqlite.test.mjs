@@ -15,19 +15,23 @@ const scratch = () => {
 test('creates the ADR table, its indexes and the history table on first use', async () => {
   const store = await openSqliteStore(':memory:');
   const columns = store.db.prepare('PRAGMA table_info(sys_metadata)').all().map((c) => c.name);
-  for (const c of ['type', 'name', 'data', 'version', 'checksum', 'source', 'is_active', 'owner', 'tenant_id', 'tags', 'created_at', 'updated_at', 'updated_by']) {
+  for (const c of ['type', 'name', 'data', 'version', 'checksum', 'source', 'is_active', 'owner', 'tenant_id', 'tags', 'created_at', 'updated_at', 'updated_by', 'seq', 'operation']) {
     assert.ok(columns.includes(c), `column ${c}`);
   }
   const indexes = Object.fromEntries(store.db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").all().map((r) => [r.name, r.sql]));
   assert.match(indexes.sys_metadata_tenant_type_name, /UNIQUE INDEX .*\(ifnull\(tenant_id, ''\), type, name\)/s);
   assert.match(indexes.sys_metadata_type_active, /\(type, is_active\)/);
   assert.match(indexes.sys_metadata_tenant_type, /\(tenant_id, type\)/);
+  assert.match(indexes.sys_metadata_change_log, /\(ifnull\(tenant_id, ''\), seq\)/);
+  assert.match(indexes.sys_metadata_history_version, /UNIQUE INDEX .*\(ifnull\(tenant_id, ''\), type, name, version\)/s);
   assert.ok(store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sys_metadata_history'").get());
+  assert.ok(store.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sys_metadata_sequence'").get());
+  assert.equal(store.db.pragma('user_version', { simple: true }), 2);
   // The unique index holds even for global (NULL tenant) rows.
-  const row = { tenant_id: null, type: 'view', name: 'v', data: '{}', version: 1, checksum: 'x', source: 'api', is_active: 1, owner: 'o', tags: '[]', created_at: 't', updated_at: 't' };
-  const insert = store.db.prepare('INSERT INTO sys_metadata (key, tenant_id, type, name, data, version, checksum, source, is_active, owner, tags, created_at, updated_at) VALUES (@key, @tenant_id, @type, @name, @data, @version, @checksum, @source, @is_active, @owner, @tags, @created_at, @updated_at)');
-  insert.run({ ...row, key: 'a' });
-  assert.throws(() => insert.run({ ...row, key: 'b' }), /UNIQUE/);
+  const row = { tenant_id: null, type: 'view', name: 'v', data: '{}', version: 1, checksum: 'x', source: 'api', is_active: 1, owner: 'o', tags: '[]', created_at: 't', updated_at: 't', seq: 1, operation: 'create' };
+  const insert = store.db.prepare('INSERT INTO sys_metadata (tenant_id, type, name, data, version, checksum, source, is_active, owner, tags, created_at, updated_at, seq, operation) VALUES (@tenant_id, @type, @name, @data, @version, @checksum, @source, @is_active, @owner, @tags, @created_at, @updated_at, @seq, @operation)');
+  insert.run(row);
+  assert.throws(() => insert.run(row), /UNIQUE/);
   store.close();
 });
 
@@ -85,4 +89,63 @@ test('a batch that fails inside SQLite leaves nothing behind', async () => {
 test('a missing or unwritable database is a clear STORAGE_UNAVAILABLE', async () => {
   await assert.rejects(openSqliteStore('/nonexistent-dir/x/metadata.db'), (e) => e.code === 'STORAGE_UNAVAILABLE');
   await assert.rejects(openSqliteStore('/nonexistent.db', { readonly: true }), (e) => e.code === 'STORAGE_UNAVAILABLE');
+});
+
+test('a database written by schema version 1 is upgraded in place, once', async () => {
+  const { path, done } = scratch();
+  try {
+    // Version 1's tables: rows under a storage key, each head's own version
+    // in history too, no sequence numbers.
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(path);
+    raw.exec(`
+      CREATE TABLE sys_metadata (key TEXT PRIMARY KEY, tenant_id TEXT, type TEXT NOT NULL, name TEXT NOT NULL,
+        data TEXT NOT NULL, version INTEGER NOT NULL, checksum TEXT NOT NULL, source TEXT NOT NULL,
+        is_active INTEGER NOT NULL, owner TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT);
+      CREATE UNIQUE INDEX sys_metadata_tenant_type_name ON sys_metadata (ifnull(tenant_id, ''), type, name);
+      CREATE INDEX sys_metadata_type_active ON sys_metadata (type, is_active);
+      CREATE INDEX sys_metadata_tenant_type ON sys_metadata (tenant_id, type);
+      CREATE TABLE sys_metadata_history (key TEXT PRIMARY KEY, tenant_id TEXT, type TEXT NOT NULL, name TEXT NOT NULL,
+        version INTEGER NOT NULL, operation TEXT NOT NULL, checksum TEXT NOT NULL, actor TEXT NOT NULL,
+        timestamp TEXT NOT NULL, is_active INTEGER NOT NULL, data TEXT NOT NULL);
+      CREATE INDEX sys_metadata_history_record ON sys_metadata_history (tenant_id, type, name, version);
+    `);
+    const { checksum } = await import('@objectstack/metadata-wasm');
+    const head = raw.prepare(`INSERT INTO sys_metadata VALUES (@key, @tenant_id, 'view', @name, @data, @version, @checksum, 'database', 1, 'alice', '[]', '2026-01-01T00:00:00.000Z', @at, 'alice')`);
+    const entry = raw.prepare(`INSERT INTO sys_metadata_history VALUES (@key, @tenant_id, 'view', @name, @version, @operation, @checksum, 'alice', @at, @active, @data)`);
+    const row = (tenant, name, version, at, operation, active = 1) => {
+      const data = JSON.stringify({ name, version });
+      return { key: `${tenant ?? '*'}/view/${name}`, tenant_id: tenant, name, data, version, checksum: checksum(JSON.parse(data)), at, operation, active };
+    };
+    const h = (r) => ({ ...r, key: `${r.key}#${String(r.version).padStart(20, '0')}` });
+    const a1 = row('acme', 'a', 1, '2026-01-01T00:00:01.000Z', 'create');
+    const a2 = row('acme', 'a', 2, '2026-01-01T00:00:03.000Z', 'update');
+    const b1 = row('acme', 'b', 1, '2026-01-01T00:00:02.000Z', 'create');
+    const g1 = row(null, 'g', 1, '2026-01-01T00:00:01.000Z', 'import');
+    for (const r of [a2, b1, g1]) head.run(r);
+    for (const r of [a1, a2, b1, g1]) entry.run(h(r));
+    raw.close();
+
+    const store = await openSqliteStore(path);
+    assert.equal(store.db.pragma('user_version', { simple: true }), 2);
+    const acme = await MetadataService.create({ store, tenant: 'acme' });
+    assert.deepEqual((await acme.history('view', 'a')).map((e) => [e.version, e.seq, e.operation]), [[1, 1, 'create'], [2, 3, 'update']]);
+    assert.deepEqual((await acme.changes()).map((e) => [e.sequence, e.name]), [[1, 'a'], [2, 'b'], [3, 'a']]);
+    assert.equal((await acme.loadRecord('view', 'a')).operation, 'update');
+    const global = await MetadataService.create({ store });
+    assert.equal((await global.loadRecord('view', 'g')).operation, 'import');
+    assert.equal(await global.lastSequence(), 1);
+    // New writes continue the numbering.
+    const out = await acme.save('view', 'b', { name: 'b', version: 2 });
+    assert.deepEqual([out.record.version, out.record.seq], [2, 4]);
+    assert.equal(store.db.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v1'").pluck().get(), 0);
+    store.close();
+    // Opening again changes nothing.
+    const again = await openSqliteStore(path);
+    assert.equal((await (await MetadataService.create({ store: again, tenant: 'acme' })).lastSequence()), 4);
+    again.close();
+  } finally {
+    done();
+  }
 });

@@ -21,8 +21,10 @@ import {
   type Resolution,
   type SaveOutcome,
   type StoredValue,
+  type RecordHostStore,
 } from '@objectstack/metadata-wasm';
 import { openSqliteStore, type SqliteStore } from '@objectstack/metadata-wasm/sqlite';
+import { createRepository, type MetadataRepository, type MetadataEvent } from '@objectstack/metadata-wasm/repository';
 
 const values = new Map<string, StoredValue>();
 const host: HostStore = {
@@ -36,6 +38,12 @@ const host: HostStore = {
   },
   list: (prefix) => [...values].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v),
   commit: (ops) => {
+    for (const op of ops) {
+      const found = values.get(op.key);
+      if (op.expect !== undefined && (found === undefined ? null : (found as { version: number }).version) !== op.expect) {
+        return { conflict: op.key };
+      }
+    }
     for (const op of ops) {
       if (op.op === 'put') values.set(op.key, op.value);
       else values.delete(op.key);
@@ -63,7 +71,22 @@ export async function usage(): Promise<void> {
   await svc.rollback('view', 'all_accounts', history[0].version, { expectedVersion: version });
   await svc.delete('view', 'all_accounts');
   await svc.restore('view', 'all_accounts', { expectedChecksum: out.record.checksum });
-  await svc.purge('view', 'all_accounts');
+  const purged: ChangeEvent = await svc.purge('view', 'all_accounts');
+  const own: MetadataRecord | null = await svc.loadOwnRecord('view', 'all_accounts');
+  const log: ChangeEvent[] = await svc.changes({ since: 0, type: 'view', limit: 100 });
+  const last: number = await svc.lastSequence();
+  const stop: () => void = svc.subscribe((e) => void e.sequence, { since: last });
+  stop();
+  const other: MetadataService = svc.derive({ tenant: null, actor: 'bob', roles: ['auditor'] });
+  const records: RecordHostStore = sqliteStore;
+  const repository: MetadataRepository = await createRepository({ store: sqliteStore, org: 'acme' });
+  const put = await repository.put({ org: 'acme', type: 'view', name: 'v' }, { label: 'V' }, { parentVersion: null, actor: 'alice' });
+  const versionHash: string = put.version;
+  for await (const event of repository.history({ org: 'acme', type: 'view', name: 'v' }, { sinceSeq: 0 })) {
+    const e: MetadataEvent = event;
+    void e;
+  }
+  void [purged.sequence, own, log, other, records, versionHash];
   const page: QueryPage = await svc.query({ type: 'view', tags: ['crm'], active: true, limit: 10 });
   await svc.saveMany([{ type: 'view', name: 'a', data: {}, options: { source: 'api' } }]);
   await svc.register('view', 'home', { label: 'Home' });

@@ -1,0 +1,275 @@
+//! Write planning: what a change of one record becomes, as a pure function
+//! of what was read (the record's head and where its history ends), who
+//! acts and when. No I/O happens here, so the write loop can plan again
+//! against a fresh read when a concurrent writer was first.
+
+use crate::definition::Definition;
+use crate::error::{Error, Result};
+use crate::key::RecordKey;
+use crate::record::{MetadataRecord, Operation, Source};
+use crate::store::{Change, Current, Expect};
+
+use super::options::Guard;
+
+/// Who acts, when, and the source recorded by default.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub actor: &'a str,
+    pub now: &'a str,
+    pub default_source: Source,
+}
+
+/// What the caller wants to happen to one record.
+#[derive(Debug, Clone)]
+pub(crate) enum Intent {
+    /// Upsert a definition.
+    Save {
+        data: Definition,
+        tags: Option<Vec<String>>,
+        source: Option<Source>,
+        owner: Option<String>,
+    },
+    /// Write an earlier version's definition back.
+    Rollback { data: Definition },
+    /// Soft delete.
+    Delete,
+    /// Undo a soft delete.
+    Restore,
+    /// Remove the head for good.
+    Purge,
+}
+
+/// What a write comes to.
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    /// Nothing to write: the record stays as it is.
+    Unchanged(MetadataRecord),
+    /// One change to commit.
+    Write(Change),
+}
+
+/// `CONFLICT` unless the head meets the caller's guard.
+pub(crate) fn check_guard(
+    key: &RecordKey,
+    head: Option<&MetadataRecord>,
+    guard: Guard<'_>,
+) -> Result<()> {
+    let actual_version = head.map_or(0, |r| r.version);
+    let conflict = |expected: String, actual: String| Error::Conflict {
+        key: Box::new(key.clone()),
+        expected,
+        actual,
+        actual_version,
+    };
+    if let Some(v) = guard.version {
+        if v != actual_version {
+            return Err(conflict(
+                format!("version {v}"),
+                match head {
+                    Some(_) => format!("version {actual_version}"),
+                    None => "no record".into(),
+                },
+            ));
+        }
+    }
+    if let Some(c) = guard.checksum {
+        let actual = head.map(|r| r.checksum.as_str());
+        if actual != Some(c) {
+            return Err(conflict(
+                format!("checksum {c}"),
+                match actual {
+                    Some(a) => format!("checksum {a}"),
+                    None => "no record".into(),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Plans `intent` on `key` given what was read.
+pub(crate) fn plan(
+    ctx: &Context<'_>,
+    key: &RecordKey,
+    current: &Current,
+    intent: &Intent,
+) -> Result<Plan> {
+    let head = current.record.as_ref();
+    let expect = Expect::of(head);
+    let missing =
+        |what: &str| Error::not_found(key, Some(format!("no record in this scope to {what}")));
+    match intent {
+        Intent::Save {
+            data,
+            tags,
+            source,
+            owner,
+        } => Ok(upsert(
+            ctx,
+            key,
+            current,
+            Upsert {
+                data,
+                tags: tags.as_ref(),
+                source: *source,
+                owner: owner.as_deref(),
+                rollback: false,
+            },
+        )),
+        Intent::Rollback { data } => Ok(upsert(
+            ctx,
+            key,
+            current,
+            Upsert {
+                data,
+                tags: None,
+                source: None,
+                owner: None,
+                rollback: true,
+            },
+        )),
+        Intent::Delete => {
+            let head = head.ok_or_else(|| missing("delete"))?;
+            if !head.is_active {
+                return Err(Error::not_found(key, Some("already deleted".into())));
+            }
+            Ok(Plan::Write(Change::Put {
+                record: transition(ctx, head, false, Operation::Delete),
+                expect,
+            }))
+        }
+        Intent::Restore => {
+            let head = head.ok_or_else(|| missing("restore"))?;
+            if head.is_active {
+                return Ok(Plan::Unchanged(head.clone()));
+            }
+            Ok(Plan::Write(Change::Put {
+                record: transition(ctx, head, true, Operation::Restore),
+                expect,
+            }))
+        }
+        Intent::Purge => {
+            let head = head.ok_or_else(|| missing("purge"))?;
+            let mut tombstone = head.to_history();
+            tombstone.version = head.version + 1;
+            tombstone.operation = Operation::Purge;
+            tombstone.is_active = false;
+            tombstone.actor = ctx.actor.to_owned();
+            tombstone.timestamp = ctx.now.to_owned();
+            tombstone.seq = 0;
+            Ok(Plan::Write(Change::Purge { tombstone, expect }))
+        }
+    }
+}
+
+/// The head after a delete or restore: the same data as a new version.
+fn transition(
+    ctx: &Context<'_>,
+    head: &MetadataRecord,
+    is_active: bool,
+    operation: Operation,
+) -> MetadataRecord {
+    MetadataRecord {
+        version: head.version + 1,
+        is_active,
+        updated_at: ctx.now.to_owned(),
+        updated_by: Some(ctx.actor.to_owned()),
+        seq: 0,
+        operation,
+        ..head.clone()
+    }
+}
+
+/// The fields of a save or rollback.
+struct Upsert<'a> {
+    data: &'a Definition,
+    /// New tags (kept when `None`).
+    tags: Option<&'a Vec<String>>,
+    /// The source asked for (the default when `None`).
+    source: Option<Source>,
+    /// New owner (kept, or the actor on create, when `None`).
+    owner: Option<&'a str>,
+    rollback: bool,
+}
+
+/// A save (or rollback): a no-op when the definition, tags, owner and
+/// source are what is stored and the record is active; otherwise the next
+/// version. A new row continues after a purged one, so versions never
+/// repeat.
+fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) -> Plan {
+    let Upsert {
+        data,
+        tags,
+        source,
+        owner,
+        rollback,
+    } = u;
+    let checksum = data.checksum().to_owned();
+    let effective_source = source.unwrap_or(ctx.default_source);
+    let head = current.record.as_ref();
+    if let Some(cur) = head {
+        let unchanged = cur.is_active
+            && cur.checksum == checksum
+            && tags.is_none_or(|t| *t == cur.tags)
+            && owner.is_none_or(|o| o == cur.owner)
+            && source.is_none_or(|s| s == cur.source);
+        if unchanged {
+            return Plan::Unchanged(MetadataRecord {
+                data: data.clone(),
+                ..cur.clone()
+            });
+        }
+    }
+    let operation = if rollback {
+        Operation::Rollback
+    } else if effective_source == Source::Migration {
+        Operation::Import
+    } else {
+        match head {
+            Some(cur) if cur.is_active => Operation::Update,
+            // Saving over a soft-deleted record revives it.
+            Some(_) => Operation::Restore,
+            None => Operation::Create,
+        }
+    };
+    let record = match head {
+        Some(cur) => MetadataRecord {
+            type_name: key.type_name.clone(),
+            name: key.name.clone(),
+            data: data.clone(),
+            version: cur.version + 1,
+            checksum,
+            source: effective_source,
+            is_active: true,
+            owner: owner.map_or_else(|| cur.owner.clone(), str::to_owned),
+            tenant_id: key.tenant_id.clone(),
+            tags: tags.cloned().unwrap_or_else(|| cur.tags.clone()),
+            created_at: cur.created_at.clone(),
+            updated_at: ctx.now.to_owned(),
+            updated_by: Some(ctx.actor.to_owned()),
+            seq: 0,
+            operation,
+        },
+        None => MetadataRecord {
+            type_name: key.type_name.clone(),
+            name: key.name.clone(),
+            data: data.clone(),
+            version: current.last_version + 1,
+            checksum,
+            source: effective_source,
+            is_active: true,
+            owner: owner.map_or_else(|| ctx.actor.to_owned(), str::to_owned),
+            tenant_id: key.tenant_id.clone(),
+            tags: tags.cloned().unwrap_or_default(),
+            created_at: ctx.now.to_owned(),
+            updated_at: ctx.now.to_owned(),
+            updated_by: Some(ctx.actor.to_owned()),
+            seq: 0,
+            operation,
+        },
+    };
+    Plan::Write(Change::Put {
+        record,
+        expect: Expect::of(head),
+    })
+}

@@ -1,0 +1,332 @@
+//! Writes: read, plan, commit conditionally, and start over when another
+//! writer committed in between (the store refuses a change whose
+//! expectation no longer holds). A plain save therefore never loses a
+//! concurrent update and never duplicates a version; a guarded one is
+//! checked again against what the other writer left.
+
+use serde_json::Value;
+
+use super::options::{ChangeOptions, Guard, SaveItem, SaveOptions, SaveOutcome};
+use super::plan::{self, Context, Intent, Plan};
+use super::MetadataService;
+use crate::access::Action;
+use crate::definition::Definition;
+use crate::error::{Error, Result};
+use crate::events::ChangeEvent;
+use crate::key::RecordKey;
+use crate::record::{MetadataRecord, Operation};
+use crate::store::{Batch, Change};
+use crate::validate;
+
+/// Most read-plan-commit rounds of one write before its conflict is given
+/// up and reported. Each round loses only to a writer that committed, so
+/// this many concurrent writers of one record all get through.
+pub const MAX_WRITE_ATTEMPTS: usize = 64;
+
+/// A validated write of one record, ready to plan.
+struct Prepared {
+    key: RecordKey,
+    intent: Intent,
+    version: Option<u64>,
+    checksum: Option<String>,
+}
+
+impl Prepared {
+    fn guard(&self) -> Guard<'_> {
+        Guard {
+            version: self.version,
+            checksum: self.checksum.as_deref(),
+        }
+    }
+}
+
+/// What committing one plan gave.
+enum Done {
+    Unchanged(MetadataRecord),
+    Written(Change, u64),
+}
+
+impl Done {
+    /// The outcome of a write that leaves a head (every write but purge).
+    fn outcome(self) -> Result<SaveOutcome> {
+        Ok(match self {
+            Done::Unchanged(record) => SaveOutcome {
+                record,
+                changed: false,
+                operation: None,
+            },
+            Done::Written(Change::Put { mut record, .. }, seq) => {
+                record.seq = seq;
+                let operation = Some(record.operation);
+                SaveOutcome {
+                    record,
+                    changed: true,
+                    operation,
+                }
+            }
+            Done::Written(Change::Purge { tombstone, .. }, _) => {
+                return Err(Error::Storage {
+                    message: format!("the purge of {} leaves no record", tombstone.key()),
+                })
+            }
+        })
+    }
+}
+
+fn batch_error(index: usize, key: RecordKey, e: Error) -> Error {
+    Error::Batch {
+        index,
+        key: Box::new(key),
+        source: Box::new(e),
+    }
+}
+
+impl MetadataService {
+    fn context<'a>(&'a self, now: &'a str) -> Context<'a> {
+        Context {
+            actor: &self.actor.id,
+            now,
+            default_source: self.default_source,
+        }
+    }
+
+    fn prepare_save(
+        &self,
+        type_name: &str,
+        name: &str,
+        data: Definition,
+        options: &SaveOptions,
+    ) -> Result<Prepared> {
+        let key = self.own_key(type_name, name)?;
+        self.check(Action::Save, type_name)?;
+        if let Some(owner) = &options.owner {
+            validate::label("owner", owner)?;
+        }
+        let tags = options.tags.as_deref().map(validate::tags).transpose()?;
+        Ok(Prepared {
+            key,
+            intent: Intent::Save {
+                data,
+                tags,
+                source: options.source,
+                owner: options.owner.clone(),
+            },
+            version: options.expected_version,
+            checksum: options.expected_checksum.clone(),
+        })
+    }
+
+    fn prepare_change(
+        &self,
+        action: Action,
+        type_name: &str,
+        name: &str,
+        intent: Intent,
+        options: &ChangeOptions,
+    ) -> Result<Prepared> {
+        let key = self.own_key(type_name, name)?;
+        self.check(action, type_name)?;
+        Ok(Prepared {
+            key,
+            intent,
+            version: options.expected_version,
+            checksum: options.expected_checksum.clone(),
+        })
+    }
+
+    /// Commits the writes all-or-nothing, planning them again against a
+    /// fresh read while a concurrent writer keeps winning. `Err` carries the
+    /// index of the write that failed, for batch errors.
+    async fn commit_all(
+        &self,
+        writes: &[Prepared],
+    ) -> std::result::Result<Vec<Done>, (usize, Error)> {
+        let keys: Vec<RecordKey> = writes.iter().map(|w| w.key.clone()).collect();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let read = self.store.read_current(&keys).await.map_err(|e| (0, e))?;
+            let now = self.now();
+            let ctx = self.context(&now);
+            let mut plans = Vec::with_capacity(writes.len());
+            let mut batch = Batch::new(self.tenant_id.as_deref());
+            for (i, (w, current)) in writes.iter().zip(&read).enumerate() {
+                plan::check_guard(&w.key, current.record.as_ref(), w.guard())
+                    .map_err(|e| (i, e))?;
+                let planned = plan::plan(&ctx, &w.key, current, &w.intent).map_err(|e| (i, e))?;
+                if let Plan::Write(change) = &planned {
+                    batch.push(change.clone());
+                }
+                plans.push(planned);
+            }
+            match self.store.commit(batch).await {
+                Ok(events) => {
+                    let mut seqs = events.into_iter().map(|e| e.sequence);
+                    return Ok(plans
+                        .into_iter()
+                        .map(|p| match p {
+                            Plan::Unchanged(r) => Done::Unchanged(r),
+                            Plan::Write(c) => Done::Written(c, seqs.next().unwrap_or(0)),
+                        })
+                        .collect());
+                }
+                Err(Error::Conflict { .. }) if attempt < MAX_WRITE_ATTEMPTS => continue,
+                Err(e @ Error::Conflict { .. }) => {
+                    let index = writes
+                        .iter()
+                        .position(|w| matches!(&e, Error::Conflict { key, .. } if **key == w.key))
+                        .unwrap_or(0);
+                    return Err((index, e));
+                }
+                Err(e) => return Err((0, e)),
+            }
+        }
+    }
+
+    async fn write_one(&self, prepared: Prepared) -> Result<Done> {
+        let mut done = self
+            .commit_all(std::slice::from_ref(&prepared))
+            .await
+            .map_err(|(_, e)| e)?;
+        done.pop().ok_or_else(|| Error::Storage {
+            message: "a write planned nothing".into(),
+        })
+    }
+
+    /// Upserts (type, name) with `data` in this scope.
+    ///
+    /// Creating gives version 1; a save that changes nothing (same checksum,
+    /// tags, owner, source, still active) is a no-op; anything else is a new
+    /// version with `created_at` kept. `expected_version` /
+    /// `expected_checksum` make it conditional (`CONFLICT`, nothing written).
+    pub async fn save(
+        &self,
+        type_name: &str,
+        name: &str,
+        data: Value,
+        options: SaveOptions,
+    ) -> Result<SaveOutcome> {
+        // Checked before the (costly) definition is built.
+        self.own_key(type_name, name)?;
+        self.check(Action::Save, type_name)?;
+        let data = Definition::from_value(data)?;
+        self.save_definition(type_name, name, data, options).await
+    }
+
+    /// [`MetadataService::save`] of a definition already validated (for
+    /// instance built from JSON text with [`Definition::from_json_text`]).
+    pub async fn save_definition(
+        &self,
+        type_name: &str,
+        name: &str,
+        data: Definition,
+        options: SaveOptions,
+    ) -> Result<SaveOutcome> {
+        let prepared = self.prepare_save(type_name, name, data, &options)?;
+        self.write_one(prepared).await?.outcome()
+    }
+
+    /// Saves several records all-or-nothing: if any item fails validation,
+    /// access, concurrency or storage, nothing is written and the error names
+    /// the item. No-op items are reported unchanged.
+    pub async fn save_many(&self, items: Vec<SaveItem>) -> Result<Vec<SaveOutcome>> {
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let key = RecordKey::new(self.tenant_id.as_deref(), &item.type_name, &item.name);
+            let p = (|| {
+                self.own_key(&item.type_name, &item.name)?;
+                self.check(Action::Save, &item.type_name)?;
+                let data = Definition::from_value(item.data)?;
+                self.prepare_save(&item.type_name, &item.name, data, &item.options)
+            })()
+            .map_err(|e| batch_error(index, key.clone(), e))?;
+            if prepared.iter().any(|q| q.key == p.key) {
+                return Err(batch_error(
+                    index,
+                    key,
+                    Error::validation("items", "the same record appears twice in one batch"),
+                ));
+            }
+            prepared.push(p);
+        }
+        if prepared.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.commit_all(&prepared).await {
+            Ok(done) => done.into_iter().map(Done::outcome).collect(),
+            Err((index, e)) => Err(batch_error(index, prepared[index].key.clone(), e)),
+        }
+    }
+
+    /// Soft-deletes (type, name): `is_active` becomes false in a new version.
+    pub async fn delete(
+        &self,
+        type_name: &str,
+        name: &str,
+        options: ChangeOptions,
+    ) -> Result<SaveOutcome> {
+        let p = self.prepare_change(Action::Delete, type_name, name, Intent::Delete, &options)?;
+        self.write_one(p).await?.outcome()
+    }
+
+    /// Undoes a soft delete as a new version (a no-op on an active record).
+    pub async fn restore(
+        &self,
+        type_name: &str,
+        name: &str,
+        options: ChangeOptions,
+    ) -> Result<SaveOutcome> {
+        let p = self.prepare_change(Action::Restore, type_name, name, Intent::Restore, &options)?;
+        self.write_one(p).await?.outcome()
+    }
+
+    /// Removes (type, name)'s row for good. Its history stays, with a final
+    /// `purge` entry, and a later save continues its version numbers.
+    /// Answers the purge's change event.
+    pub async fn purge(
+        &self,
+        type_name: &str,
+        name: &str,
+        options: ChangeOptions,
+    ) -> Result<ChangeEvent> {
+        let p = self.prepare_change(Action::Purge, type_name, name, Intent::Purge, &options)?;
+        match self.write_one(p).await? {
+            Done::Written(change, seq) => Ok(change.event(seq)),
+            Done::Unchanged(_) => Err(Error::Storage {
+                message: "a purge planned no change".into(),
+            }),
+        }
+    }
+
+    /// Writes the data of an earlier `version` back as a new version (also
+    /// after a purge). A no-op when it equals the current active data.
+    pub async fn rollback(
+        &self,
+        type_name: &str,
+        name: &str,
+        version: u64,
+        options: ChangeOptions,
+    ) -> Result<SaveOutcome> {
+        let key = self.own_key(type_name, name)?;
+        self.check(Action::Rollback, type_name)?;
+        let history = self.store.history(&key).await?;
+        let entry = history
+            .into_iter()
+            .find(|h| h.version == version && h.operation != Operation::Purge)
+            .ok_or_else(|| Error::not_found(&key, Some(format!("no version {version}"))))?;
+        if entry.data.checksum() != entry.checksum {
+            return Err(Error::Corrupted {
+                key: Box::new(key),
+                message: format!("history entry of version {version} does not match its checksum"),
+            });
+        }
+        let p = self.prepare_change(
+            Action::Rollback,
+            type_name,
+            name,
+            Intent::Rollback { data: entry.data },
+            &options,
+        )?;
+        self.write_one(p).await?.outcome()
+    }
+}

@@ -1,0 +1,329 @@
+//! How changes reach everyone who reads a store.
+//!
+//! A [`Feed`] belongs to a store. [`crate::store::Store::commit`] announces
+//! on it what it committed; embedders announce on it what was committed
+//! elsewhere (another tab, another process on the same database). Listeners
+//! hear every announcement at once and in no particular order across
+//! sources: right for forgetting cached answers.
+//!
+//! A [`Follower`] turns that into a change stream: the changes of one scope,
+//! each exactly once, in sequence order, with no gap. Where an announcement
+//! skips ahead (a change committed by another process that this one has not
+//! heard of), it reads the missing ones from the store's change log. It can
+//! start from any sequence number, replaying what was committed after it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use super::Store;
+use crate::error::Result;
+use crate::events::{ChangeEvent, ChangeQuery};
+
+/// Where an announced change was committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Through this store object, in this process.
+    Local,
+    /// Elsewhere: another tab, process or machine.
+    Remote,
+}
+
+/// Identifies a feed subscription, to cancel it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubscriptionId(u64);
+
+type Listener = Rc<dyn Fn(&ChangeEvent, Origin)>;
+
+/// Fans announced changes out to listeners.
+#[derive(Default)]
+pub struct Feed {
+    next_id: Cell<u64>,
+    listeners: RefCell<Vec<(SubscriptionId, Listener)>>,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("listeners", &self.listeners.borrow().len())
+            .finish()
+    }
+}
+
+impl Feed {
+    /// A feed with no listener.
+    pub fn new() -> Self {
+        Feed::default()
+    }
+
+    /// Calls `listener` for every later announcement until unsubscribed.
+    pub fn subscribe(&self, listener: impl Fn(&ChangeEvent, Origin) + 'static) -> SubscriptionId {
+        let id = SubscriptionId(self.next_id.get());
+        self.next_id.set(id.0 + 1);
+        self.listeners.borrow_mut().push((id, Rc::new(listener)));
+        id
+    }
+
+    /// Stops a subscription; false when it was not active.
+    pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
+        let mut listeners = self.listeners.borrow_mut();
+        let before = listeners.len();
+        listeners.retain(|(i, _)| *i != id);
+        listeners.len() != before
+    }
+
+    /// Number of active subscriptions.
+    pub fn len(&self) -> usize {
+        self.listeners.borrow().len()
+    }
+
+    /// True when nobody listens.
+    pub fn is_empty(&self) -> bool {
+        self.listeners.borrow().is_empty()
+    }
+
+    /// Tells every listener of `events`. Listeners may subscribe or
+    /// unsubscribe from inside the call; that applies from the next
+    /// announcement on.
+    pub fn announce(&self, events: &[ChangeEvent], origin: Origin) {
+        if events.is_empty() {
+            return;
+        }
+        let listeners: Vec<Listener> = self
+            .listeners
+            .borrow()
+            .iter()
+            .map(|(_, l)| Rc::clone(l))
+            .collect();
+        for event in events {
+            for listener in &listeners {
+                listener(event, origin);
+            }
+        }
+    }
+}
+
+/// Shared state of a follower and its feed listener.
+struct Follow {
+    tenant_id: Option<String>,
+    /// The sequence number the next buffered event must have; 0 until the
+    /// starting point is known.
+    next: Cell<u64>,
+    /// Announcements heard before the starting point was known.
+    early: RefCell<Vec<ChangeEvent>>,
+    /// Contiguous events ready to hand out, from `next - len` on.
+    ready: RefCell<VecDeque<ChangeEvent>>,
+    /// Highest sequence number announced: when above `next - 1`, the log
+    /// holds changes not yet heard of in order.
+    known: Cell<u64>,
+    closed: Cell<bool>,
+    notified: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Follow {
+    /// Takes an event of the followed scope into the stream, if it is the
+    /// next one; notes a gap if it is beyond.
+    fn offer(&self, event: ChangeEvent) {
+        let next = self.next.get();
+        if event.sequence == next {
+            self.ready.borrow_mut().push_back(event);
+            self.next.set(next + 1);
+        } else if event.sequence > next {
+            self.known.set(self.known.get().max(event.sequence));
+        }
+    }
+
+    fn hear(&self, event: &ChangeEvent) {
+        if self.closed.get() || event.tenant_id != self.tenant_id {
+            return;
+        }
+        if self.next.get() == 0 {
+            self.early.borrow_mut().push(event.clone());
+        } else {
+            self.offer(event.clone());
+        }
+        self.notify();
+    }
+
+    fn notify(&self) {
+        self.notified.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Whether the log may hold changes not yet in `ready`.
+    fn behind(&self) -> bool {
+        self.known.get() >= self.next.get()
+    }
+}
+
+/// Resolves once the follow is notified (or at once if it was since the
+/// last wait).
+struct Notified<'a>(&'a Follow);
+
+impl Future for Notified<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.notified.replace(false) || self.0.closed.get() {
+            Poll::Ready(())
+        } else {
+            *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// Most changes read from the log at once while catching up.
+const CATCH_UP_PAGE: usize = 500;
+
+/// The change stream of one scope: every change after a starting point,
+/// each once, in sequence order, then every later one as it is committed.
+///
+/// ```
+/// # pollster::block_on(async {
+/// use std::rc::Rc;
+/// use objectstack_metadata::*;
+/// use serde_json::json;
+/// let store: Rc<dyn Store> = Rc::new(MemoryStore::new());
+/// let svc = MetadataService::builder_shared(Rc::clone(&store)).build().unwrap();
+/// svc.save("view", "a", json!({"n": 1}), SaveOptions::default()).await.unwrap();
+/// // From the start: the first change is replayed from the log...
+/// let follower = store::Follower::start(Rc::clone(&store), None, Some(0)).await.unwrap();
+/// svc.save("view", "a", json!({"n": 2}), SaveOptions::default()).await.unwrap();
+/// assert_eq!(follower.next().await.unwrap().unwrap().sequence, 1);
+/// // ...and the second arrives live.
+/// assert_eq!(follower.next().await.unwrap().unwrap().sequence, 2);
+/// # });
+/// ```
+pub struct Follower {
+    store: Rc<dyn Store>,
+    follow: Rc<Follow>,
+    subscription: SubscriptionId,
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower")
+            .field("tenant_id", &self.follow.tenant_id)
+            .field("next", &self.follow.next.get())
+            .finish()
+    }
+}
+
+impl Follower {
+    /// Follows the scope `tenant_id` of `store` from after `since`
+    /// (`None`: from the scope's last committed change, live only).
+    pub async fn start(
+        store: Rc<dyn Store>,
+        tenant_id: Option<&str>,
+        since: Option<u64>,
+    ) -> Result<Follower> {
+        let follow = Rc::new(Follow {
+            tenant_id: tenant_id.map(str::to_owned),
+            next: Cell::new(0),
+            early: RefCell::default(),
+            ready: RefCell::default(),
+            known: Cell::new(0),
+            closed: Cell::new(false),
+            notified: Cell::new(false),
+            waker: RefCell::default(),
+        });
+        // Listen before reading where the log ends: nothing committed in
+        // between can be missed.
+        let hearing = Rc::clone(&follow);
+        let subscription = store.feed().subscribe(move |e, _| hearing.hear(e));
+        let follower = Follower {
+            store: Rc::clone(&store),
+            follow,
+            subscription,
+        };
+        let from = match since {
+            Some(s) => s,
+            None => store.last_sequence(tenant_id).await?,
+        };
+        let follow = &follower.follow;
+        follow.next.set(from + 1);
+        // Replaying from `since` means reading the log up to where it ends.
+        let head = if since.is_some() {
+            store.last_sequence(tenant_id).await?
+        } else {
+            from
+        };
+        follow.known.set(follow.known.get().max(head));
+        let early = std::mem::take(&mut *follow.early.borrow_mut());
+        for event in early {
+            follow.offer(event);
+        }
+        Ok(follower)
+    }
+
+    /// The next change of the stream: `None` once closed. Waits for one to
+    /// be committed when the stream is up to date. A failure to read the
+    /// log is returned and the stream can be polled again.
+    pub async fn next(&self) -> Option<Result<ChangeEvent>> {
+        let follow = &self.follow;
+        loop {
+            if follow.closed.get() {
+                return None;
+            }
+            if let Some(event) = follow.ready.borrow_mut().pop_front() {
+                return Some(Ok(event));
+            }
+            if follow.behind() {
+                let before = follow.next.get();
+                let query = ChangeQuery {
+                    since: before - 1,
+                    limit: Some(CATCH_UP_PAGE),
+                    ..ChangeQuery::default()
+                };
+                match self
+                    .store
+                    .changes(follow.tenant_id.as_deref(), &query)
+                    .await
+                {
+                    Ok(events) => {
+                        for event in events {
+                            follow.offer(event);
+                        }
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+                if follow.next.get() == before {
+                    // Announced but not readable yet: wait for the next
+                    // announcement rather than spin.
+                    follow.known.set(before - 1);
+                }
+                continue;
+            }
+            Notified(follow).await;
+        }
+    }
+
+    /// The sequence number of the last change handed out or ready (the
+    /// position to resume from).
+    pub fn position(&self) -> u64 {
+        let follow = &self.follow;
+        follow
+            .next
+            .get()
+            .saturating_sub(1 + follow.ready.borrow().len() as u64)
+    }
+
+    /// Ends the stream: a pending and every later [`Follower::next`]
+    /// answers `None`.
+    pub fn close(&self) {
+        self.follow.closed.set(true);
+        self.follow.notify();
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.store.feed().unsubscribe(self.subscription);
+    }
+}

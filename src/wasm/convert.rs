@@ -1,0 +1,138 @@
+//! What the bindings hand back to JavaScript: records, outcomes,
+//! resolutions and change events as fresh plain objects.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use super::boundary::{describe_thrown, parse_json_text, to_js};
+use crate::definition::Definition;
+use crate::error::{Error, Result};
+use crate::events::ChangeEvent;
+use crate::hybrid::Resolution;
+use crate::record::{MetadataRecord, Operation, Source};
+use crate::service::SaveOutcome;
+
+/// A record without its definition, to be completed with a JS value of the
+/// definition that is at hand already (no second serialisation).
+#[derive(Serialize)]
+struct RecordHead<'a> {
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    name: &'a str,
+    version: u64,
+    checksum: &'a str,
+    source: Source,
+    is_active: bool,
+    owner: &'a str,
+    tenant_id: &'a Option<String>,
+    tags: &'a [String],
+    created_at: &'a str,
+    updated_at: &'a str,
+    updated_by: &'a Option<String>,
+    seq: u64,
+    operation: Operation,
+}
+
+/// Sets `target[key]`.
+pub fn set(target: &JsValue, key: &str, value: &JsValue) -> Result<()> {
+    js_sys::Reflect::set(target, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(|e| Error::Storage {
+            message: describe_thrown(&e),
+        })
+}
+
+/// A record as a fresh object, its `data` being `data`.
+pub fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
+    let head = to_js(&RecordHead {
+        type_name: &record.type_name,
+        name: &record.name,
+        version: record.version,
+        checksum: &record.checksum,
+        source: record.source,
+        is_active: record.is_active,
+        owner: &record.owner,
+        tenant_id: &record.tenant_id,
+        tags: &record.tags,
+        created_at: &record.created_at,
+        updated_at: &record.updated_at,
+        updated_by: &record.updated_by,
+        seq: record.seq,
+        operation: record.operation,
+    })?;
+    set(&head, "data", &data)?;
+    Ok(head)
+}
+
+/// A record with its own definition.
+pub fn full_record_to_js(record: &MetadataRecord) -> Result<JsValue> {
+    record_to_js(record, definition_to_js(&record.data)?)
+}
+
+#[derive(Serialize)]
+struct OutcomeHead {
+    changed: bool,
+    operation: Option<Operation>,
+}
+
+/// `{ record, changed, operation }`.
+pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
+    let out = to_js(&OutcomeHead {
+        changed: outcome.changed,
+        operation: outcome.operation,
+    })?;
+    set(&out, "record", &full_record_to_js(&outcome.record)?)?;
+    Ok(out)
+}
+
+/// Outcomes as an array.
+pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
+    let out = js_sys::Array::new();
+    for o in outcomes {
+        out.push(&outcome_to_js(o)?);
+    }
+    Ok(out.into())
+}
+
+/// A definition as a fresh JS object: `JSON.parse` of its text.
+pub fn definition_to_js(data: &Definition) -> Result<JsValue> {
+    parse_json_text(data.json_text())
+}
+
+/// A change event, with `remote: true` when it was committed elsewhere.
+pub fn event_to_js(event: &ChangeEvent, remote: bool) -> Result<JsValue> {
+    let out = to_js(event)?;
+    if remote {
+        set(&out, "remote", &JsValue::TRUE)?;
+    }
+    Ok(out)
+}
+
+/// `{ data, layer, record, degraded, fromCache }`.
+pub fn resolution_to_js(r: &Resolution) -> Result<JsValue> {
+    let degraded: Vec<Value> = r
+        .degraded
+        .iter()
+        .map(|d| json!({"layer": d.layer, "code": d.error.code(), "message": d.error.to_string()}))
+        .collect();
+    let out = to_js(&json!({
+        "layer": r.layer(),
+        "degraded": degraded,
+        "fromCache": r.from_cache,
+    }))?;
+    let (data, record) = match &r.found {
+        Some(found) => {
+            let data = definition_to_js(found.definition())?;
+            let record = match found.record() {
+                Some(rec) => record_to_js(rec, data.clone())?,
+                None => JsValue::NULL,
+            };
+            (data, record)
+        }
+        None => (JsValue::NULL, JsValue::NULL),
+    };
+    set(&out, "data", &data)?;
+    set(&out, "record", &record)?;
+    Ok(out)
+}

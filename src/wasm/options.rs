@@ -1,0 +1,126 @@
+//! Reading what JavaScript passes: `create`'s options, per-call options and
+//! arguments. Everything crosses as JSON text (the glue's `toJsonText`), so
+//! a hostile value is a `VALIDATION` error of its own call, and unknown or
+//! misspelt options are refused rather than ignored.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+use super::boundary::{split_create_options, thrown_message, value_from_js};
+use super::indexeddb::Bucket;
+use crate::access::AccessPolicy;
+use crate::error::{Error, Result};
+use crate::hybrid::ChainMode;
+use crate::record::Source;
+
+/// The options of `create` other than `store` (which may hold functions).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOptions {
+    /// The tenant the service works for (absent: global).
+    pub tenant: Option<String>,
+    /// The acting user (default `system`).
+    pub actor: Option<String>,
+    /// The actor's roles.
+    pub roles: Option<Vec<String>>,
+    /// The access policy (default: allow all).
+    pub policy: Option<AccessPolicy>,
+    /// The migration phase of the chain.
+    pub mode: Option<ChainMode>,
+    /// Fail reads when a layer fails instead of answering degraded.
+    pub strict: Option<bool>,
+    /// Keep a read cache (default true).
+    pub cache: Option<bool>,
+    /// Metadata files for the file layer: path -> text.
+    pub files: Option<BTreeMap<String, String>>,
+    /// The source recorded when a save names none.
+    pub source: Option<Source>,
+    /// Check records read back against their checksum (default true).
+    pub verify_reads: Option<bool>,
+    /// Separates databases and change channels in the browser.
+    pub namespace: Option<String>,
+    /// Exchange changes with other tabs (default: for browser stores).
+    pub broadcast: Option<bool>,
+    /// A Storage Bucket for IndexedDB.
+    pub bucket: Option<serde_json::Value>,
+}
+
+impl CreateOptions {
+    /// The `bucket` option: a bucket name, or `{ name, quota, persisted }`.
+    pub fn bucket(&self) -> Result<Option<Bucket>> {
+        let bucket = match &self.bucket {
+            None | Some(serde_json::Value::Null) => return Ok(None),
+            Some(serde_json::Value::String(name)) => Bucket::named(name.clone()),
+            Some(object @ serde_json::Value::Object(_)) => {
+                serde_json::from_value(object.clone())
+                    .map_err(|e| Error::validation("bucket", e.to_string()))?
+            }
+            Some(_) => {
+                return Err(Error::validation(
+                    "bucket",
+                    "must be a bucket name or { name, quota, persisted }",
+                ))
+            }
+        };
+        bucket.validate()?;
+        Ok(Some(bucket))
+    }
+}
+
+/// Splits `create`'s options into the store spec and the rest.
+pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
+    let split = split_create_options(value)
+        .map_err(|e| Error::validation("options", thrown_message(&e)))?;
+    let store = js_sys::Reflect::get(&split, &JsValue::from_str("store")).unwrap_or_default();
+    let rest = js_sys::Reflect::get(&split, &JsValue::from_str("rest"))
+        .ok()
+        .and_then(|r| r.as_string())
+        .unwrap_or_else(|| "{}".into());
+    let options =
+        serde_json::from_str(&rest).map_err(|e| Error::validation("options", e.to_string()))?;
+    Ok((store, options))
+}
+
+/// An options object as its Rust struct (defaults when absent).
+pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    parse_arg(value, field)
+}
+
+/// A JSON argument (array of entries...) as its Rust type, refusing
+/// unknown fields.
+pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
+    let json = value_from_js(value, field)?;
+    serde_json::from_value(json).map_err(|e| Error::validation(field, e.to_string()))
+}
+
+/// A string argument.
+pub fn string_arg(value: &JsValue, field: &str) -> Result<String> {
+    value
+        .as_string()
+        .ok_or_else(|| Error::validation(field, "must be a string"))
+}
+
+/// The (type, name) arguments every per-record method takes.
+pub fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
+    Ok((string_arg(type_name, "type")?, string_arg(name, "name")?))
+}
+
+/// A version argument: a positive safe integer.
+pub fn version_arg(value: &JsValue) -> Result<u64> {
+    value
+        .as_f64()
+        .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= 9_007_199_254_740_991.0)
+        .map(|v| v as u64)
+        .ok_or_else(|| Error::validation("version", "must be a positive integer"))
+}
+
+/// An optional typed argument as a plain value (undefined when absent).
+pub fn opt<T: Into<JsValue>>(value: Option<T>) -> JsValue {
+    value.map(Into::into).unwrap_or(JsValue::UNDEFINED)
+}
