@@ -133,7 +133,7 @@ export async function loadProject(dir, options = {}) {
       running = item.kind === 'module' ? item.file : running;
       const definitions = item.kind === 'data'
         ? await readDataFile(root, item, sink)
-        : await readModuleFile(root, item, sink, bundles.get(item.file), runner);
+        : await readModuleFile(item, sink, bundles.get(item.file), runner);
       if (definitions === null) {
         ignored.push({ file: item.file, reason: 'names no metadata type and is not in the `export default { <JSON> };` form' });
         continue;

@@ -1,6 +1,6 @@
 // Which files of a project folder hold metadata, and how each is read.
 
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { parseMetadataFile, renderMetadataFile } from '../node/objectstack_metadata.js';
 
@@ -53,6 +53,15 @@ function inTypeFolder(file, type) {
   return parts.length > 1 && parts[parts.length - 2] === folders.get(type);
 }
 
+async function isExportedForm(root, file, type) {
+  try {
+    const parsed = parseMetadataFile(file, await readFile(join(root, file), 'utf8'));
+    return parsed !== null && parsed.type === type;
+  } catch {
+    return false;
+  }
+}
+
 async function isFile(path) {
   try {
     return (await stat(path)).isFile();
@@ -96,7 +105,8 @@ function suffixOf(file, types) {
 
 /**
  * The metadata files of `root`, in path order, each as
- * `{ file, type, kind: 'module' | 'data', lenient }`, and the files shaped
+ * `{ file, type, kind: 'module' | 'data', lenient }` (`data`: read by the
+ * core without running anything), and the files shaped
  * like metadata files that are not read (`ignored`).
  *
  * Files with a known type suffix are metadata everywhere. In a project (a
@@ -115,7 +125,10 @@ export async function discover(root, types) {
     if (shape === null) continue;
     const isData = DATA_EXTENSIONS.has(shape.ext);
     if (shape.type !== null) {
-      work.push({ file, type: shape.type, kind: isData ? 'data' : 'module', lenient: false });
+      // A .ts file in the `export default { <JSON> };` form this package
+      // exports is data: read by the core, never run (and esbuild is not needed).
+      const kind = isData || (shape.ext === 'ts' && (await isExportedForm(root, file, shape.type))) ? 'data' : 'module';
+      work.push({ file, type: shape.type, kind, lenient: false });
     } else if ((isData || shape.ext === 'ts') && (!isProject || inTypeFolder(file, shape.suffix))) {
       // Named by its file name, as the core reads it; a file name that is no
       // identity makes no metadata file. In a project, a .ts file that turns

@@ -55,21 +55,7 @@ export async function readDataFile(root, item, sink) {
  * A module of a known type: bundled (`built`, a promise of `bundle()`) and
  * run by `runner`; every definition it exports is checked by the core.
  */
-export async function readModuleFile(root, item, sink, built, runner) {
-  // A .ts file in the `export default { <JSON> };` form this package exports
-  // is read as data, without running it.
-  if (item.file.endsWith('.ts')) {
-    let parsed = null;
-    try {
-      parsed = parseMetadataFile(item.file, await readFile(join(root, item.file), 'utf8'));
-    } catch {
-      // Not that form: a module to run.
-    }
-    if (parsed !== null && parsed.type === item.type) {
-      take(sink, item.file, parsed.type, parsed.name, parsed.data, JSON.stringify(parsed.data), null);
-      return 1;
-    }
-  }
+export async function readModuleFile(item, sink, built, runner) {
   const bundled = await built;
   if (bundled.error !== undefined) {
     sink.refusals.push(refusal(item.file, { type: item.type, code: 'BUNDLE_FAILED', message: bundled.error }));

@@ -21,6 +21,17 @@ function run(...args) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+// The CLI in a Node where `import('esbuild')` fails, as without the optional peer.
+function runWithoutEsbuild(...args) {
+  const hooks = `export async function resolve(specifier, context, next) {
+    if (specifier === 'esbuild') throw Object.assign(new Error("Cannot find package 'esbuild'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    return next(specifier, context);
+  }`;
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, cli, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
 function runJson(...args) {
   const r = run(...args, '--json');
   let report;
@@ -137,6 +148,24 @@ test('export, then re-import, changes no checksum (json, yaml, typescript)', asy
     assert.equal(run('import', out, '--db', fresh).code, 0);
     assert.deepEqual(checksums(await dump(fresh)), checksums(original), format);
   }
+});
+
+test('without esbuild: modules are UNSUPPORTED, data files and the TypeScript export still import', async (t) => {
+  const dir = tempDir(t);
+  const db = join(dir, 'm.db');
+  let r = runWithoutEsbuild('import', helpdesk, '--db', db, '--quiet');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^error: UNSUPPORTED: .*needs the esbuild package .*npm install esbuild/m);
+  assert.equal(existsSync(db), false);
+
+  assert.equal(run('import', helpdesk, '--db', db, '--quiet').code, 0);
+  const original = await dump(db);
+  const out = join(dir, 'out');
+  assert.equal(run('export', out, '--db', db, '--format', 'typescript', '--quiet').code, 0);
+  r = runWithoutEsbuild('import', out, '--db', db, '--quiet');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /0 created, 0 updated, 31 unchanged/);
+  assert.deepEqual(await dump(db), original);
 });
 
 test('the create-objectstack blank template imports, exports and re-imports unchanged', async (t) => {
