@@ -158,7 +158,7 @@ test('two different definitions of one type and name are both refused; the same 
   assert.deepEqual(result.skipped, [{ file: 'src/objects/b.object.ts', export: 'Same', reason: 'the same definition as src/objects/a.object.ts (export Same)' }]);
 });
 
-test('a file that throws while loading is refused with its error; builder validation errors keep their paths', async (t) => {
+test('a file that throws while loading (or later, from a timer) is refused with its error; builder validation errors keep their paths', async (t) => {
   const dir = writeProject(t, {
     'src/objects/a_ok.object.ts': "export const Ok = { name: 'ok' };",
     'src/objects/boom.object.ts': "throw new Error('cannot reach the license server');",
@@ -167,18 +167,26 @@ test('a file that throws while loading is refused with its error; builder valida
       export const Bad = ObjectSchema.create({ name: 'bad', label: 'Bad', sharingModel: 'private', fields: { stars: Field.rating({ label: 'Stars' } as any) } });
     `,
     'src/objects/exits.object.ts': 'process.exit(7);',
+    'src/objects/late.object.ts': [
+      "setTimeout(() => { throw new Error('thrown by a timer'); }, 10);",
+      'await new Promise((resolve) => setTimeout(resolve, 50));',
+      "export const Late = { name: 'late' };",
+    ].join('\n'),
     'src/objects/z_after.object.ts': "export const After = { name: 'after' };",
   });
   const result = await loadProject(dir, { nodePaths });
   assert.deepEqual(shapes(result), [
     { file: 'src/objects/boom.object.ts', export: null, name: null, path: null, code: 'LOAD_FAILED' },
     { file: 'src/objects/exits.object.ts', export: null, name: null, path: null, code: 'LOAD_FAILED' },
+    { file: 'src/objects/late.object.ts', export: null, name: null, path: null, code: 'LOAD_FAILED' },
     { file: 'src/objects/rating.object.ts', export: null, name: null, path: null, code: 'LOAD_FAILED' },
   ]);
   assert.match(result.refusals[0].message, /threw: cannot reach the license server/);
   assert.match(result.refusals[1].message, /exit code 7/);
-  assert.match(result.refusals[2].message, /fields\.stars\.max: /);
-  assert.deepEqual(result.definitions.map((d) => d.name), ['after', 'ok']);
+  assert.match(result.refusals[2].message, /outside the module's evaluation .*: thrown by a timer$/);
+  assert.match(result.refusals[3].message, /fields\.stars\.max: /);
+  // A refusal of the file blocks an import; the definition itself was read.
+  assert.deepEqual(result.definitions.map((d) => d.name), ['after', 'late', 'ok']);
 });
 
 test('a file that never finishes loading is stopped at the time limit; the next file still loads', async (t) => {
