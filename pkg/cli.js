@@ -3,13 +3,13 @@
 // default store. Exit codes: 0 success, 1 failure (an error, or mismatches
 // found by verify), 2 usage error.
 
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { delimiter, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   MetadataService,
   checksum,
-  parseMetadataFile,
   renderMetadataFile,
 } from './index.node.js';
 import { openSqliteStore } from './sqlite.js';
@@ -17,7 +17,9 @@ import { openSqliteStore } from './sqlite.js';
 const USAGE = `usage: objectstack-metadata <command> [options]
 
 commands:
-  import <dir>              import JSON / YAML / TypeScript metadata files (source: migration)
+  import <dir>              import a project's metadata (source: migration): its *.object.ts,
+                            *.view.ts, ... modules (run in a worker; needs esbuild) and JSON /
+                            YAML files, in one transaction
   export <dir>              write every active record as a file: <folder>/<name>.<type>.<ext>
   history <type> <name>     list every version of a record
   verify                    recompute every stored checksum and report mismatches
@@ -27,7 +29,11 @@ options:
   --tenant <id>             work for one tenant (default: global records)
   --actor <user>            who is acting (default: $USER or 'cli')
   --format <f>              export format: json | yaml | typescript (default json)
-  --json                    machine-readable output (history, verify)
+  --json                    machine-readable output (import, history, verify)
+  --dry-run                 import: report what would be created / updated / unchanged; write nothing
+  --skip-invalid            import: import the rest when definitions are refused (then exit code 1)
+  --timeout <ms>            import: time limit for loading one module (default 10000)
+  --types <a,b,...>         import: more metadata types to find by file suffix (<file>.<type>.ts)
   --quiet                   no progress output
   -h, --help                this text
 
@@ -41,23 +47,8 @@ function progress(options, message) {
   if (!options.quiet) process.stderr.write(`${message}\n`);
 }
 
-async function listFiles(root) {
-  const out = [];
-  async function walk(dir) {
-    const entries = await readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) out.push(path);
-    }
-  }
-  await walk(root);
-  return out;
-}
-
-async function openService(options) {
-  const store = await openSqliteStore(options.db);
+async function openService(options, { readonly = false } = {}) {
+  const store = await openSqliteStore(options.db, { readonly });
   const service = await MetadataService.create({
     store,
     tenant: options.tenant ?? null,
@@ -67,30 +58,111 @@ async function openService(options) {
   return { store, service };
 }
 
+function positiveInteger(value, option) {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`${option} must be a whole number from 1, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+// What saving `items` would do to each, judged as the service judges it: a
+// record of this scope with the same checksum and source that is active is
+// unchanged; any other record of this scope is updated; none is created.
+async function planImport(service, items, tenant) {
+  const own = new Map();
+  if (service !== null) {
+    for (const r of (await service.query({})).items) {
+      if ((r.tenant_id ?? null) === (tenant ?? null)) own.set(`${r.type}/${r.name}`, r);
+    }
+  }
+  return items.map((item) => {
+    const current = own.get(`${item.type}/${item.name}`);
+    if (current === undefined) return 'created';
+    const same = current.is_active && current.source === 'migration' && current.checksum === checksum(item.data);
+    return same ? 'unchanged' : 'updated';
+  });
+}
+
+function summarise(items, outcomes) {
+  const total = { created: 0, updated: 0, unchanged: 0 };
+  const types = {};
+  items.forEach((item, i) => {
+    types[item.type] ??= { records: 0, created: 0, updated: 0, unchanged: 0 };
+    types[item.type].records += 1;
+    types[item.type][outcomes[i]] += 1;
+    total[outcomes[i]] += 1;
+  });
+  return { total, types };
+}
+
 async function importCommand(dir, options) {
-  const files = await listFiles(dir);
-  const items = [];
-  const seen = new Map();
-  for (const [i, path] of files.entries()) {
-    const rel = relative(dir, path).split(sep).join('/');
-    const parsed = parseMetadataFile(rel, await readFile(path, 'utf8'));
-    if ((i + 1) % PROGRESS_EVERY === 0) progress(options, `parsed ${i + 1}/${files.length} files`);
-    if (parsed === null) continue;
-    const id = `${parsed.type}/${parsed.name}`;
-    if (seen.has(id)) throw new Error(`${id} is defined twice: ${seen.get(id)} and ${rel}`);
-    seen.set(id, rel);
-    items.push({ type: parsed.type, name: parsed.name, data: parsed.data, options: { source: 'migration' } });
+  const { loadProject, formatRefusal, refusalError } = await import('./project.js');
+  const dryRun = options['dry-run'];
+  const types = (options.types ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const timeoutMs = positiveInteger(options.timeout, '--timeout');
+  // Packages the project's modules import resolve from the project, then
+  // from NODE_PATH, as in Node itself.
+  const nodePaths = (process.env.NODE_PATH ?? '').split(delimiter).filter(Boolean);
+  progress(options, `reading ${dir}`);
+  const loaded = await loadProject(dir, {
+    types,
+    nodePaths,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    // Every file of a project; on a long run every 250th, and any refusal.
+    onProgress: (p) => {
+      if (p.total > PROGRESS_EVERY && p.index % PROGRESS_EVERY !== 0 && p.index !== p.total && p.refused === 0) return;
+      const found = `${p.definitions} ${p.type ?? 'definition'}${p.definitions === 1 ? '' : 's'}`;
+      progress(options, `[${p.index}/${p.total}] ${p.file}: ${found}${p.refused > 0 ? `, ${p.refused} refused` : ''}`);
+    },
+  });
+  for (const s of loaded.skipped) progress(options, `skipped ${s.file}${s.export === null ? '' : ` export ${s.export}`}: ${s.reason}`);
+  for (const r of loaded.refusals) console.error(`refused: ${formatRefusal(r)}`);
+  if (loaded.refusals.length > 0 && !options['skip-invalid']) {
+    const error = refusalError(loaded);
+    error.message += '; nothing was written (--skip-invalid imports the rest)';
+    throw error;
   }
-  progress(options, `writing ${items.length} records in one transaction`);
-  const { store, service } = await openService(options);
+  const items = loaded.definitions.map((d) => ({ type: d.type, name: d.name, data: d.data, options: { source: 'migration' } }));
+
+  let store = null;
+  let outcomes;
   try {
-    const outcomes = await service.saveMany(items);
-    const changed = outcomes.filter((o) => o.changed).length;
-    const created = outcomes.filter((o) => o.changed && o.record.version === 1).length;
-    console.log(`imported ${items.length} records from ${files.length} files: ${created} created, ${changed - created} updated, ${items.length - changed} unchanged`);
+    let service = null;
+    // A dry run opens an existing database read-only and creates none.
+    if (!dryRun || existsSync(options.db)) {
+      ({ store, service } = await openService(options, { readonly: dryRun }));
+    }
+    outcomes = await planImport(service, items, options.tenant);
+    if (!dryRun && items.length > 0) {
+      progress(options, `writing ${items.length} records in one transaction`);
+      const saved = await service.saveMany(items);
+      // The service decides; the plan only tells a creation from an update.
+      outcomes = saved.map((o, i) => (!o.changed ? 'unchanged' : outcomes[i] === 'unchanged' ? 'updated' : outcomes[i]));
+    }
   } finally {
-    store.close();
+    store?.close();
   }
+
+  const { total, types: perType } = summarise(items, outcomes);
+  const refused = loaded.refusals.length;
+  if (options.json) {
+    console.log(JSON.stringify({
+      dryRun, files: loaded.scanned, metadataFiles: loaded.files.length, records: items.length, ...total, types: perType,
+      refused: loaded.refusals, skipped: loaded.skipped, ignored: loaded.ignored,
+    }, null, 2));
+  } else {
+    const verb = dryRun ? 'would import' : 'imported';
+    console.log(`${verb} ${items.length} records from ${loaded.scanned} files: ${total.created} created, ${total.updated} updated, ${total.unchanged} unchanged${dryRun ? ' (dry run: nothing written)' : ''}`);
+    const width = Math.max(0, ...Object.keys(perType).map((t) => t.length));
+    for (const type of Object.keys(perType).sort()) {
+      const t = perType[type];
+      console.log(`  ${type.padEnd(width)}  ${String(t.records).padStart(5)}  (${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged)`);
+    }
+    if (refused > 0) console.log(`refused ${refused} (not imported; listed on stderr)`);
+  }
+  return refused > 0 ? 1 : 0;
 }
 
 async function exportCommand(dir, options) {
@@ -180,6 +252,10 @@ export async function main(argv) {
         format: { type: 'string' },
         json: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        'skip-invalid': { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+        types: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -201,8 +277,7 @@ export async function main(argv) {
   try {
     switch (command) {
       case 'import':
-        await importCommand(args[0], options);
-        return 0;
+        return await importCommand(args[0], options);
       case 'export':
         await exportCommand(args[0], options);
         return 0;

@@ -22,7 +22,19 @@ import {
   type SaveOutcome,
   type StoredValue,
   type RecordHostStore,
+  type ServiceCreateOptions,
 } from '@objectstack/metadata-wasm';
+import {
+  PROJECT_TYPES,
+  formatRefusal,
+  loadProject,
+  loadProjectFiles,
+  projectFiles,
+  refusalError,
+  type ProjectLoad,
+  type ProjectProgress,
+  type RefusalCode,
+} from '@objectstack/metadata-wasm/project';
 import { openSqliteStore, type SqliteStore } from '@objectstack/metadata-wasm/sqlite';
 import { createRepository, type MetadataRepository, type MetadataEvent } from '@objectstack/metadata-wasm/repository';
 
@@ -132,4 +144,34 @@ export async function usage(): Promise<void> {
   void [browser, bucketed, named];
   sqliteStore.close();
   void [changed, def, isActive, all, layer, page, sum, text, hash];
+}
+
+// The project loader and a project as the file layer (Node).
+export async function projectUsage(): Promise<void> {
+  const load: ProjectLoad = await loadProject('./my-app', {
+    timeoutMs: 5000,
+    types: ['widget'],
+    nodePaths: ['./node_modules'],
+    onProgress: (p: ProjectProgress) => void `${p.index}/${p.total} ${p.file}: ${p.definitions}`,
+  });
+  for (const d of load.definitions) {
+    const data: Record<string, unknown> = d.data;
+    const from: string | null = d.export;
+    void [data, from, d.file, d.text];
+  }
+  for (const r of load.refusals) {
+    const code: RefusalCode = r.code;
+    const path: string | null = r.path;
+    const line: string = formatRefusal(r);
+    void [line, code, path];
+  }
+  if (load.refusals.length > 0) throw refusalError(load);
+  const files: Record<string, string> = projectFiles(load);
+  const fromTexts = await MetadataService.create({ files });
+  const options: ServiceCreateOptions = { actor: 'migrator', files: { project: './my-app', skipInvalid: true, timeoutMs: 2000 } };
+  const phaseOne: MetadataService = await MetadataService.create(options);
+  const same: boolean = phaseOne instanceof MetadataService;
+  const texts: Record<string, string> = await loadProjectFiles({ project: './my-app' });
+  const types: readonly string[] = PROJECT_TYPES;
+  void [fromTexts, same, texts, types, load.ignored, load.skipped, load.scanned, load.files];
 }
