@@ -43,7 +43,8 @@ pub use query::{Query, QueryPage};
 pub use record::{HistoryEntry, MetadataRecord, Operation, Source};
 pub use registry::Registry;
 pub use service::{
-    ChangeOptions, Guard, MetadataService, SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
+    ChangeOptions, Guard, MetadataService, MirrorEntry, Mirrored, Replicated, SaveDefinition,
+    SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
 };
 pub use store::{
     Batch, Change, Current, Expect, Feed, Follower, KvBackend, KvOp, KvStore, MemoryStore, Origin,
