@@ -70,12 +70,20 @@ impl Clock for JsClock {
     }
 }
 
+/// A method's work, boxed: every method shares one instantiation of the
+/// Promise glue (measured: a generic one per method cost several KB each).
+type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>>;
+
 /// Runs `work` as a Promise: resolved with its value, rejected with a
 /// `MetadataError`.
 fn promise<F>(work: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
+    run(Box::pin(work))
+}
+
+fn run(work: Work) -> Promise {
     future_to_promise(async move { work.await.map_err(|e| error_to_js(&e)) })
 }
 
