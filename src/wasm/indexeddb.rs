@@ -295,12 +295,13 @@ fn by_type(
     groups
 }
 
-/// What `idb.js` reads back: a row's sequence number, JSON text, and for
-/// history rows whether it is an archived head.
-struct StoredRow {
+/// What `idb.js` reads back, packed as one JSON text
+/// `[[seq, head, <json>], ...]`: a row's sequence number, whether a history
+/// row is an archived head, and its JSON text as stored.
+struct StoredRow<'a> {
     seq: u64,
-    json: String,
-    head: Option<u8>,
+    head: bool,
+    json: &'a str,
 }
 
 fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
@@ -342,35 +343,49 @@ fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
     })
 }
 
-fn stored(value: &JsValue, context: &RecordKey) -> Result<StoredRow> {
-    let json = get(value, "json")
-        .as_string()
-        .ok_or_else(|| Error::Corrupted {
-            key: Box::new(context.clone()),
-            message: "a stored row has no JSON text".into(),
-        })?;
-    Ok(StoredRow {
-        seq: get(value, "seq").as_f64().map_or(0, |s| s as u64),
-        json,
-        head: get(value, "head").as_f64().map(|h| h as u8),
+/// The rows of a packed answer (see `idb.js`), checked: a row without JSON
+/// text, or an answer that is not the packed form, is corrupted storage.
+fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> {
+    type Packed<'a> = Vec<Option<(u64, u8, &'a serde_json::value::RawValue)>>;
+    let corrupted = |message: String| Error::Corrupted {
+        key: Box::new(context.clone()),
+        message,
+    };
+    let rows: Packed<'a> = serde_json::from_str(text)
+        .map_err(|e| corrupted(format!("stored rows are not readable: {e}")))?;
+    rows.into_iter()
+        .map(|row| {
+            let (seq, head, json) =
+                row.ok_or_else(|| corrupted("a stored row has no JSON text".into()))?;
+            Ok(StoredRow {
+                seq,
+                head: head != 0,
+                json: json.get(),
+            })
+        })
+        .collect()
+}
+
+/// The packed text a call answered (or a member of its answer).
+fn packed(value: JsValue, what: &str) -> Result<String> {
+    value.as_string().ok_or_else(|| Error::Storage {
+        message: format!("IndexedDB {what} returned no rows"),
     })
 }
 
-/// A head row as a record, checked against the key it was asked for.
-fn head_of(value: &JsValue, key: &RecordKey) -> Result<MetadataRecord> {
-    let row = stored(value, key)?;
-    let mut record = codec::record(&row.json, key)?;
+/// A head row as a record.
+fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
+    let mut record = codec::record(row.json, key)?;
     record.seq = row.seq;
     Ok(record)
 }
 
 /// A history row as an entry: a tombstone, or an archived head.
-fn entry_of(value: &JsValue, context: &RecordKey) -> Result<HistoryEntry> {
-    let row = stored(value, context)?;
-    let mut entry = if row.head.unwrap_or(0) != 0 {
-        codec::record(&row.json, context)?.to_history()
+fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
+    let mut entry = if row.head {
+        codec::record(row.json, context)?.to_history()
     } else {
-        codec::entry(&row.json, context)?
+        codec::entry(row.json, context)?
     };
     entry.seq = row.seq;
     Ok(entry)
@@ -499,11 +514,11 @@ impl Store for IndexedDbStore {
 
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         let id = layout::record_id(key);
-        let row = self.run("get", |db| idb_get(db, &id)).await?;
-        if row.is_null() || row.is_undefined() {
-            return Ok(None);
+        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get")?;
+        match unpack(&text, key)?.first() {
+            Some(row) => codec::check_record_at(head_of(row, key)?, key).map(Some),
+            None => Ok(None),
         }
-        codec::check_record_at(head_of(&row, key)?, key).map(Some)
     }
 
     async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
@@ -526,9 +541,19 @@ impl Store for IndexedDbStore {
         let answer = self.run("read", |db| idb_read_current(db, &text)).await?;
         let mut heads: std::collections::HashMap<String, MetadataRecord> = Default::default();
         let scope = RecordKey::new(None, "*", "*");
-        for row in rows(get(&answer, "rows"), "read")?.iter() {
-            let id = get(&row, "key").as_string().unwrap_or_default();
-            heads.insert(id, head_of(&row, &scope)?);
+        let text = packed(get(&answer, "rows"), "read")?;
+        let ids: Vec<String> = serde_json::from_str(&packed(get(&answer, "keys"), "read")?)
+            .map_err(|e| Error::Storage {
+                message: format!("IndexedDB read returned unreadable keys: {e}"),
+            })?;
+        let found = unpack(&text, &scope)?;
+        if ids.len() != found.len() {
+            return Err(Error::Storage {
+                message: "IndexedDB read returned rows and keys that do not match".into(),
+            });
+        }
+        for (id, row) in ids.into_iter().zip(&found) {
+            heads.insert(id, head_of(row, &scope)?);
         }
         let mut last: std::collections::HashMap<String, u64> = Default::default();
         for k in rows(get(&answer, "historyKeys"), "read")?.iter() {
@@ -565,14 +590,15 @@ impl Store for IndexedDbStore {
     ) -> Result<Vec<MetadataRecord>> {
         let (lower, upper) = prefix_bounds(layout::scope_or_type_prefix(tenant_id, type_name));
         let scope = RecordKey::new(tenant_id, type_name.unwrap_or("*"), "*");
-        let values = rows(
+        let text = packed(
             self.run("getAll", |db| idb_list(db, &lower, &upper))
                 .await?,
             "getAll",
         )?;
-        let mut out = Vec::with_capacity(values.length() as usize);
-        for value in values.iter() {
-            let record = head_of(&value, &scope)?;
+        let found = unpack(&text, &scope)?;
+        let mut out = Vec::with_capacity(found.len());
+        for row in &found {
+            let record = head_of(row, &scope)?;
             codec::check_in_scope(&record, tenant_id, type_name)?;
             out.push(record);
         }
@@ -586,15 +612,15 @@ impl Store for IndexedDbStore {
         let answer = self
             .run("history", |db| idb_history(db, &id, &lower, &upper))
             .await?;
-        let head = get(&answer, "head");
-        let head = if head.is_null() || head.is_undefined() {
-            None
-        } else {
-            Some(codec::check_record_at(head_of(&head, key)?, key)?)
+        let head_text = packed(get(&answer, "head"), "history")?;
+        let head = match unpack(&head_text, key)?.first() {
+            Some(row) => Some(codec::check_record_at(head_of(row, key)?, key)?),
+            None => None,
         };
+        let archived_text = packed(get(&answer, "archived"), "history")?;
         let mut archived = Vec::new();
-        for value in rows(get(&answer, "archived"), "history")?.iter() {
-            let entry = entry_of(&value, key)?;
+        for row in &unpack(&archived_text, key)? {
+            let entry = entry_of(row, key)?;
             if entry.key() != *key {
                 return Err(Error::Corrupted {
                     key: Box::new(key.clone()),
@@ -625,14 +651,16 @@ impl Store for IndexedDbStore {
             })
             .await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
-        let mut heads = Vec::new();
-        for value in rows(get(&answer, "heads"), "changes")?.iter() {
-            heads.push(head_of(&value, &scope)?);
-        }
-        let mut archived = Vec::new();
-        for value in rows(get(&answer, "archived"), "changes")?.iter() {
-            archived.push(entry_of(&value, &scope)?);
-        }
+        let heads_text = packed(get(&answer, "heads"), "changes")?;
+        let heads = unpack(&heads_text, &scope)?
+            .iter()
+            .map(|row| head_of(row, &scope))
+            .collect::<Result<Vec<_>>>()?;
+        let archived_text = packed(get(&answer, "archived"), "changes")?;
+        let archived = unpack(&archived_text, &scope)?
+            .iter()
+            .map(|row| entry_of(row, &scope))
+            .collect::<Result<Vec<_>>>()?;
         if heads.iter().any(|r| r.tenant_id.as_deref() != tenant_id)
             || archived.iter().any(|h| h.tenant_id.as_deref() != tenant_id)
         {
