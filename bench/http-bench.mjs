@@ -157,6 +157,7 @@ async function cell(server, op, clients, state) {
   let k = 0;
   let recorded = 0;
   let warmups = 0;
+  let compared = 0;
   const latencies = [];
   const errors = new Map();
   let tStart = Infinity;
@@ -183,6 +184,7 @@ async function cell(server, op, clients, state) {
         try { problem = checkSave(r); } catch (e) { problem = `unparsable answer (${e.message})`; }
       } else {
         r = await send(agent, server.port, 'GET', path(i));
+        if (n % CHECK_EVERY === 0) compared++;
         try { problem = checkRead(r, i, state.labels[i], n % CHECK_EVERY === 0); } catch (e) { problem = `unparsable answer (${e.message})`; }
       }
       if (measuring) {
@@ -206,6 +208,7 @@ async function cell(server, op, clients, state) {
   return {
     count: latencies.length,
     warmups,
+    compared,
     rps: latencies.length / ((tEnd - tStart) / 1000),
     p50: q(0.5),
     p99: q(0.99),
@@ -318,6 +321,15 @@ for (const op of ['PUT', 'GET']) {
     console.log(`| ${op} | ${c} | ${ours.text.join(' | ')} | ${theirs.text.join(' | ')} | ${ratio} |`);
   }
 }
+// Every answer was checked; say how many, and how many failed.
+for (const kind of SERVERS) {
+  const cells = runs.flatMap((r) => Object.values(r[kind].results));
+  const total = cells.reduce((a, c) => a + c.count + c.warmups, 0);
+  const bad = cells.reduce((a, c) => a + c.errors, 0);
+  const compared = cells.reduce((a, c) => a + c.compared, 0);
+  console.log(`${kind}: ${bad} errors in ${total} answers (warm-ups included; ${compared} read bodies compared with the last save)`);
+}
+
 // Where the time went: CPU per request of each server process, and of this
 // load generator (the two share the machine's cores).
 console.log('\n| operation | clients | ours server CPU ms/req | upstream server CPU ms/req | upstream / ours | load generator CPU ms/req (ours, upstream) |');
