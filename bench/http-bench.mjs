@@ -18,7 +18,9 @@
 //
 //   node bench/http-bench.mjs [--runs 3] [--seconds 3] [--max 4000]
 //                             [--warmup-ms 500] [--clients 1,8,64]
-//                             [--servers ours,upstream]
+//                             [--servers ours,upstream] [--keep]
+//
+// --keep leaves the temporary folder (databases, each server's log) in place.
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,6 +43,7 @@ const { values: opts } = parseArgs({
     'warmup-ms': { type: 'string', default: '500' },
     clients: { type: 'string', default: '1,8,64' },
     servers: { type: 'string', default: 'ours,upstream' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(opts.runs);
@@ -294,8 +297,8 @@ for (let run = 0; run < RUNS; run++) {
     failed = true;
     throw error;
   } finally {
-    if (!failed) rmSync(dir, { recursive: true, force: true });
-    else console.error(`(server logs kept in ${dir})`);
+    if (failed || opts.keep) console.error(`(databases and server logs kept in ${dir})`);
+    else rmSync(dir, { recursive: true, force: true });
   }
   runs.push(out);
   const line = (kind) => `${kind}: boot ${(out[kind].bootMs / 1000).toFixed(1)} s, first save ${out[kind].createMs.toFixed(1)} ms each; `
