@@ -351,25 +351,20 @@ pub(crate) fn compare_keys(ka: &SortKey, a: &str, kb: &SortKey, b: &str) -> Orde
 /// meets a BMP character at or above U+E000; so only the first differing
 /// character needs a closer look.
 pub fn utf16_cmp(a: &str, b: &str) -> Ordering {
-    let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    let mut start = common;
-    while !a.is_char_boundary(start) {
-        start -= 1;
-    }
-    match (a[start..].chars().next(), b[start..].chars().next()) {
-        (Some(x), Some(y)) => first_unit(x).cmp(&first_unit(y)).then(x.cmp(&y)),
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-}
-
-fn first_unit(c: char) -> u32 {
-    let c = c as u32;
-    if c < 0x1_0000 {
-        c
-    } else {
-        0xD800 + ((c - 0x1_0000) >> 10)
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    match x.iter().zip(y).position(|(p, q)| p != q) {
+        None => x.len().cmp(&y.len()),
+        Some(i) => {
+            let (p, q) = (x[i], y[i]);
+            // Bytes of 0xEE and up are lead bytes: 0xEE / 0xEF open U+E000 ..
+            // U+FFFF, 0xF0 .. 0xF4 a supplementary character, whose UTF-16
+            // lead surrogate (0xD800 ..) sorts before U+E000.
+            if p.min(q) >= 0xEE && (p >= 0xF0) != (q >= 0xF0) {
+                q.cmp(&p)
+            } else {
+                p.cmp(&q)
+            }
+        }
     }
 }
 

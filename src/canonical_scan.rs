@@ -87,14 +87,7 @@ impl<'a> Scanner<'a> {
             b'[' => self.array(depth),
             b'"' => {
                 let s = self.string()?;
-                match s {
-                    Cow::Borrowed(raw) => {
-                        self.out.push('"');
-                        self.out.push_str(raw);
-                        self.out.push('"');
-                    }
-                    Cow::Owned(decoded) => write_string(self.out, &decoded),
-                }
+                self.write_str(&s);
                 Some(())
             }
             b't' => self.literal("true"),
@@ -175,7 +168,7 @@ impl<'a> Scanner<'a> {
                 }
             }
             let start = self.out.len();
-            write_string(self.out, &key);
+            self.write_str(&key);
             self.skip_ws();
             if self.peek()? != b':' {
                 return None;
@@ -204,7 +197,7 @@ impl<'a> Scanner<'a> {
         }
         if !sorted {
             let own = &mut self.members[base..];
-            own.sort_by(|a, b| compare_keys(&a.order, &a.key, &b.order, &b.key));
+            own.sort_unstable_by(|a, b| compare_keys(&a.order, &a.key, &b.order, &b.key));
             if own
                 .windows(2)
                 .any(|w| compare_keys(&w[0].order, &w[0].key, &w[1].order, &w[1].key).is_eq())
@@ -226,22 +219,37 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
+    /// Writes a string read by [`string`](Self::string): a borrowed one is
+    /// raw text without escapes, quotes or controls, which `JSON.stringify`
+    /// would write unchanged.
+    // The Cow itself is the information: borrowed means raw text.
+    #[allow(clippy::ptr_arg)]
+    fn write_str(&mut self, s: &Cow<'a, str>) {
+        match s {
+            Cow::Borrowed(raw) => {
+                self.out.push('"');
+                self.out.push_str(raw);
+                self.out.push('"');
+            }
+            Cow::Owned(decoded) => write_string(self.out, decoded),
+        }
+    }
+
     /// Reads a string literal: borrowed (its raw text, which is already as
     /// `JSON.stringify` escapes it) when it holds no escapes, decoded when it
     /// does.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.pos + 1;
-        let mut i = start;
-        loop {
-            match *self.bytes.get(i)? {
-                b'"' => {
-                    self.pos = i + 1;
-                    return Some(Cow::Borrowed(&self.text[start..i]));
-                }
-                b'\\' => break,
-                0x00..=0x1f => return None,
-                _ => i += 1,
-            }
+        let rest = self.bytes.get(start..)?;
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        // Raw controls are not JSON; no early exit, so this vectorises.
+        if rest[..end].iter().fold(false, |bad, &b| bad | (b < 0x20)) {
+            return None;
+        }
+        let mut i = start + end;
+        if rest[end] == b'"' {
+            self.pos = i + 1;
+            return Some(Cow::Borrowed(&self.text[start..i]));
         }
         let mut decoded = String::from(&self.text[start..i]);
         loop {
