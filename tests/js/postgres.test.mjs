@@ -390,3 +390,81 @@ test('a pool given to the store stays open after close(); the store refuses writ
   await assert.rejects(svc.save('view', 'v', { n: 2 }), (e) => e.code === 'HOST_CALLBACK_FAILED' && /closed/.test(e.message));
   await pool.end();
 });
+
+test('the command line on PostgreSQL: import, export, history and verify with --database-url or DATABASE_URL', { skip }, async (t) => {
+  const { renderMetadataFile } = await import('@objectstack/metadata-wasm');
+  const { mkdtempSync, mkdirSync, writeFileSync, readdirSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { spawnSync } = await import('node:child_process');
+  const cli = join(here, '..', '..', 'pkg', 'cli.js');
+  const database = `cli_${process.pid}`;
+  await admin.query(`CREATE DATABASE ${database}`);
+  const dbUrl = new URL(url);
+  dbUrl.pathname = `/${database}`;
+  const target = dbUrl.href;
+  const dir = mkdtempSync(join(tmpdir(), 'osm-pg-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const corpus = JSON.parse(readFileSync(join(here, '..', 'data', 'platform-objects.json'), 'utf8'));
+  for (const o of corpus) {
+    const { path, text } = renderMetadataFile(o.type, o.name, o.data, 'json');
+    mkdirSync(dirname(join(dir, 'in', path)), { recursive: true });
+    writeFileSync(join(dir, 'in', path), text);
+  }
+  const { DATABASE_URL: _, ...env } = process.env;
+  const run = (args, extra = {}) => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...env, ...extra } });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const count = async () => {
+    const client = new pg.Client({ connectionString: target });
+    await client.connect();
+    try {
+      const { rows } = await client.query("SELECT to_regclass('public.sys_metadata') IS NOT NULL AS t");
+      return rows[0].t ? (await client.query('SELECT count(*)::int AS n FROM sys_metadata')).rows[0].n : null;
+    } finally {
+      await client.end();
+    }
+  };
+
+  let r = run(['import', join(dir, 'in'), '--dry-run', '--database-url', target, '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /would import 52 records .* 52 created, 0 updated, 0 unchanged \(dry run: nothing written\)/);
+  assert.equal(await count(), null, 'a dry run created the tables');
+  r = run(['import', join(dir, 'in'), '--database-url', target, '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /imported 52 records .* 52 created/);
+  assert.equal(await count(), 52);
+  // DATABASE_URL stands for --database-url when no --db is given.
+  r = run(['import', join(dir, 'in'), '--quiet'], { DATABASE_URL: target });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /0 created, 0 updated, 52 unchanged/);
+  r = run(['export', join(dir, 'out'), '--format', 'yaml', '--quiet'], { DATABASE_URL: target });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(readdirSync(join(dir, 'out', 'objects')).length, 52);
+  r = run(['history', 'object', 'sys_account', '--database-url', target]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^v1\timport\t[0-9a-f]{32}\t/);
+  r = run(['verify', '--database-url', target]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /verified 52 rows: 0 mismatch/);
+  // A row changed behind the store's back.
+  const client = new pg.Client({ connectionString: target });
+  await client.connect();
+  await client.query(`UPDATE sys_metadata SET data = jsonb_set(data, '{label}', '"Tampered"') WHERE name = 'sys_account'`);
+  await client.end();
+  r = run(['verify', '--database-url', target, '--json']);
+  assert.equal(r.code, 1);
+  const report = JSON.parse(r.out);
+  assert.deepEqual(report.mismatches.map((m) => [m.table, m.name]), [['sys_metadata', 'sys_account']]);
+  // Two databases named, or a URL that is not PostgreSQL's: usage errors.
+  r = run(['verify', '--db', join(dir, 'x.db'), '--database-url', target]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /give one/);
+  r = run(['verify', '--database-url', 'mysql://x']);
+  assert.equal(r.code, 2);
+  // --db wins over DATABASE_URL: the SQLite file, not PostgreSQL.
+  r = run(['import', join(dir, 'in'), '--db', join(dir, 'local.db'), '--quiet'], { DATABASE_URL: target });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /52 created/);
+  await admin.query(`DROP DATABASE ${database}`);
+});
