@@ -342,46 +342,79 @@ export async function openPostgresStore(connection, options = {}) {
     // transaction ends: the scope's writers take turns from here.
     take: `INSERT INTO ${t.sequence} AS s (scope, seq) VALUES ($1, $2)
       ON CONFLICT (scope) DO UPDATE SET seq = s.seq + excluded.seq RETURNING seq`,
-    heads: `SELECT h.version FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(type, name, i)
-      LEFT JOIN ${t.records} h ON ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND h.type = k.type AND h.name = k.name
-      ORDER BY k.i`,
-    archive: `INSERT INTO ${t.history}
-        (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
-      SELECT h.tenant_id, h.type, h.name, h.version, h.operation, h.checksum, coalesce(h.updated_by, h.owner),
-        h.updated_at, h.is_active, h.data, h.data_json, h.seq
-      FROM ${t.records} h JOIN unnest($2::text[], $3::text[], $4::bigint[]) AS k(type, name, expect)
-        ON h.type = k.type AND h.name = k.name AND h.version = k.expect
-      WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1`,
-    purge: `DELETE FROM ${t.records} h USING unnest($2::text[], $3::text[], $4::bigint[]) AS k(type, name, expect)
-      WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND h.type = k.type AND h.name = k.name AND h.version = k.expect`,
-    update: `UPDATE ${t.records} h SET data = u.data::jsonb, data_json = u.data_json::json, version = u.version,
-        checksum = u.checksum, source = u.source, is_active = u.is_active, owner = u.owner,
-        tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), created_at = u.created_at::timestamptz,
-        updated_at = u.updated_at::timestamptz, updated_by = u.updated_by, seq = u.seq, operation = u.operation
-      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[],
-          $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $17::text[])
-        AS u(type, name, expect, data, data_json, version, checksum, source, is_active, owner, tags, created_at,
-          updated_at, updated_by, seq, operation)
-      WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND h.type = u.type AND h.name = u.name AND h.version = u.expect`,
-    insert: `INSERT INTO ${t.records}
-        (tenant_id, type, name, data, data_json, version, checksum, source, is_active, owner, tags, created_at,
-          updated_at, updated_by, seq, operation)
-      SELECT nullif($1, ''), u.type, u.name, u.data::jsonb, u.data_json::json, u.version, u.checksum, u.source,
-        u.is_active, u.owner, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.created_at::timestamptz,
-        u.updated_at::timestamptz, u.updated_by, u.seq, u.operation
-      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
-          $9::boolean[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::text[])
-        AS u(type, name, data, data_json, version, checksum, source, is_active, owner, tags, created_at,
-          updated_at, updated_by, seq, operation)
-      ON CONFLICT ((${SCOPE}), type, name) DO NOTHING`,
-    tombstones: `INSERT INTO ${t.history}
-        (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
-      SELECT nullif($1, ''), u.type, u.name, u.version, u.operation, u.checksum, u.actor, u.timestamp::timestamptz,
-        u.is_active, u.data::jsonb, u.data_json::json, u.seq
-      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
-          $9::boolean[], $10::text[], $11::text[], $12::bigint[])
-        AS u(type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)`,
-    notify: 'SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p',
+    // The rest of a commit, in one statement (one snapshot, taken after the
+    // counter row was locked): the heads as they are; if every change's
+    // expectation holds, archive the heads replaced, delete the purged
+    // ones, update and insert the new heads, insert the tombstones and
+    // announce every change; each write conditional, its row count
+    // answered for checking. Puts and purges come as rows of the same
+    // arrays; a tombstone's actor and timestamp are in updated_by and
+    // updated_at.
+    write: `WITH u AS (
+        SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[],
+            $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], $14::text[], $15::text[],
+            $16::text[], $17::bigint[], $18::text[], $19::text[])
+          WITH ORDINALITY AS u(type, name, expect, purge, data, data_json, version, checksum, source, is_active, owner,
+            tags, created_at, updated_at, updated_by, seq, operation, payload, i)
+      ),
+      heads AS (
+        SELECT u.i, h.version FROM u LEFT JOIN ${t.records} h
+          ON ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND h.type = u.type AND h.name = u.name
+      ),
+      ok AS (SELECT bool_and(heads.version IS NOT DISTINCT FROM u.expect) AS ok FROM heads JOIN u USING (i)),
+      archived AS (
+        INSERT INTO ${t.history}
+          (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
+        SELECT h.tenant_id, h.type, h.name, h.version, h.operation, h.checksum, coalesce(h.updated_by, h.owner),
+          h.updated_at, h.is_active, h.data, h.data_json, h.seq
+        FROM ${t.records} h JOIN u ON h.type = u.type AND h.name = u.name AND h.version = u.expect
+        WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND (SELECT ok FROM ok)
+        RETURNING 1
+      ),
+      purged AS (
+        DELETE FROM ${t.records} h USING u
+        WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND u.purge AND h.type = u.type AND h.name = u.name AND h.version = u.expect
+          AND (SELECT ok FROM ok)
+        RETURNING 1
+      ),
+      updated AS (
+        UPDATE ${t.records} h SET data = u.data::jsonb, data_json = u.data_json::json, version = u.version,
+          checksum = u.checksum, source = u.source, is_active = u.is_active, owner = u.owner,
+          tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), created_at = u.created_at::timestamptz,
+          updated_at = u.updated_at::timestamptz, updated_by = u.updated_by, seq = u.seq, operation = u.operation
+        FROM u
+        WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND NOT u.purge AND h.type = u.type AND h.name = u.name AND h.version = u.expect
+          AND (SELECT ok FROM ok)
+        RETURNING 1
+      ),
+      inserted AS (
+        INSERT INTO ${t.records}
+          (tenant_id, type, name, data, data_json, version, checksum, source, is_active, owner, tags, created_at,
+            updated_at, updated_by, seq, operation)
+        SELECT nullif($1, ''), u.type, u.name, u.data::jsonb, u.data_json::json, u.version, u.checksum, u.source,
+          u.is_active, u.owner, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.created_at::timestamptz,
+          u.updated_at::timestamptz, u.updated_by, u.seq, u.operation
+        FROM u WHERE NOT u.purge AND u.expect IS NULL AND (SELECT ok FROM ok)
+        ON CONFLICT ((${SCOPE}), type, name) DO NOTHING
+        RETURNING 1
+      ),
+      tombstoned AS (
+        INSERT INTO ${t.history}
+          (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
+        SELECT nullif($1, ''), u.type, u.name, u.version, u.operation, u.checksum, u.updated_by,
+          u.updated_at::timestamptz, u.is_active, u.data::jsonb, u.data_json::json, u.seq
+        FROM u WHERE u.purge AND (SELECT ok FROM ok)
+        RETURNING 1
+      ),
+      notified AS (
+        SELECT count(pg_notify($20, p.payload)) AS n
+        FROM (SELECT payload FROM u WHERE (SELECT ok FROM ok) ORDER BY i) p
+      )
+      SELECT (SELECT ok FROM ok) AS ok,
+        (SELECT array_agg(version ORDER BY i) FROM heads) AS heads,
+        (SELECT count(*) FROM archived)::int AS archived, (SELECT count(*) FROM purged)::int AS purged,
+        (SELECT count(*) FROM updated)::int AS updated, (SELECT count(*) FROM inserted)::int AS inserted,
+        (SELECT count(*) FROM tombstoned)::int AS tombstoned, (SELECT n FROM notified)::int AS notified`,
   };
 
   // Watchers of this store object; each skips the changes this object
@@ -397,91 +430,57 @@ export async function openPostgresStore(connection, options = {}) {
     const scope = scopeOf(batch.tenant_id);
     const changes = batch.changes;
     const client = await pool.connect();
-    let seqs = null;
+    let mine = null;
     let done = false;
     try {
       await client.query('BEGIN');
       const { rows: [taken] } = await client.query({ text: sql.take, values: [scope, changes.length], types });
       const first = taken.seq - changes.length + 1;
-      const { rows: heads } = await client.query({
-        text: sql.heads,
-        values: [scope, changes.map((c) => c.type), changes.map((c) => c.name)],
+      const col = (f) => changes.map((c, i) => f(c.record ?? c.tombstone, c, first + i));
+      const texts = col((x) => forJsonb(x.data));
+      const isPut = (c) => Boolean(c.record);
+      const { rows: [w] } = await client.query({
+        text: sql.write,
+        values: [
+          scope, col((x) => x.type), col((x) => x.name), col((_, c) => c.expect ?? null), col((_, c) => !isPut(c)),
+          texts.map((p) => p[0]), texts.map((p) => p[1]), col((x) => x.version), col((x) => x.checksum),
+          col((x, c) => (isPut(c) ? x.source : null)), col((x) => Boolean(x.is_active)),
+          col((x, c) => (isPut(c) ? x.owner : null)), col((x, c) => (isPut(c) ? JSON.stringify(x.tags ?? []) : null)),
+          col((x, c) => (isPut(c) ? x.created_at : null)), col((x, c) => (isPut(c) ? x.updated_at : x.timestamp)),
+          col((x, c) => (isPut(c) ? x.updated_by ?? null : x.actor)), col((_, c, seq) => seq),
+          col((x) => x.operation), col((_, c, seq) => payloadOf(eventOf(c, seq))), channel,
+        ],
         types,
       });
-      for (let i = 0; i < changes.length; i++) {
-        const found = heads[i].version ?? null;
-        if (found !== (changes[i].expect ?? null)) {
-          await client.query('ROLLBACK');
-          done = true;
-          return { conflict: { index: i, found } };
-        }
+      if (!w.ok) {
+        await client.query('ROLLBACK');
+        done = true;
+        const heads = w.heads.map((v) => (v === null ? null : Number(v)));
+        const index = changes.findIndex((c, i) => heads[i] !== (c.expect ?? null));
+        return { conflict: { index, found: heads[index] } };
       }
-      const expected = (rows, what, count) => {
-        // Cannot happen while every writer locks the counter row first; a
-        // writer that does not (a hand-made UPDATE) is caught here.
-        if (rows !== count) throw storageError('CONFLICT', `the stored ${what} changed during the commit`);
-      };
       const replacing = changes.filter((c) => c.expect !== null && c.expect !== undefined);
-      if (replacing.length > 0) {
-        const r = await client.query(sql.archive, [scope, replacing.map((c) => c.type), replacing.map((c) => c.name), replacing.map((c) => c.expect)]);
-        expected(r.rowCount, 'heads', replacing.length);
+      const purges = changes.filter((c) => !isPut(c));
+      const creates = changes.filter((c) => isPut(c) && (c.expect === null || c.expect === undefined));
+      // Cannot differ while every writer locks the counter row first; a
+      // writer that does not (a hand-made UPDATE) is caught here.
+      if (w.archived !== replacing.length || w.purged !== purges.length || w.tombstoned !== purges.length
+        || w.updated !== replacing.length - purges.length || w.inserted !== creates.length || w.notified !== changes.length) {
+        throw storageError('CONFLICT', `the stored heads changed during the commit (${JSON.stringify(w)})`);
       }
-      const purges = changes.filter((c) => c.tombstone);
-      if (purges.length > 0) {
-        const r = await client.query(sql.purge, [scope, purges.map((c) => c.type), purges.map((c) => c.name), purges.map((c) => c.expect)]);
-        expected(r.rowCount, 'heads', purges.length);
-      }
-      const columns = (list) => {
-        const out = { type: [], name: [], expect: [], data: [], dataJson: [], version: [], checksum: [], source: [], isActive: [], owner: [], tags: [], createdAt: [], updatedAt: [], updatedBy: [], seq: [], operation: [] };
-        for (const [c, seq] of list) {
-          const r = c.record;
-          const [data, dataJson] = forJsonb(r.data);
-          out.type.push(r.type); out.name.push(r.name); out.expect.push(c.expect ?? null);
-          out.data.push(data); out.dataJson.push(dataJson); out.version.push(r.version);
-          out.checksum.push(r.checksum); out.source.push(r.source); out.isActive.push(Boolean(r.is_active));
-          out.owner.push(r.owner); out.tags.push(JSON.stringify(r.tags ?? [])); out.createdAt.push(r.created_at);
-          out.updatedAt.push(r.updated_at); out.updatedBy.push(r.updated_by ?? null); out.seq.push(seq);
-          out.operation.push(r.operation);
-        }
-        return out;
-      };
-      const numbered = changes.map((c, i) => [c, first + i]);
-      const updates = numbered.filter(([c]) => c.record && c.expect !== null && c.expect !== undefined);
-      if (updates.length > 0) {
-        const u = columns(updates);
-        const r = await client.query(sql.update, [scope, u.type, u.name, u.expect, u.data, u.dataJson, u.version, u.checksum,
-          u.source, u.isActive, u.owner, u.tags, u.createdAt, u.updatedAt, u.updatedBy, u.seq, u.operation]);
-        expected(r.rowCount, 'heads', updates.length);
-      }
-      const creates = numbered.filter(([c]) => c.record && (c.expect === null || c.expect === undefined));
-      if (creates.length > 0) {
-        const u = columns(creates);
-        const r = await client.query(sql.insert, [scope, u.type, u.name, u.data, u.dataJson, u.version, u.checksum,
-          u.source, u.isActive, u.owner, u.tags, u.createdAt, u.updatedAt, u.updatedBy, u.seq, u.operation]);
-        expected(r.rowCount, 'heads', creates.length);
-      }
-      const tombstones = numbered.filter(([c]) => c.tombstone);
-      if (tombstones.length > 0) {
-        const col = (f) => tombstones.map(([c, seq]) => f(c.tombstone, seq));
-        const texts = col((x) => forJsonb(x.data));
-        await client.query(sql.tombstones, [scope, col((x) => x.type), col((x) => x.name), col((x) => x.version),
-          col((x) => x.operation), col((x) => x.checksum), col((x) => x.actor), col((x) => x.timestamp),
-          col((x) => Boolean(x.is_active)), texts.map((p) => p[0]), texts.map((p) => p[1]), col((_, seq) => seq)]);
-      }
-      await client.query(sql.notify, [channel, numbered.map(([c, seq]) => payloadOf(eventOf(c, seq)))]);
       // Noted before COMMIT: the notification can reach a watcher of this
       // object before COMMIT's answer reaches this function.
-      seqs = { scope, first, count: changes.length };
-      for (const w of watchers) w.own(scope, first, changes.length);
+      mine = { scope, first, count: changes.length };
+      for (const watcher of watchers) watcher.own(scope, first, changes.length);
       await client.query('COMMIT');
       done = true;
       return { firstSeq: first };
     } catch (error) {
       if (!done) await client.query('ROLLBACK').catch(() => {});
-      if (seqs) {
+      if (mine) {
         // COMMIT's outcome is unknown: if it landed, the watchers hear of
         // it from the log as a change made elsewhere.
-        for (const w of watchers) w.disown(seqs, batch);
+        for (const watcher of watchers) watcher.disown(mine, batch);
       }
       throw error;
     } finally {

@@ -293,10 +293,12 @@ test('after a lost listening connection, the store listens again and catches up 
   const watched = await open(schema, { applicationName: `osm-lost-${schema}`, reconnectMs: 400 });
   const svc = await MetadataService.create({ store: watched });
   const other = await MetadataService.create({ store: await open(schema) });
-  await other.save('view', 'v', { n: 0 });
-  await until(async () => (await svc.load('view', 'v'))?.n === 0, 10000, 'the first change');
   const heard = [];
   svc.subscribe((e) => heard.push([e.sequence, e.name, e.remote]));
+  await other.save('view', 'v', { n: 0 });
+  await until(() => heard.length === 1, 10000, 'the first change');
+  assert.deepEqual(await svc.load('view', 'v'), { n: 0 });
+  heard.length = 0;
   const { rows } = await admin.query(
     'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
     [`osm-lost-${schema} listener`],
