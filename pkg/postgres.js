@@ -5,16 +5,19 @@
 // superseded versions and each scope's change counter, created or upgraded
 // on first use.
 //
-// Every batch is one transaction that first locks its scope's counter row:
-// writers of one scope, in any process on any machine, take turns, so
-// expectations are checked against the real head and sequence numbers are
-// gap-free; the writes themselves are conditional (UPDATE ... WHERE version
-// = expected, INSERT ... ON CONFLICT DO NOTHING) with their row counts
-// checked. A writer killed mid-batch leaves an open transaction that the
-// server rolls back. Every committed change is announced with NOTIFY (from
-// the committing transaction, so only on commit); `watch` LISTENs, and
-// after a lost connection listens again and reads what it missed from the
-// change log.
+// Every batch is one call of the schema's sys_metadata_commit function: one
+// statement, one transaction, one round trip, that first locks its scope's
+// counter row. Writers of one scope, in any process on any machine, take
+// turns, so expectations are checked against the real head and sequence
+// numbers are gap-free; the writes themselves are conditional (UPDATE ...
+// WHERE version = expected, INSERT ... ON CONFLICT DO NOTHING) with their
+// row counts checked. A batch is applied whole or not at all, whenever its
+// writer or its connection dies. Every committed change is announced with
+// NOTIFY (from the committing transaction, so only on commit); `watch`
+// LISTENs, and after a lost connection listens again and reads what it
+// missed from the change log.
+
+import { randomUUID } from 'node:crypto';
 
 const SCHEMA_VERSION = 1;
 
@@ -76,6 +79,114 @@ CREATE TABLE ${t.sequence} (
   seq   bigint NOT NULL
 );
 COMMENT ON TABLE ${t.sequence} IS 'the last sequence number of each scope (tenant id; '''' for global); a commit locks its scope''s row';
+
+-- A commit in one call (one round trip): lock the scope's counter row and
+-- take its sequence numbers (the scope's writers take turns from here); in
+-- one statement, with a snapshot taken after the lock, read the heads and,
+-- only if every change's expectation holds, archive the heads replaced,
+-- delete the purged ones, update and insert the new heads, insert the
+-- tombstones and NOTIFY every change, each write conditional and its row
+-- count checked. On a conflict the numbers are given back (the row is
+-- still locked) and the heads answered. Puts and purges come as rows of
+-- the same arrays; a tombstone's actor and timestamp are in updated_by and
+-- updated_at.
+CREATE FUNCTION ${t.commit}(text, text[], text[], bigint[], boolean[], text[], text[], bigint[], text[], text[],
+    boolean[], text[], text[], text[], text[], text[], text[], text, text)
+  RETURNS json LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_n int := cardinality($2);
+  v_last bigint;
+  v_first bigint;
+  v_r record;
+BEGIN
+  INSERT INTO ${t.sequence} AS s (scope, seq) VALUES ($1, v_n)
+    ON CONFLICT (scope) DO UPDATE SET seq = s.seq + excluded.seq RETURNING s.seq INTO v_last;
+  v_first := v_last - v_n + 1;
+  WITH u AS (
+      SELECT x.*, v_first + x.i - 1 AS seq FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        WITH ORDINALITY AS x(type, name, expect, purge, data, data_json, version, checksum, source, is_active, owner,
+          tags, created_at, updated_at, updated_by, operation, i)
+    ),
+    heads AS (
+      SELECT u.i, h.version FROM u LEFT JOIN ${t.records} h
+        ON ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND h.type = u.type AND h.name = u.name
+    ),
+    ok AS (SELECT bool_and(heads.version IS NOT DISTINCT FROM u.expect) AS ok FROM heads JOIN u USING (i)),
+    archived AS (
+      INSERT INTO ${t.history}
+        (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
+      SELECT h.tenant_id, h.type, h.name, h.version, h.operation, h.checksum, coalesce(h.updated_by, h.owner),
+        h.updated_at, h.is_active, h.data, h.data_json, h.seq
+      FROM ${t.records} h JOIN u ON h.type = u.type AND h.name = u.name AND h.version = u.expect
+      WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND (SELECT ok FROM ok)
+      RETURNING 1
+    ),
+    purged AS (
+      DELETE FROM ${t.records} h USING u
+      WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND u.purge AND h.type = u.type AND h.name = u.name AND h.version = u.expect
+        AND (SELECT ok FROM ok)
+      RETURNING 1
+    ),
+    updated AS (
+      UPDATE ${t.records} h SET data = u.data::jsonb, data_json = u.data_json::json, version = u.version,
+        checksum = u.checksum, source = u.source, is_active = u.is_active, owner = u.owner,
+        tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), created_at = u.created_at::timestamptz,
+        updated_at = u.updated_at::timestamptz, updated_by = u.updated_by, seq = u.seq, operation = u.operation
+      FROM u
+      WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND NOT u.purge AND h.type = u.type AND h.name = u.name AND h.version = u.expect
+        AND (SELECT ok FROM ok)
+      RETURNING 1
+    ),
+    inserted AS (
+      INSERT INTO ${t.records}
+        (tenant_id, type, name, data, data_json, version, checksum, source, is_active, owner, tags, created_at,
+          updated_at, updated_by, seq, operation)
+      SELECT nullif($1, ''), u.type, u.name, u.data::jsonb, u.data_json::json, u.version, u.checksum, u.source,
+        u.is_active, u.owner, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.created_at::timestamptz,
+        u.updated_at::timestamptz, u.updated_by, u.seq, u.operation
+      FROM u WHERE NOT u.purge AND u.expect IS NULL AND (SELECT ok FROM ok)
+      ON CONFLICT ((${SCOPE}), type, name) DO NOTHING
+      RETURNING 1
+    ),
+    tombstoned AS (
+      INSERT INTO ${t.history}
+        (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
+      SELECT nullif($1, ''), u.type, u.name, u.version, u.operation, u.checksum, u.updated_by,
+        u.updated_at::timestamptz, u.is_active, u.data::jsonb, u.data_json::json, u.seq
+      FROM u WHERE u.purge AND (SELECT ok FROM ok)
+      RETURNING 1
+    ),
+    notified AS (
+      SELECT count(pg_notify($18, p.payload)) AS n FROM (
+        SELECT json_build_object('sequence', u.seq, 'operation', u.operation, 'tenant_id', nullif($1, ''),
+          'type', u.type, 'name', u.name, 'version', u.version, 'checksum', u.checksum,
+          'actor', coalesce(u.updated_by, u.owner), 'timestamp', u.updated_at, 'is_active', u.is_active,
+          'origin', $19)::text AS payload
+        FROM u WHERE (SELECT ok FROM ok) ORDER BY u.i) p
+    )
+  SELECT (SELECT ok FROM ok) AS ok, (SELECT array_agg(version ORDER BY i) FROM heads) AS heads,
+    (SELECT count(*) FROM archived) AS archived, (SELECT count(*) FROM purged) AS purged,
+    (SELECT count(*) FROM updated) AS updated, (SELECT count(*) FROM inserted) AS inserted,
+    (SELECT count(*) FROM tombstoned) AS tombstoned, (SELECT n FROM notified) AS notified
+  INTO v_r;
+  IF NOT v_r.ok THEN
+    UPDATE ${t.sequence} SET seq = seq - v_n WHERE scope = $1;
+    RETURN json_build_object('conflict', true, 'heads', v_r.heads);
+  END IF;
+  -- Cannot differ while every writer locks the counter row first; a writer
+  -- that does not (a hand-made UPDATE) is caught here, and nothing is kept.
+  IF v_r.archived <> (SELECT count(*) FROM unnest($4) e WHERE e IS NOT NULL)
+      OR v_r.purged <> (SELECT count(*) FROM unnest($5) p WHERE p)
+      OR v_r.tombstoned <> v_r.purged
+      OR v_r.updated + v_r.purged <> v_r.archived
+      OR v_r.inserted <> v_n - v_r.archived
+      OR v_r.notified <> v_n THEN
+    RAISE EXCEPTION 'the stored heads of scope % changed during the commit', quote_literal($1)
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+  RETURN json_build_object('first', v_first);
+END
+$fn$;
 `;
 }
 
@@ -165,6 +276,7 @@ function tables(schema) {
     history: q('sys_metadata_history'),
     sequence: q('sys_metadata_sequence'),
     version: q('sys_metadata_schema'),
+    commit: q('sys_metadata_commit'),
     name: (n) => `"${n}"`,
   };
 }
@@ -222,33 +334,6 @@ async function prepareSchema(pool, t, { readonly }) {
 }
 
 const scopeOf = (tenant) => tenant ?? '';
-
-// The event a committed change is announced with: the change log's entry,
-// without the definition.
-function eventOf(change, sequence) {
-  const r = change.record;
-  if (r) {
-    return {
-      sequence, operation: r.operation, tenant_id: r.tenant_id ?? null, type: r.type, name: r.name,
-      version: r.version, checksum: r.checksum, actor: r.updated_by ?? r.owner, timestamp: r.updated_at,
-      is_active: Boolean(r.is_active),
-    };
-  }
-  const t = change.tombstone;
-  return {
-    sequence, operation: t.operation, tenant_id: t.tenant_id ?? null, type: t.type, name: t.name,
-    version: t.version, checksum: t.checksum, actor: t.actor, timestamp: t.timestamp,
-    is_active: Boolean(t.is_active),
-  };
-}
-
-// NOTIFY payloads are limited to 8000 bytes; an event is far smaller (names,
-// tenants and actors are bounded), but a payload that would not fit says
-// only where to read the change from the log.
-function payloadOf(event) {
-  const text = JSON.stringify(event);
-  return Buffer.byteLength(text) < 7900 ? text : JSON.stringify({ tenant_id: event.tenant_id, sequence: event.sequence });
-}
 
 /**
  * Opens (creating or upgrading if needed) the metadata tables in a
@@ -338,88 +423,19 @@ export async function openPostgresStore(connection, options = {}) {
       ORDER BY seq LIMIT $5`,
     counter: `SELECT seq FROM ${t.sequence} WHERE scope = $1`,
     counters: `SELECT scope, seq FROM ${t.sequence}`,
-    // Takes the scope's sequence numbers and locks its counter row until the
-    // transaction ends: the scope's writers take turns from here.
-    take: `INSERT INTO ${t.sequence} AS s (scope, seq) VALUES ($1, $2)
-      ON CONFLICT (scope) DO UPDATE SET seq = s.seq + excluded.seq RETURNING seq`,
-    // The rest of a commit, in one statement (one snapshot, taken after the
-    // counter row was locked): the heads as they are; if every change's
-    // expectation holds, archive the heads replaced, delete the purged
-    // ones, update and insert the new heads, insert the tombstones and
-    // announce every change; each write conditional, its row count
-    // answered for checking. Puts and purges come as rows of the same
-    // arrays; a tombstone's actor and timestamp are in updated_by and
-    // updated_at.
-    write: `WITH u AS (
-        SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[],
-            $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], $14::text[], $15::text[],
-            $16::text[], $17::bigint[], $18::text[], $19::text[])
-          WITH ORDINALITY AS u(type, name, expect, purge, data, data_json, version, checksum, source, is_active, owner,
-            tags, created_at, updated_at, updated_by, seq, operation, payload, i)
-      ),
-      heads AS (
-        SELECT u.i, h.version FROM u LEFT JOIN ${t.records} h
-          ON ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND h.type = u.type AND h.name = u.name
-      ),
-      ok AS (SELECT bool_and(heads.version IS NOT DISTINCT FROM u.expect) AS ok FROM heads JOIN u USING (i)),
-      archived AS (
-        INSERT INTO ${t.history}
-          (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
-        SELECT h.tenant_id, h.type, h.name, h.version, h.operation, h.checksum, coalesce(h.updated_by, h.owner),
-          h.updated_at, h.is_active, h.data, h.data_json, h.seq
-        FROM ${t.records} h JOIN u ON h.type = u.type AND h.name = u.name AND h.version = u.expect
-        WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND (SELECT ok FROM ok)
-        RETURNING 1
-      ),
-      purged AS (
-        DELETE FROM ${t.records} h USING u
-        WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND u.purge AND h.type = u.type AND h.name = u.name AND h.version = u.expect
-          AND (SELECT ok FROM ok)
-        RETURNING 1
-      ),
-      updated AS (
-        UPDATE ${t.records} h SET data = u.data::jsonb, data_json = u.data_json::json, version = u.version,
-          checksum = u.checksum, source = u.source, is_active = u.is_active, owner = u.owner,
-          tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), created_at = u.created_at::timestamptz,
-          updated_at = u.updated_at::timestamptz, updated_by = u.updated_by, seq = u.seq, operation = u.operation
-        FROM u
-        WHERE ${SCOPE.replace('tenant_id', 'h.tenant_id')} = $1 AND NOT u.purge AND h.type = u.type AND h.name = u.name AND h.version = u.expect
-          AND (SELECT ok FROM ok)
-        RETURNING 1
-      ),
-      inserted AS (
-        INSERT INTO ${t.records}
-          (tenant_id, type, name, data, data_json, version, checksum, source, is_active, owner, tags, created_at,
-            updated_at, updated_by, seq, operation)
-        SELECT nullif($1, ''), u.type, u.name, u.data::jsonb, u.data_json::json, u.version, u.checksum, u.source,
-          u.is_active, u.owner, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.created_at::timestamptz,
-          u.updated_at::timestamptz, u.updated_by, u.seq, u.operation
-        FROM u WHERE NOT u.purge AND u.expect IS NULL AND (SELECT ok FROM ok)
-        ON CONFLICT ((${SCOPE}), type, name) DO NOTHING
-        RETURNING 1
-      ),
-      tombstoned AS (
-        INSERT INTO ${t.history}
-          (tenant_id, type, name, version, operation, checksum, actor, timestamp, is_active, data, data_json, seq)
-        SELECT nullif($1, ''), u.type, u.name, u.version, u.operation, u.checksum, u.updated_by,
-          u.updated_at::timestamptz, u.is_active, u.data::jsonb, u.data_json::json, u.seq
-        FROM u WHERE u.purge AND (SELECT ok FROM ok)
-        RETURNING 1
-      ),
-      notified AS (
-        SELECT count(pg_notify($20, p.payload)) AS n
-        FROM (SELECT payload FROM u WHERE (SELECT ok FROM ok) ORDER BY i) p
-      )
-      SELECT (SELECT ok FROM ok) AS ok,
-        (SELECT array_agg(version ORDER BY i) FROM heads) AS heads,
-        (SELECT count(*) FROM archived)::int AS archived, (SELECT count(*) FROM purged)::int AS purged,
-        (SELECT count(*) FROM updated)::int AS updated, (SELECT count(*) FROM inserted)::int AS inserted,
-        (SELECT count(*) FROM tombstoned)::int AS tombstoned, (SELECT n FROM notified)::int AS notified`,
+    commit: `SELECT ${t.commit}($1, $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[],
+      $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], $14::text[], $15::text[],
+      $16::text[], $17::text[], $18, $19) AS r`,
+    committed: `SELECT j FROM (
+        SELECT ${EVENT_OF_HEAD} AS j, seq FROM ${t.records} WHERE ${KEY} AND version = $4
+        UNION ALL SELECT ${EVENT_OF_ENTRY}, seq FROM ${t.history} WHERE ${KEY} AND version = $4) c`,
   };
 
   // Watchers of this store object; each skips the changes this object
-  // committed (the service has announced those already).
+  // committed (the service has announced those already): their
+  // notifications carry its origin.
   const watchers = new Set();
+  const origin = randomUUID();
   let closed = false;
 
   const refuseWhenClosed = () => {
@@ -429,62 +445,43 @@ export async function openPostgresStore(connection, options = {}) {
   async function applyBatch(batch) {
     const scope = scopeOf(batch.tenant_id);
     const changes = batch.changes;
-    const client = await pool.connect();
-    let mine = null;
-    let done = false;
+    const col = (f) => changes.map((c) => f(c.record ?? c.tombstone, c));
+    const texts = col((x) => forJsonb(x.data));
+    const put = (c) => Boolean(c.record);
+    const values = [
+      scope, col((x) => x.type), col((x) => x.name), col((_, c) => c.expect ?? null), col((_, c) => !put(c)),
+      texts.map((p) => p[0]), texts.map((p) => p[1]), col((x) => x.version), col((x) => x.checksum),
+      col((x, c) => (put(c) ? x.source : null)), col((x) => Boolean(x.is_active)),
+      col((x, c) => (put(c) ? x.owner : null)), col((x, c) => (put(c) ? JSON.stringify(x.tags ?? []) : null)),
+      col((x, c) => (put(c) ? x.created_at : null)), col((x, c) => (put(c) ? x.updated_at : x.timestamp)),
+      col((x, c) => (put(c) ? x.updated_by ?? null : x.actor)), col((x) => x.operation), channel, origin,
+    ];
+    let answer;
     try {
-      await client.query('BEGIN');
-      const { rows: [taken] } = await client.query({ text: sql.take, values: [scope, changes.length], types });
-      const first = taken.seq - changes.length + 1;
-      const col = (f) => changes.map((c, i) => f(c.record ?? c.tombstone, c, first + i));
-      const texts = col((x) => forJsonb(x.data));
-      const isPut = (c) => Boolean(c.record);
-      const { rows: [w] } = await client.query({
-        text: sql.write,
-        values: [
-          scope, col((x) => x.type), col((x) => x.name), col((_, c) => c.expect ?? null), col((_, c) => !isPut(c)),
-          texts.map((p) => p[0]), texts.map((p) => p[1]), col((x) => x.version), col((x) => x.checksum),
-          col((x, c) => (isPut(c) ? x.source : null)), col((x) => Boolean(x.is_active)),
-          col((x, c) => (isPut(c) ? x.owner : null)), col((x, c) => (isPut(c) ? JSON.stringify(x.tags ?? []) : null)),
-          col((x, c) => (isPut(c) ? x.created_at : null)), col((x, c) => (isPut(c) ? x.updated_at : x.timestamp)),
-          col((x, c) => (isPut(c) ? x.updated_by ?? null : x.actor)), col((_, c, seq) => seq),
-          col((x) => x.operation), col((_, c, seq) => payloadOf(eventOf(c, seq))), channel,
-        ],
-        types,
-      });
-      if (!w.ok) {
-        await client.query('ROLLBACK');
-        done = true;
-        const heads = w.heads.map((v) => (v === null ? null : Number(v)));
-        const index = changes.findIndex((c, i) => heads[i] !== (c.expect ?? null));
-        return { conflict: { index, found: heads[index] } };
-      }
-      const replacing = changes.filter((c) => c.expect !== null && c.expect !== undefined);
-      const purges = changes.filter((c) => !isPut(c));
-      const creates = changes.filter((c) => isPut(c) && (c.expect === null || c.expect === undefined));
-      // Cannot differ while every writer locks the counter row first; a
-      // writer that does not (a hand-made UPDATE) is caught here.
-      if (w.archived !== replacing.length || w.purged !== purges.length || w.tombstoned !== purges.length
-        || w.updated !== replacing.length - purges.length || w.inserted !== creates.length || w.notified !== changes.length) {
-        throw storageError('CONFLICT', `the stored heads changed during the commit (${JSON.stringify(w)})`);
-      }
-      // Noted before COMMIT: the notification can reach a watcher of this
-      // object before COMMIT's answer reaches this function.
-      mine = { scope, first, count: changes.length };
-      for (const watcher of watchers) watcher.own(scope, first, changes.length);
-      await client.query('COMMIT');
-      done = true;
-      return { firstSeq: first };
+      ({ rows: [{ r: answer }] } = await query(sql.commit, values));
     } catch (error) {
-      if (!done) await client.query('ROLLBACK').catch(() => {});
-      if (mine) {
-        // COMMIT's outcome is unknown: if it landed, the watchers hear of
-        // it from the log as a change made elsewhere.
-        for (const watcher of watchers) watcher.disown(mine, batch);
-      }
+      // Whether it committed is unknown when the connection failed: if it
+      // did, this store object's watchers tell of it from the log.
+      if (watchers.size > 0) findCommitted(batch).catch(() => {});
       throw error;
-    } finally {
-      client.release();
+    }
+    if (answer.conflict) {
+      const heads = answer.heads.map((v) => (v === null ? null : Number(v)));
+      const index = changes.findIndex((c, i) => heads[i] !== (c.expect ?? null));
+      return { conflict: { index, found: heads[index] } };
+    }
+    const first = Number(answer.first);
+    for (const watcher of watchers) watcher.own(scope, first, changes.length);
+    return { firstSeq: first };
+  }
+
+  // The changes of `batch` the log holds, told to the watchers as made
+  // elsewhere (the service did not announce them).
+  async function findCommitted(batch) {
+    for (const c of batch.changes) {
+      const version = (c.record ?? c.tombstone).version;
+      const { rows } = await query(sql.committed, [scopeOf(c.tenant_id), c.type, c.name, version]);
+      for (const watcher of watchers) for (const { j } of rows) watcher.tell(j);
     }
   }
 
@@ -510,10 +507,18 @@ export async function openPostgresStore(connection, options = {}) {
       connects: 0,
     };
 
+    // A change heard, from a notification or the log, told unless this
+    // store object committed it (its service announced it already).
     const emit = (text) => {
       const event = JSON.parse(text);
-      const mine = state.own.get(scopeOf(event.tenant_id));
-      if (mine?.delete(event.sequence)) return;
+      const scope = scopeOf(event.tenant_id);
+      const mine = state.own.get(scope)?.delete(event.sequence);
+      if (event.origin !== undefined) {
+        if (event.origin === origin) return;
+        delete event.origin;
+      } else if (mine) {
+        return;
+      }
       try {
         onChange(event);
       } catch {
@@ -603,25 +608,22 @@ export async function openPostgresStore(connection, options = {}) {
 
     const watcher = {
       state,
+      // Changes this store object committed: the log (read after a lost
+      // connection) does not say who made a change.
       own(scope, first, count) {
         if (!state.own.has(scope)) state.own.set(scope, new Set());
         const set = state.own.get(scope);
-        for (let i = 0; i < count; i++) set.add(first + i);
+        const seen = state.seen.get(scope) ?? 0;
+        for (let i = 0; i < count; i++) if (first + i > seen) set.add(first + i);
       },
-      disown({ scope, first, count }, batch) {
-        const set = state.own.get(scope);
-        for (let i = 0; i < count; i++) set?.delete(first + i);
-        // Heard and skipped already? Then read it back from the log.
-        state.queue = state.queue.then(async () => {
-          const texts = await changesSince(scope, first - 1, count);
-          texts.forEach((text, i) => {
-            const e = JSON.parse(text);
-            const c = batch.changes[i];
-            const mine = c && e.sequence === first + i && e.type === c.type && e.name === c.name
-              && e.version === (c.record ?? c.tombstone).version;
-            if (mine && e.sequence <= (state.seen.get(scope) ?? 0)) emit(text);
-          });
-        }).catch(() => {});
+      tell(text) {
+        const event = JSON.parse(text);
+        state.own.get(scopeOf(event.tenant_id))?.delete(event.sequence);
+        try {
+          onChange(event);
+        } catch {
+          // A listener's failure is its own.
+        }
       },
       async start() {
         await connect();
