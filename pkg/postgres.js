@@ -288,8 +288,14 @@ async function prepareSchema(pool, t, { readonly }) {
   const client = await pool.connect();
   try {
     const found = async () => {
-      const { rows } = await client.query('SELECT to_regclass($1) AS t', [`"${t.schema}"."sys_metadata_schema"`]);
-      if (rows[0].t === null) return 0;
+      const { rows: [r] } = await client.query('SELECT to_regclass($1) AS version, to_regclass($2) AS records',
+        [`"${t.schema}"."sys_metadata_schema"`, `"${t.schema}"."sys_metadata"`]);
+      if (r.version === null) {
+        if (r.records !== null) {
+          throw storageError('UNSUPPORTED', `schema "${t.schema}" has a sys_metadata table that this package did not create: use another schema (option schema)`);
+        }
+        return 0;
+      }
       const v = await client.query(`SELECT version FROM ${t.version}`);
       return v.rows[0]?.version ?? 0;
     };
@@ -386,14 +392,13 @@ export async function openPostgresStore(connection, options = {}) {
   pool.on?.('error', onPoolError);
 
   const t = tables(schema);
-  const where = 'unable to reach PostgreSQL';
   try {
     await prepareSchema(pool, t, { readonly });
   } catch (cause) {
     if (ownPool) await pool.end().catch(() => {});
     else pool.off?.('error', onPoolError);
     if (cause?.name === 'MetadataError') throw cause;
-    throw storageError('STORAGE_UNAVAILABLE', `${where}: ${cause.message}`, cause);
+    throw storageError('STORAGE_UNAVAILABLE', `cannot open the metadata tables in PostgreSQL: ${cause.message}`, cause);
   }
 
   // Queries on the pool; their results' types parsed as `types` says even on
@@ -504,7 +509,6 @@ export async function openPostgresStore(connection, options = {}) {
       stopped: false,
       queue: Promise.resolve(),
       delay: reconnectMs,
-      connects: 0,
     };
 
     // A change heard, from a notification or the log, told unless this
@@ -581,7 +585,6 @@ export async function openPostgresStore(connection, options = {}) {
         return;
       }
       state.client = client;
-      state.connects += 1;
       state.delay = reconnectMs;
     };
 

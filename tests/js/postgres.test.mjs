@@ -139,6 +139,11 @@ test('a second opening finds the schema; a newer schema version is refused and l
   await assert.rejects(openPostgresStore(url, { schema: 'bad name' }), (e) => e.code === 'VALIDATION');
   await assert.rejects(openPostgresStore(url, { shcema: 'x' }), (e) => e.code === 'VALIDATION' && /shcema/.test(e.message));
   await assert.rejects(openPostgresStore('postgres://nobody@127.0.0.1:1/none'), (e) => e.code === 'STORAGE_UNAVAILABLE');
+  // A sys_metadata table of someone else's is not taken over.
+  const foreign = fresh();
+  await admin.query(`CREATE SCHEMA ${foreign}; CREATE TABLE ${foreign}.sys_metadata (id int)`);
+  await assert.rejects(open(foreign), (e) => e.code === 'UNSUPPORTED' && /did not create/.test(e.message));
+  assert.equal((await admin.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1`, [foreign])).rows[0].n, 1);
 });
 
 test('the platform objects survive jsonb: same data, same checksums, verified on every read', { skip }, async () => {
