@@ -14,29 +14,62 @@ const docs = corpus.map((o) => o.data);
 const N = docs.length;
 const variant = docs.map((d) => ({ ...d, bench_revision: 1 }));
 
-// Runs `pass` (which handles all N documents) for at least `ms` per round,
-// five rounds; returns the median in documents per second.
-async function measure(pass, { ms = 300, setup } = {}) {
-  const rounds = [];
-  for (let r = 0; r < 6; r++) {
-    let docsDone = 0;
-    let elapsed = 0;
-    while (elapsed < ms) {
-      const state = setup ? await setup() : undefined;
-      const t0 = performance.now();
-      await pass(state);
-      elapsed += performance.now() - t0;
-      docsDone += N;
-    }
-    if (r > 0) rounds.push((docsDone / elapsed) * 1000); // round 0 warms up
+// Runs `pass` (which handles all N documents) for at least `ms`; returns
+// documents per second.
+async function rate(pass, setup, ms = 250) {
+  let docsDone = 0;
+  let elapsed = 0;
+  while (elapsed < ms) {
+    const state = setup ? await setup() : undefined;
+    const t0 = performance.now();
+    await pass(state);
+    elapsed += performance.now() - t0;
+    docsDone += N;
   }
-  rounds.sort((a, b) => a - b);
-  return rounds[Math.floor(rounds.length / 2)];
+  return (docsDone / elapsed) * 1000;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ROUNDS = 7;
+
+// Ours and theirs in alternating rounds (the first warms both up and is not
+// counted), so both see the same machine: the ratio is the median of the
+// per-round ratios, with their spread.
+async function compare(ours, theirs, { oursSetup, theirsSetup } = {}) {
+  const o = [];
+  const t = [];
+  for (let round = 0; round <= ROUNDS; round++) {
+    let a;
+    let b;
+    if (round % 2) {
+      b = await rate(theirs, theirsSetup);
+      a = await rate(ours, oursSetup);
+    } else {
+      a = await rate(ours, oursSetup);
+      b = await rate(theirs, theirsSetup);
+    }
+    if (round > 0) {
+      o.push(a);
+      t.push(b);
+    }
+  }
+  const ratios = o.map((x, i) => x / t[i]);
+  return { ours: median(o), theirs: median(t), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
+}
+
+// Rates of one pass alone (the boundary probes), median of the rounds.
+async function measure(pass) {
+  const rounds = [];
+  for (let round = 0; round <= ROUNDS; round++) {
+    const r = await rate(pass);
+    if (round > 0) rounds.push(r);
+  }
+  return median(rounds);
 }
 
 const rows = [];
-function row(what, ours, theirs, note = '') {
-  rows.push({ what, ours, theirs, ratio: theirs ? ours / theirs : null, note });
+function row(what, result, note = '') {
+  rows.push({ what, ...result, note });
 }
 
 const refOf = (i) => ({ type: 'object', name: corpus[i].name });
@@ -48,21 +81,27 @@ async function freshService() {
 }
 
 // --- checksums -------------------------------------------------------------
-row('checksum (MD5) vs hashSpec (SHA-256)',
-  await measure(() => { for (const d of docs) checksum(d); }),
-  await measure(() => { for (const d of docs) hashSpec(d); }));
-row('contentHash (SHA-256) vs hashSpec',
-  await measure(() => { for (const d of docs) contentHash(d); }),
-  await measure(() => { for (const d of docs) hashSpec(d); }));
+row('checksum (MD5) vs hashSpec (SHA-256)', await compare(
+  () => { for (const d of docs) checksum(d); },
+  () => { for (const d of docs) hashSpec(d); }));
+row('contentHash (SHA-256) vs hashSpec', await compare(
+  () => { for (const d of docs) contentHash(d); },
+  () => { for (const d of docs) hashSpec(d); }));
 
 // --- save: create ------------------------------------------------------------
-row('save (create) vs put (new)',
-  await measure(async (svc) => { for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, docs[i]); },
-    // Services hold wasm memory, which JS garbage collection does not see
-    // promptly: each pass frees the previous one (outside the timing).
-    { setup: freshService }),
-  await measure(async (repo) => { for (let i = 0; i < N; i++) await repo.put(refOf(i), docs[i], { parentVersion: null }); },
-    { setup: () => new InMemoryRepository() }));
+// Services hold wasm memory, which JS garbage collection does not see
+// promptly: each pass frees the previous one (outside the timing).
+row('save (create) vs put (new)', await compare(
+  async (svc) => { for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, docs[i]); },
+  async (repo) => { for (let i = 0; i < N; i++) await repo.put(refOf(i), docs[i], { parentVersion: null }); },
+  { oursSetup: freshService, theirsSetup: () => new InMemoryRepository() }));
+
+// --- save from JSON text (a request body: the server's path) ---------------
+const texts = docs.map((d) => JSON.stringify(d));
+row('save from JSON text (saveJson) vs JSON.parse + put (new)', await compare(
+  async (svc) => { for (let i = 0; i < N; i++) await svc.saveJson('object', corpus[i].name, texts[i]); },
+  async (repo) => { for (let i = 0; i < N; i++) await repo.put(refOf(i), JSON.parse(texts[i]), { parentVersion: null }); },
+  { oursSetup: freshService, theirsSetup: () => new InMemoryRepository() }));
 
 // --- save: update (every save a real change) --------------------------------
 {
@@ -75,33 +114,33 @@ row('save (create) vs put (new)',
   }
   let flipOurs = 0;
   let flipTheirs = 0;
-  row('save (update) vs put (parentVersion)',
-    await measure(async () => {
+  row('save (update) vs put (parentVersion)', await compare(
+    async () => {
       flipOurs ^= 1;
       const set = flipOurs ? variant : docs;
       for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, set[i]);
-    }),
-    await measure(async () => {
+    },
+    async () => {
       flipTheirs ^= 1;
       const set = flipTheirs ? variant : docs;
       for (let i = 0; i < N; i++) versions[i] = (await repo.put(refOf(i), set[i], { parentVersion: versions[i] })).version;
     }),
     'history grows in both');
-  row('save (no-op, same data) vs put (same body)',
-    await measure(async () => { const set = flipOurs ? variant : docs; for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, set[i]); }),
-    await measure(async () => { const set = flipTheirs ? variant : docs; for (let i = 0; i < N; i++) versions[i] = (await repo.put(refOf(i), set[i], { parentVersion: versions[i] })).version; }),
-    'ours: checksum compare, nothing written');
+  row('save (no-op, same data) vs put (same body)', await compare(
+    async () => { const set = flipOurs ? variant : docs; for (let i = 0; i < N; i++) await svc.save('object', corpus[i].name, set[i]); },
+    async () => { const set = flipTheirs ? variant : docs; for (let i = 0; i < N; i++) versions[i] = (await repo.put(refOf(i), set[i], { parentVersion: versions[i] })).version; }),
+    'nothing written in either');
 
   // --- load --------------------------------------------------------------------
-  row('load (cached chain) vs get',
-    await measure(async () => { for (let i = 0; i < N; i++) await svc.load('object', corpus[i].name); }),
-    await measure(async () => { for (let i = 0; i < N; i++) await repo.get(refOf(i)); }),
+  row('load (cached chain) vs get', await compare(
+    async () => { for (let i = 0; i < N; i++) await svc.load('object', corpus[i].name); },
+    async () => { for (let i = 0; i < N; i++) await repo.get(refOf(i)); }),
     'both return a fresh copy (upstream: JSON round trip)');
   const uncached = await MetadataService.create({ cache: false });
   for (let i = 0; i < N; i++) await uncached.save('object', corpus[i].name, docs[i]);
-  row('load (no read cache) vs get',
-    await measure(async () => { for (let i = 0; i < N; i++) await uncached.load('object', corpus[i].name); }),
-    await measure(async () => { for (let i = 0; i < N; i++) await repo.get(refOf(i)); }));
+  row('load (no read cache) vs get', await compare(
+    async () => { for (let i = 0; i < N; i++) await uncached.load('object', corpus[i].name); },
+    async () => { for (let i = 0; i < N; i++) await repo.get(refOf(i)); }));
 
   // --- loadMany ------------------------------------------------------------------
   const listBodies = async () => {
@@ -111,9 +150,9 @@ row('save (create) vs put (new)',
   };
   const listHeaders = async () => { const out = []; for await (const h of repo.list({ type: 'object' })) out.push(h); return out; };
   if ((await listBodies()).length !== N || (await svc.loadMany('object')).length !== N) throw new Error('loadMany / list disagree on the count');
-  const oursMany = await measure(async () => { await svc.loadMany('object'); });
-  row('loadMany vs list + get (bodies)', oursMany, await measure(listBodies));
-  row('loadMany vs list (headers only)', oursMany, await measure(listHeaders), 'upstream list returns no bodies');
+  const loadMany = async () => { await svc.loadMany('object'); };
+  row('loadMany vs list + get (bodies)', await compare(loadMany, listBodies));
+  row('loadMany vs list (headers only)', await compare(loadMany, listHeaders), 'upstream list returns no bodies');
 }
 
 // --- boundary probes -----------------------------------------------------------
@@ -138,9 +177,10 @@ if (probe) {
 
 const fmt = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
 console.log(`\nplatform-objects corpus: ${N} object definitions, ${(JSON.stringify(docs).length / N / 1024).toFixed(1)} KB on average; Node ${process.version}`);
-console.log('\n| operation (ours vs upstream) | ours docs/s | upstream docs/s | ours / upstream | note |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.what} | ${fmt(r.ours)} | ${fmt(r.theirs)} | ${r.ratio.toFixed(2)}x | ${r.note} |`);
+console.log(`${ROUNDS} alternating rounds of at least 250 ms each; medians, and the spread of the per-round ratios`);
+console.log('\n| operation (ours vs upstream) | ours docs/s | upstream docs/s | ours / upstream | spread | note |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.what} | ${fmt(r.ours)} | ${fmt(r.theirs)} | ${r.ratio.toFixed(2)}x | ${r.lo.toFixed(2)}-${r.hi.toFixed(2)}x | ${r.note} |`);
 if (probeRows.length) {
   console.log('\n| boundary probe | docs/s | per doc |');
   console.log('|---|---|---|');

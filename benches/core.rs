@@ -52,6 +52,33 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // The text path: JSON text as JSON.stringify writes it (document order).
+    let texts: Vec<String> = items
+        .iter()
+        .map(|(_, _, d)| serde_json::to_string(d).unwrap())
+        .collect();
+    g.bench_function("canonicalize_text", |b| {
+        b.iter(|| {
+            for text in &texts {
+                std::hint::black_box(canonical::canonicalize_text(text).unwrap());
+            }
+        })
+    });
+    g.bench_function("checksum_text", |b| {
+        b.iter(|| {
+            for text in &texts {
+                std::hint::black_box(canonical::checksum_text(text).unwrap());
+            }
+        })
+    });
+    g.bench_function("md5_of_text", |b| {
+        b.iter(|| {
+            for text in &texts {
+                std::hint::black_box(canonical::md5_hex(text.as_bytes()));
+            }
+        })
+    });
+
     g.bench_function("content_hash_sha256", |b| {
         b.iter(|| {
             for (_, _, data) in &items {

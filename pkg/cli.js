@@ -22,6 +22,7 @@ commands:
   export <dir>              write every active record as a file: <folder>/<name>.<type>.<ext>
   history <type> <name>     list every version of a record
   verify                    recompute every stored checksum and report mismatches
+  serve                     the metadata server (REST, upstream's /api/v1/meta, change stream) until stopped
 
 options:
   --db <file>               SQLite database (default ./metadata.db)
@@ -35,6 +36,10 @@ options:
   --skip-invalid            import: import the rest when definitions are refused (then exit code 1)
   --timeout <ms>            import: time limit for loading one module (default 10000)
   --types <a,b,...>         import: more metadata types to find by file suffix (<file>.<type>.ts)
+  --port <n>                serve: port (default 3000; 0 picks a free one)
+  --host <h>                serve: address (default 127.0.0.1; without --tokens, loopback only)
+  --tokens <file>           serve: JSON { "<token>": { "actor", "roles", "tenant" } }; none: development mode
+  --policy <file>           serve: the access policy JSON ({ "roles": { "<role>": { "<type>|*": [...] } } })
   --quiet                   no progress output
   -h, --help                this text
 
@@ -257,6 +262,10 @@ export async function main(argv) {
         'skip-invalid': { type: 'boolean', default: false },
         timeout: { type: 'string' },
         types: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        tokens: { type: 'string' },
+        policy: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -270,9 +279,10 @@ export async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  const arity = { import: 1, export: 1, history: 2, verify: 0 };
-  if (!(command in arity) || args.length !== arity[command]) {
-    console.error(command in arity ? `${command} takes ${arity[command]} argument(s)\n\n${USAGE}` : USAGE);
+  const arity = { import: 1, export: 1, history: 2, verify: 0, serve: 0 };
+  const known = typeof command === 'string' && Object.hasOwn(arity, command);
+  if (!known || args.length !== arity[command]) {
+    console.error(known ? `${command} takes ${arity[command]} argument(s)\n\n${USAGE}` : USAGE);
     return 2;
   }
   try {
@@ -284,6 +294,10 @@ export async function main(argv) {
         return 0;
       case 'history':
         return await historyCommand(args[0], args[1], options);
+      case 'serve': {
+        const { serveCommand } = await import('./serve.js');
+        return await serveCommand(options);
+      }
       default:
         return await verifyCommand(options);
     }

@@ -17,6 +17,7 @@ declare global {
 
 export type { ServiceCreateOptions, MetadataServiceClass } from './service.js';
 export type { ProjectFilesOptions } from './project.js';
+export type { RemoteMetadataService } from './remote.js';
 
 /** Versioned metadata storage; `create` also takes `files: { project }` on Node. */
 export declare const MetadataService: MetadataServiceClass;

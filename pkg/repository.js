@@ -5,7 +5,8 @@
 // `seq`. Conflicts throw upstream's own ConflictError (from the installed
 // @objectstack/metadata-core, a peer dependency), so `instanceof` holds.
 
-import { MetadataService, contentHash } from '@objectstack/metadata-wasm';
+import { MetadataService } from '@objectstack/metadata-wasm';
+import { eventsOf, headVersion, versionOf } from './upstream.js';
 
 let core;
 try {
@@ -17,27 +18,6 @@ try {
   throw error;
 }
 const { ConflictError } = core;
-
-const hashOf = (data) => contentHash(data);
-
-// Upstream's operation for one of our history entries, given the entry
-// before it: a new lineage starts at a create, a restore, or an import or
-// rollback over nothing active.
-function opOf(entry, previous) {
-  const lineage = previous?.is_active === true;
-  switch (entry.operation) {
-    case 'delete':
-    case 'purge':
-      return 'delete';
-    case 'rollback':
-      return lineage ? 'revert' : 'create';
-    case 'update':
-    case 'import':
-      return lineage ? 'update' : 'create';
-    default:
-      return 'create';
-  }
-}
 
 /**
  * A MetadataRepository over this package.
@@ -92,36 +72,8 @@ export async function createRepository(options = {}) {
 
   const svcFor = async (ref, actor) => service(orgOf(ref), actor ?? defaultActor);
 
-  // The HEAD hash of a record (null: no head, or deleted).
-  const headHash = (record) => (record && record.is_active ? hashOf(record.data) : null);
-
-  // Our history of a record as upstream events, oldest first.
-  function eventsOf(org, entries) {
-    const out = [];
-    let previous = null;
-    let previousHash = null;
-    for (const entry of entries) {
-      const op = opOf(entry, previous);
-      const hash = entry.is_active ? hashOf(entry.data) : null;
-      out.push({
-        seq: entry.seq,
-        op,
-        ref: { org, type: entry.type, name: entry.name },
-        hash,
-        parentHash: op === 'create' ? null : previousHash,
-        version: entry.version,
-        actor: entry.actor,
-        ts: entry.timestamp,
-        source: 'metadata-wasm',
-        entry,
-      });
-      previous = entry;
-      previousHash = hash;
-    }
-    return out;
-  }
-
-  const publicEvent = ({ entry, ...event }) => event;
+  const headHash = headVersion;
+  const publicEvent = (event) => ({ ...event });
 
   function itemOf(org, event) {
     const e = event.entry;
@@ -209,7 +161,7 @@ export async function createRepository(options = {}) {
         count += 1;
         yield {
           ref: { org, type: record.type, name: record.name },
-          hash: hashOf(record.data),
+          hash: versionOf(record),
           parentHash: null,
           authoredBy: record.updated_by,
           authoredAt: record.updated_at,

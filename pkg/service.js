@@ -16,6 +16,11 @@ function isProjectSpec(files) {
 export function withProjectFiles(Core, loadFiles) {
   class MetadataService extends Core {
     static async create(options) {
+      if (options !== null && typeof options === 'object' && options.remote !== undefined) {
+        // The cache of a metadata server (remote.js).
+        const { createRemoteService } = await import('./remote.js');
+        return createRemoteService((local) => MetadataService.create(local), options);
+      }
       if (options !== null && typeof options === 'object' && isProjectSpec(options.files)) {
         return super.create({ ...options, files: await loadFiles(options.files) });
       }

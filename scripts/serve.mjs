@@ -1,8 +1,15 @@
-// Serves the demo page and the built package on 127.0.0.1.
-// `node scripts/serve.mjs [port]` (default 8080; 0 picks a free port).
+// The demo: the metadata server on SQLite (a file in a data folder, seeded
+// with the platform objects on first start) and the demo page, on
+// 127.0.0.1. The page keeps an IndexedDB cache of the server and follows
+// its change stream, so windows editing the same record see each other's
+// changes live.
+//
+// `node scripts/serve.mjs [port]` (default 8080; 0 picks a free port);
+// DATA_DIR picks the data folder (default ./data).
 import { createServer } from 'node:http';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize, sep } from 'node:path';
+import { extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -22,8 +29,13 @@ const MOUNTS = [
   ['/', join(root, 'www')],
 ];
 
-function resolve(urlPath, mounts) {
-  const path = decodeURIComponent(urlPath.split('?')[0]);
+function fileFor(urlPath, mounts) {
+  let path;
+  try {
+    path = decodeURIComponent(urlPath.split('?')[0]);
+  } catch {
+    return null;
+  }
   for (const [prefix, dir] of mounts) {
     if (!path.startsWith(prefix)) continue;
     const rel = path.slice(prefix.length) || 'index.html';
@@ -34,14 +46,10 @@ function resolve(urlPath, mounts) {
   return null;
 }
 
-/**
- * Starts the server; resolves to { server, url }. `extra` mounts more
- * folders ([urlPrefix, folder] pairs, checked before the defaults).
- */
-export function startServer(port = 8080, extra = []) {
-  const mounts = [...extra, ...MOUNTS];
-  const server = createServer(async (req, res) => {
-    const file = resolve(req.url ?? '/', mounts);
+/** A listener serving the static folders of `mounts`. */
+function staticFiles(mounts) {
+  return async (req, res) => {
+    const file = fileFor(req.url ?? '/', mounts);
     if (!file || req.method !== 'GET') {
       res.writeHead(file ? 405 : 404).end();
       return;
@@ -56,17 +64,79 @@ export function startServer(port = 8080, extra = []) {
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }
-  });
+  };
+}
+
+function listenOn(server, port) {
   return new Promise((ok, fail) => {
     server.once('error', fail);
-    server.listen(port, '127.0.0.1', () => {
-      ok({ server, url: `http://127.0.0.1:${server.address().port}/` });
-    });
+    server.listen(port, '127.0.0.1', () => ok(`http://127.0.0.1:${server.address().port}/`));
   });
+}
+
+/**
+ * Serves the static folders only (the benchmarks' pages); `extra` mounts
+ * more folders ([urlPrefix, folder] pairs, checked before the defaults).
+ * Resolves to { server, url }.
+ */
+export async function startServer(port = 8080, extra = []) {
+  const server = createServer(staticFiles([...extra, ...MOUNTS]));
+  return { server, url: await listenOn(server, port) };
+}
+
+/** The platform objects and two views, the demo's first content. */
+function seedItems() {
+  const corpus = JSON.parse(readFileSync(join(root, 'tests', 'data', 'platform-objects.json'), 'utf8'));
+  return [
+    ...corpus.map((o) => ({ type: o.type, name: o.name, data: o.data, options: { source: 'migration', tags: ['platform'] } })),
+    { type: 'view', name: 'all_accounts', data: { label: 'All accounts', object: 'sys_account', columns: ['provider_id', 'user_id'] }, options: { tags: ['crm'] } },
+    { type: 'view', name: 'recent_sessions', data: { label: 'Recent sessions', object: 'sys_session', sort: [{ field: 'created_at', order: 'desc' }] } },
+  ];
+}
+
+/**
+ * The demo: the metadata server on SQLite in `dataDir` (seeded on first
+ * start) under /api/, and the page. Resolves to { url, close() }.
+ */
+export async function startDemo({ port = 8080, dataDir = join(root, 'data') } = {}) {
+  const [{ MetadataService }, { createHandler, nodeListener }, { openSqliteStore }] = await Promise.all([
+    import('../pkg/index.node.js'),
+    import('../pkg/server.js'),
+    import('../pkg/sqlite.js'),
+  ]);
+  mkdirSync(dataDir, { recursive: true });
+  const store = await openSqliteStore(join(dataDir, 'metadata.db'));
+  const service = await MetadataService.create({ store, actor: 'server' });
+  if ((await service.lastSequence()) === 0) await service.saveMany(seedItems());
+  const handler = createHandler({ service });
+  const api = nodeListener(handler);
+  const files = staticFiles(MOUNTS);
+  const server = createServer((req, res) => ((req.url ?? '').startsWith('/api/') ? api(req, res) : files(req, res)));
+  server.headersTimeout = 10_000;
+  const url = await listenOn(server, port);
+  return {
+    url,
+    dataDir: resolvePath(dataDir),
+    close: () => new Promise((done) => {
+      server.closeAllConnections();
+      server.close(() => {
+        handler.close();
+        store.close();
+        done();
+      });
+    }),
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
-  const { url } = await startServer(port);
-  console.log(`demo: ${url}  (Ctrl-C to stop)`);
+  const demo = await startDemo({ port, dataDir: process.env.DATA_DIR ?? join(root, 'data') });
+  console.log(`metadata server on SQLite (${join(demo.dataDir, 'metadata.db')}), development mode: no tokens, loopback only`);
+  console.log(`demo: ${demo.url}  (open it in two windows; Ctrl-C to stop)`);
+  const stop = async () => {
+    await demo.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }

@@ -64,9 +64,13 @@ pub fn content_hash(value: &Value) -> Result<String> {
 /// JSON, nesting beyond [`MAX_DEPTH`] and numbers beyond the double range
 /// are `VALIDATION` errors.
 pub fn canonicalize_text(text: &str) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    if let crate::canonical_scan::Scan::Done = crate::canonical_scan::scan(text, &mut out) {
+        return Ok(out);
+    }
+    out.clear();
     let node: Node<'_> =
         serde_json::from_str(text).map_err(|e| Error::validation("json", e.to_string()))?;
-    let mut out = String::with_capacity(text.len());
     write_node(&mut out, &node, 0)?;
     Ok(out)
 }
@@ -180,7 +184,7 @@ fn write_node(out: &mut String, node: &Node<'_>, depth: usize) -> Result<()> {
         Node::Null => out.push_str("null"),
         Node::Bool(true) => out.push_str("true"),
         Node::Bool(false) => out.push_str("false"),
-        Node::Num(f) => write_f64(out, *f)?,
+        Node::Num(f) => write_number_f64(out, *f)?,
         Node::Str(s) => write_string(out, s),
         Node::Arr(items) => {
             check_depth(depth)?;
@@ -298,13 +302,13 @@ fn write_sorted<'v, T: 'v>(
 
 /// Array-index keys sort before all others, numerically.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum SortKey {
+pub(crate) enum SortKey {
     Index(u32),
     Text,
 }
 
 impl SortKey {
-    fn of(key: &str) -> SortKey {
+    pub(crate) fn of(key: &str) -> SortKey {
         match array_index(key) {
             Some(i) => SortKey::Index(i),
             None => SortKey::Text,
@@ -330,7 +334,7 @@ fn array_index(key: &str) -> Option<u32> {
     }
 }
 
-fn compare_keys(ka: &SortKey, a: &str, kb: &SortKey, b: &str) -> Ordering {
+pub(crate) fn compare_keys(ka: &SortKey, a: &str, kb: &SortKey, b: &str) -> Ordering {
     match (ka, kb) {
         (SortKey::Index(x), SortKey::Index(y)) => x.cmp(y),
         (SortKey::Index(_), SortKey::Text) => Ordering::Less,
@@ -371,7 +375,7 @@ fn first_unit(c: char) -> u32 {
 
 fn write_number(out: &mut String, n: &Number) -> Result<()> {
     match n.as_f64() {
-        Some(f) => write_f64(out, f),
+        Some(f) => write_number_f64(out, f),
         None => Err(Error::validation(
             "data",
             format!("number {n} is not a finite JavaScript number"),
@@ -379,7 +383,7 @@ fn write_number(out: &mut String, n: &Number) -> Result<()> {
     }
 }
 
-fn write_f64(out: &mut String, f: f64) -> Result<()> {
+pub(crate) fn write_number_f64(out: &mut String, f: f64) -> Result<()> {
     if !f.is_finite() {
         return Err(Error::validation(
             "data",

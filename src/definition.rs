@@ -44,6 +44,18 @@ impl Definition {
         Self::from_raw(raw)
     }
 
+    /// A definition from a request body as upstream ObjectStack's REST
+    /// server accepts it: the bare document, or the document wrapped as
+    /// `{ "item": {...} }` or `{ "metadata": {...} }`. Only a body that
+    /// opens with one of those keys is looked into; any other is the
+    /// document itself, read once.
+    pub fn from_upstream_body(text: String) -> Result<Self> {
+        if let Some(inner) = unwrap_upstream(&text) {
+            return Self::from_json_text(inner.to_owned());
+        }
+        Self::from_json_text(text)
+    }
+
     fn from_raw(raw: Box<RawValue>) -> Result<Self> {
         let canonical = canonical::canonicalize_text(raw.get())?;
         check_canonical(&canonical)?;
@@ -72,6 +84,15 @@ impl Definition {
         })))
     }
 
+    /// The top-level member `field` when it is a string (a definition's
+    /// own `name`), read by a scan of the text that builds nothing else.
+    pub fn string_member(&self, field: &str) -> Option<String> {
+        let members: std::collections::HashMap<std::borrow::Cow<'_, str>, &RawValue> =
+            serde_json::from_str(self.json_text()).ok()?;
+        let raw = members.get(field)?;
+        serde_json::from_str::<String>(raw.get()).ok()
+    }
+
     /// The JSON text (compact; the author's key order).
     pub fn json_text(&self) -> &str {
         self.0.text.get()
@@ -98,6 +119,23 @@ impl Definition {
     /// True when both share one allocation (a cheap identity test).
     pub fn ptr_eq(a: &Definition, b: &Definition) -> bool {
         Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+/// The wrapped document of `{ "item": {...} }` / `{ "metadata": {...} }`
+/// (that key alone), or `None`.
+fn unwrap_upstream(text: &str) -> Option<&str> {
+    let rest = text.trim_start().strip_prefix('{')?.trim_start();
+    if !(rest.starts_with("\"item\"") || rest.starts_with("\"metadata\"")) {
+        return None;
+    }
+    let members: std::collections::BTreeMap<&str, &RawValue> = serde_json::from_str(text).ok()?;
+    let mut iter = members.into_iter();
+    match (iter.next(), iter.next()) {
+        (Some(("item" | "metadata", inner)), None) if inner.get().starts_with('{') => {
+            Some(inner.get())
+        }
+        _ => None,
     }
 }
 

@@ -585,6 +585,15 @@ impl HybridService {
         self.after_many(outcome)
     }
 
+    /// [`HybridService::save_many`] of definitions already validated.
+    pub async fn save_many_definitions(
+        &self,
+        items: Vec<crate::service::SaveDefinition>,
+    ) -> Result<HybridWrite<Vec<SaveOutcome>>> {
+        let outcome = self.db.save_many_definitions(items).await?;
+        self.after_many(outcome)
+    }
+
     fn after_many(&self, outcome: Vec<SaveOutcome>) -> Result<HybridWrite<Vec<SaveOutcome>>> {
         let mut degraded = Vec::new();
         for o in &outcome {

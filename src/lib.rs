@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod canonical;
+mod canonical_scan;
 pub mod clock;
 pub mod definition;
 pub mod error;
@@ -43,7 +44,8 @@ pub use query::{Query, QueryPage};
 pub use record::{HistoryEntry, MetadataRecord, Operation, Source};
 pub use registry::Registry;
 pub use service::{
-    ChangeOptions, Guard, MetadataService, SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
+    ChangeOptions, Guard, MetadataService, MirrorEntry, Mirrored, Replicated, SaveDefinition,
+    SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
 };
 pub use store::{
     Batch, Change, Current, Expect, Feed, Follower, KvBackend, KvOp, KvStore, MemoryStore, Origin,

@@ -11,7 +11,7 @@ use crate::access::Action;
 use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::record::Source;
-use crate::service::{MetadataService, SaveItem, SaveOptions, SaveOutcome};
+use crate::service::{MetadataService, MirrorEntry, SaveItem, SaveOptions, SaveOutcome};
 use crate::validate;
 
 /// One line of a remote manifest.
@@ -28,6 +28,10 @@ pub struct ManifestEntry {
     pub version: Option<u64>,
     /// The remote checksum: what decides.
     pub checksum: String,
+    /// The record's scope on the server, when the manifest says (a cache's
+    /// manifest does; comparison is by type and name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
 }
 
 /// How the local records compare with a manifest.
@@ -92,6 +96,31 @@ fn check_entry(e: &ManifestEntry) -> Result<()> {
 }
 
 impl MetadataService {
+    /// This scope's manifest: every active record it can read (the tenant's,
+    /// and global ones it has no row for), optionally of one type, as
+    /// (type, name, version, checksum), ordered by type and name. What a
+    /// server hands its caches to sync by.
+    pub async fn manifest(&self, type_name: Option<&str>) -> Result<Vec<MirrorEntry>> {
+        let page = self
+            .query(&crate::query::Query {
+                type_name: type_name.map(str::to_owned),
+                active: Some(true),
+                ..Default::default()
+            })
+            .await?;
+        Ok(page
+            .items
+            .into_iter()
+            .map(|r| MirrorEntry {
+                tenant_id: r.tenant_id,
+                type_name: r.type_name,
+                name: r.name,
+                version: r.version,
+                checksum: r.checksum,
+            })
+            .collect())
+    }
+
     /// Compares this scope's active records with `manifest`. Types the actor
     /// may not read are left out of `extra`; a manifest naming one is
     /// `FORBIDDEN`.
@@ -124,6 +153,7 @@ impl MetadataService {
                     name: r.name.clone(),
                     version: Some(r.version),
                     checksum: r.checksum.clone(),
+                    tenant_id: None,
                 });
             }
         }

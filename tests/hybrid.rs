@@ -377,6 +377,7 @@ fn write_both_mirrors_writes_to_files() {
             name: "synced".into(),
             version: None,
             checksum: checksum(&data).unwrap(),
+            tenant_id: None,
         }];
         let fetched = data.clone();
         let result = c

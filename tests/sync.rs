@@ -12,6 +12,7 @@ fn entry(t: &str, n: &str, data: &serde_json::Value) -> ManifestEntry {
         name: n.into(),
         version: Some(9),
         checksum: checksum(data).unwrap(),
+        tenant_id: None,
     }
 }
 
@@ -148,6 +149,181 @@ fn bad_manifests_are_refused() {
         bad_name.name = "Bad Name".into();
         assert_eq!(
             svc.diff_manifest(&[bad_name]).await.unwrap_err().code(),
+            "VALIDATION"
+        );
+    });
+}
+
+/// A server's records of (type, name) keys, as it hands them to a cache.
+async fn fetch_from(
+    server: &MetadataService,
+    wanted: Vec<MirrorEntry>,
+) -> Result<Vec<MetadataRecord>> {
+    let mut out = Vec::new();
+    for e in wanted {
+        // The cache's manifest names the scope: read the server's row there.
+        let scoped = server.derive().tenant(e.tenant_id.as_deref()).build()?;
+        if let Some(r) = scoped.load_own_record(&e.type_name, &e.name).await? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn a_cache_replicates_its_server_as_it_is() {
+    block_on(async {
+        let server_store: std::rc::Rc<dyn Store> = std::rc::Rc::new(MemoryStore::new());
+        let server = tenant_service(&server_store, Some("acme"), "alice");
+        let global = tenant_service(&server_store, None, "root");
+        global
+            .save("view", "shared", json!({"g": 1}), opts())
+            .await
+            .unwrap();
+        global
+            .save("view", "shadowed", json!({"g": 1}), opts())
+            .await
+            .unwrap();
+        server
+            .save("view", "shadowed", json!({"t": 1}), opts())
+            .await
+            .unwrap();
+        for i in 0..3 {
+            server
+                .save("view", "own", json!({"i": i}), opts())
+                .await
+                .unwrap();
+        }
+        let cache_store: std::rc::Rc<dyn Store> = std::rc::Rc::new(MemoryStore::new());
+        let cache = tenant_service(&cache_store, Some("acme"), "alice");
+        let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let sink = std::rc::Rc::clone(&heard);
+        cache_store
+            .feed()
+            .subscribe(move |e, origin| sink.borrow_mut().push((e.name.clone(), origin)));
+
+        let manifest = server.manifest(None).await.unwrap();
+        assert_eq!(
+            manifest.len(),
+            3,
+            "own, shadowed (the tenant's) and shared (global)"
+        );
+        let done = cache
+            .replicate(&manifest, |w| fetch_from(&server, w))
+            .await
+            .unwrap();
+        assert_eq!((done.fetched, done.removed, done.unchanged), (3, 0, 0));
+        // The server's versions, checksums and scopes, as they are.
+        let own = cache.load_record("view", "own").await.unwrap().unwrap();
+        assert_eq!(
+            (own.version, own.data.value().clone()),
+            (3, json!({"i": 2}))
+        );
+        assert_eq!(
+            cache.load("view", "shadowed").await.unwrap().as_deref(),
+            Some(&json!({"t": 1}))
+        );
+        assert_eq!(
+            cache.load_own_record("view", "shared").await.unwrap(),
+            None,
+            "global rows stay global"
+        );
+        assert_eq!(
+            cache.load("view", "shared").await.unwrap().as_deref(),
+            Some(&json!({"g": 1}))
+        );
+        assert!(heard.borrow().iter().all(|(_, o)| *o == Origin::Mirrored));
+
+        // Unchanged: nothing fetched, nothing written.
+        let again = cache
+            .replicate(&manifest, |w| fetch_from(&server, w))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                again.fetched,
+                again.removed,
+                again.unchanged,
+                again.changes.len()
+            ),
+            (0, 0, 3, 0)
+        );
+
+        // The server changes, deletes and purges: the cache follows.
+        server
+            .save("view", "own", json!({"i": 9}), opts())
+            .await
+            .unwrap();
+        server
+            .delete("view", "shadowed", ChangeOptions::default())
+            .await
+            .unwrap();
+        global
+            .purge("view", "shared", ChangeOptions::default())
+            .await
+            .unwrap();
+        let manifest = server.manifest(None).await.unwrap();
+        let done = cache
+            .replicate(&manifest, |w| fetch_from(&server, w))
+            .await
+            .unwrap();
+        assert_eq!((done.fetched, done.removed), (1, 2), "{done:?}");
+        assert_eq!(
+            cache
+                .load_record("view", "own")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            4
+        );
+        assert_eq!(cache.load("view", "shadowed").await.unwrap(), None);
+        assert_eq!(cache.load("view", "shared").await.unwrap(), None);
+
+        // A late delivery of an older version never takes the cache back.
+        let old = server.history("view", "own").await.unwrap()[0].clone();
+        let stale = MetadataRecord {
+            data: old.data.clone(),
+            checksum: old.checksum.clone(),
+            version: 1,
+            ..cache.load_record("view", "own").await.unwrap().unwrap()
+        };
+        assert!(cache
+            .mirror(vec![Mirrored::Record(stale)], Origin::Mirrored)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            cache
+                .load_record("view", "own")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            4
+        );
+
+        // A record whose data does not match its checksum, or of another
+        // tenant, is refused whole.
+        let mut forged = cache.load_record("view", "own").await.unwrap().unwrap();
+        forged.version = 9;
+        forged.data = Definition::from_value(json!({"forged": true})).unwrap();
+        assert_eq!(
+            cache
+                .mirror(vec![Mirrored::Record(forged.clone())], Origin::Mirrored)
+                .await
+                .unwrap_err()
+                .code(),
+            "VALIDATION"
+        );
+        forged.checksum = forged.data.checksum().to_owned();
+        forged.tenant_id = Some("globex".into());
+        assert_eq!(
+            cache
+                .mirror(vec![Mirrored::Record(forged)], Origin::Mirrored)
+                .await
+                .unwrap_err()
+                .code(),
             "VALIDATION"
         );
     });

@@ -1,4 +1,7 @@
-// The demo page: the package in the browser, on IndexedDB ('auto' store).
+// The demo page: the package in the browser, an IndexedDB cache ('auto'
+// store) of the metadata server that serves the page. Reads come from the
+// cache (also offline); writes go to the server, pinned to the version the
+// page shows; changes made in other windows arrive by the change stream.
 import { MetadataService } from '/pkg/index.web.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -7,20 +10,17 @@ const FILES = {
 };
 const state = { type: null, name: null, base: 0, dirty: false, liveTimer: null };
 
-const svc = await MetadataService.create({ store: 'auto', actor: 'demo-user', files: FILES });
+const svc = await MetadataService.create({ store: 'auto', namespace: 'demo', remote: { url: location.origin }, files: FILES });
 $('#store').textContent = `${svc.storeKind} · ${svc.storeNote}`;
 await svc.register('view', 'home', { label: 'Home (registered in code)', columns: ['name', 'owner'] });
-await seed();
+showLink(svc.online);
+svc.onStatus(({ online }) => showLink(online));
 await showTypes();
 
-async function seed() {
-  if ((await svc.query({ limit: 1 })).total > 0) return;
-  const corpus = await (await fetch('/data/platform-objects.json')).json();
-  await svc.saveMany([
-    ...corpus.map((o) => ({ type: o.type, name: o.name, data: o.data, options: { source: 'migration', tags: ['platform'] } })),
-    { type: 'view', name: 'all_accounts', data: { label: 'All accounts', object: 'sys_account', columns: ['provider_id', 'user_id'] }, options: { tags: ['crm'] } },
-    { type: 'view', name: 'recent_sessions', data: { label: 'Recent sessions', object: 'sys_session', sort: [{ field: 'created_at', order: 'desc' }] } },
-  ]);
+function showLink(online) {
+  const link = $('#link');
+  link.textContent = online ? '● connected to the server' : '● offline: reads come from the cache';
+  link.className = online ? 'live idle' : 'live offline';
 }
 
 async function showTypes() {
@@ -127,7 +127,12 @@ async function act(write, done) {
     await showList();
   } catch (e) {
     if (e.code === 'CONFLICT') {
-      say(`CONFLICT: version ${e.actualVersion} was saved meanwhile; your edit is based on v${state.base}. Reload the record to see it.`, 'error');
+      say(`CONFLICT: version ${e.actualVersion} was saved meanwhile; your edit is based on v${state.base}. The server's version is shown; apply your edit to it again.`, 'error');
+      const draft = $('#editor').value;
+      await showRecord(state.type, state.name, { keepMessage: true });
+      // The refused draft stays at hand.
+      $('#editor').value = draft;
+      state.dirty = true;
     } else {
       say(`${e.code ?? 'ERROR'}: ${e.message}`, 'error');
     }
@@ -151,13 +156,13 @@ $('#delete').addEventListener('click', () => act(() => svc.delete(state.type, st
 svc.subscribe(async (e) => {
   if (!e.remote) return;
   const live = $('#live');
-  live.textContent = `● changed in another tab: ${e.type}/${e.name} v${e.version}`;
+  live.textContent = `● changed in another window: ${e.type}/${e.name} v${e.version}`;
   live.className = 'live changed';
   clearTimeout(state.liveTimer);
   state.liveTimer = setTimeout(() => { live.textContent = '● in sync'; live.className = 'live idle'; }, 8000);
   const current = e.type === state.type && e.name === state.name;
   // Tell an editor at once, before anything is awaited.
-  if (current && state.dirty) say(`${e.type}/${e.name} changed in another tab (now v${e.version}); your edit is based on v${state.base}.`, 'error');
+  if (current && state.dirty) say(`${e.type}/${e.name} changed in another window (now v${e.version}); your edit is based on v${state.base}.`, 'error');
   if (e.type === state.type) await showList();
   if (current && !state.dirty) await showRecord(e.type, e.name, { keepMessage: true });
 });

@@ -41,56 +41,39 @@ async function deleteDb(name) {
 const settle = (request) => new Promise((ok, ko) => { request.onsuccess = () => ok(request.result); request.onerror = () => ko(request.error); });
 
 /**
- * IndexedDB alone on our layout: the exact rows our store wrote (records and
- * history), read back and written by plain JavaScript into a fresh database
- * of the same schema, in one transaction. What a save of these rows costs
- * before any validation, checksum or boundary crossing.
+ * IndexedDB alone on our layout: the exact rows our store wrote (a create
+ * writes one head row; history holds superseded versions only), read back
+ * and written by plain JavaScript into a fresh database of the same schema,
+ * in one transaction. What a save of these rows costs before any
+ * validation, checksum or boundary crossing.
  */
 async function layoutFloor() {
   const source = await settle(indexedDB.open('objectstack-metadata/bench'));
-  const tx = source.transaction(['records', 'history']);
-  const [records, history] = await Promise.all(['records', 'history'].map((s) => settle(tx.objectStore(s).getAll())));
+  const tx = source.transaction(['records', 'history', 'counters']);
+  const [records, history, counters] = await Promise.all(['records', 'history', 'counters'].map((s) => settle(tx.objectStore(s).getAll())));
   source.close();
   await deleteDb('bench-floor');
   const open = indexedDB.open('bench-floor', 1);
   open.onupgradeneeded = () => {
     const db = open.result;
     const r = db.createObjectStore('records', { keyPath: 'key' });
-    r.createIndex('tenant_type_name', ['tenant', 'type', 'name'], { unique: true });
     r.createIndex('type_active', ['type', 'active']);
-    r.createIndex('tenant_type', ['tenant', 'type']);
-    db.createObjectStore('history', { keyPath: 'key' });
+    r.createIndex('tenant_seq', ['tenant', 'seq']);
+    db.createObjectStore('history', { keyPath: 'key' }).createIndex('tenant_seq', ['tenant', 'seq']);
+    db.createObjectStore('counters', { keyPath: 'key' });
   };
   const db = await settle(open);
-  // Records first, then history (what the store does), and the same rows
-  // interleaved, each record followed by its history entry (one each: both
-  // lists are in key order, so the i-th entry is the i-th record's).
-  const write = (interleaved) => time(() => new Promise((ok, ko) => {
-    const w = db.transaction(['records', 'history'], 'readwrite');
-    const rs = w.objectStore('records');
-    const hs = w.objectStore('history');
-    if (interleaved) {
-      records.forEach((row, i) => { rs.put(row); hs.put(history[i]); });
-    } else {
-      for (const row of records) rs.put(row);
-      for (const row of history) hs.put(row);
-    }
+  const save = await time(() => new Promise((ok, ko) => {
+    const w = db.transaction(['records', 'history', 'counters'], 'readwrite');
+    for (const row of records) w.objectStore('records').put(row);
+    for (const row of history) w.objectStore('history').put(row);
+    for (const row of counters) w.objectStore('counters').put(row);
     w.oncomplete = ok;
     w.onabort = () => ko(w.error);
   }));
-  const clear = () => new Promise((ok, ko) => {
-    const w = db.transaction(['records', 'history'], 'readwrite');
-    w.objectStore('records').clear();
-    w.objectStore('history').clear();
-    w.oncomplete = ok;
-    w.onabort = () => ko(w.error);
-  });
-  const save = await write(false);
-  await clear();
-  const interleaved = await write(true);
   db.close();
   await deleteDb('bench-floor');
-  return { save, interleaved, rows: records.length + history.length };
+  return { save, rows: records.length + history.length };
 }
 
 async function time(fn) {
@@ -134,8 +117,8 @@ async function ours(items, appNames) {
   const load = await time(async () => { for (const n of appNames) await svc.load('app', n); });
   svc.free();
   const floor = await layoutFloor();
-  if (floor.rows !== 2 * items.length) throw new Error(`floor wrote ${floor.rows} rows`);
-  return { save, hydrate, load: load / appNames.length, floor: floor.save, floorInterleaved: floor.interleaved };
+  if (floor.rows !== items.length) throw new Error(`floor wrote ${floor.rows} rows`);
+  return { save, hydrate, load: load / appNames.length, floor: floor.save };
 }
 
 async function dexie(records, appNames) {
@@ -203,7 +186,6 @@ export async function run(rounds = 3) {
     };
   }
   summary.floor = median(results.ours.map((x) => x.floor));
-  summary.floorInterleaved = median(results.ours.map((x) => x.floorInterleaved));
   const memory = await computeOnly();
   return { records: items.length, hydrated: APPS, rounds, summary, memory, userAgent: navigator.userAgent };
 }

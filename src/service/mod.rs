@@ -5,12 +5,15 @@
 //! in `plan`, and the write loop that commits plans conditionally and plans
 //! again when a concurrent writer was first in `write`.
 
+mod mirror;
 mod options;
 mod plan;
 mod read;
 mod write;
 
-pub use options::{ChangeOptions, Guard, SaveItem, SaveOptions, SaveOutcome};
+pub use mirror::{MirrorEntry, Mirrored, Replicated};
+pub use options::{ChangeOptions, Guard, SaveDefinition, SaveItem, SaveOptions, SaveOutcome};
+pub use write::MAX_WRITE_ATTEMPTS;
 
 use std::rc::Rc;
 

@@ -85,6 +85,20 @@ pub struct SaveItem {
     pub options: SaveOptions,
 }
 
+/// One item of [`super::MetadataService::save_many_definitions`]: a
+/// definition already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaveDefinition {
+    /// Metadata type.
+    pub type_name: String,
+    /// Record name.
+    pub name: String,
+    /// The definition.
+    pub data: crate::definition::Definition,
+    /// Per-item options.
+    pub options: SaveOptions,
+}
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaveOutcome {

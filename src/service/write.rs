@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::options::{ChangeOptions, Guard, SaveItem, SaveOptions, SaveOutcome};
+use super::options::{ChangeOptions, Guard, SaveDefinition, SaveItem, SaveOptions, SaveOutcome};
 use super::plan::{self, Context, Intent, Plan};
 use super::MetadataService;
 use crate::access::Action;
@@ -17,6 +17,7 @@ use crate::key::RecordKey;
 use crate::record::{MetadataRecord, Operation};
 use crate::store::{Batch, Change};
 use crate::validate;
+use std::collections::HashSet;
 
 /// Most read-plan-commit rounds of one write before its conflict is given
 /// up and reported. Each round loses only to a writer that committed, so
@@ -230,17 +231,40 @@ impl MetadataService {
     /// access, concurrency or storage, nothing is written and the error names
     /// the item. No-op items are reported unchanged.
     pub async fn save_many(&self, items: Vec<SaveItem>) -> Result<Vec<SaveOutcome>> {
-        let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
+        let mut definitions = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             let key = RecordKey::new(self.tenant_id.as_deref(), &item.type_name, &item.name);
-            let p = (|| {
+            // Checked before the (costly) definition is built.
+            let data = (|| {
                 self.own_key(&item.type_name, &item.name)?;
                 self.check(Action::Save, &item.type_name)?;
-                let data = Definition::from_value(item.data)?;
-                self.prepare_save(&item.type_name, &item.name, data, &item.options)
+                Definition::from_value(item.data)
             })()
-            .map_err(|e| batch_error(index, key.clone(), e))?;
-            if prepared.iter().any(|q| q.key == p.key) {
+            .map_err(|e| batch_error(index, key, e))?;
+            definitions.push(SaveDefinition {
+                type_name: item.type_name,
+                name: item.name,
+                data,
+                options: item.options,
+            });
+        }
+        self.save_many_definitions(definitions).await
+    }
+
+    /// [`MetadataService::save_many`] of definitions already validated
+    /// (for instance read from a request body as JSON text).
+    pub async fn save_many_definitions(
+        &self,
+        items: Vec<SaveDefinition>,
+    ) -> Result<Vec<SaveOutcome>> {
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
+        let mut seen = HashSet::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let key = RecordKey::new(self.tenant_id.as_deref(), &item.type_name, &item.name);
+            let p = self
+                .prepare_save(&item.type_name, &item.name, item.data, &item.options)
+                .map_err(|e| batch_error(index, key.clone(), e))?;
+            if !seen.insert(p.key.clone()) {
                 return Err(batch_error(
                     index,
                     key,

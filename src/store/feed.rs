@@ -28,8 +28,25 @@ use crate::events::{ChangeEvent, ChangeQuery};
 pub enum Origin {
     /// Through this store object, in this process.
     Local,
+    /// Through this store object, in this process, copying what was
+    /// committed elsewhere first (a cache mirroring its server): news to
+    /// this store's other readers (other tabs) and to its subscribers alike.
+    Mirrored,
     /// Elsewhere: another tab, process or machine.
     Remote,
+}
+
+impl Origin {
+    /// Whether the change was first made elsewhere than this process.
+    pub fn is_remote(self) -> bool {
+        self != Origin::Local
+    }
+
+    /// Whether the change was committed through this store object (so
+    /// other tabs on the same storage need telling).
+    pub fn is_committed_here(self) -> bool {
+        self != Origin::Remote
+    }
 }
 
 /// Identifies a feed subscription, to cancel it.

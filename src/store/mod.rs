@@ -347,13 +347,19 @@ pub trait Store {
     /// Checks `batch`, applies it, and announces the committed changes on
     /// the feed. Returns their events (empty for an empty batch).
     async fn commit(&self, batch: Batch) -> Result<Vec<ChangeEvent>> {
+        self.commit_as(batch, Origin::Local).await
+    }
+
+    /// [`Store::commit`], announcing the changes as coming from `origin`
+    /// (a cache writing what its server committed says `Remote`).
+    async fn commit_as(&self, batch: Batch, origin: Origin) -> Result<Vec<ChangeEvent>> {
         batch.check()?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
         let first = self.apply(&batch).await?;
         let events = batch.events(first);
-        self.feed().announce(&events, Origin::Local);
+        self.feed().announce(&events, origin);
         Ok(events)
     }
 }

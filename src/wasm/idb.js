@@ -12,6 +12,10 @@
 //
 // `tenant` is '' for global rows (no tenant id can be empty). A history row
 // with `head: 1` is an archived head: its json is the record as it was.
+//
+// The keys and key ranges come from the Rust half (store/layout.rs is the
+// one definition of the layout); only the upgrade from schema 1 below reads
+// keys itself, as schema 1 wrote them.
 
 export const SCHEMA_VERSION = 2;
 const STORES = ['records', 'history', 'counters'];
@@ -27,16 +31,18 @@ const done = (tx) => new Promise((resolve, reject) => {
   tx.onabort = () => reject(tx.error ?? new DOMException('the transaction was aborted', 'AbortError'));
 });
 
-// The smallest string greater than every string starting with `prefix`.
-function prefixEnd(prefix) {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+// Rows as one JSON text `[[seq, head, <json>], ...]`, their JSON embedded
+// as it is stored: one string crosses to the Rust half instead of three
+// property reads and a string per row. A row without JSON text is `null`
+// (the Rust half reports it as corrupted).
+function pack(rows) {
+  return `[${rows.map((r) => (typeof r.json === 'string' ? `[${Number(r.seq) || 0},${r.head ? 1 : 0},${r.json}]` : 'null')).join(',')}]`;
 }
 
-const prefixRange = (prefix) => IDBKeyRange.bound(prefix, prefixEnd(prefix), false, true);
+// A [lower, upper) key range.
+const range = ([lower, upper]) => IDBKeyRange.bound(lower, upper, false, true);
 
-const historyKey = (key, version) => `${key}#${String(version).padStart(20, '0')}`;
-
-// The scope prefix of a storage key: up to and including its first '/'.
+// Schema 1's scope prefix of a storage key: up to and including its first '/'.
 const scopeOf = (key) => key.slice(0, key.indexOf('/') + 1);
 
 function upgrade(db, tx, oldVersion) {
@@ -135,69 +141,44 @@ export function idbClose(db) {
 // The head row under `key`, or null.
 export async function idbGet(db, key) {
   const tx = db.transaction(['records'], 'readonly');
-  return (await settle(tx.objectStore('records').get(key))) ?? null;
+  const row = await settle(tx.objectStore('records').get(key));
+  return pack(row ? [row] : []);
 }
 
-// Heads of a scope or type: every row whose key starts with `prefix`.
-export async function idbList(db, prefix) {
+// Heads of a scope or type: every row in the key range [lower, upper).
+export async function idbList(db, lower, upper) {
   const tx = db.transaction(['records'], 'readonly');
-  return settle(tx.objectStore('records').getAll(prefixRange(prefix)));
+  return pack(await settle(tx.objectStore('records').getAll(range([lower, upper]))));
 }
 
-// A record's head and archived rows, read together.
-export async function idbHistory(db, key) {
+// A record's head and archived rows (the history range given), read together.
+export async function idbHistory(db, key, lower, upper) {
   const tx = db.transaction(['records', 'history'], 'readonly');
   const [head, archived] = await Promise.all([
     settle(tx.objectStore('records').get(key)),
-    settle(tx.objectStore('history').getAll(prefixRange(`${key}#`))),
+    settle(tx.objectStore('history').getAll(range([lower, upper]))),
   ]);
-  return { head: head ?? null, archived };
+  return { head: pack(head ? [head] : []), archived: pack(archived) };
 }
 
-// For each key of `keys` (JSON text of storage keys), its head row (or null)
-// and the highest version its history reached. Keys of one scope and type
-// are read with one range once there are many of them (a bulk import).
-export async function idbReadCurrent(db, keysText) {
-  const keys = JSON.parse(keysText);
-  const RANGE_FROM = 32;
-  const groups = new Map();
-  for (const key of keys) {
-    const prefix = key.slice(0, key.lastIndexOf('/') + 1);
-    if (!groups.has(prefix)) groups.set(prefix, []);
-    groups.get(prefix).push(key);
-  }
+// What a writer reads, in one transaction, as the plan (JSON text) says:
+// `{ gets: [key], ranges: [[lower, upper]], histories: [[lower, upper]] }`:
+// head rows by key and by key range, and the keys of archived versions.
+// Resolves to `{ rows, historyKeys }`.
+export async function idbReadCurrent(db, planText) {
+  const plan = JSON.parse(planText);
   const tx = db.transaction(['records', 'history'], 'readonly');
   const records = tx.objectStore('records');
   const history = tx.objectStore('history');
-  const heads = new Map();
-  const last = new Map();
-  const pending = [];
-  const noteVersions = (versionKeys) => {
-    for (const hk of versionKeys) {
-      const at = hk.lastIndexOf('#');
-      const recordKey = hk.slice(0, at);
-      const version = Number(hk.slice(at + 1));
-      if (version > (last.get(recordKey) ?? 0)) last.set(recordKey, version);
-    }
-  };
-  for (const [prefix, members] of groups) {
-    if (members.length >= RANGE_FROM) {
-      pending.push(settle(records.getAll(prefixRange(prefix))).then((rows) => {
-        for (const row of rows) heads.set(row.key, row);
-      }));
-      pending.push(settle(history.getAllKeys(prefixRange(prefix))).then(noteVersions));
-    } else {
-      for (const key of members) {
-        pending.push(settle(records.get(key)).then((row) => { if (row) heads.set(key, row); }));
-        pending.push(settle(history.getAllKeys(prefixRange(`${key}#`))).then(noteVersions));
-      }
-    }
-  }
+  const rows = [];
+  const historyKeys = [];
+  const pending = [
+    ...plan.gets.map((key) => settle(records.get(key)).then((row) => { if (row) rows.push(row); })),
+    ...plan.ranges.map((r) => settle(records.getAll(range(r))).then((found) => { for (const row of found) rows.push(row); })),
+    ...plan.histories.map((r) => settle(history.getAllKeys(range(r))).then((keys) => { for (const k of keys) historyKeys.push(k); })),
+  ];
   await Promise.all(pending);
-  return keys.map((key) => {
-    const row = heads.get(key) ?? null;
-    return { row, last: row ? row.version : last.get(key) ?? 0 };
-  });
+  return { rows: pack(rows), keys: JSON.stringify(rows.map((r) => r.key)), historyKeys };
 }
 
 // A scope's change log after `since`: head and archived rows with a higher
@@ -205,13 +186,13 @@ export async function idbReadCurrent(db, keysText) {
 // among them).
 export async function idbChanges(db, tenant, since, limit) {
   const tx = db.transaction(['records', 'history'], 'readonly');
-  const range = IDBKeyRange.bound([tenant, since], [tenant, Infinity], true, false);
+  const after = IDBKeyRange.bound([tenant, since], [tenant, Infinity], true, false);
   const count = limit ?? undefined;
   const [heads, archived] = await Promise.all([
-    settle(tx.objectStore('records').index('tenant_seq').getAll(range, count)),
-    settle(tx.objectStore('history').index('tenant_seq').getAll(range, count)),
+    settle(tx.objectStore('records').index('tenant_seq').getAll(after, count)),
+    settle(tx.objectStore('history').index('tenant_seq').getAll(after, count)),
   ]);
-  return { heads, archived };
+  return { heads: pack(heads), archived: pack(archived) };
 }
 
 export async function idbLastSequence(db, scope) {
@@ -220,11 +201,15 @@ export async function idbLastSequence(db, scope) {
   return row ? row.seq : 0;
 }
 
-// Applies a batch (JSON text of { scope, changes: [{ key, expect, head,
-// tombstone }] }) in one readwrite transaction: checks every expectation
-// against the head as it is inside the transaction, takes the scope's next
-// sequence numbers, archives replaced heads (add: never over an existing
-// history row), writes the new heads and tombstones, and the counter.
+// Applies a batch in one readwrite transaction: checks every expectation
+// against the heads as they are inside the transaction, takes the scope's
+// next sequence numbers, archives replaced heads (add: never over an
+// existing history row), writes the new heads and tombstones, and the
+// counter. The batch (JSON text): `{ scope, changes: [{ key, expect, head,
+// tombstone, archive }], absent: [[lower, upper, [index...]]], gets: [index] }`:
+// the changes that expect no head are checked by the keys of a range where
+// there are many of one range (`absent`), the others by reading their head
+// (`gets`); `archive` is the history key a replaced head moves to.
 // Resolves with { firstSeq } or { conflict: { index, found } } (nothing
 // written); rejects with the transaction's error.
 export async function idbCommit(db, batchText) {
@@ -233,15 +218,37 @@ export async function idbCommit(db, batchText) {
   const records = tx.objectStore('records');
   const history = tx.objectStore('history');
   const counters = tx.objectStore('counters');
-  const heads = batch.changes.map((c) => records.get(c.key));
+  const heads = new Array(batch.changes.length).fill(null);
+  const present = [];
+  for (const i of batch.gets) {
+    const request = records.get(batch.changes[i].key);
+    request.onsuccess = () => { heads[i] = request.result ?? null; };
+  }
+  for (const [lower, upper, members] of batch.absent) {
+    const request = records.getAllKeys(range([lower, upper]));
+    request.onsuccess = () => {
+      const keys = new Set(request.result);
+      for (const i of members) if (keys.has(batch.changes[i].key)) present.push(i);
+    };
+  }
   // Requests of a transaction complete in order: when the counter's has,
   // every head's has too.
   const counter = counters.get(batch.scope);
   let conflict = null;
   let firstSeq = 0;
   counter.onsuccess = () => {
-    for (let i = 0; i < heads.length; i++) {
-      const found = heads[i].result ? heads[i].result.version : null;
+    if (present.length > 0) {
+      // Expected absent, found: report the version found, then give up.
+      const i = Math.min(...present);
+      const request = records.get(batch.changes[i].key);
+      request.onsuccess = () => {
+        conflict = { index: i, found: request.result ? request.result.version : null };
+        tx.abort();
+      };
+      return;
+    }
+    for (const i of batch.gets) {
+      const found = heads[i] ? heads[i].version : null;
       if (found !== batch.changes[i].expect) {
         conflict = { index: i, found };
         tx.abort();
@@ -260,9 +267,9 @@ export async function idbCommit(db, batchText) {
       }
     });
     batch.changes.forEach((c, i) => {
-      const old = heads[i].result;
+      const old = heads[i];
       if (old) {
-        const archived = { ...old, key: historyKey(old.key, old.version), head: 1 };
+        const archived = { ...old, key: c.archive, head: 1 };
         delete archived.active;
         history.add(archived);
       }

@@ -47,11 +47,11 @@ extern "C" {
     #[wasm_bindgen(js_name = idbGet)]
     fn idb_get(db: &IdbDatabase, key: &str) -> Promise;
     #[wasm_bindgen(js_name = idbList)]
-    fn idb_list(db: &IdbDatabase, prefix: &str) -> Promise;
+    fn idb_list(db: &IdbDatabase, lower: &str, upper: &str) -> Promise;
     #[wasm_bindgen(js_name = idbHistory)]
-    fn idb_history(db: &IdbDatabase, key: &str) -> Promise;
+    fn idb_history(db: &IdbDatabase, key: &str, lower: &str, upper: &str) -> Promise;
     #[wasm_bindgen(js_name = idbReadCurrent)]
-    fn idb_read_current(db: &IdbDatabase, keys: &str) -> Promise;
+    fn idb_read_current(db: &IdbDatabase, plan: &str) -> Promise;
     #[wasm_bindgen(js_name = idbChanges)]
     fn idb_changes(db: &IdbDatabase, tenant: &str, since: f64, limit: JsValue) -> Promise;
     #[wasm_bindgen(js_name = idbLastSequence)]
@@ -245,25 +245,69 @@ struct ChangeRow<'a> {
     expect: Option<u64>,
     head: Option<HeadRow<'a>>,
     tombstone: Option<EntryRow<'a>>,
+    /// Where the replaced head moves to (its version is the expected one).
+    archive: Option<String>,
 }
 
 #[derive(Serialize)]
 struct BatchRows<'a> {
     scope: String,
     changes: Vec<ChangeRow<'a>>,
+    /// Changes expecting no head, checked by the keys of one range:
+    /// `(lower, upper, indexes)`.
+    absent: Vec<(String, String, Vec<usize>)>,
+    /// Changes checked by reading their head.
+    gets: Vec<usize>,
 }
 
-/// What `idb.js` reads back: a row's sequence number, JSON text, and for
-/// history rows whether it is an archived head.
-struct StoredRow {
+/// What `idbReadCurrent` reads.
+#[derive(Serialize, Default)]
+struct ReadPlan {
+    gets: Vec<String>,
+    ranges: Vec<(String, String)>,
+    histories: Vec<(String, String)>,
+}
+
+/// Keys of one type and scope read with one range once there are this
+/// many of them (a bulk import): two range reads instead of two per key.
+const RANGE_FROM: usize = 32;
+
+/// The `[lower, upper)` range of every key starting with `prefix`.
+fn prefix_bounds(prefix: String) -> (String, String) {
+    let upper = layout::prefix_end(&prefix);
+    (prefix, upper)
+}
+
+/// Indexes of `keys` grouped by their type prefix, in key order.
+fn by_type(
+    keys: impl Iterator<Item = (usize, RecordKey)>,
+) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let mut groups: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (i, key) in keys {
+        groups
+            .entry(layout::scope_or_type_prefix(
+                key.tenant_id.as_deref(),
+                Some(&key.type_name),
+            ))
+            .or_default()
+            .push(i);
+    }
+    groups
+}
+
+/// What `idb.js` reads back, packed as one JSON text
+/// `[[seq, head, <json>], ...]`: a row's sequence number, whether a history
+/// row is an archived head, and its JSON text as stored.
+struct StoredRow<'a> {
     seq: u64,
-    json: String,
-    head: Option<u8>,
+    head: bool,
+    json: &'a str,
 }
 
 fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
     let key = change.key();
     let expect = change.expect().version();
+    let archive = expect.map(|v| layout::history_id(&key, v));
     Ok(match change {
         Change::Put { record: r, .. } => ChangeRow {
             key: layout::record_id(&key),
@@ -279,6 +323,7 @@ fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
                 json: codec::encode(r)?,
             }),
             tombstone: None,
+            archive,
         },
         Change::Purge { tombstone: h, .. } => ChangeRow {
             key: layout::record_id(&key),
@@ -293,39 +338,54 @@ fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
                 seq: 0,
                 json: codec::encode(h)?,
             }),
+            archive,
         },
     })
 }
 
-fn stored(value: &JsValue, context: &RecordKey) -> Result<StoredRow> {
-    let json = get(value, "json")
-        .as_string()
-        .ok_or_else(|| Error::Corrupted {
-            key: Box::new(context.clone()),
-            message: "a stored row has no JSON text".into(),
-        })?;
-    Ok(StoredRow {
-        seq: get(value, "seq").as_f64().map_or(0, |s| s as u64),
-        json,
-        head: get(value, "head").as_f64().map(|h| h as u8),
+/// The rows of a packed answer (see `idb.js`), checked: a row without JSON
+/// text, or an answer that is not the packed form, is corrupted storage.
+fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> {
+    type Packed<'a> = Vec<Option<(u64, u8, &'a serde_json::value::RawValue)>>;
+    let corrupted = |message: String| Error::Corrupted {
+        key: Box::new(context.clone()),
+        message,
+    };
+    let rows: Packed<'a> = serde_json::from_str(text)
+        .map_err(|e| corrupted(format!("stored rows are not readable: {e}")))?;
+    rows.into_iter()
+        .map(|row| {
+            let (seq, head, json) =
+                row.ok_or_else(|| corrupted("a stored row has no JSON text".into()))?;
+            Ok(StoredRow {
+                seq,
+                head: head != 0,
+                json: json.get(),
+            })
+        })
+        .collect()
+}
+
+/// The packed text a call answered (or a member of its answer).
+fn packed(value: JsValue, what: &str) -> Result<String> {
+    value.as_string().ok_or_else(|| Error::Storage {
+        message: format!("IndexedDB {what} returned no rows"),
     })
 }
 
-/// A head row as a record, checked against the key it was asked for.
-fn head_of(value: &JsValue, key: &RecordKey) -> Result<MetadataRecord> {
-    let row = stored(value, key)?;
-    let mut record = codec::record(&row.json, key)?;
+/// A head row as a record.
+fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
+    let mut record = codec::record(row.json, key)?;
     record.seq = row.seq;
     Ok(record)
 }
 
 /// A history row as an entry: a tombstone, or an archived head.
-fn entry_of(value: &JsValue, context: &RecordKey) -> Result<HistoryEntry> {
-    let row = stored(value, context)?;
-    let mut entry = if row.head.unwrap_or(0) != 0 {
-        codec::record(&row.json, context)?.to_history()
+fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
+    let mut entry = if row.head {
+        codec::record(row.json, context)?.to_history()
     } else {
-        codec::entry(&row.json, context)?
+        codec::entry(row.json, context)?
     };
     entry.seq = row.seq;
     Ok(entry)
@@ -454,28 +514,67 @@ impl Store for IndexedDbStore {
 
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         let id = layout::record_id(key);
-        let row = self.run("get", |db| idb_get(db, &id)).await?;
-        if row.is_null() || row.is_undefined() {
-            return Ok(None);
+        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get")?;
+        match unpack(&text, key)?.first() {
+            Some(row) => codec::check_record_at(head_of(row, key)?, key).map(Some),
+            None => Ok(None),
         }
-        codec::check_record_at(head_of(&row, key)?, key).map(Some)
     }
 
     async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
-        let ids: Vec<String> = keys.iter().map(layout::record_id).collect();
-        let text = codec::encode(&ids)?;
+        let mut plan = ReadPlan::default();
+        for (prefix, members) in by_type(keys.iter().cloned().enumerate()) {
+            if members.len() >= RANGE_FROM {
+                // History keys start with the record's storage key, so one
+                // range covers the heads and one the archive of the type.
+                plan.ranges.push(prefix_bounds(prefix.clone()));
+                plan.histories.push(prefix_bounds(prefix));
+            } else {
+                for i in members {
+                    plan.gets.push(layout::record_id(&keys[i]));
+                    plan.histories
+                        .push(prefix_bounds(layout::history_id_prefix(&keys[i])));
+                }
+            }
+        }
+        let text = codec::encode(&plan)?;
         let answer = self.run("read", |db| idb_read_current(db, &text)).await?;
-        let items = rows(answer, "read")?;
+        let mut heads: std::collections::HashMap<String, MetadataRecord> = Default::default();
+        let scope = RecordKey::new(None, "*", "*");
+        let text = packed(get(&answer, "rows"), "read")?;
+        let ids: Vec<String> = serde_json::from_str(&packed(get(&answer, "keys"), "read")?)
+            .map_err(|e| Error::Storage {
+                message: format!("IndexedDB read returned unreadable keys: {e}"),
+            })?;
+        let found = unpack(&text, &scope)?;
+        if ids.len() != found.len() {
+            return Err(Error::Storage {
+                message: "IndexedDB read returned rows and keys that do not match".into(),
+            });
+        }
+        for (id, row) in ids.into_iter().zip(&found) {
+            heads.insert(id, head_of(row, &scope)?);
+        }
+        let mut last: std::collections::HashMap<String, u64> = Default::default();
+        for k in rows(get(&answer, "historyKeys"), "read")?.iter() {
+            if let Some((record, version)) =
+                k.as_string().as_deref().and_then(layout::split_history_id)
+            {
+                let slot = last.entry(record.to_owned()).or_insert(0);
+                *slot = (*slot).max(version);
+            }
+        }
         keys.iter()
-            .zip(items.iter())
-            .map(|(key, item)| {
-                let row = get(&item, "row");
-                let record = if row.is_null() || row.is_undefined() {
-                    None
-                } else {
-                    Some(codec::check_record_at(head_of(&row, key)?, key)?)
+            .map(|key| {
+                let id = layout::record_id(key);
+                let record = match heads.remove(&id) {
+                    Some(r) => Some(codec::check_record_at(r, key)?),
+                    None => None,
                 };
-                let last_version = get(&item, "last").as_f64().map_or(0, |v| v as u64);
+                let last_version = match &record {
+                    Some(r) => r.version,
+                    None => last.get(&id).copied().unwrap_or(0),
+                };
                 Ok(Current {
                     record,
                     last_version,
@@ -489,15 +588,17 @@ impl Store for IndexedDbStore {
         tenant_id: Option<&str>,
         type_name: Option<&str>,
     ) -> Result<Vec<MetadataRecord>> {
-        let prefix = layout::scope_or_type_prefix(tenant_id, type_name);
+        let (lower, upper) = prefix_bounds(layout::scope_or_type_prefix(tenant_id, type_name));
         let scope = RecordKey::new(tenant_id, type_name.unwrap_or("*"), "*");
-        let values = rows(
-            self.run("getAll", |db| idb_list(db, &prefix)).await?,
+        let text = packed(
+            self.run("getAll", |db| idb_list(db, &lower, &upper))
+                .await?,
             "getAll",
         )?;
-        let mut out = Vec::with_capacity(values.length() as usize);
-        for value in values.iter() {
-            let record = head_of(&value, &scope)?;
+        let found = unpack(&text, &scope)?;
+        let mut out = Vec::with_capacity(found.len());
+        for row in &found {
+            let record = head_of(row, &scope)?;
             codec::check_in_scope(&record, tenant_id, type_name)?;
             out.push(record);
         }
@@ -507,16 +608,19 @@ impl Store for IndexedDbStore {
 
     async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
         let id = layout::record_id(key);
-        let answer = self.run("history", |db| idb_history(db, &id)).await?;
-        let head = get(&answer, "head");
-        let head = if head.is_null() || head.is_undefined() {
-            None
-        } else {
-            Some(codec::check_record_at(head_of(&head, key)?, key)?)
+        let (lower, upper) = prefix_bounds(layout::history_id_prefix(key));
+        let answer = self
+            .run("history", |db| idb_history(db, &id, &lower, &upper))
+            .await?;
+        let head_text = packed(get(&answer, "head"), "history")?;
+        let head = match unpack(&head_text, key)?.first() {
+            Some(row) => Some(codec::check_record_at(head_of(row, key)?, key)?),
+            None => None,
         };
+        let archived_text = packed(get(&answer, "archived"), "history")?;
         let mut archived = Vec::new();
-        for value in rows(get(&answer, "archived"), "history")?.iter() {
-            let entry = entry_of(&value, key)?;
+        for row in &unpack(&archived_text, key)? {
+            let entry = entry_of(row, key)?;
             if entry.key() != *key {
                 return Err(Error::Corrupted {
                     key: Box::new(key.clone()),
@@ -547,14 +651,16 @@ impl Store for IndexedDbStore {
             })
             .await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
-        let mut heads = Vec::new();
-        for value in rows(get(&answer, "heads"), "changes")?.iter() {
-            heads.push(head_of(&value, &scope)?);
-        }
-        let mut archived = Vec::new();
-        for value in rows(get(&answer, "archived"), "changes")?.iter() {
-            archived.push(entry_of(&value, &scope)?);
-        }
+        let heads_text = packed(get(&answer, "heads"), "changes")?;
+        let heads = unpack(&heads_text, &scope)?
+            .iter()
+            .map(|row| head_of(row, &scope))
+            .collect::<Result<Vec<_>>>()?;
+        let archived_text = packed(get(&answer, "archived"), "changes")?;
+        let archived = unpack(&archived_text, &scope)?
+            .iter()
+            .map(|row| entry_of(row, &scope))
+            .collect::<Result<Vec<_>>>()?;
         if heads.iter().any(|r| r.tenant_id.as_deref() != tenant_id)
             || archived.iter().any(|h| h.tenant_id.as_deref() != tenant_id)
         {
@@ -579,6 +685,27 @@ impl Store for IndexedDbStore {
         // requests happens while it is live. The rows cross to JavaScript as
         // one JSON text (one crossing per batch rather than a dozen per row;
         // see BENCHMARKS.md).
+        let mut absent = Vec::new();
+        let mut gets = Vec::new();
+        let creating = batch
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.expect() == crate::store::Expect::Absent)
+            .map(|(i, c)| (i, c.key()));
+        for (prefix, members) in by_type(creating) {
+            if members.len() >= RANGE_FROM {
+                let (lower, upper) = prefix_bounds(prefix);
+                absent.push((lower, upper, members));
+            } else {
+                gets.extend(members);
+            }
+        }
+        for (i, c) in batch.changes.iter().enumerate() {
+            if c.expect() != crate::store::Expect::Absent {
+                gets.push(i);
+            }
+        }
         let rows = BatchRows {
             scope: layout::counter_id(batch.tenant_id.as_deref()),
             changes: batch
@@ -586,6 +713,8 @@ impl Store for IndexedDbStore {
                 .iter()
                 .map(change_row)
                 .collect::<Result<Vec<_>>>()?,
+            absent,
+            gets,
         };
         let text = codec::encode(&rows)?;
         drop(rows);

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{split_create_options, thrown_message, value_from_js};
+use super::boundary::{json_text_from_js, split_create_options, thrown_message};
 use super::indexeddb::Bucket;
 use crate::access::AccessPolicy;
 use crate::error::{Error, Result};
@@ -93,10 +93,11 @@ pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> R
 }
 
 /// A JSON argument (array of entries...) as its Rust type, refusing
-/// unknown fields.
+/// unknown fields. Read from the JSON text straight into the type: one
+/// deserializer per type, none through an intermediate value tree.
 pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
-    let json = value_from_js(value, field)?;
-    serde_json::from_value(json).map_err(|e| Error::validation(field, e.to_string()))
+    let text = json_text_from_js(value, field)?;
+    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
 }
 
 /// A string argument.

@@ -26,7 +26,10 @@ use crate::error::{Error, Result};
 use crate::events::ChangeQuery;
 use crate::files::{FileBundle, FileSource};
 use crate::hybrid::{Found, HybridConfig, HybridService};
-use crate::service::{ChangeOptions, MetadataService, SaveItem, SaveOptions};
+use crate::record::MetadataRecord;
+use crate::service::{
+    ChangeOptions, MetadataService, MirrorEntry, Mirrored, SaveDefinition, SaveItem, SaveOptions,
+};
 use crate::store::{Follower, Origin, Store};
 use crate::sync::{FetchedItem, ManifestEntry};
 
@@ -50,6 +53,9 @@ extern "C" {
     /// `DeriveOptions`.
     #[wasm_bindgen(typescript_type = "DeriveOptions")]
     pub type DeriveOptionsArg;
+    /// `MirrorOptions`.
+    #[wasm_bindgen(typescript_type = "MirrorOptions")]
+    pub type MirrorOptionsArg;
     /// `SubscribeOptions`.
     #[wasm_bindgen(typescript_type = "SubscribeOptions")]
     pub type SubscribeOptionsArg;
@@ -64,12 +70,20 @@ impl Clock for JsClock {
     }
 }
 
+/// A method's work, boxed: every method shares one instantiation of the
+/// Promise glue (measured: a generic one per method cost several KB each).
+type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>>;
+
 /// Runs `work` as a Promise: resolved with its value, rejected with a
 /// `MetadataError`.
 fn promise<F>(work: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
+    run(Box::pin(work))
+}
+
+fn run(work: Work) -> Promise {
     future_to_promise(async move { work.await.map_err(|e| error_to_js(&e)) })
 }
 
@@ -92,6 +106,16 @@ where
     T: serde::Deserialize<'de>,
 {
     T::deserialize(d).map(Some)
+}
+
+/// The options of `mirror`.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MirrorOptions {
+    #[serde(default)]
+    gone: Vec<crate::key::RecordKey>,
+    #[serde(default)]
+    own: bool,
 }
 
 /// The options of `subscribe`.
@@ -293,6 +317,97 @@ impl JsMetadataService {
             let data = Definition::from_json_text(json_text_from_js(&data, "data")?)?;
             let w = chain.save_definition(&t, &n, data, o).await?;
             outcome_to_js(&w.outcome)
+        })
+    }
+
+    /// [`save`](Self::save) of a definition given as JSON text (a request
+    /// body): read once, straight into the store. A `name` of null takes
+    /// the definition's own `name` member. With `format: 'upstream'` the
+    /// text may also be upstream's `{ item }` or `{ metadata }` wrapper
+    /// around the document.
+    #[wasm_bindgen(js_name = saveJson, unchecked_return_type = "Promise<SaveOutcome>")]
+    pub fn save_json(
+        &self,
+        #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | null")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+        options: Option<SaveOptionsArg>,
+        #[wasm_bindgen(unchecked_param_type = "'document' | 'upstream'")] format: Option<String>,
+    ) -> Promise {
+        let options = opt(options);
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let t = string_arg(&type_name, "type")?;
+            let text = string_arg(&text, "text")?;
+            let o: SaveOptions = self::options(&options, "options")?;
+            let data = match format.as_deref() {
+                None | Some("document") => Definition::from_json_text(text)?,
+                Some("upstream") => Definition::from_upstream_body(text)?,
+                Some(other) => {
+                    return Err(Error::validation(
+                        "format",
+                        format!("{other:?}: use 'document' or 'upstream'"),
+                    ))
+                }
+            };
+            let n = match name.as_string() {
+                Some(n) => n,
+                None if name.is_null() || name.is_undefined() => {
+                    data.string_member("name").ok_or_else(|| {
+                        Error::validation("name", "the definition has no string `name` member")
+                    })?
+                }
+                None => return Err(Error::validation("name", "must be a string or null")),
+            };
+            let w = chain.save_definition(&t, &n, data, o).await?;
+            outcome_to_js(&w.outcome)
+        })
+    }
+
+    /// [`saveMany`](Self::save_many) of a JSON text array of `{ type, name,
+    /// data, options? }` items (a request body), read once.
+    #[wasm_bindgen(js_name = saveManyJson, unchecked_return_type = "Promise<SaveOutcome[]>")]
+    pub fn save_many_json(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let text = string_arg(&text, "text")?;
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Item<'a> {
+                #[serde(rename = "type")]
+                type_name: String,
+                name: String,
+                #[serde(borrow)]
+                data: &'a serde_json::value::RawValue,
+                #[serde(default)]
+                options: SaveOptions,
+            }
+            let items: Vec<Item<'_>> = serde_json::from_str(&text)
+                .map_err(|e| Error::validation("items", e.to_string()))?;
+            let mut definitions = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                let data = Definition::from_json_text(item.data.get().to_owned()).map_err(|e| {
+                    Error::Batch {
+                        index,
+                        key: Box::new(crate::key::RecordKey::new(
+                            chain.database().tenant_id(),
+                            &item.type_name,
+                            &item.name,
+                        )),
+                        source: Box::new(e),
+                    }
+                })?;
+                definitions.push(SaveDefinition {
+                    type_name: item.type_name,
+                    name: item.name,
+                    data,
+                    options: item.options,
+                });
+            }
+            outcomes_to_js(&chain.save_many_definitions(definitions).await?.outcome)
         })
     }
 
@@ -582,7 +697,7 @@ impl JsMetadataService {
                     if !visible || !policy.allows(&actor, Permission::Read, &event.type_name) {
                         return;
                     }
-                    if let Ok(e) = event_to_js(event, origin == Origin::Remote) {
+                    if let Ok(e) = event_to_js(event, origin.is_remote()) {
                         let _ = listener.call1(&JsValue::NULL, &e);
                     }
                 });
@@ -691,6 +806,76 @@ impl JsMetadataService {
                 })
                 .await?;
             to_js(&result)
+        })
+    }
+
+    /// Every active record this service can read, as `{ tenant_id, type,
+    /// name, version, checksum }`, ordered by type and name: what a server
+    /// gives its caches to replicate by.
+    #[wasm_bindgen(unchecked_return_type = "Promise<MirrorEntry[]>")]
+    pub fn manifest(&self, #[wasm_bindgen(js_name = "type")] type_name: Option<String>) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move { to_js(&chain.database().manifest(type_name.as_deref()).await?) })
+    }
+
+    /// For a cache of a server: brings the local records in line with the
+    /// server's `manifest()`, asking `fetch(entries)` for the server's
+    /// whole records of the missing and changed ones, and removing what the
+    /// server no longer lists. Resolves to `{ fetched, removed, unchanged,
+    /// changes }`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Replicated>")]
+    pub fn replicate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MirrorEntry[]")] manifest: JsValue,
+        #[wasm_bindgen(
+            unchecked_param_type = "(entries: MirrorEntry[]) => MetadataRecord[] | Promise<MetadataRecord[]>"
+        )]
+        fetch: JsValue,
+    ) -> Promise {
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            if !fetch.is_function() {
+                return Err(Error::validation("fetch", "must be a function"));
+            }
+            let manifest: Vec<MirrorEntry> = parse_arg(&manifest, "manifest")?;
+            let caller = Host::of_function("fetch", &fetch)?;
+            let result = chain
+                .database()
+                .replicate(&manifest, |wanted| async move {
+                    let got = caller
+                        .call("fetch", &[to_js(&wanted)?], Shape::Data)
+                        .await?;
+                    parse_arg::<Vec<MetadataRecord>>(&got, "fetched")
+                })
+                .await?;
+            to_js(&result)
+        })
+    }
+
+    /// For a cache of a server: holds the server's `records` as they are
+    /// (its versions and checksums), and removes `gone` ones (`{ tenant_id,
+    /// type, name }`); a record not newer than the cached one is skipped.
+    /// The changes reach subscribers as remote ones, or as this service's
+    /// own with `{ own: true }` (its own writes, answered by the server).
+    #[wasm_bindgen(unchecked_return_type = "Promise<ChangeEvent[]>")]
+    pub fn mirror(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MetadataRecord[]")] records: JsValue,
+        options: Option<MirrorOptionsArg>,
+    ) -> Promise {
+        let options = opt(options);
+        let chain = Rc::clone(&self.chain);
+        promise(async move {
+            let records: Vec<MetadataRecord> = parse_arg(&records, "records")?;
+            let o: MirrorOptions = self::options(&options, "options")?;
+            let mut items: Vec<Mirrored> = records.into_iter().map(Mirrored::Record).collect();
+            items.extend(o.gone.into_iter().map(Mirrored::Gone));
+            let origin = if o.own {
+                Origin::Local
+            } else {
+                Origin::Mirrored
+            };
+            to_js(&chain.database().mirror(items, origin).await?)
         })
     }
 

@@ -119,8 +119,10 @@ impl TabLink {
         };
         let transport = Rc::new(transport);
         let outgoing = Rc::clone(&transport);
+        // Every change committed through this store object, its own and
+        // those it mirrored from a server; not those heard from other tabs.
         let posting = store.feed().subscribe(move |event, origin_of| {
-            if origin_of == Origin::Local {
+            if origin_of.is_committed_here() {
                 post(&outgoing, &origin, event);
             }
         });

@@ -146,6 +146,31 @@ export interface ChangeQuery {
   limit?: number;
 }
 
+/** One record a server holds, as its manifest for caches lists it. */
+export interface MirrorEntry {
+  tenant_id: string | null;
+  type: string;
+  name: string;
+  version: number;
+  checksum: string;
+}
+
+/** What `replicate` did. */
+export interface Replicated {
+  fetched: number;
+  removed: number;
+  unchanged: number;
+  changes: ChangeEvent[];
+}
+
+/** Options of `mirror`. */
+export interface MirrorOptions {
+  /** Records the server no longer has. */
+  gone?: Array<{ tenant_id: string | null; type: string; name: string }>;
+  /** Announce the changes as this service's own (default: remote). */
+  own?: boolean;
+}
+
 /** Options of `derive`. */
 export interface DeriveOptions {
   /** Another tenant; null: the global scope; absent: the same. */
@@ -300,6 +325,21 @@ export interface CreateOptions {
   source?: Source;
   /** Check stored records against their checksum on read (default true). */
   verifyReads?: boolean;
+  /**
+   * Make the store the cache of a metadata server (`objectstack-metadata
+   * serve`): replicated at start, following the server's change stream,
+   * reads local (also offline), writes through the server pinned to the
+   * cached version. `create` then resolves to a `RemoteMetadataService`.
+   */
+  remote?: { url: string; token?: string; fetch?: typeof fetch };
+}
+
+/** The link of a cache to its server. */
+export interface RemoteStatus {
+  online: boolean;
+  /** Where the change stream resumes. */
+  position: string | null;
+  error?: Error;
 }
 
 /** Every error this library raises. */

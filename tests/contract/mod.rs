@@ -140,6 +140,7 @@ pub async fn run_all(factory: &dyn Factory) {
     create_and_read(factory).await;
     expectations_refuse_and_write_nothing(factory).await;
     batches_are_all_or_nothing(factory).await;
+    large_batches_check_every_expectation(factory).await;
     sequences_are_gap_free_per_scope(factory).await;
     superseded_heads_are_archived(factory).await;
     purge_keeps_history_and_versions_continue(factory).await;
@@ -332,6 +333,75 @@ pub async fn batches_are_all_or_nothing(factory: &dyn Factory) {
     assert_eq!(
         snapshot(store.as_ref(), Some("acme")).await,
         before,
+        "{label}"
+    );
+}
+
+/// A bulk batch (backends read many keys of one type at once): one record
+/// among forty already exists, and the batch expects none of them to.
+pub async fn large_batches_check_every_expectation(factory: &dyn Factory) {
+    let label = factory.label();
+    let s = factory.open().await;
+    let store = &s.store;
+    store
+        .commit(put(
+            record(None, "view", "n27", 1, json!({"first": true})),
+            Expect::Absent,
+        ))
+        .await
+        .unwrap();
+    let before = snapshot(store.as_ref(), None).await;
+    let bulk = |expect_27: Expect| {
+        let mut b = Batch::new(None);
+        for i in 0..40 {
+            let expect = if i == 27 { expect_27 } else { Expect::Absent };
+            let version = if i == 27 { 2 } else { 1 };
+            b.push(Change::Put {
+                record: record(None, "view", &format!("n{i:02}"), version, json!({"i": i})),
+                expect,
+            });
+        }
+        b
+    };
+    let err = store.commit(bulk(Expect::Absent)).await.unwrap_err();
+    match &err {
+        Error::Conflict { key, actual, .. } => {
+            assert_eq!(key.name, "n27", "{label}");
+            assert_eq!(actual, "version 1", "{label}");
+        }
+        other => panic!("{label}: expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        snapshot(store.as_ref(), None).await,
+        before,
+        "{label}: part of a refused bulk batch was written"
+    );
+    let events = store.commit(bulk(Expect::Version(1))).await.unwrap();
+    assert_eq!(events.len(), 40, "{label}");
+    assert_eq!(
+        store.list(None, Some("view")).await.unwrap().len(),
+        40,
+        "{label}"
+    );
+    let history = store
+        .history(&RecordKey::new(None, "view", "n27"))
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|h| h.version).collect::<Vec<_>>(),
+        [1, 2],
+        "{label}"
+    );
+    // Read back in bulk: every head, and where each history ends.
+    let keys: Vec<RecordKey> = (0..40)
+        .map(|i| RecordKey::new(None, "view", &format!("n{i:02}")))
+        .collect();
+    let current = store.read_current(&keys).await.unwrap();
+    assert!(
+        current
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.last_version == if i == 27 { 2 } else { 1 }),
         "{label}"
     );
 }

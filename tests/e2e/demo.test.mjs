@@ -1,6 +1,9 @@
-// End to end on the demo page in Debian's Chromium (playwright-core):
-// persistence across reloads (IndexedDB), live changes across tabs, a
-// refused conflicting edit, and a screenshot as an artefact.
+// End to end on the demo page in Debian's Chromium (playwright-core): the
+// page is an IndexedDB cache of the metadata server that serves it.
+// Persistence across reloads, live changes across tabs and across browser
+// contexts (separate storage: only the server links them), refused
+// conflicting edits shown with the server's version, reads served after the
+// server is stopped, and screenshots as artefacts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,44 +11,52 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServer } from '../../scripts/serve.mjs';
+import { startDemo } from '../../scripts/serve.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const artefacts = join(root, 'target', 'artifacts');
-let server;
+let demo;
 let url;
 let browser;
 let profile;
 let context;
+let dataDir;
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
 
 before(async () => {
-  ({ server, url } = await startServer(0));
+  dataDir = mkdtempSync(join(tmpdir(), 'osm-e2e-data-'));
+  demo = await startDemo({ port: 0, dataDir });
+  url = demo.url;
   profile = mkdtempSync(join(tmpdir(), 'osm-e2e-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1280, height: 860 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    args: ARGS,
   });
   browser = context;
 });
 
 after(async () => {
   await browser?.close();
-  server?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await demo?.close();
+  for (const d of [profile, dataDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-async function open({ withoutBroadcastChannel = false } = {}) {
-  const page = await context.newPage();
+async function open({ withoutBroadcastChannel = false, within = context } = {}) {
+  const page = await within.newPage();
   if (withoutBroadcastChannel) {
     // Browsers without BroadcastChannel: the storage event must carry changes.
     await page.addInitScript(() => { delete window.BroadcastChannel; });
   }
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  // A refused write is an answer of the protocol (409), which the browser
+  // logs as a failed load: not an error of the page.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 409/.test(m.text())) errors.push(m.text());
+  });
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
   page.errors = errors;
@@ -66,9 +77,10 @@ async function editLabel(page, label) {
   await page.fill('#editor', JSON.stringify(data, null, 2));
 }
 
-test('the page opens on IndexedDB with the seeded records and all three layers', async () => {
+test('the page opens on an IndexedDB cache of the server, with the seeded records and all three layers', async () => {
   const page = await open();
-  assert.match(await page.textContent('#store'), /^indexeddb/);
+  assert.match(await page.textContent('#store'), /^indexeddb · IndexedDB \(auto\); cache of http:\/\/127\.0\.0\.1:\d+\/api\/v1\/metadata$/);
+  assert.equal(await page.textContent('#link'), '● connected to the server');
   assert.equal(await page.locator('#list li').count(), 52);
   await select(page, 'object', 'sys_account');
   assert.equal(await field(page, 'layer'), 'database');
@@ -115,12 +127,15 @@ test('two tabs: an edit in one shows live in the other, and a stale edit is refu
   await b.waitForSelector('#live.changed', { timeout: 10000 });
   assert.match(await b.textContent('#live'), /view\/all_accounts v2/);
   // The editor is told its draft is based on an old version, and keeps it.
-  await b.waitForFunction(() => /changed in another tab \(now v2\)/.test(document.querySelector('#message').textContent));
+  await b.waitForFunction(() => /changed in another window \(now v2\)/.test(document.querySelector('#message').textContent));
   assert.equal(JSON.parse(await b.inputValue('#editor')).label, 'Edited in tab B');
   // b's save is based on version 1: refused, nothing overwritten.
   await b.click('#save');
   await b.waitForFunction(() => /^CONFLICT/.test(document.querySelector('#message').textContent));
   assert.match(await b.textContent('#message'), /CONFLICT: version 2 was saved meanwhile/);
+  // The page shows the server's version, and keeps the refused draft.
+  assert.equal(await field(b, 'version'), '2');
+  assert.equal(JSON.parse(await b.inputValue('#editor')).label, 'Edited in tab B');
   mkdirSync(artefacts, { recursive: true });
   await b.screenshot({ path: join(artefacts, 'demo-conflict.png'), fullPage: true });
   // A tab that is not editing follows the change by itself.
@@ -135,18 +150,22 @@ test('two tabs: an edit in one shows live in the other, and a stale edit is refu
   await Promise.all([a.close(), b.close(), c.close()]);
 });
 
-test('without BroadcastChannel, changes still reach the other tab (storage event)', async () => {
-  const a = await open({ withoutBroadcastChannel: true });
-  const b = await open({ withoutBroadcastChannel: true });
+test('the package in two tabs without BroadcastChannel: changes still reach the other tab (storage event)', async () => {
+  const [a, b] = [await open({ withoutBroadcastChannel: true }), await open({ withoutBroadcastChannel: true })];
   assert.equal(await a.evaluate(() => typeof window.BroadcastChannel), 'undefined');
-  await select(a, 'view', 'recent_sessions');
-  await select(b, 'view', 'recent_sessions');
-  const before = Number(await field(b, 'version'));
-  await editLabel(a, 'Sessions, via the storage event');
-  await a.click('#save');
-  await b.waitForFunction((v) => document.querySelector('#meta dd[data-field="version"]')?.textContent === String(v), before + 1);
-  assert.match(await b.textContent('#live'), /changed in another tab: view\/recent_sessions/);
-  assert.equal(JSON.parse(await b.inputValue('#editor')).label, 'Sessions, via the storage event');
+  // Services on the same IndexedDB database, no server: only the tabs'
+  // own link carries the change.
+  const setup = async () => {
+    const { MetadataService } = await import('/pkg/index.web.js');
+    window.tabs = await MetadataService.create({ store: 'indexeddb', namespace: 'tab-link' });
+    window.heard = [];
+    window.tabs.subscribe((e) => window.heard.push(e));
+    return window.tabs.sharesAcrossTabs;
+  };
+  assert.deepEqual([await a.evaluate(setup), await b.evaluate(setup)], [true, true]);
+  await a.evaluate(() => window.tabs.save('view', 'via_storage_event', { label: 'Sessions, via the storage event' }));
+  await b.waitForFunction(() => window.heard.some((e) => e.name === 'via_storage_event' && e.remote === true));
+  assert.equal(await b.evaluate(async () => (await window.tabs.load('view', 'via_storage_event')).label), 'Sessions, via the storage event');
   for (const p of [a, b]) assert.deepEqual(p.errors, []);
   await Promise.all([a.close(), b.close()]);
 });
@@ -220,4 +239,53 @@ test('the package in a page: without the Storage Buckets API, a bucket is UNSUPP
   assert.match(out.note, /^IndexedDB \(auto\): storage bucket unavailable: .*storageBuckets/);
   assert.deepEqual(out.data, { a: 1 });
   await page.close();
+});
+
+test('two browsers through the server: live changes, a refused conflicting edit shown with the server\'s version, reads after the server is stopped', async () => {
+  // Two contexts: separate storage, so only the server links them.
+  const other = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ARGS });
+  const second = await other.newContext({ viewport: { width: 1280, height: 860 } });
+  try {
+    const a = await open();
+    const b = await open({ within: second });
+    await select(a, 'object', 'sys_session');
+    await select(b, 'object', 'sys_session');
+    const base = Number(await field(b, 'version'));
+    // a saves: b, not editing, follows live.
+    await editLabel(a, 'Sessions (window A)');
+    await a.click('#save');
+    await a.waitForSelector('#message.ok');
+    await b.waitForFunction((v) => document.querySelector('#meta dd[data-field="version"]')?.textContent === String(v), base + 1);
+    assert.match(await b.textContent('#live'), /changed in another window: object\/sys_session/);
+    assert.equal(JSON.parse(await b.inputValue('#editor')).label, 'Sessions (window A)');
+    // Both edit version base+1; a saves first; b is refused and shown the server's version.
+    await editLabel(b, 'Sessions (window B)');
+    await editLabel(a, 'Sessions (window A, again)');
+    await a.click('#save');
+    await a.waitForSelector('#message.ok');
+    // b's page does not wait for the stream: its save is refused by the server.
+    await b.click('#save');
+    await b.waitForFunction(() => /^CONFLICT/.test(document.querySelector('#message').textContent));
+    assert.match(await b.textContent('#message'), new RegExp(`CONFLICT: version ${base + 2} was saved meanwhile`));
+    assert.equal(await field(b, 'version'), String(base + 2));
+    mkdirSync(artefacts, { recursive: true });
+    await b.screenshot({ path: join(artefacts, 'demo-two-browsers-conflict.png'), fullPage: true });
+    // The server stops: the pages say so, and keep answering from their caches.
+    await demo.close();
+    await a.waitForFunction(() => document.querySelector('#link').textContent.includes('offline'), null, { timeout: 15000 });
+    await select(a, 'view', 'all_accounts');
+    assert.equal(await field(a, 'layer'), 'database');
+    await select(a, 'object', 'sys_session');
+    assert.equal(JSON.parse(await a.inputValue('#editor')).label, 'Sessions (window A, again)');
+    await a.screenshot({ path: join(artefacts, 'demo-offline.png'), fullPage: true });
+    // Writes say why they cannot go through.
+    await editLabel(a, 'offline edit');
+    await a.click('#save');
+    await a.waitForFunction(() => /^STORAGE_UNAVAILABLE/.test(document.querySelector('#message').textContent));
+    await Promise.all([a.close(), b.close()]);
+  } finally {
+    await other.close();
+    // Back for whatever runs after.
+    demo = await startDemo({ port: Number(new URL(url).port), dataDir });
+  }
 });

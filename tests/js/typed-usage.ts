@@ -38,6 +38,9 @@ import {
 import { openSqliteStore, type SqliteStore } from '@objectstack/metadata-wasm/sqlite';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '@objectstack/metadata-wasm/postgres';
 import { createRepository, type MetadataRepository, type MetadataEvent } from '@objectstack/metadata-wasm/repository';
+import { createHandler, listen, nodeListener, type MetadataHandler } from '@objectstack/metadata-wasm/server';
+import { withMetadataCache } from '@objectstack/metadata-wasm/client';
+import type { RemoteMetadataService } from '@objectstack/metadata-wasm';
 
 const values = new Map<string, StoredValue>();
 const host: HostStore = {
@@ -100,6 +103,17 @@ export async function usage(): Promise<void> {
     void e;
   }
   void [purged.sequence, own, log, other, records, versionHash];
+  const handler: MetadataHandler = createHandler({ service: memory, tokens: { 'a-long-token': { actor: 'alice', roles: ['admin'], tenant: 'acme' } } });
+  const response: Response = await handler.fetch(new Request('http://localhost/api/v1/metadata'));
+  const running = await listen(handler, { port: 0 });
+  const listener = nodeListener(handler);
+  const cache: RemoteMetadataService = await MetadataService.create({ store: 'memory', remote: { url: running.url, token: 't' } });
+  cache.onStatus((s) => void s.online);
+  const cachedOutcome: SaveOutcome = await cache.save('view', 'v', { a: 1 }, { expectedVersion: 1 });
+  const wrapped = withMetadataCache({ baseUrl: running.url, meta: { getItem: async () => null, getItems: async () => null, saveItem: async () => null, deleteItem: async () => null } }, { store: 'memory' });
+  const item = (await wrapped.meta.getItem('view', 'v')).item;
+  await running.close();
+  void [response.status, listener, cachedOutcome.record.version, item];
   const page: QueryPage = await svc.query({ type: 'view', tags: ['crm'], active: true, limit: 10 });
   await svc.saveMany([{ type: 'view', name: 'a', data: {}, options: { source: 'api' } }]);
   await svc.register('view', 'home', { label: 'Home' });

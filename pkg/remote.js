@@ -1,0 +1,408 @@
+// A local store as the cache of a metadata server:
+//
+//   const svc = await MetadataService.create({ store: 'auto', remote: { url, token } });
+//
+// On start it replicates the server by its manifest (fetching only what is
+// missing or at another version), then follows the server's change stream
+// and resumes it after a dropped connection from where it left off. Reads
+// are local and keep working offline. Writes go to the server pinned to the
+// cached version (If-Match), and what the server answers lands locally; a
+// conflict rejects with CONFLICT and leaves the cache at the server's
+// version.
+
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5000;
+
+function metadataError(code, message, details = {}) {
+  const error = new Error(message);
+  error.name = 'MetadataError';
+  error.code = code;
+  Object.assign(error, details);
+  return error;
+}
+
+// Reads one Server-Sent Events stream: calls `onEvent({ id, event, data })`
+// for each event, resolves when the stream ends.
+async function readEvents(body, onEvent, signal) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let event = { id: null, event: 'message', data: [] };
+  const onAbort = () => reader.cancel().catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let newline;
+      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
+        if (line === '') {
+          if (event.data.length > 0) await onEvent({ id: event.id, event: event.event, data: event.data.join('\n') });
+          event = { id: event.id, event: 'message', data: [] };
+          continue;
+        }
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'data') event.data.push(value);
+        else if (field === 'id') event.id = value;
+        else if (field === 'event') event.event = value;
+      }
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * The remote side: HTTP calls to the server's ADR routes with the token,
+ * errors as MetadataErrors (network failures: STORAGE_UNAVAILABLE).
+ */
+function serverOf({ url, token, fetch: fetchImpl = globalThis.fetch.bind(globalThis) }) {
+  const base = `${String(url).replace(/\/+$/, '')}/api/v1/metadata`;
+  const auth = token ? { authorization: `Bearer ${token}` } : {};
+  const path = (type, name, tail = '') => `${base}/${encodeURIComponent(type)}/${encodeURIComponent(name)}${tail}`;
+
+  async function call(method, target, { body, headers = {}, ok = [] } = {}) {
+    let response;
+    try {
+      response = await fetchImpl(target, {
+        method,
+        headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        body,
+      });
+    } catch (cause) {
+      throw metadataError('STORAGE_UNAVAILABLE', `the metadata server is unreachable: ${cause?.message ?? cause}`);
+    }
+    if (response.ok || ok.includes(response.status)) {
+      return { status: response.status, body: response.status === 304 ? null : await response.json() };
+    }
+    let error = {};
+    try {
+      error = await response.json();
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    const code = typeof error.code === 'string' ? error.code : response.status === 412 ? 'CONFLICT' : 'STORAGE_ERROR';
+    const details = { status: response.status };
+    for (const field of ['key', 'expected', 'actual', 'actualVersion', 'field', 'operation', 'type', 'permission', 'index', 'detail']) {
+      if (error[field] !== undefined) details[field] = error[field];
+    }
+    throw metadataError(code === 'PRECONDITION_FAILED' ? 'CONFLICT' : code, error.error ?? `${method} ${target}: ${response.status}`, details);
+  }
+
+  return {
+    base,
+    manifest: () => call('GET', `${base}/_manifest`).then((r) => r.body),
+    fetchRecords: (keys) => call('POST', `${base}/_fetch`, { body: JSON.stringify(keys) }).then((r) => r.body),
+    put: (type, name, data, headers, query = '') => call('PUT', path(type, name, query), { body: JSON.stringify(data), headers }).then((r) => r.body),
+    batch: (items) => call('POST', `${base}/_batch`, { body: JSON.stringify(items) }).then((r) => r.body),
+    remove: (type, name, headers, query = '') => call('DELETE', path(type, name, query), { headers }).then((r) => r.body),
+    post: (type, name, action, body, headers, query = '') => call('POST', path(type, name, `/${action}${query}`), { body: JSON.stringify(body ?? {}), headers }).then((r) => r.body),
+    history: (type, name) => call('GET', path(type, name, '/history')).then((r) => r.body),
+    identity: () => call('GET', `${base}/_identity`).then((r) => r.body),
+    stream: (position, signal) => fetchImpl(`${base}/_changes`, {
+      headers: { ...auth, accept: 'text/event-stream', ...(position ? { 'last-event-id': position } : {}) },
+      signal,
+    }),
+  };
+}
+
+const etagOf = (checksum) => `"${checksum}"`;
+
+/** The query of a write's explicit expectations. */
+function expectations(options = {}) {
+  const headers = {};
+  let query = '';
+  if (options.expectedChecksum !== undefined) headers['if-match'] = etagOf(options.expectedChecksum);
+  if (options.expectedVersion !== undefined) query = `?expectedVersion=${Number(options.expectedVersion)}`;
+  return { headers, query };
+}
+
+/**
+ * Creates the cache of a server: `options.remote` is `{ url, token?,
+ * fetch? }`; the other options are the local service's (`store`,
+ * `namespace`...). Without `tenant`, the server says whose the token is.
+ * Resolves once the first replication is done, or found the server
+ * unreachable (then the cache answers what it holds and keeps retrying).
+ */
+export async function createRemoteService(createLocal, options) {
+  const { remote, ...rest } = options;
+  if (remote === null || typeof remote !== 'object' || typeof remote.url !== 'string') {
+    throw metadataError('VALIDATION', 'remote must be { url, token? }', { field: 'remote' });
+  }
+  let { tenant, actor } = rest;
+  if (tenant === undefined) {
+    try {
+      const who = await serverOf(remote).identity();
+      tenant = who.tenant;
+      actor ??= who.actor;
+    } catch (error) {
+      if (error?.code !== 'STORAGE_UNAVAILABLE') throw error;
+      tenant = null;
+    }
+  }
+  const local = await createLocal({
+    ...rest,
+    tenant,
+    ...(actor ? { actor } : {}),
+    // The server decides who may do what; the cache holds what it allowed.
+    policy: undefined,
+    roles: undefined,
+  });
+  const service = new RemoteMetadataService(local, remote);
+  await service.ready;
+  return service;
+}
+
+/**
+ * The service: `local` (a MetadataService over the cache store) and the
+ * server at `remote.url`.
+ */
+export class RemoteMetadataService {
+  constructor(local, remote) {
+    this.local = local;
+    this.server = serverOf(remote);
+    this.position = null;
+    this.online = false;
+    this.closed = false;
+    this.abort = new AbortController();
+    this.statusListeners = new Set();
+    this.ready = this.#start();
+    this.following = null;
+  }
+
+  /** The cache's store (`indexeddb`, `localstorage`, `memory`...). */
+  get storeKind() {
+    return this.local.storeKind;
+  }
+
+  get storeNote() {
+    return `${this.local.storeNote}; cache of ${this.server.base}`;
+  }
+
+  get tenant() {
+    return this.local.tenant;
+  }
+
+  get actor() {
+    return this.local.actor;
+  }
+
+  get sharesAcrossTabs() {
+    return this.local.sharesAcrossTabs;
+  }
+
+  /** Calls `listener({ online, position, error? })` when the link to the server changes. */
+  onStatus(listener) {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  #status(online, error) {
+    const changed = online !== this.online;
+    this.online = online;
+    if (changed || error) {
+      for (const listener of this.statusListeners) {
+        try {
+          listener({ online, position: this.position, ...(error ? { error } : {}) });
+        } catch {
+          // A listener's failure is its own.
+        }
+      }
+    }
+  }
+
+  async #start() {
+    try {
+      await this.#replicate();
+    } catch (error) {
+      // Offline at start: the cache answers what it holds; the stream
+      // retries and replicates once the server is back.
+      this.#status(false, error);
+    }
+    this.following = this.#follow();
+  }
+
+  async #replicate() {
+    const { position, items } = await this.server.manifest();
+    await this.local.replicate(items, (wanted) => this.server.fetchRecords(wanted.map(({ tenant_id, type, name }) => ({ tenant_id, type, name }))));
+    this.position = position;
+    this.#status(true);
+  }
+
+  // Applies the changes of the stream: fetches the current record of each
+  // changed one (a change that is already here is skipped), mirrors it.
+  async #apply(events) {
+    const wanted = [];
+    const gone = [];
+    for (const e of events) {
+      const key = { tenant_id: e.tenant_id, type: e.type, name: e.name };
+      if (e.operation === 'purge') {
+        gone.push(key);
+        continue;
+      }
+      wanted.push(key);
+    }
+    const records = wanted.length ? await this.server.fetchRecords(wanted) : [];
+    const found = new Set(records.map((r) => `${r.tenant_id}/${r.type}/${r.name}`));
+    for (const key of wanted) {
+      // Asked for and not there any more: purged since.
+      if (!found.has(`${key.tenant_id}/${key.type}/${key.name}`)) gone.push(key);
+    }
+    await this.local.mirror(records, { gone });
+  }
+
+  async #follow() {
+    let wait = RETRY_MIN_MS;
+    while (!this.closed) {
+      // One controller per connection: a failed batch ends this connection
+      // only; close() ends them all.
+      const connection = new AbortController();
+      const stop = () => connection.abort();
+      this.abort.signal.addEventListener('abort', stop, { once: true });
+      try {
+        if (this.position === null) await this.#replicate();
+        const response = await this.server.stream(this.position, connection.signal);
+        if (!response.ok) throw metadataError('STORAGE_UNAVAILABLE', `the change stream answered ${response.status}`);
+        this.#status(true);
+        wait = RETRY_MIN_MS;
+        let queue = [];
+        let pending = Promise.resolve();
+        let failure = null;
+        try {
+          await readEvents(response.body, (message) => {
+            if (message.event !== 'change') return;
+            queue.push({ event: JSON.parse(message.data), id: message.id });
+            // Changes arriving while one batch is applied are applied together.
+            pending = pending.then(async () => {
+              if (queue.length === 0 || failure) return;
+              const batch = queue;
+              queue = [];
+              try {
+                await this.#apply(batch.map((b) => b.event));
+                this.position = batch[batch.length - 1].id;
+              } catch (error) {
+                // Resumed from the last applied position on reconnect.
+                failure = error;
+                connection.abort();
+              }
+            });
+          }, connection.signal);
+        } catch (error) {
+          failure ??= error;
+        }
+        await pending;
+        if (failure) throw failure;
+      } catch (error) {
+        if (this.closed) return;
+        this.#status(false, error);
+      } finally {
+        this.abort.signal.removeEventListener('abort', stop);
+      }
+      if (this.closed) return;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 2, RETRY_MAX_MS);
+    }
+  }
+
+  /** Stops following the server (the local service stays usable). */
+  close() {
+    this.closed = true;
+    this.abort.abort();
+  }
+
+  /** Fetches the server's current record of (type, name) into the cache. */
+  async refresh(type, name) {
+    const own = { tenant_id: this.local.tenant ?? null, type, name };
+    const keys = own.tenant_id === null ? [own] : [own, { ...own, tenant_id: null }];
+    const records = await this.server.fetchRecords(keys);
+    const found = new Set(records.map((r) => r.tenant_id ?? null));
+    await this.local.mirror(records, { gone: keys.filter((k) => !found.has(k.tenant_id)) });
+  }
+
+  // The pin of a write: the checksum of the cached own record, or "must not
+  // exist" when none is cached; explicit options win.
+  async #pin(type, name, options) {
+    if (options && (options.expectedChecksum !== undefined || options.expectedVersion !== undefined)) {
+      return expectations(options);
+    }
+    const cached = await this.local.loadOwnRecord(type, name);
+    return { headers: cached ? { 'if-match': etagOf(cached.checksum) } : { 'if-none-match': '*' }, query: '' };
+  }
+
+  // A write's answer lands locally; a conflict brings the server's version
+  // into the cache before it is reported.
+  async #write(type, name, send) {
+    try {
+      const out = await send();
+      const outcome = out.record ? out : { record: null, ...out };
+      if (outcome.record) await this.local.mirror([outcome.record], { own: true });
+      return outcome;
+    } catch (error) {
+      if (error?.code === 'CONFLICT' && name !== null) await this.refresh(type, name).catch(() => {});
+      throw error;
+    }
+  }
+
+  async save(type, name, data, options = {}) {
+    const { expectedChecksum, expectedVersion, ...rest } = options ?? {};
+    const pin = await this.#pin(type, name, { expectedChecksum, expectedVersion });
+    const query = new URLSearchParams(pin.query ? pin.query.slice(1) : '');
+    if (rest.tags) query.set('tags', rest.tags.join(','));
+    if (rest.source) query.set('source', rest.source);
+    if (rest.owner) query.set('owner', rest.owner);
+    const q = query.toString() ? `?${query}` : '';
+    return this.#write(type, name, () => this.server.put(type, name, data, pin.headers, q));
+  }
+
+  async delete(type, name, options) {
+    const pin = await this.#pin(type, name, options);
+    return this.#write(type, name, () => this.server.remove(type, name, pin.headers['if-match'] ? { 'if-match': pin.headers['if-match'] } : {}, pin.query));
+  }
+
+  async restore(type, name, options) {
+    const { headers, query } = expectations(options);
+    return this.#write(type, name, () => this.server.post(type, name, 'restore', {}, headers, query));
+  }
+
+  async rollback(type, name, version, options) {
+    const { headers, query } = expectations(options);
+    return this.#write(type, name, () => this.server.post(type, name, 'rollback', { version }, headers, query));
+  }
+
+  async purge(type, name, options) {
+    const { headers, query } = expectations(options);
+    const event = await this.server.post(type, name, 'purge', {}, headers, query);
+    await this.local.mirror([], { gone: [{ tenant_id: event.tenant_id, type, name }], own: true });
+    return event;
+  }
+
+  async saveMany(items) {
+    const outcomes = await this.server.batch(items);
+    await this.local.mirror(outcomes.map((o) => o.record), { own: true });
+    return outcomes;
+  }
+
+  /** A record's whole history, from the server (the cache holds only what it mirrored). */
+  async history(type, name) {
+    try {
+      return await this.server.history(type, name);
+    } catch (error) {
+      if (error?.code === 'STORAGE_UNAVAILABLE') return this.local.history(type, name);
+      throw error;
+    }
+  }
+}
+
+// Reads, answered by the cache.
+for (const method of ['load', 'resolve', 'loadRecord', 'loadOwnRecord', 'loadMany', 'resolveMany', 'query', 'changes',
+  'lastSequence', 'subscribe', 'invalidate', 'diff', 'manifest', 'register']) {
+  RemoteMetadataService.prototype[method] = function (...args) {
+    return this.local[method](...args);
+  };
+}

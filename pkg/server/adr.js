@@ -1,0 +1,247 @@
+// The ADR's routes, /api/v1/metadata/...: the sys_metadata records
+// themselves, with the core's error codes. ETag is the record's checksum;
+// If-Match makes a write conditional (412, nothing written); If-None-Match
+// gives 304 (and `*` on a write: create only).
+//
+//   GET    /api/v1/metadata                        { types }
+//   GET    /api/v1/metadata/_identity              { actor, roles, tenant, development }: who the token is
+//   GET    /api/v1/metadata/_manifest[?type=]      { position, items: [{ tenant_id, type, name, version, checksum }] }
+//   POST   /api/v1/metadata/_fetch                 [{ tenant_id, type, name }] -> records
+//   POST   /api/v1/metadata/_batch                 [{ type, name, data, options }] all or nothing
+//   GET    /api/v1/metadata/_changes[?since=]      the change stream (SSE), or with Accept: application/json a page of it
+//   GET    /api/v1/metadata/:type[?tags&source&owner&active&updatedSince&offset&limit]
+//   POST   /api/v1/metadata/:type                  create (the body's `name`), 409 if it exists
+//   GET    /api/v1/metadata/:type/:name
+//   PUT    /api/v1/metadata/:type/:name            upsert
+//   DELETE /api/v1/metadata/:type/:name            soft delete
+//   GET    /api/v1/metadata/:type/:name/history
+//   POST   /api/v1/metadata/:type/:name/rollback   { version }
+//   POST   /api/v1/metadata/:type/:name/restore
+//   POST   /api/v1/metadata/:type/:name/purge
+
+import { HttpError, empty, etag, json, readJson, readText, tagsOf } from './http.js';
+import { changeStream, currentPosition, cursorText, parseCursor } from './stream.js';
+
+// The plural paths of the ADR (`/api/v1/metadata/views`) for upstream's
+// built-in types; any type is also reachable by its own name.
+const BUILT_IN = ['object', 'field', 'hook', 'mapping', 'view', 'page', 'dashboard', 'app', 'action', 'flow', 'workflow',
+  'job', 'agent', 'tool', 'skill', 'report', 'translation', 'role', 'profile', 'permission', 'policy', 'api', 'endpoint',
+  'datasource', 'cube', 'settings', 'email_template'];
+function plural(type) {
+  if (/(s|x|z|ch|sh)$/.test(type)) return `${type}es`;
+  if (/[^aeiou]y$/.test(type)) return `${type.slice(0, -1)}ies`;
+  return `${type}s`;
+}
+const SINGULAR = new Map(BUILT_IN.filter((t) => plural(t) !== t).map((t) => [plural(t), t]));
+
+/** The type a path segment names. */
+export const typeOf = (segment) => SINGULAR.get(segment) ?? segment;
+
+const QUERY_FIELDS = new Set(['tags', 'source', 'owner', 'active', 'updatedSince', 'offset', 'limit']);
+
+function query(url, type) {
+  const q = { type };
+  for (const [key, value] of url.searchParams) {
+    if (!QUERY_FIELDS.has(key)) throw new HttpError(400, 'VALIDATION', `unknown query parameter ${JSON.stringify(key)}`, { field: key });
+    switch (key) {
+      case 'tags':
+        q.tags = value.split(',').filter(Boolean);
+        break;
+      case 'active':
+        if (value !== 'true' && value !== 'false') throw new HttpError(400, 'VALIDATION', 'active is true or false', { field: key });
+        q.active = value === 'true';
+        break;
+      case 'offset':
+      case 'limit':
+        if (!/^\d{1,9}$/.test(value)) throw new HttpError(400, 'VALIDATION', `${key} is a non-negative integer`, { field: key });
+        q[key] = Number(value);
+        break;
+      default:
+        q[key] = value;
+    }
+  }
+  return q;
+}
+
+/** Save options from the write's headers and query. */
+function writeOptions(request, url, { create = false } = {}) {
+  const options = {};
+  const ifMatch = tagsOf(request.headers.get('if-match'));
+  const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
+  let conditional = false;
+  if (ifMatch !== null && !ifMatch.includes('*')) {
+    if (ifMatch.length !== 1) throw new HttpError(400, 'VALIDATION', 'If-Match names one checksum', { field: 'If-Match' });
+    options.expectedChecksum = ifMatch[0];
+    conditional = true;
+  }
+  if (create || (ifNoneMatch !== null && ifNoneMatch.includes('*'))) {
+    options.expectedVersion = 0;
+    conditional = ifNoneMatch !== null;
+  }
+  const expected = url.searchParams.get('expectedVersion');
+  if (expected !== null) {
+    if (!/^\d{1,15}$/.test(expected)) throw new HttpError(400, 'VALIDATION', 'expectedVersion is a non-negative integer', { field: 'expectedVersion' });
+    options.expectedVersion = Number(expected);
+  }
+  for (const key of ['source', 'owner']) {
+    const value = url.searchParams.get(key);
+    if (value !== null) options[key] = value;
+  }
+  const tags = url.searchParams.get('tags');
+  if (tags !== null) options.tags = tags.split(',').filter(Boolean);
+  return { options, conditional, ifMatch };
+}
+
+/** A conflict on a conditional request is 412; on any other, 409. */
+async function guarded(conditional, work) {
+  try {
+    return await work();
+  } catch (error) {
+    if (error?.code === 'CONFLICT' && conditional) error.status = 412;
+    throw error;
+  }
+}
+
+/** A record's answer: the record, its checksum as ETag. */
+const recordResponse = (status, record, extra = {}) => json(status, record, { etag: etag(record.checksum), ...extra });
+
+/** A write's answer: `{ record, changed, operation }`, ETag the new checksum. */
+const outcomeResponse = (status, outcome) => json(status, outcome, { etag: etag(outcome.record.checksum) });
+
+function notFound(type, name) {
+  return new HttpError(404, 'NOT_FOUND', `${type}/${name} not found`, { key: { type, name } });
+}
+
+/**
+ * Handles /api/v1/metadata/<rest>. `ctx` gives the caller's services
+ * (`own`, `global()` for a tenant's global scope), the limits, and `allow`
+ * to answer 405.
+ */
+export async function adr(request, url, rest, ctx) {
+  const { method } = request;
+  const { own, limits, allow } = ctx;
+  const [first, second, third, ...extra] = rest;
+  if (extra.length > 0) throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+
+  if (first === undefined) {
+    allow(['GET']);
+    const manifest = await own.manifest();
+    return json(200, { types: [...new Set(manifest.map((e) => e.type))].sort() });
+  }
+
+  if (first.startsWith('_')) {
+    if (second !== undefined) throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+    switch (first) {
+      case '_identity': {
+        allow(['GET']);
+        const { actor, roles, tenant, development } = ctx.identity;
+        return json(200, { actor, roles, tenant, development });
+      }
+      case '_manifest': {
+        allow(['GET']);
+        const global = ctx.global();
+        // The position first: what changes after it, the stream delivers.
+        const position = await currentPosition(own, global);
+        const items = await own.manifest(url.searchParams.get('type') ?? undefined);
+        return json(200, { position: cursorText(position, global !== null), items });
+      }
+      case '_fetch': {
+        allow(['POST']);
+        const keys = await readJson(request, limits.body);
+        if (!Array.isArray(keys) || keys.length > limits.fetch) {
+          throw new HttpError(400, 'VALIDATION', `the body is an array of at most ${limits.fetch} { tenant_id, type, name }`, { field: 'keys' });
+        }
+        const records = [];
+        for (const key of keys) {
+          if (key === null || typeof key !== 'object') throw new HttpError(400, 'VALIDATION', 'a key is { tenant_id, type, name }', { field: 'keys' });
+          const scoped = (key.tenant_id ?? null) === null ? (ctx.global() ?? own) : own;
+          if ((key.tenant_id ?? null) !== (scoped.tenant ?? null)) {
+            throw new HttpError(403, 'FORBIDDEN', `${key.type}/${key.name} of tenant ${JSON.stringify(key.tenant_id)} is not this caller's`, { field: 'keys' });
+          }
+          const record = await scoped.loadOwnRecord(key.type, key.name);
+          if (record !== null) records.push(record);
+        }
+        return json(200, records);
+      }
+      case '_batch': {
+        allow(['POST']);
+        const text = await readText(request, limits.batch);
+        return json(200, await own.saveManyJson(text));
+      }
+      case '_changes': {
+        allow(['GET']);
+        const global = ctx.global();
+        const tenanted = global !== null;
+        const since = parseCursor(request.headers.get('last-event-id') ?? url.searchParams.get('since'), tenanted);
+        const accept = request.headers.get('accept') ?? '';
+        if (accept.includes('text/event-stream')) return changeStream({ own, global, since, heartbeatMs: limits.heartbeatMs });
+        // A page of the caller's own scope's log.
+        const limit = Math.min(Number(url.searchParams.get('limit') ?? 1000) || 1000, 10000);
+        return json(200, await own.changes({ since: since?.own ?? 0, limit }));
+      }
+      default:
+        throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+    }
+  }
+
+  const type = typeOf(first);
+  if (second === undefined) {
+    allow(['GET', 'POST']);
+    if (method === 'GET') return json(200, await own.query(query(url, type)));
+    const { options } = writeOptions(request, url, { create: true });
+    const text = await readText(request, limits.body);
+    const outcome = await own.saveJson(type, null, text, options);
+    return outcomeResponse(201, outcome);
+  }
+
+  const name = second;
+  if (third === undefined) {
+    allow(['GET', 'PUT', 'DELETE']);
+    switch (method) {
+      case 'GET': {
+        const record = await own.loadRecord(type, name);
+        if (record === null) throw notFound(type, name);
+        const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
+        if (ifNoneMatch?.includes(record.checksum) || ifNoneMatch?.includes('*')) {
+          return empty(304, { etag: etag(record.checksum) });
+        }
+        return recordResponse(200, record);
+      }
+      case 'PUT': {
+        const { options, conditional } = writeOptions(request, url);
+        const text = await readText(request, limits.body);
+        const outcome = await guarded(conditional, () => own.saveJson(type, name, text, options));
+        return outcomeResponse(outcome.record.version === 1 && outcome.changed ? 201 : 200, outcome);
+      }
+      default: {
+        const { options, conditional } = writeOptions(request, url);
+        const outcome = await guarded(conditional, () => own.delete(type, name, options));
+        return outcomeResponse(200, outcome);
+      }
+    }
+  }
+
+  switch (third) {
+    case 'history':
+      allow(['GET']);
+      return json(200, await own.history(type, name));
+    case 'rollback': {
+      allow(['POST']);
+      const body = await readJson(request, limits.body);
+      const { options, conditional } = writeOptions(request, url);
+      return outcomeResponse(200, await guarded(conditional, () => own.rollback(type, name, body.version, options)));
+    }
+    case 'restore': {
+      allow(['POST']);
+      const { options, conditional } = writeOptions(request, url);
+      return outcomeResponse(200, await guarded(conditional, () => own.restore(type, name, options)));
+    }
+    case 'purge': {
+      allow(['POST']);
+      const { options, conditional } = writeOptions(request, url);
+      return json(200, await guarded(conditional, () => own.purge(type, name, options)));
+    }
+    default:
+      throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);
+  }
+}

@@ -1,0 +1,441 @@
+//! Canonical JSON straight from JSON text, in one pass and without a tree.
+//!
+//! Text written by `JSON.stringify` already prints numbers and escapes
+//! strings the way the canonical form wants; what it does not do is sort
+//! keys. So the scanner copies the text as it reads it and, where an
+//! object's keys are out of order, reorders the spans of that object's
+//! members in the output. Numbers and strings are rewritten only where the
+//! text differs from what JavaScript would print (`1.0`, `1e2`, `-0`,
+//! escapes other than `JSON.stringify`'s).
+//!
+//! Anything unusual — invalid JSON, duplicate keys, a lone surrogate escape,
+//! nesting at the depth limit, a number beyond the double range — makes the
+//! scanner give up ([`Scan::Fallback`]); the caller then takes the tree path,
+//! which gives the same answer or the same error. The scanner is therefore an
+//! optimisation only, and the property tests and fuzz target compare it with
+//! the tree path.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use crate::canonical::{compare_keys, write_number_f64, write_string, SortKey, MAX_DEPTH};
+
+/// What [`scan`] made of the text.
+pub(crate) enum Scan {
+    /// The canonical text was appended to the output.
+    Done,
+    /// The text needs the tree path (see the module documentation); the
+    /// output holds garbage.
+    Fallback,
+}
+
+/// One member of an object being read: its key and where its `"key":value`
+/// text lies in the output.
+struct Member<'a> {
+    key: Cow<'a, str>,
+    order: SortKey,
+    start: usize,
+    end: usize,
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    out: &'a mut String,
+    members: Vec<Member<'a>>,
+    spare: String,
+}
+
+/// Appends the canonical form of `text` to `out`, or answers
+/// [`Scan::Fallback`].
+pub(crate) fn scan(text: &str, out: &mut String) -> Scan {
+    let mut s = Scanner {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        out,
+        members: Vec::new(),
+        spare: String::new(),
+    };
+    let ok = s.value(0).is_some() && {
+        s.skip_ws();
+        s.pos == s.bytes.len()
+    };
+    if ok {
+        Scan::Done
+    } else {
+        Scan::Fallback
+    }
+}
+
+impl<'a> Scanner<'a> {
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        self.skip_ws();
+        match self.peek()? {
+            b'{' => self.object(depth),
+            b'[' => self.array(depth),
+            b'"' => {
+                let s = self.string()?;
+                match s {
+                    Cow::Borrowed(raw) => {
+                        self.out.push('"');
+                        self.out.push_str(raw);
+                        self.out.push('"');
+                    }
+                    Cow::Owned(decoded) => write_string(self.out, &decoded),
+                }
+                Some(())
+            }
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            _ => self.number(),
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            self.out.push_str(word);
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth + 1 >= MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        self.out.push('[');
+        self.skip_ws();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            self.out.push(']');
+            return Some(());
+        }
+        loop {
+            self.value(depth + 1)?;
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.out.push(',');
+                }
+                b']' => {
+                    self.pos += 1;
+                    self.out.push(']');
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<()> {
+        if depth + 1 >= MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        self.out.push('{');
+        let open = self.out.len();
+        self.skip_ws();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            self.out.push('}');
+            return Some(());
+        }
+        let base = self.members.len();
+        let mut sorted = true;
+        loop {
+            self.skip_ws();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            let order = SortKey::of(&key);
+            if let Some(last) = self.members[base..].last() {
+                match compare_keys(&last.order, &last.key, &order, &key) {
+                    Ordering::Less => {}
+                    Ordering::Greater => sorted = false,
+                    // Duplicate keys: the tree path decides which one counts.
+                    Ordering::Equal => return None,
+                }
+            }
+            let start = self.out.len();
+            write_string(self.out, &key);
+            self.skip_ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.pos += 1;
+            self.out.push(':');
+            self.value(depth + 1)?;
+            self.members.push(Member {
+                key,
+                order,
+                start,
+                end: self.out.len(),
+            });
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.out.push(',');
+                }
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if !sorted {
+            let own = &mut self.members[base..];
+            own.sort_by(|a, b| compare_keys(&a.order, &a.key, &b.order, &b.key));
+            if own
+                .windows(2)
+                .any(|w| compare_keys(&w[0].order, &w[0].key, &w[1].order, &w[1].key).is_eq())
+            {
+                return None;
+            }
+            self.spare.clear();
+            self.spare.push_str(&self.out[open..]);
+            self.out.truncate(open);
+            for (i, m) in own.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.out.push_str(&self.spare[m.start - open..m.end - open]);
+            }
+        }
+        self.members.truncate(base);
+        self.out.push('}');
+        Some(())
+    }
+
+    /// Reads a string literal: borrowed (its raw text, which is already as
+    /// `JSON.stringify` escapes it) when it holds no escapes, decoded when it
+    /// does.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.pos + 1;
+        let mut i = start;
+        loop {
+            match *self.bytes.get(i)? {
+                b'"' => {
+                    self.pos = i + 1;
+                    return Some(Cow::Borrowed(&self.text[start..i]));
+                }
+                b'\\' => break,
+                0x00..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+        let mut decoded = String::from(&self.text[start..i]);
+        loop {
+            match *self.bytes.get(i)? {
+                b'"' => {
+                    self.pos = i + 1;
+                    return Some(Cow::Owned(decoded));
+                }
+                b'\\' => {
+                    let c = match *self.bytes.get(i + 1)? {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let unit = self.hex4(i + 2)?;
+                            i += 4;
+                            match unit {
+                                0xD800..=0xDBFF => {
+                                    // A pair, or a lone surrogate (tree path).
+                                    if self.bytes.get(i + 2..i + 4)? != b"\\u" {
+                                        return None;
+                                    }
+                                    let low = self.hex4(i + 4)?;
+                                    if !(0xDC00..=0xDFFF).contains(&low) {
+                                        return None;
+                                    }
+                                    i += 6;
+                                    char::from_u32(
+                                        0x1_0000 + ((unit - 0xD800) << 10) + (low - 0xDC00),
+                                    )?
+                                }
+                                0xDC00..=0xDFFF => return None,
+                                _ => char::from_u32(unit)?,
+                            }
+                        }
+                        _ => return None,
+                    };
+                    decoded.push(c);
+                    i += 2;
+                }
+                0x00..=0x1f => return None,
+                _ => {
+                    // Copy the run up to the next quote or escape at once.
+                    let run = i;
+                    while let Some(&b) = self.bytes.get(i) {
+                        if b == b'"' || b == b'\\' || b < 0x20 {
+                            break;
+                        }
+                        i += 1;
+                    }
+                    decoded.push_str(&self.text[run..i]);
+                }
+            }
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.bytes.get(at..at + 4)?;
+        digits.iter().try_fold(0u32, |n, &d| {
+            let v = (d as char).to_digit(16)?;
+            Some(n * 16 + v)
+        })
+    }
+
+    /// A number: copied when JavaScript would print it as written (an
+    /// integer of at most 15 digits, not `-0`), else read as a double and
+    /// printed as JavaScript prints it.
+    fn number(&mut self) -> Option<()> {
+        let b = self.bytes;
+        let start = self.pos;
+        let mut i = start;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let int_start = i;
+        match b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            _ => return None,
+        }
+        let int_digits = i - int_start;
+        let mut plain = true;
+        if b.get(i) == Some(&b'.') {
+            plain = false;
+            i += 1;
+            let frac = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == frac {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            plain = false;
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            let exp = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == exp {
+                return None;
+            }
+        }
+        let literal = &self.text[start..i];
+        self.pos = i;
+        if plain && int_digits <= 15 && literal != "-0" {
+            self.out.push_str(literal);
+            return Some(());
+        }
+        let f: f64 = literal.parse().ok()?;
+        if !f.is_finite() {
+            return None;
+        }
+        write_number_f64(self.out, f).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(text: &str) -> Option<String> {
+        let mut out = String::new();
+        match scan(text, &mut out) {
+            Scan::Done => Some(out),
+            Scan::Fallback => None,
+        }
+    }
+
+    #[test]
+    fn sorts_keys_and_keeps_javascript_number_and_string_forms() {
+        assert_eq!(
+            canon(r#" { "b" : 1.0, "a" : [1e2, -0, "\u00e9\n\/"], "10": null, "9": true } "#)
+                .as_deref(),
+            Some(r#"{"9":true,"10":null,"a":[100,0,"é\n/"],"b":1}"#)
+        );
+        assert_eq!(
+            canon(r#"{"z":{"y":2,"x":{"b":[],"a":{}}},"a":123456789012345678}"#).as_deref(),
+            Some(r#"{"a":123456789012345680,"z":{"x":{"a":{},"b":[]},"y":2}}"#)
+        );
+    }
+
+    #[test]
+    fn gives_up_where_the_tree_path_decides() {
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"b":1,"a":2,"b":3}"#,
+            r#""\ud800""#,
+            r#""\udc00x""#,
+            "1e400",
+            "01",
+            "[1,]",
+            "{} x",
+            "\"\u{1}\"",
+        ] {
+            assert!(canon(text).is_none(), "{text}");
+        }
+        assert!(canon(&"[".repeat(MAX_DEPTH)).is_none());
+    }
+
+    #[test]
+    fn surrogate_pairs_decode_to_one_character() {
+        assert_eq!(
+            canon(r#"{"\ud83d\ude00":"\ud83d\ude00"}"#).as_deref(),
+            Some("{\"😀\":\"😀\"}")
+        );
+    }
+
+    #[test]
+    fn the_corpus_takes_the_scan_and_matches_the_tree_path() {
+        let items: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../tests/data/platform-objects.json")).unwrap();
+        for item in &items {
+            let data = &item["data"];
+            for text in [
+                serde_json::to_string(data).unwrap(),
+                serde_json::to_string_pretty(data).unwrap(),
+            ] {
+                let scanned = canon(&text).expect("the corpus needs no fallback");
+                assert_eq!(scanned, crate::canonical::canonicalize(data).unwrap());
+            }
+        }
+    }
+}

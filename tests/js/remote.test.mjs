@@ -1,0 +1,131 @@
+// Caches synced to a server (`MetadataService.create({ remote })`), as app
+// instances use them: replicated at start, following the change stream,
+// writes pinned to the cached version, reads offline, resumed after the
+// server comes back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MetadataService } from '@objectstack/metadata-wasm';
+import { createHandler, listen } from '@objectstack/metadata-wasm/server';
+import { openSqliteStore } from '@objectstack/metadata-wasm/sqlite';
+
+const TOKENS = {
+  'root-token-00001': { actor: 'root', roles: [] },
+  'acme-token-00001': { actor: 'alice', roles: [], tenant: 'acme' },
+};
+
+async function startServer(path, port = 0) {
+  const store = await openSqliteStore(path);
+  const service = await MetadataService.create({ store, actor: 'server' });
+  const running = await listen(createHandler({ service, tokens: TOKENS, limits: { heartbeatMs: 100 } }), { port });
+  return { ...running, async stop() { await running.close(); store.close(); } };
+}
+
+async function until(check, what) {
+  for (let i = 0; i < 1500; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const cacheOf = (url, token = 'root-token-00001') => MetadataService.create({ store: 'memory', remote: { url, token } });
+
+test('two caches of one server: a change through one reaches the other, with the server\'s versions', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(join(dir, 'a.db'));
+  t.after(() => server.stop());
+  const a = await cacheOf(server.url);
+  const b = await cacheOf(server.url);
+  t.after(() => { a.close(); b.close(); });
+  const heard = [];
+  b.subscribe((e) => heard.push(e));
+  const out = await a.save('view', 'shared', { label: 'from a' });
+  assert.equal(out.record.version, 1);
+  await until(async () => (await b.load('view', 'shared'))?.label === 'from a', 'b to hear of a\'s save');
+  assert.equal((await b.loadRecord('view', 'shared')).checksum, out.record.checksum);
+  assert.ok(heard.some((e) => e.name === 'shared' && e.remote === true));
+  await a.save('view', 'shared', { label: 'again' });
+  await until(async () => (await b.loadRecord('view', 'shared'))?.version === 2, 'version 2 in b');
+  // Deletes and purges follow too.
+  await a.delete('view', 'shared');
+  await until(async () => (await b.load('view', 'shared')) === null, 'the delete in b');
+  await a.save('view', 'other', { n: 1 });
+  await until(async () => (await b.load('view', 'other')) !== null, 'other in b');
+  await a.purge('view', 'other');
+  await until(async () => (await b.loadOwnRecord('view', 'other')) === null, 'the purge in b');
+  assert.deepEqual((await b.history('view', 'shared')).map((h) => h.operation), ['create', 'update', 'delete']);
+});
+
+test('conflicting edits: the second is refused with CONFLICT, and its cache holds the server\'s version', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(join(dir, 'c.db'));
+  t.after(() => server.stop());
+  const a = await cacheOf(server.url);
+  const b = await cacheOf(server.url);
+  t.after(() => { a.close(); b.close(); });
+  await a.save('object', 'account', { label: 'v1' });
+  await until(async () => (await b.load('object', 'account')) !== null, 'b to have v1');
+  // b stops hearing, so it edits what it holds: version 1.
+  b.close();
+  await a.save('object', 'account', { label: 'a wins' });
+  await assert.rejects(b.save('object', 'account', { label: 'b loses' }), (e) => e.code === 'CONFLICT');
+  assert.equal((await b.load('object', 'account')).label, 'a wins');
+  assert.equal((await b.loadRecord('object', 'account')).version, 2);
+});
+
+test('offline: reads are served from the cache; writes say the server is unreachable; the cache resumes where it left off', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'o.db');
+  let server = await startServer(path);
+  const port = Number(new URL(server.url).port);
+  const cache = await cacheOf(server.url);
+  t.after(() => cache.close());
+  const statuses = [];
+  cache.onStatus((s) => statuses.push(s.online));
+  await cache.save('app', 'crm', { label: 'CRM' });
+  await server.stop();
+  await until(() => cache.online === false, 'the cache to notice');
+  assert.deepEqual(await cache.load('app', 'crm'), { label: 'CRM' });
+  assert.deepEqual((await cache.loadMany('app')).map((d) => d.label), ['CRM']);
+  await assert.rejects(cache.save('app', 'crm', { label: 'offline' }), (e) => e.code === 'STORAGE_UNAVAILABLE');
+  // Changes made while it was away (straight into the database)...
+  const store = await openSqliteStore(path);
+  const direct = await MetadataService.create({ store, actor: 'elsewhere' });
+  await direct.save('app', 'crm', { label: 'changed while away' });
+  await direct.save('app', 'erp', { label: 'ERP' });
+  store.close();
+  // ...reach it once the server is back on the same address.
+  server = await startServer(path, port);
+  t.after(() => server.stop());
+  await until(async () => (await cache.load('app', 'erp')) !== null, 'the cache to catch up');
+  assert.equal((await cache.load('app', 'crm')).label, 'changed while away');
+  assert.equal(cache.online, true);
+  assert.deepEqual([...new Set(statuses)].sort(), [false, true]);
+});
+
+test('a tenant\'s cache: its own records and the global ones, as the server resolves them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(join(dir, 't.db'));
+  t.after(() => server.stop());
+  const root = await cacheOf(server.url);
+  t.after(() => root.close());
+  await root.save('view', 'home', { who: 'global' });
+  await root.save('view', 'shared', { who: 'global' });
+  const acme = await cacheOf(server.url, 'acme-token-00001');
+  t.after(() => acme.close());
+  assert.equal(acme.tenant, 'acme', 'the server says whose the token is');
+  assert.equal((await acme.load('view', 'home')).who, 'global');
+  const own = await acme.save('view', 'home', { who: 'acme' });
+  assert.equal(own.record.tenant_id, 'acme');
+  assert.equal((await acme.load('view', 'home')).who, 'acme');
+  await root.save('view', 'shared', { who: 'global, changed' });
+  await until(async () => (await acme.load('view', 'shared'))?.who === 'global, changed', 'the global change in the tenant cache');
+  assert.equal((await root.load('view', 'home')).who, 'global');
+});

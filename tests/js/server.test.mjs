@@ -1,0 +1,348 @@
+// The metadata server over HTTP on loopback: the ADR's routes, tokens and
+// the access policy, the change stream (resumed after a dropped connection
+// with no gap and no duplicate), hostile requests, the CLI's `serve`, and
+// the handler mounted in Hono.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import { MetadataService } from '@objectstack/metadata-wasm';
+import { createHandler, listen } from '@objectstack/metadata-wasm/server';
+import { openSqliteStore } from '@objectstack/metadata-wasm/sqlite';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TOKENS = {
+  'admin-token-0001': { actor: 'ada', roles: ['admin'] },
+  'reader-token-001': { actor: 'rita', roles: ['reader'] },
+  'acme-token-00001': { actor: 'alice', roles: ['admin'], tenant: 'acme' },
+  'globex-token-001': { actor: 'gus', roles: ['admin'], tenant: 'globex' },
+};
+const POLICY = { roles: { admin: { '*': ['admin'] }, reader: { '*': ['read'] } } };
+
+let dir;
+let store;
+let server;
+let base;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'osm-server-'));
+  store = await openSqliteStore(join(dir, 'server.db'));
+  const service = await MetadataService.create({ store, actor: 'server', policy: POLICY });
+  server = await listen(createHandler({ service, tokens: TOKENS, limits: { body: 64 * 1024, batch: 256 * 1024, heartbeatMs: 200 } }), {
+    headersTimeoutMs: 1000,
+    requestTimeoutMs: 2000,
+  });
+  base = `${server.url}/api/v1/metadata`;
+});
+
+after(async () => {
+  await server.close();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const as = (token) => ({ authorization: `Bearer ${token}` });
+const ADMIN = as('admin-token-0001');
+
+async function call(method, path, { token = 'admin-token-0001', body, headers = {} } = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? as(token) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
+}
+
+test('records: create, read with ETag and 304, conditional update, 412 on a stale ETag, delete', async () => {
+  let r = await call('PUT', '/view/all_accounts', { body: { label: 'All accounts', columns: ['name'] } });
+  assert.equal(r.status, 201);
+  assert.equal(r.body.record.version, 1);
+  const first = r.body.record.checksum;
+  assert.equal(r.headers.get('etag'), `"${first}"`);
+
+  r = await call('GET', '/view/all_accounts');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.data, { label: 'All accounts', columns: ['name'] });
+  assert.equal(r.body.owner, 'ada');
+  assert.equal(r.headers.get('etag'), `"${first}"`);
+  assert.equal((await call('GET', '/view/all_accounts', { headers: { 'if-none-match': `"${first}"` } })).status, 304);
+  // Plural paths of the ADR for built-in types.
+  assert.equal((await call('GET', '/views/all_accounts')).body.checksum, first);
+
+  r = await call('PUT', '/view/all_accounts', { body: { label: 'Renamed' }, headers: { 'if-match': `"${first}"` } });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.record.version, 2);
+  // The first ETag is stale now: refused, nothing written.
+  r = await call('PUT', '/view/all_accounts', { body: { label: 'Lost update' }, headers: { 'if-match': `"${first}"` } });
+  assert.equal(r.status, 412);
+  assert.equal(r.body.code, 'CONFLICT');
+  assert.equal((await call('GET', '/view/all_accounts')).body.data.label, 'Renamed');
+  // If-None-Match: * creates only.
+  assert.equal((await call('PUT', '/view/all_accounts', { body: {}, headers: { 'if-none-match': '*' } })).status, 412);
+
+  const current = (await call('GET', '/view/all_accounts')).body.checksum;
+  assert.equal((await call('DELETE', '/view/all_accounts', { headers: { 'if-match': `"${first}"` } })).status, 412);
+  r = await call('DELETE', '/view/all_accounts', { headers: { 'if-match': `"${current}"` } });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.record.is_active, false);
+  assert.equal((await call('GET', '/view/all_accounts')).status, 404);
+  r = await call('GET', '/view/all_accounts/history');
+  assert.deepEqual(r.body.map((h) => h.operation), ['create', 'update', 'delete']);
+});
+
+test('records: POST creates (409 if it exists), restore, rollback, purge, queries and paging', async () => {
+  let r = await call('POST', '/app', { body: { name: 'crm', label: 'CRM' } });
+  assert.equal(r.status, 201);
+  assert.equal(r.body.record.name, 'crm');
+  assert.equal((await call('POST', '/app', { body: { name: 'crm', label: 'again' } })).status, 409);
+  assert.equal((await call('POST', '/app', { body: { label: 'no name' } })).status, 400);
+  await call('PUT', '/app/crm?tags=sales,core', { body: { label: 'CRM 2' } });
+  await call('DELETE', '/app/crm');
+  r = await call('POST', '/app/crm/restore');
+  assert.equal(r.body.record.is_active, true);
+  r = await call('POST', '/app/crm/rollback', { body: { version: 1 } });
+  assert.equal(r.body.record.data.label, 'CRM');
+  assert.equal(r.body.operation, 'rollback');
+  for (let i = 0; i < 5; i++) await call('PUT', `/app/a${i}`, { body: { i } });
+  r = await call('GET', '/app?offset=1&limit=2');
+  assert.deepEqual([r.body.total, r.body.items.map((x) => x.name)], [6, ['a1', 'a2']]);
+  r = await call('GET', '/app?tags=sales');
+  assert.deepEqual(r.body.items.map((x) => x.name), ['crm']);
+  assert.equal((await call('GET', '/app?frobnicate=1')).status, 400);
+  r = await call('POST', '/app/crm/purge');
+  assert.equal(r.status, 200);
+  assert.equal(r.body.operation, 'purge');
+  assert.equal((await call('GET', '/app/crm')).status, 404);
+});
+
+test('batch: all or nothing, the failing item named', async () => {
+  const items = [
+    { type: 'page', name: 'p1', data: { n: 1 } },
+    { type: 'page', name: 'p2', data: { n: 2 } },
+    { type: 'page', name: 'Bad Name', data: {} },
+  ];
+  let r = await call('POST', '/_batch', { body: items });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.index, 2);
+  assert.equal((await call('GET', '/page/p1')).status, 404);
+  r = await call('POST', '/_batch', { body: items.slice(0, 2) });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.map((o) => o.record.version), [1, 1]);
+});
+
+test('manifest and fetch: what a cache replicates by', async () => {
+  await call('PUT', '/object/account', { body: { label: 'Account' } });
+  const r = await call('GET', '/_manifest?type=object');
+  assert.match(r.body.position, /^\d+$/);
+  const entry = r.body.items.find((e) => e.name === 'account');
+  assert.deepEqual(Object.keys(entry).sort(), ['checksum', 'name', 'tenant_id', 'type', 'version']);
+  const fetched = await call('POST', '/_fetch', { body: [{ tenant_id: null, type: 'object', name: 'account' }, { tenant_id: null, type: 'object', name: 'none' }] });
+  assert.equal(fetched.body.length, 1);
+  assert.equal(fetched.body[0].checksum, entry.checksum);
+});
+
+test('tokens: 401 without or with an unknown token, 403 naming the permission, tenants from the token only', async () => {
+  for (const token of [null, 'not-a-known-token']) {
+    const r = await call('GET', '/view', { token });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.code, 'UNAUTHENTICATED');
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+  }
+  assert.equal((await call('GET', '/object/account', { token: 'reader-token-001' })).status, 200);
+  const r = await call('PUT', '/object/account', { token: 'reader-token-001', body: { label: 'x' } });
+  assert.equal(r.status, 403);
+  assert.equal(r.body.code, 'FORBIDDEN');
+  assert.equal(r.body.permission, 'write');
+
+  await call('PUT', '/view/home', { token: 'acme-token-00001', body: { who: 'acme' } });
+  // A header naming another tenant changes nothing: the token decides.
+  const globex = await call('GET', '/view/home', { token: 'globex-token-001', headers: { 'x-tenant-id': 'acme', 'x-environment-id': 'acme' } });
+  assert.equal(globex.status, 404);
+  const acme = await call('GET', '/view/home', { token: 'acme-token-00001' });
+  assert.equal(acme.body.tenant_id, 'acme');
+  // The global record is visible to tenants, not writable in their name.
+  await call('PUT', '/view/shared', { body: { who: 'global' } });
+  assert.equal((await call('GET', '/view/shared', { token: 'globex-token-001' })).body.tenant_id, null);
+  const own = await call('PUT', '/view/shared', { token: 'globex-token-001', body: { who: 'globex' } });
+  assert.equal(own.body.record.tenant_id, 'globex');
+  assert.equal((await call('GET', '/view/shared')).body.data.who, 'global');
+  assert.deepEqual((await call('GET', '/_identity', { token: 'acme-token-00001' })).body, { actor: 'alice', roles: ['admin'], tenant: 'acme', development: false });
+});
+
+// Reads a change stream until `count` events arrived; then drops it.
+async function readStream(headers, count, query = '') {
+  const controller = new AbortController();
+  const response = await fetch(`${base}/_changes${query}`, { headers: { ...ADMIN, accept: 'text/event-stream', ...headers }, signal: controller.signal });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type'), /^text\/event-stream/);
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const events = [];
+  while (events.length < count) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+      if (fields.event === 'change') events.push({ id: fields.id, ...JSON.parse(fields.data) });
+    }
+  }
+  controller.abort();
+  // What a client that dropped after `count` events had seen.
+  return events.slice(0, count);
+}
+
+test('change stream: replays from a position, goes live, resumes after a dropped connection with no gap and no duplicate', async () => {
+  const start = Number((await call('GET', '/_manifest')).body.position);
+  const writes = async (names) => {
+    for (const n of names) await call('PUT', `/dashboard/${n}`, { body: { n } });
+  };
+  await writes(['d1', 'd2', 'd3']);
+  // From the position before the writes: the three, replayed.
+  const first = await readStream({}, 3, `?since=${start}`);
+  assert.deepEqual(first.map((e) => e.name), ['d1', 'd2', 'd3']);
+  assert.deepEqual(first.map((e) => e.sequence), [start + 1, start + 2, start + 3]);
+  // Dropped after two; three more writes while away; resumed by
+  // Last-Event-ID: exactly what came after the second.
+  const two = await readStream({}, 2, `?since=${start}`);
+  await writes(['d4', 'd5', 'd6']);
+  const resumed = readStream({ 'last-event-id': two[1].id }, 5);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await writes(['d7']);
+  const rest = await resumed;
+  assert.deepEqual(rest.map((e) => e.name), ['d3', 'd4', 'd5', 'd6', 'd7']);
+  const all = [...two, ...rest].map((e) => e.sequence);
+  assert.deepEqual(all, all.map((_, i) => start + 1 + i), 'no gap, no duplicate');
+  assert.equal((await call('GET', '/_changes?since=x.y.z')).status, 400);
+});
+
+test('change stream of a tenant: its own scope and the global one, with a two-part position', async () => {
+  const token = 'acme-token-00001';
+  const position = (await call('GET', '/_manifest', { token })).body.position;
+  assert.match(position, /^\d+\.\d+$/);
+  const controller = new AbortController();
+  const response = await fetch(`${base}/_changes?since=${position}`, { headers: { ...as(token), accept: 'text/event-stream' }, signal: controller.signal });
+  const reader = response.body.getReader();
+  await call('PUT', '/view/acme_only', { token, body: {} });
+  await call('PUT', '/view/global_one', { body: {} });
+  await call('PUT', '/view/globex_only', { token: 'globex-token-001', body: {} });
+  let text = '';
+  while ((text.match(/event: change/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+  controller.abort();
+  assert.match(text, /"name":"acme_only"/);
+  assert.match(text, /"name":"global_one"/);
+  assert.doesNotMatch(text, /globex_only/);
+});
+
+test('hostile requests: clear JSON errors, nothing written', async () => {
+  // Over the size limit, by Content-Length: refused before the body is read.
+  let r = await call('PUT', '/view/huge', { body: JSON.stringify({ big: 'x'.repeat(100 * 1024) }) });
+  assert.equal(r.status, 413);
+  assert.equal(r.body.code, 'PAYLOAD_TOO_LARGE');
+  // ...and without one (a chunked stream): refused once it passes the limit.
+  const chunks = new ReadableStream({
+    pull(c) {
+      c.enqueue(new TextEncoder().encode(`{"big":"${'y'.repeat(40 * 1024)}`));
+      if (++this.n > 3) c.close();
+    },
+    n: 0,
+  });
+  const streamed = await fetch(`${base}/view/huge`, { method: 'PUT', headers: ADMIN, body: chunks, duplex: 'half' }).catch((e) => e);
+  if (!(streamed instanceof Error)) assert.equal(streamed.status, 413);
+  assert.equal((await call('GET', '/view/huge')).status, 404);
+  // Invalid JSON, a non-object, an invalid name or type.
+  for (const [path, body] of [['/view/x', '{"unclosed":'], ['/view/x', '[1,2]'], ['/view/Bad%20Name', '{}'], ['/Not-A-Type/x', '{}']]) {
+    r = await call('PUT', path, { body });
+    assert.equal(r.status, 400, `${path} ${body}`);
+    assert.equal(r.body.code, 'VALIDATION');
+  }
+  // Unknown routes, wrong methods.
+  assert.equal((await call('GET', '/view/x/frobnicate')).status, 404);
+  assert.equal((await fetch(`${server.url}/not/api`)).status, 404);
+  r = await call('PATCH', '/view/x', { body: '{}' });
+  assert.equal(r.status, 405);
+  assert.equal(r.headers.get('allow'), 'GET, PUT, DELETE');
+  assert.equal((await call('GET', '/%E0%A4%A')).status, 400);
+  // Nothing of the above was written.
+  assert.equal((await call('GET', '/view/x')).status, 404);
+});
+
+test('a stalled client is dropped by the server timeouts', async () => {
+  const { port } = new URL(server.url);
+  const started = Date.now();
+  const closed = await new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /api/v1/metadata HTTP/1.1\r\nHost: x\r\n'));
+    let answer = '';
+    socket.on('data', (d) => { answer += d; });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', () => {});
+    setTimeout(() => { socket.destroy(); resolve(null); }, 10_000).unref();
+  });
+  assert.notEqual(closed, null, 'the server never dropped a client that sent half its headers');
+  assert.match(closed, /^HTTP\/1\.1 408 /);
+});
+
+test('many concurrent connections are all answered', async () => {
+  await call('PUT', '/view/busy', { body: { ok: true } });
+  const results = await Promise.all(Array.from({ length: 200 }, () => fetch(`${base}/view/busy`, { headers: ADMIN }).then((r) => r.status)));
+  assert.deepEqual([...new Set(results)], [200]);
+});
+
+test('development mode: no tokens, one anonymous developer, loopback only', async () => {
+  const service = await MetadataService.create();
+  const handler = createHandler({ service });
+  assert.equal(handler.development, true);
+  await assert.rejects(listen(handler, { host: '0.0.0.0' }), (e) => e.code === 'VALIDATION' && /loopback/.test(e.message));
+  const dev = await listen(handler);
+  try {
+    const r = await fetch(`${dev.url}/api/v1/metadata/view/v`, { method: 'PUT', body: '{"a":1}' });
+    assert.equal(r.status, 201);
+    assert.equal((await r.json()).record.owner, 'developer');
+  } finally {
+    await dev.close();
+  }
+});
+
+test('the handler mounts in Hono', async () => {
+  const service = await MetadataService.create();
+  const handler = createHandler({ service });
+  const app = new Hono();
+  app.all('/api/*', (c) => handler.fetch(c.req.raw));
+  let r = await app.fetch(new Request('http://app.test/api/v1/metadata/view/v', { method: 'PUT', body: '{"via":"hono"}' }));
+  assert.equal(r.status, 201);
+  r = await app.fetch(new Request('http://app.test/api/v1/meta/view/v'));
+  assert.deepEqual((await r.json()).item, { via: 'hono' });
+});
+
+test('objectstack-metadata serve: prints where it listens, serves, stops on SIGTERM', async (t) => {
+  const tokens = join(dir, 'tokens.json');
+  writeFileSync(tokens, JSON.stringify({ 'cli-token-00001': { actor: 'cli-user', roles: [] } }));
+  const child = spawn(process.execPath, [join(root, 'pkg', 'cli.js'), 'serve', '--port', '0', '--db', join(dir, 'cli.db'), '--tokens', tokens], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill());
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  assert.equal((await fetch(`${url}/api/v1/metadata`)).status, 401);
+  assert.equal((await fetch(`${url}/api/v1/metadata`, { headers: as('cli-token-00001') })).status, 200);
+  const code = await new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
+});
