@@ -503,3 +503,44 @@ test('the command line on PostgreSQL: import, export, history and verify with --
   assert.match(r.out, /52 created/);
   await admin.query(`DROP DATABASE ${database}`);
 });
+
+test('objectstack-metadata serve --database-url: two servers on one database, a change through one is read through the other', { skip }, async (t) => {
+  const database = `serve_${process.pid}`;
+  await admin.query(`CREATE DATABASE ${database}`);
+  const target = new URL(url);
+  target.pathname = `/${database}`;
+  const cli = join(here, '..', '..', 'pkg', 'cli.js');
+  const { DATABASE_URL: _, ...env } = process.env;
+  const start = () => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--database-url', target.href], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve({ child, base: `${m[1]}/api/v1/metadata` });
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  const [a, b] = [await start(), await start()];
+  t.after(() => { a.child.kill(); b.child.kill(); });
+  // b has read (and cached) the absence, then a creates and changes it.
+  assert.equal((await fetch(`${b.base}/view/shared`)).status, 404);
+  assert.equal((await fetch(`${a.base}/view/shared`, { method: 'PUT', body: '{"n":1}' })).status, 201);
+  const read = async (n) => {
+    const r = await fetch(`${b.base}/view/shared`);
+    return r.status === 200 && (await r.json()).data.n === n;
+  };
+  await until(() => read(1), 10000, 'the other server to serve the new record');
+  assert.equal((await fetch(`${a.base}/view/shared`, { method: 'PUT', body: '{"n":2}' })).status, 200);
+  await until(() => read(2), 10000, 'the other server to serve the change');
+  const rows = await new pg.Client({ connectionString: target.href });
+  await rows.connect();
+  const { rows: [row] } = await rows.query(`SELECT version, data->>'n' AS n FROM sys_metadata WHERE name = 'shared'`);
+  await rows.end();
+  assert.deepEqual(row, { version: '2', n: '2' });
+  for (const s of [a, b]) {
+    const code = await new Promise((resolve) => { s.child.once('exit', resolve); s.child.kill('SIGTERM'); });
+    assert.equal(code, 0);
+  }
+  await admin.query(`DROP DATABASE ${database}`);
+});
