@@ -504,7 +504,39 @@ test('the command line on PostgreSQL: import, export, history and verify with --
   await admin.query(`DROP DATABASE ${database}`);
 });
 
-test('objectstack-metadata serve --database-url: two servers on one database, a change through one is read through the other', { skip }, async (t) => {
+// The first `count` change events of a server's SSE stream.
+async function changeStream(address, count) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 15000);
+  const response = await fetch(address, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+  assert.equal(response.status, 200);
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const events = [];
+  try {
+    while (events.length < count) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+        if (fields.event === 'change') events.push(JSON.parse(fields.data));
+      }
+    }
+  } catch (error) {
+    if (error.name !== 'AbortError') throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return events;
+}
+
+test('objectstack-metadata serve --database-url: two servers on one database, a change through one is read and streamed by the other', { skip }, async (t) => {
   const database = `serve_${process.pid}`;
   await admin.query(`CREATE DATABASE ${database}`);
   const target = new URL(url);
@@ -523,8 +555,10 @@ test('objectstack-metadata serve --database-url: two servers on one database, a 
   });
   const [a, b] = [await start(), await start()];
   t.after(() => { a.child.kill(); b.child.kill(); });
-  // b has read (and cached) the absence, then a creates and changes it.
+  // b has read (and cached) the absence, and streams its changes from the
+  // start of an empty log; then a creates and changes the record.
   assert.equal((await fetch(`${b.base}/view/shared`)).status, 404);
+  const streamed = changeStream(`${b.base}/_changes?since=0`, 2);
   assert.equal((await fetch(`${a.base}/view/shared`, { method: 'PUT', body: '{"n":1}' })).status, 201);
   const read = async (n) => {
     const r = await fetch(`${b.base}/view/shared`);
@@ -533,6 +567,8 @@ test('objectstack-metadata serve --database-url: two servers on one database, a 
   await until(() => read(1), 10000, 'the other server to serve the new record');
   assert.equal((await fetch(`${a.base}/view/shared`, { method: 'PUT', body: '{"n":2}' })).status, 200);
   await until(() => read(2), 10000, 'the other server to serve the change');
+  // b's change stream, opened before either change, carried both: live.
+  assert.deepEqual((await streamed).map((e) => [e.sequence, e.name, e.version]), [[1, 'shared', 1], [2, 'shared', 2]]);
   const rows = await new pg.Client({ connectionString: target.href });
   await rows.connect();
   const { rows: [row] } = await rows.query(`SELECT version, data->>'n' AS n FROM sys_metadata WHERE name = 'shared'`);
