@@ -22,8 +22,9 @@ const now = () => performance.timeOrigin + performance.now();
 
 // A store of either kind in a fresh place.
 let places = 0;
-const dir = mkdtempSync(join(tmpdir(), 'osm-pg-bench-'));
+let dir = null;
 async function openFresh(kind, url) {
+  dir ??= mkdtempSync(join(tmpdir(), 'osm-pg-bench-'));
   places += 1;
   if (kind === 'postgres') {
     const schema = `bench_${process.pid}_${places}`;
@@ -190,7 +191,7 @@ async function propagation(kind, changes) {
 const latencies = [await propagation('postgres', 1000), await propagation('sqlite', 200)];
 
 await Promise.all(opened.map((s) => s.close()));
-rmSync(dir, { recursive: true, force: true });
+if (dir) rmSync(dir, { recursive: true, force: true });
 
 const f = (x) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
 const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
