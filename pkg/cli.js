@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // objectstack-metadata: import, export, history and verify over the SQLite
-// default store. Exit codes: 0 success, 1 failure (an error, or mismatches
+// default store, or PostgreSQL with --database-url (or DATABASE_URL). Exit codes: 0 success, 1 failure (an error, or mismatches
 // found by verify), 2 usage error.
 
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +11,7 @@ import {
   checksum,
   renderMetadataFile,
 } from './index.node.js';
-import { openSqliteStore } from './sqlite.js';
+import { openStore } from './open-store.js';
 
 const USAGE = `usage: objectstack-metadata <command> [options]
 
@@ -27,6 +26,8 @@ commands:
 
 options:
   --db <file>               SQLite database (default ./metadata.db)
+  --database-url <url>      PostgreSQL instead (postgres://user:password@host:5432/db); also
+                            DATABASE_URL when --db is not given
   --tenant <id>             work for one tenant (default: global records)
   --actor <user>            who is acting (default: $USER or 'cli')
   --format <f>              export format: json | yaml | typescript (default json)
@@ -52,8 +53,9 @@ function progress(options, message) {
   if (!options.quiet) process.stderr.write(`${message}\n`);
 }
 
-async function openService(options, { readonly = false } = {}) {
-  const store = await openSqliteStore(options.db, { readonly });
+async function openService(options, { readonly = false, optional = false } = {}) {
+  const store = await openStore({ db: options.db, databaseUrl: options['database-url'] }, { readonly, optional });
+  if (store === null) return { store: null, service: null };
   const service = await MetadataService.create({
     store,
     tenant: options.tenant ?? null,
@@ -134,11 +136,9 @@ async function importCommand(dir, options) {
   let store = null;
   let outcomes;
   try {
-    let service = null;
     // A dry run opens an existing database read-only and creates none.
-    if (!dryRun || existsSync(options.db)) {
-      ({ store, service } = await openService(options, { readonly: dryRun }));
-    }
+    let service;
+    ({ store, service } = await openService(options, { optional: dryRun }));
     outcomes = await planImport(service, items, options.tenant);
     if (!dryRun && items.length > 0) {
       progress(options, `writing ${items.length} records in one transaction`);
@@ -147,7 +147,7 @@ async function importCommand(dir, options) {
       outcomes = saved.map((o, i) => (!o.changed ? 'unchanged' : outcomes[i] === 'unchanged' ? 'updated' : outcomes[i]));
     }
   } finally {
-    store?.close();
+    await store?.close();
   }
 
   const { total, types: perType } = summarise(items, outcomes);
@@ -187,7 +187,7 @@ async function exportCommand(dir, options) {
     }
     console.log(`exported ${page.total} records to ${dir} as ${format}`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -207,16 +207,16 @@ async function historyCommand(type, name, options) {
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 async function verifyCommand(options) {
-  const store = await openSqliteStore(options.db, { readonly: true });
+  const store = await openStore({ db: options.db, databaseUrl: options['database-url'] }, { readonly: true });
   const mismatches = [];
   let checked = 0;
   try {
-    for (const row of store.scan()) {
+    for await (const row of store.scan()) {
       checked += 1;
       let computed;
       try {
@@ -230,7 +230,7 @@ async function verifyCommand(options) {
       if (checked % PROGRESS_EVERY === 0) progress(options, `verified ${checked} rows`);
     }
   } finally {
-    store.close();
+    await store.close();
   }
   if (options.json) {
     console.log(JSON.stringify({ checked, mismatches }, null, 2));
@@ -251,7 +251,8 @@ export async function main(argv) {
       args: argv,
       allowPositionals: true,
       options: {
-        db: { type: 'string', default: './metadata.db' },
+        db: { type: 'string' },
+        'database-url': { type: 'string' },
         tenant: { type: 'string' },
         actor: { type: 'string', default: process.env.USER || 'cli' },
         format: { type: 'string' },
@@ -301,7 +302,7 @@ export async function main(argv) {
         return await verifyCommand(options);
     }
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error.usage) {
       console.error(`${error.message}\n\n${USAGE}`);
       return 2;
     }

@@ -1,11 +1,12 @@
 // `objectstack-metadata serve`: the metadata server on the SQLite store
-// (the embedded default), with bearer tokens and an access policy from
+// (the embedded default) or PostgreSQL (--database-url, or DATABASE_URL),
+// with bearer tokens and an access policy from
 // files, until SIGINT or SIGTERM.
 
 import { readFile } from 'node:fs/promises';
 import { MetadataService } from './index.node.js';
 import { createHandler, listen } from './server.js';
-import { openSqliteStore } from './sqlite.js';
+import { openStore } from './open-store.js';
 
 async function readJsonFile(path, what) {
   let text;
@@ -27,12 +28,13 @@ async function readJsonFile(path, what) {
 
 /**
  * Starts the server; resolves to `{ url, stop() }` once it accepts
- * connections. `options`: db, port, host, tokens (file), policy (file).
+ * connections. `options`: db or database-url, port, host, tokens (file),
+ * policy (file).
  */
 export async function startServer(options, { log = console.log } = {}) {
   const tokens = options.tokens ? await readJsonFile(options.tokens, 'tokens') : null;
   const policy = options.policy ? await readJsonFile(options.policy, 'policy') : undefined;
-  const store = await openSqliteStore(options.db ?? './metadata.db');
+  const store = await openStore({ db: options.db, databaseUrl: options['database-url'] });
   let service;
   let running;
   try {
@@ -54,12 +56,12 @@ export async function startServer(options, { log = console.log } = {}) {
       async stop() {
         await running.close();
         handler.close();
-        store.close();
+        await store.close();
       },
     };
   } catch (error) {
     await running?.close();
-    store.close();
+    await store.close();
     throw error;
   }
 }

@@ -95,6 +95,13 @@ extern "C" {
     fn map_host(map: &JsValue, asynchronous: bool, atomic: bool) -> JsValue;
     #[wasm_bindgen(js_name = sqliteHost)]
     fn sqlite_host(path: JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = postgresUrl)]
+    fn postgres_url() -> Option<String>;
+    #[wasm_bindgen(js_name = postgresRequired)]
+    fn postgres_required() -> bool;
+    #[wasm_bindgen(js_name = postgresHost)]
+    fn postgres_host(schema: JsValue) -> js_sys::Promise;
+    fn note(message: &str);
 }
 
 /// Arms a fault through the `arm(kind, n)` a wrapped host carries.
@@ -185,6 +192,35 @@ impl Factory for SqliteHosts {
     }
 }
 
+/// PostgreSQL record hosts, one fresh schema per subject.
+struct PostgresHosts {
+    last: RefCell<Option<JsValue>>,
+}
+
+async fn postgres(schema: JsValue) -> JsValue {
+    JsFuture::from(postgres_host(schema)).await.unwrap()
+}
+
+#[async_trait(?Send)]
+impl Factory for PostgresHosts {
+    fn label(&self) -> String {
+        "postgres record host".into()
+    }
+    async fn open(&self) -> Subject {
+        let wrapped = postgres(JsValue::UNDEFINED).await;
+        *self.last.borrow_mut() = Some(prop(&wrapped, "schema"));
+        Subject {
+            store: record_store(&wrapped),
+            faults: Some(arming(&wrapped)),
+            interleaves: true,
+        }
+    }
+    async fn reopen(&self, _: &Subject) -> Option<Rc<dyn Store>> {
+        let schema = self.last.borrow().clone()?;
+        Some(record_store(&postgres(schema).await))
+    }
+}
+
 #[wasm_bindgen_test]
 async fn key_value_hosts_pass_the_store_contract() {
     for asynchronous in [false, true] {
@@ -202,6 +238,28 @@ async fn key_value_hosts_pass_the_store_contract() {
 #[wasm_bindgen_test]
 async fn the_sqlite_record_host_passes_the_store_contract() {
     run_all(&SqliteHosts {
+        last: RefCell::default(),
+    })
+    .await;
+}
+
+/// On the PostgreSQL cluster the test command starts
+/// (`METADATA_TEST_DATABASE_URL`). Run by hand without one, it says so and
+/// passes nothing; under the test command (`METADATA_TEST_POSTGRES=required`)
+/// a missing URL fails.
+#[wasm_bindgen_test]
+async fn the_postgres_record_host_passes_the_store_contract() {
+    if postgres_url().is_none() {
+        assert!(
+            !postgres_required(),
+            "METADATA_TEST_DATABASE_URL is not set, and the test command requires PostgreSQL"
+        );
+        note(
+            "SKIPPED the PostgreSQL store contract: set METADATA_TEST_DATABASE_URL (./scripts/test starts a cluster and sets it)",
+        );
+        return;
+    }
+    run_all(&PostgresHosts {
         last: RefCell::default(),
     })
     .await;

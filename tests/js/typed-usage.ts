@@ -36,6 +36,7 @@ import {
   type RefusalCode,
 } from '@objectstack/metadata-wasm/project';
 import { openSqliteStore, type SqliteStore } from '@objectstack/metadata-wasm/sqlite';
+import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '@objectstack/metadata-wasm/postgres';
 import { createRepository, type MetadataRepository, type MetadataEvent } from '@objectstack/metadata-wasm/repository';
 import { createHandler, listen, nodeListener, type MetadataHandler } from '@objectstack/metadata-wasm/server';
 import { withMetadataCache } from '@objectstack/metadata-wasm/client';
@@ -188,4 +189,24 @@ export async function projectUsage(): Promise<void> {
   const texts: Record<string, string> = await loadProjectFiles({ project: './my-app' });
   const types: readonly string[] = PROJECT_TYPES;
   void [fromTexts, same, texts, types, load.ignored, load.skipped, load.scanned, load.files];
+}
+
+// PostgreSQL: one database for many app instances (Node).
+export async function postgresUsage(): Promise<void> {
+  const options: PostgresStoreOptions = { schema: 'metadata', max: 5, applicationName: 'app', reconnectMs: 200 };
+  const store: PostgresStore = await openPostgresStore('postgres://app@127.0.0.1:5432/app', options);
+  const svc = await MetadataService.create({ store, tenant: 'acme', actor: 'alice' });
+  const records: RecordHostStore = store;
+  const stop: () => void = await store.watch((e: ChangeEvent) => void e.sequence);
+  stop();
+  for await (const row of store.scan()) {
+    const text: string = row.data;
+    const table: 'sys_metadata' | 'sys_metadata_history' = row.table;
+    void [text, table, row.checksum, row.seq];
+  }
+  const repository: MetadataRepository = await createRepository({ store });
+  const readonly = await openPostgresStore({ connectionString: 'postgres://app@127.0.0.1/app' }, { readonly: true });
+  await readonly.close();
+  await store.close();
+  void [svc, records, repository, store.schema, store.channel];
 }

@@ -84,3 +84,38 @@ export async function sqliteHost(path) {
   wrapped.path = file;
   return wrapped;
 }
+
+// PostgreSQL: the throwaway cluster's URL, passed in by the test command
+// (scripts/test), which also sets METADATA_TEST_POSTGRES=required so that a
+// missing URL fails there instead of skipping.
+export function postgresUrl() {
+  return process.env.METADATA_TEST_DATABASE_URL || null;
+}
+
+export function postgresRequired() {
+  return process.env.METADATA_TEST_POSTGRES === 'required';
+}
+
+let postgres;
+let subjects = 0;
+const open = [];
+// A PostgreSQL record host in a fresh, empty schema (or in `schema`,
+// another connection to an existing one). A new subject closes the stores
+// of the one before: the suite runs one subject at a time.
+export async function postgresHost(schema) {
+  postgres ??= await import(pathToFileURL(join(process.cwd(), 'pkg', 'postgres.js')).href);
+  if (!schema) {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    schema = `contract_${process.pid}_${++subjects}`;
+  }
+  const store = await postgres.openPostgresStore(postgresUrl(), { schema, max: 4 });
+  open.push(store);
+  const wrapped = faulty(store);
+  wrapped.schema = schema;
+  return wrapped;
+}
+
+// A line on the runner's standard error, which it does not capture.
+export function note(message) {
+  process.stderr.write(`${message}\n`);
+}
