@@ -86,13 +86,26 @@ impl Definition {
     }
 
     /// The definition as a `serde_json::Value` (parsed on first use).
+    ///
+    /// A definition whose strings hold lone surrogates (JavaScript strings
+    /// may; see [`canonicalize_text`](crate::canonical::canonicalize_text))
+    /// has no `Value`: for it this is an empty object, and
+    /// [`Definition::try_value`] says why.
     pub fn value(&self) -> &Value {
-        self.0.value.get_or_init(|| {
-            // The text was validated by the same parser with the same limits,
-            // so this cannot fail; an empty object guards the invariant.
-            serde_json::from_str(self.json_text())
-                .unwrap_or_else(|_| Value::Object(Default::default()))
-        })
+        static EMPTY: OnceLock<Value> = OnceLock::new();
+        self.try_value()
+            .unwrap_or_else(|_| EMPTY.get_or_init(|| Value::Object(Default::default())))
+    }
+
+    /// The definition as a `serde_json::Value`, or `VALIDATION` when its
+    /// text holds what a `Value` cannot (a lone surrogate).
+    pub fn try_value(&self) -> Result<&Value> {
+        if let Some(value) = self.0.value.get() {
+            return Ok(value);
+        }
+        let value: Value = serde_json::from_str(self.json_text())
+            .map_err(|e| Error::validation("data", e.to_string()))?;
+        Ok(self.0.value.get_or_init(|| value))
     }
 
     /// True when both share one allocation (a cheap identity test).
