@@ -39,12 +39,21 @@ impl Definition {
     /// A definition from JSON text, validated (and its checksum computed)
     /// without building a `Value`.
     pub fn from_json_text(text: impl Into<String>) -> Result<Self> {
-        let raw = RawValue::from_string(text.into())
-            .map_err(|e| Error::validation("data", e.to_string()))?;
+        let text = text.into();
+        if text.len() > crate::validate::MAX_TEXT_BYTES {
+            return Err(too_long(text.len()));
+        }
+        let raw =
+            RawValue::from_string(text).map_err(|e| Error::validation("data", e.to_string()))?;
         Self::from_raw(raw)
     }
 
     fn from_raw(raw: Box<RawValue>) -> Result<Self> {
+        // Whitespace aside, the text is the canonical form's size: refuse
+        // what cannot fit before reading it.
+        if raw.get().len() > crate::validate::MAX_TEXT_BYTES {
+            return Err(too_long(raw.get().len()));
+        }
         let canonical = canonical::canonicalize_text(raw.get())?;
         check_canonical(&canonical)?;
         let checksum = OnceLock::new();
@@ -112,6 +121,16 @@ impl Definition {
     pub fn ptr_eq(a: &Definition, b: &Definition) -> bool {
         Arc::ptr_eq(&a.0, &b.0)
     }
+}
+
+fn too_long(len: usize) -> Error {
+    Error::validation(
+        "data",
+        format!(
+            "{len} bytes of JSON text; a definition has at most {} bytes of canonical JSON",
+            crate::validate::MAX_DATA_BYTES
+        ),
+    )
 }
 
 impl Deref for Definition {

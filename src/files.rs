@@ -95,6 +95,13 @@ pub fn parse_path(path: &str) -> Option<(String, String, FileFormat)> {
 /// errors are `VALIDATION` naming the path.
 pub fn parse_file(path: &str, text: &str, format: FileFormat) -> Result<Value> {
     let fail = |msg: String| Error::validation("file", format!("{path}: {msg}"));
+    if text.len() > validate::MAX_TEXT_BYTES {
+        return Err(fail(format!(
+            "{} bytes; a metadata file has at most {}",
+            text.len(),
+            validate::MAX_TEXT_BYTES
+        )));
+    }
     let value = match format {
         FileFormat::Json => serde_json::from_str(text).map_err(|e| fail(e.to_string()))?,
         FileFormat::Yaml => {

@@ -18,6 +18,10 @@ pub const MAX_TAG_LEN: usize = 64;
 pub const MAX_TAGS: usize = 64;
 /// Largest accepted definition, as canonical JSON bytes.
 pub const MAX_DATA_BYTES: usize = 8 * 1024 * 1024;
+/// Longest JSON (or YAML, TypeScript) text of one definition that is read
+/// at all: four times [`MAX_DATA_BYTES`], room for indentation. Longer text
+/// is refused on its length, before it is parsed.
+pub const MAX_TEXT_BYTES: usize = 4 * MAX_DATA_BYTES;
 
 /// A metadata type: a lower snake case identifier of at most
 /// [`MAX_TYPE_LEN`] bytes.

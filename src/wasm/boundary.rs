@@ -20,7 +20,7 @@ use crate::key::RecordKey;
 #[wasm_bindgen(module = "/src/wasm/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = toJsonText, catch)]
-    fn to_json_text(value: &JsValue) -> std::result::Result<String, JsValue>;
+    fn to_json_text(value: &JsValue, max_bytes: f64) -> std::result::Result<String, JsValue>;
     #[wasm_bindgen(js_name = metadataError)]
     fn metadata_error(code: &str, message: &str, details: &JsValue) -> JsValue;
     /// A printable description of a thrown value.
@@ -57,7 +57,10 @@ extern "C" {
     /// `create`'s options split into `{ store, rest }`, `rest` as JSON
     /// text; throws (a TypeError) for what cannot be read.
     #[wasm_bindgen(js_name = splitCreateOptions, catch)]
-    pub fn split_create_options(options: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    pub fn split_create_options(
+        options: &JsValue,
+        max_bytes: f64,
+    ) -> std::result::Result<JsValue, JsValue>;
     /// Calls `f()`, ignoring what it throws or rejects with.
     #[wasm_bindgen(js_name = callQuietly)]
     pub fn call_quietly(f: &js_sys::Function);
@@ -69,10 +72,24 @@ extern "C" {
     pub fn host_string(host: &js_sys::Object, name: &str) -> Option<String>;
 }
 
+/// Most bytes of JSON text any one argument (a value to hash, a batch of
+/// definitions, a manifest) or host answer may take when it crosses into
+/// the module; a single definition is held to
+/// [`MAX_DATA_BYTES`](crate::validate::MAX_DATA_BYTES).
+pub const MAX_ARG_BYTES: usize = 64 * 1024 * 1024;
+
 /// JSON text of a JS value, or `VALIDATION` naming `field` and what JSON
-/// cannot carry (non-finite numbers, BigInt, functions, cycles, depth).
+/// cannot carry (non-finite numbers, BigInt, functions, cycles, depth, more
+/// than [`MAX_ARG_BYTES`]).
 pub fn json_text_from_js(value: &JsValue, field: &str) -> Result<String> {
-    to_json_text(value).map_err(|e| Error::validation(field, thrown_message(&e)))
+    json_text_within(value, field, MAX_ARG_BYTES)
+}
+
+/// [`json_text_from_js`] with a size limit of its own: the value is refused
+/// as soon as its text is known to pass `max_bytes`, before it is
+/// serialised whole or copied into the module.
+pub fn json_text_within(value: &JsValue, field: &str, max_bytes: usize) -> Result<String> {
+    to_json_text(value, max_bytes as f64).map_err(|e| Error::validation(field, thrown_message(&e)))
 }
 
 /// A JS value as a `serde_json::Value`.

@@ -72,7 +72,7 @@ impl CreateOptions {
 
 /// Splits `create`'s options into the store spec and the rest.
 pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
-    let split = split_create_options(value)
+    let split = split_create_options(value, super::boundary::MAX_ARG_BYTES as f64)
         .map_err(|e| Error::validation("options", thrown_message(&e)))?;
     let store = js_sys::Reflect::get(&split, &JsValue::from_str("store")).unwrap_or_default();
     let rest = js_sys::Reflect::get(&split, &JsValue::from_str("rest"))

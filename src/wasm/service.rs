@@ -10,7 +10,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
-use super::boundary::{error_to_js, js_result, json_text_from_js, parse_json_text, to_js};
+use super::boundary::{error_to_js, js_result, json_text_within, parse_json_text, to_js};
 use super::convert::{
     definition_to_js, event_to_js, full_record_to_js, outcome_to_js, outcomes_to_js, record_to_js,
     resolution_to_js, set,
@@ -290,7 +290,11 @@ impl JsMetadataService {
             let o: SaveOptions = self::options(&options, "options")?;
             // Validated and checksummed from its JSON text: no value tree is
             // built on the way into the store.
-            let data = Definition::from_json_text(json_text_from_js(&data, "data")?)?;
+            let data = Definition::from_json_text(json_text_within(
+                &data,
+                "data",
+                crate::validate::MAX_DATA_BYTES,
+            )?)?;
             let w = chain.save_definition(&t, &n, data, o).await?;
             outcome_to_js(&w.outcome)
         })
