@@ -32,7 +32,20 @@ class Self {
   }
 }
 
+// A toJSON result whose own toJSON is never called (neither by upstream nor
+// by JSON.stringify), even when calling it would fail.
+class Inner {
+  constructor() {
+    this.kept = 1;
+  }
+
+  toJSON() {
+    return 1n;
+  }
+}
+
 const cases = {
+  'a toJSON result with a toJSON of its own': { outer: { toJSON: () => new Inner() } },
   'a String object': { s: new String('ab') },
   'a Number object': { n: new Number(5) },
   'a Boolean object': { b: new Boolean(false) },
