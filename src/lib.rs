@@ -25,6 +25,7 @@ pub mod service;
 pub mod store;
 pub mod sync;
 pub mod validate;
+pub mod yaml;
 
 pub use access::{AccessPolicy, Action, Actor, Permission};
 pub use canonical::{canonicalize, checksum, content_hash};
