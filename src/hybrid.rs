@@ -542,7 +542,10 @@ impl HybridService {
     }
 
     fn mirror_outcome(&self, outcome: &SaveOutcome) -> Result<Vec<LayerFailure>> {
-        if !outcome.changed {
+        // Only write-both mode mirrors: no other mode parses the definition
+        // into a value (which the definition would then keep, doubling the
+        // memory each saved definition holds).
+        if !outcome.changed || self.config.mode != ChainMode::WriteBoth {
             return Ok(Vec::new());
         }
         let r = &outcome.record;

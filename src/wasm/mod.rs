@@ -106,6 +106,18 @@ fn format_name(format: FileFormat) -> &'static str {
     }
 }
 
+/// The module's memory: `{ heapBytes, memoryBytes, limitBytes }`, the bytes
+/// allocated now, the linear memory reserved so far (it never shrinks) and
+/// the most it can have.
+#[wasm_bindgen(js_name = memoryUsage, unchecked_return_type = "MemoryUsage")]
+pub fn js_memory_usage() -> Result<JsValue, JsValue> {
+    js_result(to_js(&serde_json::json!({
+        "heapBytes": alloc::heap_in_use(),
+        "memoryBytes": alloc::memory_bytes(),
+        "limitBytes": alloc::MEMORY_LIMIT,
+    })))
+}
+
 /// True when `value` is an error raised by this library (a `MetadataError`
 /// with a stable `code`).
 #[wasm_bindgen(js_name = isMetadataError, unchecked_return_type = "value is MetadataError")]

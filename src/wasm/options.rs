@@ -101,9 +101,7 @@ pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T>
 
 /// A string argument.
 pub fn string_arg(value: &JsValue, field: &str) -> Result<String> {
-    value
-        .as_string()
-        .ok_or_else(|| Error::validation(field, "must be a string"))
+    super::boundary::js_string(value)?.ok_or_else(|| Error::validation(field, "must be a string"))
 }
 
 /// The (type, name) arguments every per-record method takes.

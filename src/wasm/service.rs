@@ -381,8 +381,20 @@ impl JsMetadataService {
             let t = string_arg(&type_name, "type")?;
             let many = chain.load_many(&t).await?;
             many.healthy()?;
-            // One JSON array of the definitions' texts, parsed once.
-            let mut array = String::from("[");
+            // One JSON array of the definitions' texts, parsed once; its
+            // size is known, so it is allocated only if it fits.
+            let len: usize = many
+                .items
+                .iter()
+                .map(|(_, f)| f.definition().json_text().len() + 1)
+                .sum();
+            let mut array = String::new();
+            array
+                .try_reserve(len + 2)
+                .ok()
+                .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
+                .ok_or_else(|| super::alloc::exhausted("the result"))?;
+            array.push('[');
             for (i, (_, found)) in many.items.iter().enumerate() {
                 if i > 0 {
                     array.push(',');
