@@ -395,3 +395,82 @@ fn a_tampered_record_is_corrupted_and_never_served() {
         assert_eq!(r.data(), Some(&json!({"a": "registry"})));
     });
 }
+
+/// A key-value backend whose stored texts a test can damage.
+#[derive(Default, Clone)]
+struct Damageable(Rc<std::cell::RefCell<std::collections::BTreeMap<String, String>>>);
+
+#[async_trait::async_trait(?Send)]
+impl KvBackend for Damageable {
+    fn kind(&self) -> &str {
+        "damageable"
+    }
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.0.borrow().get(key).cloned())
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .0
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<()> {
+        self.0.borrow_mut().insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.0.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stored_version_with_no_next_is_corrupted_not_wrapped_to_zero() {
+    block_on(async {
+        let backend = Damageable::default();
+        let store: Rc<dyn Store> = Rc::new(KvStore::new(backend.clone()));
+        let svc = MetadataService::builder_shared(Rc::clone(&store))
+            .build()
+            .unwrap();
+        svc.save("view", "a", json!({"v": 1}), opts())
+            .await
+            .unwrap();
+        for version in [u64::MAX, (1 << 53) - 1] {
+            {
+                let mut map = backend.0.borrow_mut();
+                let (key, text) = map
+                    .iter()
+                    .find(|(k, _)| k.starts_with("r/"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .unwrap();
+                let mut record: Value = serde_json::from_str(&text).unwrap();
+                record["version"] = json!(version);
+                map.insert(key, serde_json::to_string(&record).unwrap());
+            }
+            let before = backend.0.borrow().clone();
+            let err = svc
+                .save("view", "a", json!({"v": 2}), opts())
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "CORRUPTED", "{err}");
+            assert_eq!(
+                svc.delete("view", "a", ChangeOptions::default())
+                    .await
+                    .unwrap_err()
+                    .code(),
+                "CORRUPTED"
+            );
+            assert_eq!(
+                svc.purge("view", "a", ChangeOptions::default())
+                    .await
+                    .unwrap_err()
+                    .code(),
+                "CORRUPTED"
+            );
+            assert_eq!(*backend.0.borrow(), before, "nothing was written");
+        }
+    });
+}

@@ -135,3 +135,20 @@ test('re-importing an export of records created through the API writes nothing',
     { name: 'all_accounts', version: 1, source: 'database' },
   ]);
 });
+
+test('history() refuses a tampered entry as CORRUPTED, as rollback and verify do', async (t) => {
+  const dir = scratch(t);
+  const db = join(dir, 'h.db');
+  const store = await openSqliteStore(db);
+  const svc = await MetadataService.create({ store });
+  await svc.save('view', 'a', { v: 1 });
+  await svc.save('view', 'a', { v: 2 });
+  store.db.prepare(`UPDATE sys_metadata_history SET data = '{"v":666}' WHERE name = 'a' AND version = 1`).run();
+  await assert.rejects(svc.history('view', 'a'), (e) => e.code === 'CORRUPTED' && /version 1/.test(e.message));
+  await assert.rejects(svc.rollback('view', 'a', 1), (e) => e.code === 'CORRUPTED');
+  svc.free();
+  store.close();
+  const r = run('verify', '--db', db);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /MISMATCH sys_metadata_history view\/a v1/);
+});
