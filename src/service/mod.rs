@@ -11,6 +11,7 @@ mod read;
 mod write;
 
 pub use options::{ChangeOptions, Guard, SaveItem, SaveOptions, SaveOutcome};
+pub use read::Audience;
 
 use std::rc::Rc;
 

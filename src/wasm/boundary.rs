@@ -229,6 +229,15 @@ pub fn error_to_js(error: &Error) -> JsValue {
     metadata_error(error.code(), &error.to_string(), &details)
 }
 
+/// Runs `work` as a Promise: resolved with its value, rejected with a
+/// `MetadataError`.
+pub fn promise<F>(work: F) -> js_sys::Promise
+where
+    F: std::future::Future<Output = Result<JsValue>> + 'static,
+{
+    wasm_bindgen_futures::future_to_promise(async move { work.await.map_err(|e| error_to_js(&e)) })
+}
+
 /// A core result as a wasm-bindgen result.
 pub fn js_result<T>(result: Result<T>) -> std::result::Result<T, JsValue> {
     result.map_err(|e| error_to_js(&e))

@@ -448,6 +448,10 @@ impl Store for IndexedDbStore {
         "indexeddb"
     }
 
+    fn shared_across_contexts(&self) -> bool {
+        true
+    }
+
     fn feed(&self) -> &Feed {
         &self.feed
     }

@@ -3,13 +3,16 @@
 //! Thin by design: every rule lives in the core; this module converts values
 //! at the boundary ([`boundary`], [`convert`], [`options`]), adapts
 //! JavaScript storage to the core's storage contract ([`host`],
-//! [`host_kv`], [`host_records`], [`indexeddb`], [`local_storage`], chosen
-//! in [`open`]), links tabs ([`tabs`]), and exports the `MetadataService`
-//! class ([`service`]) and the free functions below.
+//! [`host_kv`], [`host_records`], [`indexeddb`], [`local_storage`], opened
+//! in [`open`]), builds services ([`create`]) and subscriptions
+//! ([`subscribe`]), links tabs ([`tabs`]), guards the heap ([`alloc`]), and
+//! exports the `MetadataService` class ([`service`], its methods only) and
+//! the free functions below.
 
 pub mod alloc;
 pub mod boundary;
 pub mod convert;
+pub mod create;
 pub mod host;
 pub mod host_kv;
 pub mod host_records;
@@ -20,6 +23,7 @@ pub mod options;
 #[cfg(feature = "boundary-probe")]
 pub mod probe;
 pub mod service;
+pub mod subscribe;
 pub mod tabs;
 
 use wasm_bindgen::prelude::*;

@@ -122,3 +122,34 @@ pub fn version_arg(value: &JsValue) -> Result<u64> {
 pub fn opt<T: Into<JsValue>>(value: Option<T>) -> JsValue {
     value.map(Into::into).unwrap_or(JsValue::UNDEFINED)
 }
+
+/// The options of `derive`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeriveOptions {
+    /// Absent: this service's tenant; `null`: the global scope.
+    #[serde(default, deserialize_with = "present")]
+    pub tenant: Option<Option<String>>,
+    /// Another acting user.
+    pub actor: Option<String>,
+    /// Other roles.
+    pub roles: Option<Vec<String>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to
+/// absent (`None`, through `default`).
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// The options of `subscribe`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscribeOptions {
+    /// Replay this scope's changes after this sequence number first.
+    pub since: Option<u64>,
+}
