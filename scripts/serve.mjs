@@ -15,6 +15,11 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.png': 'image/png',
 };
+// The page runs under a strict Content Security Policy: scripts only from
+// this origin, WebAssembly compiled, nothing evaluated from strings (no
+// eval, no new Function): the package must work that way.
+export const CSP = "script-src 'self' 'wasm-unsafe-eval'";
+
 // URL prefix -> folder. Nothing outside these folders is served.
 const MOUNTS = [
   ['/pkg/', join(root, 'pkg')],
@@ -51,6 +56,7 @@ export function startServer(port = 8080, extra = []) {
       res.writeHead(200, {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',
+        'content-security-policy': CSP,
       });
       res.end(body);
     } catch {
