@@ -125,13 +125,17 @@ test('an unsubscribe function called twice does nothing the second time', async 
   assert.deepEqual(heard.sort(), ['a', 'replay:a']);
 });
 
-test('isMetadataError never throws, whatever it is given', () => {
+test('isMetadataError never throws, whatever it is given', async () => {
   const { proxy, revoke } = Proxy.revocable(new Error('x'), {});
   assert.equal(isMetadataError(proxy), false);
   revoke();
   assert.equal(isMetadataError(proxy), false);
   const hostileError = new Proxy(new Error('x'), { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } });
   assert.equal(isMetadataError(hostileError), false);
+  // An Error's Proxy whose property reads throw.
+  assert.equal(isMetadataError(new Proxy(new Error('x'), { get() { throw new Error('trap'); } })), false);
+  const ours = await MetadataService.create().then((s) => s.load('Bad', 'x')).catch((e) => e);
+  assert.equal(isMetadataError(new Proxy(ours, {})), true);
   assert.equal(isMetadataError(revokedProxy()), false);
   for (const v of [null, undefined, 1, 'MetadataError', Symbol('s'), 1n, {}]) assert.equal(isMetadataError(v), false);
 });
