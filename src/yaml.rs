@@ -476,7 +476,18 @@ fn write_map(out: &mut String, map: &Map<String, Value>, level: usize) {
         if i > 0 || out.is_empty() || out.ends_with('\n') {
             indent(out, level);
         }
-        write_str(out, k);
+        let mut key = String::new();
+        write_str(&mut key, k);
+        if key.chars().count() > MAX_IMPLICIT_KEY {
+            // YAML limits an implicit key to 1024 characters: an explicit
+            // key (`? key` then `: value`) has no limit.
+            out.push_str("? ");
+            out.push_str(&key);
+            out.push('\n');
+            indent(out, level);
+        } else {
+            out.push_str(&key);
+        }
         out.push(':');
         write_child(out, v, level + 2);
     }
@@ -527,6 +538,9 @@ fn write_scalar(out: &mut String, value: &Value) {
         Value::Object(_) => out.push_str("{}"),
     }
 }
+
+/// Longest implicit key written (YAML allows 1024 characters).
+const MAX_IMPLICIT_KEY: usize = 1000;
 
 /// Words other YAML readers (YAML 1.1) take for booleans or null.
 const RESERVED: &[&str] = &["null", "true", "false", "yes", "no", "on", "off", "y", "n"];
@@ -634,6 +648,17 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.contains("more than"), "{err}");
+    }
+
+    /// Found by the file_formats fuzz target: a key whose quoted form passed
+    /// 1024 characters was written as an implicit key, which YAML refuses.
+    #[test]
+    fn long_keys_are_written_as_explicit_keys() {
+        let long = "\u{17}".repeat(300);
+        let v = json!({"a": 1, long.clone(): null, "list": [{long.clone(): {"x": [1]}, "b": 2}]});
+        let text = render(&v);
+        assert!(text.contains("? \""), "{text}");
+        assert_eq!(parse(&text).unwrap(), v, "{text}");
     }
 
     #[test]
