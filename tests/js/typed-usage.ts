@@ -6,6 +6,7 @@ import {
   checksum,
   contentHash,
   isMetadataError,
+  memoryUsage,
   parseMetadataFile,
   renderMetadataFile,
   type ChangeEvent,
@@ -16,6 +17,7 @@ import {
   type SyncResult,
   type HistoryEntry,
   type HostStore,
+  type MemoryUsage,
   type MetadataRecord,
   type QueryPage,
   type Resolution,
@@ -174,4 +176,10 @@ export async function projectUsage(): Promise<void> {
   const texts: Record<string, string> = await loadProjectFiles({ project: './my-app' });
   const types: readonly string[] = PROJECT_TYPES;
   void [fromTexts, same, texts, types, load.ignored, load.skipped, load.scanned, load.files];
+}
+
+// Bytes the module can still take on (its memory never shrinks).
+export function memory(): number {
+  const usage: MemoryUsage = memoryUsage();
+  return usage.limitBytes - Math.max(usage.heapBytes, usage.memoryBytes);
 }
