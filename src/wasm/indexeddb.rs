@@ -298,9 +298,9 @@ fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
 }
 
 fn stored(value: &JsValue, context: &RecordKey) -> Result<StoredRow> {
-    let json = get(value, "json")
-        .as_string()
-        .ok_or_else(|| Error::Corrupted {
+    // Copied into the module only if the heap has room for it.
+    let json =
+        super::boundary::js_string(&get(value, "json"))?.ok_or_else(|| Error::Corrupted {
             key: Box::new(context.clone()),
             message: "a stored row has no JSON text".into(),
         })?;
