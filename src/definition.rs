@@ -112,7 +112,7 @@ impl Definition {
         if let Some(value) = self.0.value.get() {
             return Ok(value);
         }
-        let value: Value = serde_json::from_str(self.json_text())
+        let value: Value = crate::json::parse(self.json_text())
             .map_err(|e| Error::validation("data", e.to_string()))?;
         Ok(self.0.value.get_or_init(|| value))
     }

@@ -103,13 +103,13 @@ pub fn parse_file(path: &str, text: &str, format: FileFormat) -> Result<Value> {
         )));
     }
     let value = match format {
-        FileFormat::Json => serde_json::from_str(text).map_err(|e| fail(e.to_string()))?,
+        FileFormat::Json => crate::json::parse(text).map_err(|e| fail(e.to_string()))?,
         FileFormat::Yaml => crate::yaml::parse(text).map_err(fail)?,
         FileFormat::TypeScript => {
             let body = typescript_body(text).ok_or_else(|| {
                 fail("expected `export default { ... };` with a JSON object literal".into())
             })?;
-            serde_json::from_str(body).map_err(|e| fail(e.to_string()))?
+            crate::json::parse(body).map_err(|e| fail(e.to_string()))?
         }
     };
     validate::data(&value).map_err(|e| fail(e.to_string()))?;

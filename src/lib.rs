@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod hybrid;
+pub mod json;
 pub mod key;
 pub mod query;
 pub mod record;

@@ -148,7 +148,7 @@ pub fn canonical_definition(canonical: &str) -> Result<()> {
 /// Parses JSON text into a value, mapping parse errors (syntax, depth beyond
 /// serde_json's limit of 128, numbers out of range) to `VALIDATION`.
 pub fn parse_json(text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| Error::validation("json", e.to_string()))
+    crate::json::parse(text).map_err(|e| Error::validation("json", e.to_string()))
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -474,3 +474,32 @@ fn a_stored_version_with_no_next_is_corrupted_not_wrapped_to_zero() {
         }
     });
 }
+
+/// Found by the file_formats fuzz target: serde_json's `Value` reader (with
+/// the raw_value feature) read an object whose first key is its private
+/// raw-value token as the JSON text that key held.
+#[test]
+fn a_key_named_like_serde_jsons_raw_value_token_is_just_a_key() {
+    let text = r#"{"$serde_json::private::RawValue":"{\"x\":1}"}"#;
+    let expected = canonical::canonicalize_text(text).unwrap();
+    assert!(expected.contains("RawValue"));
+    for format in [FileFormat::Json, FileFormat::TypeScript] {
+        let file = match format {
+            FileFormat::TypeScript => format!("export default {text};"),
+            _ => text.to_owned(),
+        };
+        let v = files::parse_file("views/a.view.x", &file, format).unwrap();
+        assert_eq!(canonicalize(&v).unwrap(), expected, "{format:?}");
+    }
+    block_on(async {
+        let svc = service();
+        let data = objectstack_metadata::json::parse(text).unwrap();
+        let item: SaveItem =
+            serde_json::from_value(json!({"type": "view", "name": "a", "data": data})).unwrap();
+        let out = svc.save_many(vec![item]).await.unwrap();
+        assert_eq!(out[0].record.data.json_text(), text);
+        let def = Definition::from_json_text(text).unwrap();
+        assert_eq!(def.try_value().unwrap(), &data);
+        assert_eq!(out[0].record.checksum, def.checksum());
+    });
+}

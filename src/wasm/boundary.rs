@@ -110,7 +110,7 @@ pub fn js_string(value: &JsValue) -> Result<Option<String>> {
 /// A JS value as a `serde_json::Value`.
 pub fn value_from_js(value: &JsValue, field: &str) -> Result<Value> {
     let text = json_text_from_js(value, field)?;
-    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
+    crate::json::parse(&text).map_err(|e| Error::validation(field, e.to_string()))
 }
 
 /// A buffer that grows only while the heap has room: a result too large
