@@ -41,9 +41,10 @@ function resolve(urlPath, mounts) {
 
 /**
  * Starts the server; resolves to { server, url }. `extra` mounts more
- * folders ([urlPrefix, folder] pairs, checked before the defaults).
+ * folders ([urlPrefix, folder] pairs, checked before the defaults);
+ * `csp: false` leaves the policy out (pages of others, with inline scripts).
  */
-export function startServer(port = 8080, extra = []) {
+export function startServer(port = 8080, extra = [], { csp = true } = {}) {
   const mounts = [...extra, ...MOUNTS];
   const server = createServer(async (req, res) => {
     const file = resolve(req.url ?? '/', mounts);
@@ -56,7 +57,7 @@ export function startServer(port = 8080, extra = []) {
       res.writeHead(200, {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',
-        'content-security-policy': CSP,
+        ...(csp ? { 'content-security-policy': CSP } : {}),
       });
       res.end(body);
     } catch {
