@@ -21,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let again = canonicalize_text(&canon).expect("canonical text must parse again");
     assert_eq!(again, canon, "canonical form is not a fixed point");
     if let Ok(value) = objectstack_metadata::json::parse(text) {
-        let from_value = canonicalize(&value).expect("the value path refused what the text path took");
+        let from_value =
+            canonicalize(&value).expect("the value path refused what the text path took");
         assert_eq!(from_value, canon, "text and value paths disagree");
     }
 });

@@ -46,7 +46,10 @@ fuzz_target!(|input: (Id, Id, u64, String)| {
         assert!(!sa.starts_with(&scope_prefix(kb.tenant_id.as_deref())));
     }
     let history = layout::history_id(&ka, version);
-    assert_eq!(layout::split_history_id(&history), Some((sa.as_str(), version)));
+    assert_eq!(
+        layout::split_history_id(&history),
+        Some((sa.as_str(), version))
+    );
     assert!(history.starts_with(&layout::history_id_prefix(&ka)));
     if ka != kb {
         assert!(!history.starts_with(&layout::history_id_prefix(&kb)));
