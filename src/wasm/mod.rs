@@ -29,8 +29,12 @@ pub mod tabs;
 use wasm_bindgen::prelude::*;
 
 use crate::canonical;
+use crate::error::Error;
 use crate::files::{self, FileFormat};
-use boundary::{js_result, json_text_from_js, to_js, value_from_js};
+use boundary::{js_result, json_text_from_js, to_js};
+
+/// Longest file path `parseMetadataFile` reads.
+const MAX_PATH: usize = 4096;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
@@ -64,12 +68,19 @@ pub fn js_content_hash(
 /// returns `{ type, name, format, data }`, `null` for a path that is not a
 /// metadata file, or throws a `VALIDATION` error naming the path.
 #[wasm_bindgen(js_name = parseMetadataFile, unchecked_return_type = "ParsedMetadataFile | null")]
-pub fn js_parse_metadata_file(path: &str, text: &str) -> Result<JsValue, JsValue> {
+pub fn js_parse_metadata_file(
+    #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+) -> Result<JsValue, JsValue> {
     js_result((|| {
-        let Some((type_name, name, format)) = files::parse_path(path) else {
+        let path = options::bounded_string_arg(&path, "path", MAX_PATH)?;
+        let Some((type_name, name, format)) = files::parse_path(&path) else {
             return Ok(JsValue::NULL);
         };
-        let data = files::parse_file(path, text, format)?;
+        // Refused on its length, before it is copied into the module.
+        let text = options::bounded_string_arg(&text, "file", crate::validate::MAX_TEXT_BYTES)
+            .map_err(|e| Error::validation("file", format!("{path}: {e}")))?;
+        let data = files::parse_file(&path, &text, format)?;
         to_js(&serde_json::json!({
             "type": type_name,
             "name": name,
@@ -83,20 +94,25 @@ pub fn js_parse_metadata_file(path: &str, text: &str) -> Result<JsValue, JsValue
 /// (type, name) in `format` (`json`, `yaml` or `typescript`).
 #[wasm_bindgen(js_name = renderMetadataFile, unchecked_return_type = "RenderedMetadataFile")]
 pub fn js_render_metadata_file(
-    #[wasm_bindgen(js_name = "type")] type_name: &str,
-    name: &str,
+    #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] data: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "FileFormatName")] format: &str,
+    #[wasm_bindgen(unchecked_param_type = "FileFormatName")] format: JsValue,
 ) -> Result<JsValue, JsValue> {
     js_result((|| {
-        crate::validate::type_name(type_name)?;
-        crate::validate::name(name)?;
-        let format = FileFormat::from_name(format)?;
-        let data = value_from_js(&data, "data")?;
+        let type_name = options::bounded_string_arg(&type_name, "type", MAX_PATH)?;
+        let name = options::bounded_string_arg(&name, "name", MAX_PATH)?;
+        crate::validate::type_name(&type_name)?;
+        crate::validate::name(&name)?;
+        let format = FileFormat::from_name(&options::bounded_string_arg(&format, "format", 64)?)?;
+        let data = boundary::json_text_within(&data, "data", crate::validate::MAX_DATA_BYTES)
+            .and_then(|t| {
+                crate::json::parse(&t).map_err(|e| Error::validation("data", e.to_string()))
+            })?;
         crate::validate::data(&data)?;
         let text = files::render_file(&data, format)?;
         to_js(&serde_json::json!({
-            "path": files::file_path(type_name, name, format),
+            "path": files::file_path(&type_name, &name, format),
             "text": text,
         }))
     })())

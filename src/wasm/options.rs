@@ -104,9 +104,30 @@ pub fn string_arg(value: &JsValue, field: &str) -> Result<String> {
     super::boundary::js_string(value)?.ok_or_else(|| Error::validation(field, "must be a string"))
 }
 
+/// A string argument of at most `max` UTF-16 units, refused on its length
+/// before it is copied into the module.
+pub fn bounded_string_arg(value: &JsValue, field: &str, max: usize) -> Result<String> {
+    let len = value
+        .dyn_ref::<js_sys::JsString>()
+        .map(|s| s.length() as usize)
+        .ok_or_else(|| Error::validation(field, "must be a string"))?;
+    if len > max {
+        return Err(Error::validation(
+            field,
+            format!("{len} characters; at most {max} are accepted"),
+        ));
+    }
+    string_arg(value, field)
+}
+
 /// The (type, name) arguments every per-record method takes.
 pub fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
-    Ok((string_arg(type_name, "type")?, string_arg(name, "name")?))
+    // Identifiers have at most 128 bytes: anything far longer is refused on
+    // its length, before it is copied.
+    Ok((
+        bounded_string_arg(type_name, "type", 1024)?,
+        bounded_string_arg(name, "name", 1024)?,
+    ))
 }
 
 /// A version argument: a positive safe integer.

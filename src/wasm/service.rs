@@ -17,7 +17,8 @@ use super::convert::{
 };
 use super::host::{Host, Shape};
 use super::options::{
-    ids, opt, options, parse_arg, string_arg, version_arg, DeriveOptions, SubscribeOptions,
+    bounded_string_arg, ids, opt, options, parse_arg, string_arg, version_arg, DeriveOptions,
+    SubscribeOptions,
 };
 use super::tabs::TabLink;
 use crate::access::Actor;
@@ -573,10 +574,16 @@ impl JsMetadataService {
     /// given. For changes made outside this service that nothing announced.
     pub fn invalidate(
         &self,
-        #[wasm_bindgen(js_name = "type")] type_name: Option<String>,
-        name: Option<String>,
+        #[wasm_bindgen(js_name = "type", unchecked_optional_param_type = "string")]
+        type_name: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] name: Option<JsValue>,
     ) {
-        match (type_name, name) {
+        // Anything but a (type, name) within bounds forgets everything.
+        let arg = |v: &Option<JsValue>, field| {
+            v.as_ref()
+                .and_then(|v| bounded_string_arg(v, field, 1024).ok())
+        };
+        match (arg(&type_name, "type"), arg(&name, "name")) {
             (Some(t), Some(n)) => self.chain.invalidate(&t, &n),
             _ => self.chain.invalidate_all(),
         }

@@ -91,3 +91,18 @@ test('a definition over the size limit is refused before the rest of it is read'
   await svc.save('view', 'small', { a: 'x'.repeat(1024) });
   assert.equal((await svc.query({})).total, 1);
 });
+
+test('a metadata file, a name or a path too long is refused on its length, before it is copied in', async () => {
+  const { parseMetadataFile, renderMetadataFile, memoryUsage } = await import('@objectstack/metadata-wasm');
+  const before = memoryUsage().memoryBytes;
+  const huge = 'a: 1\n'.repeat(10 * 1024 * 1024);
+  assert.throws(() => parseMetadataFile('views/a.view.yaml', huge), (e) => e.code === 'VALIDATION' && /views\/a\.view\.yaml/.test(e.message));
+  assert.throws(() => parseMetadataFile('x'.repeat(50 * 1024 * 1024), '{}'), (e) => e.code === 'VALIDATION' && e.field === 'path');
+  assert.throws(() => renderMetadataFile('view', 'n'.repeat(50 * 1024 * 1024), {}, 'json'), (e) => e.code === 'VALIDATION' && e.field === 'name');
+  const svc = await MetadataService.create();
+  await assert.rejects(svc.load('view', 'n'.repeat(50 * 1024 * 1024)), (e) => e.code === 'VALIDATION' && e.field === 'name');
+  assert.throws(() => parseMetadataFile(42, '{}'), (e) => e.code === 'VALIDATION');
+  svc.invalidate(42, 'n'.repeat(50 * 1024 * 1024));
+  // None of it reached the module's memory (which never shrinks).
+  assert.equal(memoryUsage().memoryBytes, before);
+});
