@@ -17,8 +17,7 @@ use super::convert::{
 };
 use super::host::{Host, Shape};
 use super::options::{
-    bounded_string_arg, ids, opt, options, parse_arg, string_arg, version_arg, DeriveOptions,
-    SubscribeOptions,
+    bounded_string_arg, ids, opt, options, parse_arg, version_arg, DeriveOptions, SubscribeOptions,
 };
 use super::tabs::TabLink;
 use crate::access::Actor;
@@ -288,7 +287,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
+            let t = bounded_string_arg(&type_name, "type", 1024)?;
             let many = chain.load_many(&t).await?;
             many.healthy()?;
             // One JSON array of the definitions' texts, parsed once; its
@@ -325,7 +324,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
+            let t = bounded_string_arg(&type_name, "type", 1024)?;
             let many = chain.load_many(&t).await?;
             many.healthy()?;
             let out = js_sys::Array::new();
