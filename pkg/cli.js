@@ -74,9 +74,10 @@ function positiveInteger(value, option) {
   return n;
 }
 
-// What saving `items` would do to each, judged as the service judges it: a
-// record of this scope with the same checksum and source that is active is
-// unchanged; any other record of this scope is updated; none is created.
+// What importing `items` does to each: an active record of this scope with
+// the same checksum is unchanged (whatever its source: an export of records
+// saved through the API re-imports as nothing), and is not written; any other
+// record of this scope is updated; none is created.
 async function planImport(service, items, tenant) {
   const own = new Map();
   if (service !== null) {
@@ -87,7 +88,7 @@ async function planImport(service, items, tenant) {
   return items.map((item) => {
     const current = own.get(`${item.type}/${item.name}`);
     if (current === undefined) return 'created';
-    const same = current.is_active && current.source === 'migration' && current.checksum === checksum(item.data);
+    const same = current.is_active && current.checksum === checksum(item.data);
     return same ? 'unchanged' : 'updated';
   });
 }
@@ -140,11 +141,13 @@ async function importCommand(dir, options) {
     let service;
     ({ store, service } = await openService(options, { optional: dryRun }));
     outcomes = await planImport(service, items, options.tenant);
-    if (!dryRun && items.length > 0) {
-      progress(options, `writing ${items.length} records in one transaction`);
-      const saved = await service.saveMany(items);
+    const writes = items.filter((_, i) => outcomes[i] !== 'unchanged');
+    if (!dryRun && writes.length > 0) {
+      progress(options, `writing ${writes.length} records in one transaction`);
+      const saved = await service.saveMany(writes);
       // The service decides; the plan only tells a creation from an update.
-      outcomes = saved.map((o, i) => (!o.changed ? 'unchanged' : outcomes[i] === 'unchanged' ? 'updated' : outcomes[i]));
+      const decided = new Map(writes.map((item, i) => [item, saved[i].changed]));
+      outcomes = outcomes.map((o, i) => (decided.get(items[i]) === false ? 'unchanged' : o));
     }
   } finally {
     await store?.close();
@@ -175,7 +178,7 @@ async function exportCommand(dir, options) {
   if (!['json', 'yaml', 'typescript'].includes(format)) {
     throw new UsageError(`--format must be json, yaml or typescript, not ${JSON.stringify(format)}`);
   }
-  const { store, service } = await openService(options);
+  const { store, service } = await openService(options, { readonly: true });
   try {
     const page = await service.query({ active: true });
     for (const [i, record] of page.items.entries()) {
@@ -192,7 +195,7 @@ async function exportCommand(dir, options) {
 }
 
 async function historyCommand(type, name, options) {
-  const { store, service } = await openService(options);
+  const { store, service } = await openService(options, { readonly: true });
   try {
     const entries = await service.history(type, name);
     if (options.json) {
@@ -280,7 +283,7 @@ export async function main(argv) {
     return 0;
   }
   const arity = { import: 1, export: 1, history: 2, verify: 0, serve: 0 };
-  const known = typeof command === 'string' && Object.hasOwn(arity, command);
+  const known = Object.hasOwn(arity, command);
   if (!known || args.length !== arity[command]) {
     console.error(known ? `${command} takes ${arity[command]} argument(s)\n\n${USAGE}` : USAGE);
     return 2;

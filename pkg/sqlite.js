@@ -57,26 +57,30 @@ CREATE TABLE sys_metadata_sequence (
 `;
 
 const BOOL = (column) => `json(CASE WHEN ${column} THEN 'true' ELSE 'false' END)`;
+// A JSON column as JSON; text that is not JSON (a damaged row) as a JSON
+// string, which the core refuses as CORRUPTED instead of SQLite failing the
+// whole statement ("malformed JSON").
+const JSON_OF = (column) => `CASE WHEN json_valid(${column}) THEN json(${column}) ELSE json_quote(${column}) END`;
 
 // Rows come back as JSON text built by SQLite itself, so nothing is parsed
 // and re-serialised in JavaScript on the way to the core.
 const RECORD_JSON = `json_object(
-  'type', type, 'name', name, 'data', json(data), 'version', version,
+  'type', type, 'name', name, 'data', ${JSON_OF('data')}, 'version', version,
   'checksum', checksum, 'source', source, 'is_active', ${BOOL('is_active')},
-  'owner', owner, 'tenant_id', tenant_id, 'tags', json(tags),
+  'owner', owner, 'tenant_id', tenant_id, 'tags', ${JSON_OF('tags')},
   'created_at', created_at, 'updated_at', updated_at, 'updated_by', updated_by,
   'seq', seq, 'operation', operation)`;
 const HISTORY_JSON = `json_object(
   'tenant_id', tenant_id, 'type', type, 'name', name, 'version', version,
   'operation', operation, 'checksum', checksum, 'actor', actor,
   'timestamp', timestamp, 'is_active', ${BOOL('is_active')},
-  'data', json(data), 'seq', seq)`;
+  'data', ${JSON_OF('data')}, 'seq', seq)`;
 // A head as the history entry it is.
 const HEAD_AS_HISTORY_JSON = `json_object(
   'tenant_id', tenant_id, 'type', type, 'name', name, 'version', version,
   'operation', operation, 'checksum', checksum, 'actor', ifnull(updated_by, owner),
   'timestamp', updated_at, 'is_active', ${BOOL('is_active')},
-  'data', json(data), 'seq', seq)`;
+  'data', ${JSON_OF('data')}, 'seq', seq)`;
 const EVENT_OF_HEAD = `json_object(
   'sequence', seq, 'operation', operation, 'tenant_id', tenant_id, 'type', type,
   'name', name, 'version', version, 'checksum', checksum,

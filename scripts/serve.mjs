@@ -22,6 +22,11 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.png': 'image/png',
 };
+// The page runs under a strict Content Security Policy: scripts only from
+// this origin, WebAssembly compiled, nothing evaluated from strings (no
+// eval, no new Function): the package must work that way.
+export const CSP = "script-src 'self' 'wasm-unsafe-eval'";
+
 // URL prefix -> folder. Nothing outside these folders is served.
 const MOUNTS = [
   ['/pkg/', join(root, 'pkg')],
@@ -46,8 +51,11 @@ function fileFor(urlPath, mounts) {
   return null;
 }
 
-/** A listener serving the static folders of `mounts`. */
-function staticFiles(mounts) {
+/**
+ * A listener serving the static folders of `mounts`; `csp: false` leaves
+ * the policy out (pages of others, with inline scripts).
+ */
+function staticFiles(mounts, { csp = true } = {}) {
   return async (req, res) => {
     const file = fileFor(req.url ?? '/', mounts);
     if (!file || req.method !== 'GET') {
@@ -59,6 +67,7 @@ function staticFiles(mounts) {
       res.writeHead(200, {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',
+        ...(csp ? { 'content-security-policy': CSP } : {}),
       });
       res.end(body);
     } catch {
@@ -75,12 +84,12 @@ function listenOn(server, port) {
 }
 
 /**
- * Serves the static folders only (the benchmarks' pages); `extra` mounts
- * more folders ([urlPrefix, folder] pairs, checked before the defaults).
- * Resolves to { server, url }.
+ * Serves the static folders only (the benchmarks' and consumer tests'
+ * pages); `extra` mounts more folders ([urlPrefix, folder] pairs, checked
+ * before the defaults). Resolves to { server, url }.
  */
-export async function startServer(port = 8080, extra = []) {
-  const server = createServer(staticFiles([...extra, ...MOUNTS]));
+export async function startServer(port = 8080, extra = [], { csp = true } = {}) {
+  const server = createServer(staticFiles([...extra, ...MOUNTS], { csp }));
   return { server, url: await listenOn(server, port) };
 }
 

@@ -39,8 +39,12 @@ impl Definition {
     /// A definition from JSON text, validated (and its checksum computed)
     /// without building a `Value`.
     pub fn from_json_text(text: impl Into<String>) -> Result<Self> {
-        let raw = RawValue::from_string(text.into())
-            .map_err(|e| Error::validation("data", e.to_string()))?;
+        let text = text.into();
+        if text.len() > crate::validate::MAX_TEXT_BYTES {
+            return Err(too_long(text.len()));
+        }
+        let raw =
+            RawValue::from_string(text).map_err(|e| Error::validation("data", e.to_string()))?;
         Self::from_raw(raw)
     }
 
@@ -57,6 +61,11 @@ impl Definition {
     }
 
     fn from_raw(raw: Box<RawValue>) -> Result<Self> {
+        // Whitespace aside, the text is the canonical form's size: refuse
+        // what cannot fit before reading it.
+        if raw.get().len() > crate::validate::MAX_TEXT_BYTES {
+            return Err(too_long(raw.get().len()));
+        }
         let canonical = canonical::canonicalize_text(raw.get())?;
         check_canonical(&canonical)?;
         let checksum = OnceLock::new();
@@ -107,13 +116,26 @@ impl Definition {
     }
 
     /// The definition as a `serde_json::Value` (parsed on first use).
+    ///
+    /// A definition whose strings hold lone surrogates (JavaScript strings
+    /// may; see [`canonicalize_text`](crate::canonical::canonicalize_text))
+    /// has no `Value`: for it this is an empty object, and
+    /// [`Definition::try_value`] says why.
     pub fn value(&self) -> &Value {
-        self.0.value.get_or_init(|| {
-            // The text was validated by the same parser with the same limits,
-            // so this cannot fail; an empty object guards the invariant.
-            serde_json::from_str(self.json_text())
-                .unwrap_or_else(|_| Value::Object(Default::default()))
-        })
+        static EMPTY: OnceLock<Value> = OnceLock::new();
+        self.try_value()
+            .unwrap_or_else(|_| EMPTY.get_or_init(|| Value::Object(Default::default())))
+    }
+
+    /// The definition as a `serde_json::Value`, or `VALIDATION` when its
+    /// text holds what a `Value` cannot (a lone surrogate).
+    pub fn try_value(&self) -> Result<&Value> {
+        if let Some(value) = self.0.value.get() {
+            return Ok(value);
+        }
+        let value: Value = crate::json::parse(self.json_text())
+            .map_err(|e| Error::validation("data", e.to_string()))?;
+        Ok(self.0.value.get_or_init(|| value))
     }
 
     /// True when both share one allocation (a cheap identity test).
@@ -137,6 +159,16 @@ fn unwrap_upstream(text: &str) -> Option<&str> {
         }
         _ => None,
     }
+}
+
+fn too_long(len: usize) -> Error {
+    Error::validation(
+        "data",
+        format!(
+            "{len} bytes of JSON text; a definition has at most {} bytes of canonical JSON",
+            crate::validate::MAX_DATA_BYTES
+        ),
+    )
 }
 
 impl Deref for Definition {

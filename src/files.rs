@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
 use crate::definition::Definition;
 use crate::error::{Error, Result};
@@ -95,18 +95,21 @@ pub fn parse_path(path: &str) -> Option<(String, String, FileFormat)> {
 /// errors are `VALIDATION` naming the path.
 pub fn parse_file(path: &str, text: &str, format: FileFormat) -> Result<Value> {
     let fail = |msg: String| Error::validation("file", format!("{path}: {msg}"));
+    if text.len() > validate::MAX_TEXT_BYTES {
+        return Err(fail(format!(
+            "{} bytes; a metadata file has at most {}",
+            text.len(),
+            validate::MAX_TEXT_BYTES
+        )));
+    }
     let value = match format {
-        FileFormat::Json => serde_json::from_str(text).map_err(|e| fail(e.to_string()))?,
-        FileFormat::Yaml => {
-            let yaml: serde_yaml_ng::Value =
-                serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
-            yaml_to_json(yaml, 0).map_err(fail)?
-        }
+        FileFormat::Json => crate::json::parse(text).map_err(|e| fail(e.to_string()))?,
+        FileFormat::Yaml => crate::yaml::parse(text).map_err(fail)?,
         FileFormat::TypeScript => {
             let body = typescript_body(text).ok_or_else(|| {
                 fail("expected `export default { ... };` with a JSON object literal".into())
             })?;
-            serde_json::from_str(body).map_err(|e| fail(e.to_string()))?
+            crate::json::parse(body).map_err(|e| fail(e.to_string()))?
         }
     };
     validate::data(&value).map_err(|e| fail(e.to_string()))?;
@@ -128,52 +131,6 @@ fn typescript_body(text: &str) -> Option<&str> {
     Some(body)
 }
 
-fn yaml_to_json(value: serde_yaml_ng::Value, depth: usize) -> std::result::Result<Value, String> {
-    use serde_yaml_ng::Value as Y;
-    if depth > crate::canonical::MAX_DEPTH {
-        return Err("nesting too deep".into());
-    }
-    Ok(match value {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                Value::Number(
-                    Number::from_f64(f)
-                        .ok_or_else(|| format!("{n} is not a finite JSON number"))?,
-                )
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| yaml_to_json(v, depth + 1))
-                .collect::<std::result::Result<_, _>>()?,
-        ),
-        Y::Mapping(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                let key = match k {
-                    Y::String(s) => s,
-                    Y::Number(n) => n.to_string(),
-                    Y::Bool(b) => b.to_string(),
-                    Y::Null => "null".to_owned(),
-                    other => return Err(format!("mapping key {other:?} is not a scalar")),
-                };
-                out.insert(key, yaml_to_json(v, depth + 1)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => return Err(format!("YAML tag {} is not supported", t.tag)),
-    })
-}
-
 /// The text of (type, name)'s file in `format`: deterministic (the
 /// definition's own key order, two-space indent, final newline).
 pub fn render_file(data: &Value, format: FileFormat) -> Result<String> {
@@ -185,7 +142,7 @@ pub fn render_file(data: &Value, format: FileFormat) -> Result<String> {
             s.push('\n');
             Ok(s)
         }
-        FileFormat::Yaml => serde_yaml_ng::to_string(data).map_err(|e| render_err(e.to_string())),
+        FileFormat::Yaml => Ok(crate::yaml::render(data)),
         FileFormat::TypeScript => {
             let body = serde_json::to_string_pretty(data).map_err(|e| render_err(e.to_string()))?;
             Ok(format!("export default {body};\n"))

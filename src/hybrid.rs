@@ -283,6 +283,8 @@ fn is_caller_error(e: &Error) -> bool {
 enum Mirror<'a> {
     Write(&'a Value),
     Remove,
+    /// The file cannot be written (why).
+    Fail(Error),
 }
 
 impl HybridService {
@@ -518,6 +520,7 @@ impl HybridService {
             (ChainMode::WriteBoth, Some(files)) => match what {
                 Mirror::Write(data) => files.write(type_name, name, data),
                 Mirror::Remove => files.remove(type_name, name),
+                Mirror::Fail(e) => Err(e),
             },
             (ChainMode::WriteBoth, None) => Err(Error::Unsupported {
                 message: "write-both mode needs a file source".into(),
@@ -539,12 +542,20 @@ impl HybridService {
     }
 
     fn mirror_outcome(&self, outcome: &SaveOutcome) -> Result<Vec<LayerFailure>> {
-        if !outcome.changed {
+        // Only write-both mode mirrors: no other mode parses the definition
+        // into a value (which the definition would then keep, doubling the
+        // memory each saved definition holds).
+        if !outcome.changed || self.config.mode != ChainMode::WriteBoth {
             return Ok(Vec::new());
         }
         let r = &outcome.record;
         let what = if r.is_active {
-            Mirror::Write(r.data.value())
+            match r.data.try_value() {
+                Ok(value) => Mirror::Write(value),
+                // Text a file cannot carry (a lone surrogate): the mirror
+                // fails, the commit stands.
+                Err(e) => Mirror::Fail(e),
+            }
         } else {
             Mirror::Remove
         };

@@ -11,12 +11,14 @@
 pub mod access;
 pub mod canonical;
 mod canonical_scan;
+mod canonical_utf16;
 pub mod clock;
 pub mod definition;
 pub mod error;
 pub mod events;
 pub mod files;
 pub mod hybrid;
+pub mod json;
 pub mod key;
 pub mod query;
 pub mod record;
@@ -25,6 +27,7 @@ pub mod service;
 pub mod store;
 pub mod sync;
 pub mod validate;
+pub mod yaml;
 
 pub use access::{AccessPolicy, Action, Actor, Permission};
 pub use canonical::{canonicalize, checksum, content_hash};

@@ -73,6 +73,7 @@ pub struct FetchedItem {
     /// Record name.
     pub name: String,
     /// The definition.
+    #[serde(deserialize_with = "crate::json::deserialize")]
     pub data: Value,
 }
 

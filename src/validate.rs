@@ -18,6 +18,10 @@ pub const MAX_TAG_LEN: usize = 64;
 pub const MAX_TAGS: usize = 64;
 /// Largest accepted definition, as canonical JSON bytes.
 pub const MAX_DATA_BYTES: usize = 8 * 1024 * 1024;
+/// Longest JSON (or YAML, TypeScript) text of one definition that is read
+/// at all: four times [`MAX_DATA_BYTES`], room for indentation. Longer text
+/// is refused on its length, before it is parsed.
+pub const MAX_TEXT_BYTES: usize = 4 * MAX_DATA_BYTES;
 
 /// A metadata type: a lower snake case identifier of at most
 /// [`MAX_TYPE_LEN`] bytes.
@@ -144,7 +148,7 @@ pub fn canonical_definition(canonical: &str) -> Result<()> {
 /// Parses JSON text into a value, mapping parse errors (syntax, depth beyond
 /// serde_json's limit of 128, numbers out of range) to `VALIDATION`.
 pub fn parse_json(text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| Error::validation("json", e.to_string()))
+    crate::json::parse(text).map_err(|e| Error::validation("json", e.to_string()))
 }
 
 fn kind(value: &Value) -> &'static str {

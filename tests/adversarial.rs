@@ -395,3 +395,111 @@ fn a_tampered_record_is_corrupted_and_never_served() {
         assert_eq!(r.data(), Some(&json!({"a": "registry"})));
     });
 }
+
+/// A key-value backend whose stored texts a test can damage.
+#[derive(Default, Clone)]
+struct Damageable(Rc<std::cell::RefCell<std::collections::BTreeMap<String, String>>>);
+
+#[async_trait::async_trait(?Send)]
+impl KvBackend for Damageable {
+    fn kind(&self) -> &str {
+        "damageable"
+    }
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.0.borrow().get(key).cloned())
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .0
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+    async fn put(&self, key: &str, value: &str) -> Result<()> {
+        self.0.borrow_mut().insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.0.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stored_version_with_no_next_is_corrupted_not_wrapped_to_zero() {
+    block_on(async {
+        let backend = Damageable::default();
+        let store: Rc<dyn Store> = Rc::new(KvStore::new(backend.clone()));
+        let svc = MetadataService::builder_shared(Rc::clone(&store))
+            .build()
+            .unwrap();
+        svc.save("view", "a", json!({"v": 1}), opts())
+            .await
+            .unwrap();
+        for version in [u64::MAX, (1 << 53) - 1] {
+            {
+                let mut map = backend.0.borrow_mut();
+                let (key, text) = map
+                    .iter()
+                    .find(|(k, _)| k.starts_with("r/"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .unwrap();
+                let mut record: Value = serde_json::from_str(&text).unwrap();
+                record["version"] = json!(version);
+                map.insert(key, serde_json::to_string(&record).unwrap());
+            }
+            let before = backend.0.borrow().clone();
+            let err = svc
+                .save("view", "a", json!({"v": 2}), opts())
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "CORRUPTED", "{err}");
+            assert_eq!(
+                svc.delete("view", "a", ChangeOptions::default())
+                    .await
+                    .unwrap_err()
+                    .code(),
+                "CORRUPTED"
+            );
+            assert_eq!(
+                svc.purge("view", "a", ChangeOptions::default())
+                    .await
+                    .unwrap_err()
+                    .code(),
+                "CORRUPTED"
+            );
+            assert_eq!(*backend.0.borrow(), before, "nothing was written");
+        }
+    });
+}
+
+/// Found by the file_formats fuzz target: serde_json's `Value` reader (with
+/// the raw_value feature) read an object whose first key is its private
+/// raw-value token as the JSON text that key held.
+#[test]
+fn a_key_named_like_serde_jsons_raw_value_token_is_just_a_key() {
+    let text = r#"{"$serde_json::private::RawValue":"{\"x\":1}"}"#;
+    let expected = canonical::canonicalize_text(text).unwrap();
+    assert!(expected.contains("RawValue"));
+    for format in [FileFormat::Json, FileFormat::TypeScript] {
+        let file = match format {
+            FileFormat::TypeScript => format!("export default {text};"),
+            _ => text.to_owned(),
+        };
+        let v = files::parse_file("views/a.view.x", &file, format).unwrap();
+        assert_eq!(canonicalize(&v).unwrap(), expected, "{format:?}");
+    }
+    block_on(async {
+        let svc = service();
+        let data = objectstack_metadata::json::parse(text).unwrap();
+        let item: SaveItem =
+            serde_json::from_value(json!({"type": "view", "name": "a", "data": data})).unwrap();
+        let out = svc.save_many(vec![item]).await.unwrap();
+        assert_eq!(out[0].record.data.json_text(), text);
+        let def = Definition::from_json_text(text).unwrap();
+        assert_eq!(def.try_value().unwrap(), &data);
+        assert_eq!(out[0].record.checksum, def.checksum());
+    });
+}

@@ -83,3 +83,26 @@ fn every_vector_matches_upstream() {
     );
     assert!(checked >= 400, "only {checked} vectors ran");
 }
+
+/// Lone surrogates, as `JSON.stringify` writes a JavaScript string holding
+/// them: upstream hashes them (its `canonicalize` is `JSON.stringify` of a
+/// sorted copy), so they are kept, sorted by code units and escaped again.
+/// The expected values are upstream's `canonicalize`, MD5 and `hashSpec`.
+#[test]
+fn lone_surrogates_hash_as_upstream_hashes_them() {
+    let input = r#"{"a":"\ud800","\udc00k":["x\udfff","😀"],"！":1,"\ud800x":2}"#;
+    let canonical = r#"{"a":"\ud800","\ud800x":2,"\udc00k":["x\udfff","😀"],"！":1}"#;
+    assert_eq!(canonicalize_text(input).unwrap(), canonical);
+    assert_eq!(
+        checksum_text(input).unwrap(),
+        "f9336f4685d1b7cb5d7269510555ae5b"
+    );
+    assert_eq!(
+        content_hash_text(input).unwrap(),
+        "sha256:c2b44f2a8a3da138af8d58ab3ceeae77dd63d07100b56473e676817834100cf0"
+    );
+    // A definition holding them keeps its text and that checksum.
+    let definition = objectstack_metadata::Definition::from_json_text(input).unwrap();
+    assert_eq!(definition.checksum(), "f9336f4685d1b7cb5d7269510555ae5b");
+    assert_eq!(definition.json_text(), input);
+}

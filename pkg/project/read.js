@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMetadataFile } from '../node/objectstack_metadata.js';
 import { isIdentity } from './discover.js';
+import { parseDataFile } from './parse.js';
 import { refusal } from './errors.js';
 import { definitionName } from './names.js';
 
@@ -22,7 +23,7 @@ function take(sink, file, type, name, data, text, exported) {
 export async function readDataFile(root, item, sink) {
   try {
     const text = await readFile(join(root, item.file), 'utf8');
-    const parsed = parseMetadataFile(item.file, text);
+    const parsed = await parseDataFile(item.file, text);
     if (parsed !== null) {
       take(sink, item.file, parsed.type, parsed.name, parsed.data, JSON.stringify(parsed.data), null);
       return 1;
@@ -30,7 +31,7 @@ export async function readDataFile(root, item, sink) {
     // A known suffix on a file name that is no identity
     // (`line-item.object.yml`): the definition names itself.
     const ext = item.file.slice(item.file.lastIndexOf('.') + 1);
-    const { data } = parseMetadataFile(`${item.type}/file.${item.type}.${ext}`, text);
+    const { data } = await parseDataFile(`${item.type}/file.${item.type}.${ext}`, text);
     const name = definitionName(data, item.type);
     if (name === null || !isIdentity(item.type, name)) {
       sink.refusals.push(refusal(item.file, {

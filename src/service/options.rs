@@ -79,6 +79,7 @@ pub struct SaveItem {
     /// Record name.
     pub name: String,
     /// The definition.
+    #[serde(deserialize_with = "crate::json::deserialize")]
     pub data: Value,
     /// Per-item options.
     #[serde(default)]

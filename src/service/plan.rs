@@ -104,7 +104,7 @@ pub(crate) fn plan(
             tags,
             source,
             owner,
-        } => Ok(upsert(
+        } => upsert(
             ctx,
             key,
             current,
@@ -115,8 +115,8 @@ pub(crate) fn plan(
                 owner: owner.as_deref(),
                 rollback: false,
             },
-        )),
-        Intent::Rollback { data } => Ok(upsert(
+        ),
+        Intent::Rollback { data } => upsert(
             ctx,
             key,
             current,
@@ -127,14 +127,14 @@ pub(crate) fn plan(
                 owner: None,
                 rollback: true,
             },
-        )),
+        ),
         Intent::Delete => {
             let head = head.ok_or_else(|| missing("delete"))?;
             if !head.is_active {
                 return Err(Error::not_found(key, Some("already deleted".into())));
             }
             Ok(Plan::Write(Change::Put {
-                record: transition(ctx, head, false, Operation::Delete),
+                record: transition(ctx, key, head, false, Operation::Delete)?,
                 expect,
             }))
         }
@@ -144,14 +144,14 @@ pub(crate) fn plan(
                 return Ok(Plan::Unchanged(head.clone()));
             }
             Ok(Plan::Write(Change::Put {
-                record: transition(ctx, head, true, Operation::Restore),
+                record: transition(ctx, key, head, true, Operation::Restore)?,
                 expect,
             }))
         }
         Intent::Purge => {
             let head = head.ok_or_else(|| missing("purge"))?;
             let mut tombstone = head.to_history();
-            tombstone.version = head.version + 1;
+            tombstone.version = next_version(key, head.version)?;
             tombstone.operation = Operation::Purge;
             tombstone.is_active = false;
             tombstone.actor = ctx.actor.to_owned();
@@ -162,22 +162,40 @@ pub(crate) fn plan(
     }
 }
 
+/// The largest version: JavaScript numbers hold integers exactly up to
+/// 2^53 - 1.
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
+
+/// The version after `version`; `CORRUPTED` when the stored version is
+/// already the largest one (a damaged store: no history grows that long),
+/// rather than wrapping around to 0.
+fn next_version(key: &RecordKey, version: u64) -> Result<u64> {
+    version
+        .checked_add(1)
+        .filter(|v| *v <= MAX_VERSION)
+        .ok_or_else(|| Error::Corrupted {
+            key: Box::new(key.clone()),
+            message: format!("stored version {version} has no next version"),
+        })
+}
+
 /// The head after a delete or restore: the same data as a new version.
 fn transition(
     ctx: &Context<'_>,
+    key: &RecordKey,
     head: &MetadataRecord,
     is_active: bool,
     operation: Operation,
-) -> MetadataRecord {
-    MetadataRecord {
-        version: head.version + 1,
+) -> Result<MetadataRecord> {
+    Ok(MetadataRecord {
+        version: next_version(key, head.version)?,
         is_active,
         updated_at: ctx.now.to_owned(),
         updated_by: Some(ctx.actor.to_owned()),
         seq: 0,
         operation,
         ..head.clone()
-    }
+    })
 }
 
 /// The fields of a save or rollback.
@@ -196,7 +214,7 @@ struct Upsert<'a> {
 /// source are what is stored and the record is active; otherwise the next
 /// version. A new row continues after a purged one, so versions never
 /// repeat.
-fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) -> Plan {
+fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) -> Result<Plan> {
     let Upsert {
         data,
         tags,
@@ -214,10 +232,10 @@ fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) 
             && owner.is_none_or(|o| o == cur.owner)
             && source.is_none_or(|s| s == cur.source);
         if unchanged {
-            return Plan::Unchanged(MetadataRecord {
+            return Ok(Plan::Unchanged(MetadataRecord {
                 data: data.clone(),
                 ..cur.clone()
-            });
+            }));
         }
     }
     let operation = if rollback {
@@ -237,7 +255,7 @@ fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) 
             type_name: key.type_name.clone(),
             name: key.name.clone(),
             data: data.clone(),
-            version: cur.version + 1,
+            version: next_version(key, cur.version)?,
             checksum,
             source: effective_source,
             is_active: true,
@@ -254,7 +272,7 @@ fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) 
             type_name: key.type_name.clone(),
             name: key.name.clone(),
             data: data.clone(),
-            version: current.last_version + 1,
+            version: next_version(key, current.last_version)?,
             checksum,
             source: effective_source,
             is_active: true,
@@ -268,8 +286,8 @@ fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) 
             operation,
         },
     };
-    Plan::Write(Change::Put {
+    Ok(Plan::Write(Change::Put {
         record,
         expect: Expect::of(head),
-    })
+    }))
 }

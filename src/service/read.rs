@@ -190,4 +190,35 @@ impl MetadataService {
     pub fn may_read(&self, type_name: &str) -> bool {
         self.policy.allows(&self.actor, Permission::Read, type_name)
     }
+
+    /// Who this service's subscribers are: the rule of which change events
+    /// they are told of, detached from the service (a listener keeps it
+    /// without keeping the service alive).
+    pub fn audience(&self) -> Audience {
+        Audience {
+            tenant_id: self.tenant_id.clone(),
+            actor: self.actor.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// Which change events a service's subscribers are told of: changes of its
+/// own scope or the global scope it falls back to, of types its actor may
+/// read.
+#[derive(Debug, Clone)]
+pub struct Audience {
+    tenant_id: Option<String>,
+    actor: crate::access::Actor,
+    policy: crate::access::AccessPolicy,
+}
+
+impl Audience {
+    /// Whether a subscriber is told of `event`.
+    pub fn hears(&self, event: &crate::events::ChangeEvent) -> bool {
+        (event.tenant_id.is_none() || event.tenant_id == self.tenant_id)
+            && self
+                .policy
+                .allows(&self.actor, Permission::Read, &event.type_name)
+    }
 }

@@ -106,6 +106,10 @@ impl From<Error> for KvCommitError {
 pub trait KvBackend {
     /// A short name for diagnostics.
     fn kind(&self) -> &str;
+    /// See [`Store::shared_across_contexts`] (localStorage: true).
+    fn shared_across_contexts(&self) -> bool {
+        false
+    }
     /// The value under `key`.
     async fn get(&self, key: &str) -> Result<Option<String>>;
     /// Every value whose key starts with `prefix`, in any order.
@@ -519,6 +523,10 @@ impl<B: KvBackend> Store for KvStore<B> {
         self.backend.kind()
     }
 
+    fn shared_across_contexts(&self) -> bool {
+        self.backend.shared_across_contexts()
+    }
+
     fn feed(&self) -> &Feed {
         &self.feed
     }
@@ -613,6 +621,9 @@ impl<B: KvBackend> Store for KvStore<B> {
 impl<B: KvBackend + ?Sized> KvBackend for std::rc::Rc<B> {
     fn kind(&self) -> &str {
         (**self).kind()
+    }
+    fn shared_across_contexts(&self) -> bool {
+        (**self).shared_across_contexts()
     }
     async fn get(&self, key: &str) -> Result<Option<String>> {
         (**self).get(key).await

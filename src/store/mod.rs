@@ -40,6 +40,7 @@
 //! `tests/contract/` is the suite a backend must pass; it runs against
 //! every backend in the repository.
 
+pub mod auto;
 pub mod codec;
 pub mod feed;
 pub mod kv;
@@ -47,6 +48,7 @@ pub mod layout;
 mod lock;
 mod memory;
 
+pub use auto::{choose_auto, AutoChoice, Backend, Opener};
 pub use feed::{Feed, Follower, Origin, SubscriptionId};
 pub use kv::{KvBackend, KvOp, KvStore};
 pub use memory::MemoryStore;
@@ -286,6 +288,16 @@ pub trait Store {
         false
     }
 
+    /// True when other execution contexts of this origin (a browser's other
+    /// tabs and workers) open the same data without going through this
+    /// object, so its changes should be announced to them (IndexedDB,
+    /// localStorage). False for private memory and for host stores, whose
+    /// host coordinates its own processes. A service shares its changes
+    /// across contexts by default exactly when its store answers true.
+    fn shared_across_contexts(&self) -> bool {
+        false
+    }
+
     /// Where committed changes are announced.
     fn feed(&self) -> &Feed;
 
@@ -371,6 +383,9 @@ impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
     }
     fn holds_only_own_writes(&self) -> bool {
         (**self).holds_only_own_writes()
+    }
+    fn shared_across_contexts(&self) -> bool {
+        (**self).shared_across_contexts()
     }
     fn feed(&self) -> &Feed {
         (**self).feed()

@@ -14,10 +14,16 @@ use core::arch::wasm32;
 use core::ptr;
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dlmalloc::{Allocator, Dlmalloc};
 
+use crate::error::{Error, Result};
+
 const PAGE: usize = 64 * 1024;
+/// The most linear memory a wasm32 module can have: 65,536 pages, 4 GiB
+/// (one byte less, as a `usize`).
+pub const MEMORY_LIMIT: usize = usize::MAX;
 /// Smallest growth step: 16 pages (1 MiB).
 const MIN_GROW_PAGES: usize = 16;
 
@@ -74,6 +80,56 @@ unsafe impl Allocator for GeometricPages {
     }
 }
 
+/// Bytes of live allocations (as asked for, without dlmalloc's overhead).
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes currently allocated on the heap.
+pub fn heap_in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+/// Bytes of linear memory the module has (it never shrinks).
+pub fn memory_bytes() -> usize {
+    wasm32::memory_size(0) * PAGE
+}
+
+/// Heap kept free for the small allocations every call makes, which
+/// cannot fail gracefully: a call that would leave less is refused.
+pub const RESERVE: usize = 64 * 1024 * 1024;
+
+/// Bytes the heap can still allocate before the 4 GiB limit.
+pub fn headroom() -> usize {
+    MEMORY_LIMIT - heap_in_use()
+}
+
+/// `QUOTA_EXCEEDED` for `what` that does not fit in the module's memory.
+pub fn exhausted(what: &str) -> Error {
+    Error::QuotaExceeded {
+        message: format!(
+            "{what} does not fit in the module's memory: {} MiB of its 4096 MiB are in use (memoryUsage() tells; a memory store holds its definitions there)",
+            heap_in_use() >> 20
+        ),
+    }
+}
+
+/// Admits work that allocates about `bytes`: `QUOTA_EXCEEDED` when it
+/// would leave less than [`RESERVE`] free. An allocation that fails traps
+/// the module (Rust aborts), so calls are refused before they start one.
+pub fn admit(bytes: usize) -> Result<()> {
+    if headroom() < bytes.saturating_add(RESERVE) {
+        return Err(exhausted("this call"));
+    }
+    Ok(())
+}
+
+fn count(ptr: *mut u8, add: usize, sub: usize) -> *mut u8 {
+    if !ptr.is_null() {
+        // One thread (see `Sync` below): a plain add and subtract.
+        IN_USE.store(heap_in_use() + add - sub, Ordering::Relaxed);
+    }
+    ptr
+}
+
 /// dlmalloc over [`GeometricPages`] as the global allocator.
 pub struct GlobalAllocator(UnsafeCell<Dlmalloc<GeometricPages>>);
 
@@ -101,19 +157,32 @@ impl Default for GlobalAllocator {
 // passes the layout through unchanged, as dlmalloc's own global wrapper does.
 unsafe impl GlobalAlloc for GlobalAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        (*self.0.get()).malloc(layout.size(), layout.align())
+        count(
+            (*self.0.get()).malloc(layout.size(), layout.align()),
+            layout.size(),
+            0,
+        )
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        (*self.0.get()).calloc(layout.size(), layout.align())
+        count(
+            (*self.0.get()).calloc(layout.size(), layout.align()),
+            layout.size(),
+            0,
+        )
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        (*self.0.get()).free(ptr, layout.size(), layout.align())
+        (*self.0.get()).free(ptr, layout.size(), layout.align());
+        IN_USE.store(heap_in_use() - layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        (*self.0.get()).realloc(ptr, layout.size(), layout.align(), new_size)
+        count(
+            (*self.0.get()).realloc(ptr, layout.size(), layout.align(), new_size),
+            new_size,
+            layout.size(),
+        )
     }
 }
 

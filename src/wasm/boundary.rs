@@ -19,8 +19,9 @@ use crate::key::RecordKey;
 
 #[wasm_bindgen(module = "/src/wasm/glue.js")]
 extern "C" {
+    /// A JS string (as a value, not yet copied into the module).
     #[wasm_bindgen(js_name = toJsonText, catch)]
-    fn to_json_text(value: &JsValue) -> std::result::Result<String, JsValue>;
+    fn to_json_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = metadataError)]
     fn metadata_error(code: &str, message: &str, details: &JsValue) -> JsValue;
     /// A printable description of a thrown value.
@@ -57,7 +58,10 @@ extern "C" {
     /// `create`'s options split into `{ store, rest }`, `rest` as JSON
     /// text; throws (a TypeError) for what cannot be read.
     #[wasm_bindgen(js_name = splitCreateOptions, catch)]
-    pub fn split_create_options(options: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    pub fn split_create_options(
+        options: &JsValue,
+        max_bytes: f64,
+    ) -> std::result::Result<JsValue, JsValue>;
     /// Calls `f()`, ignoring what it throws or rejects with.
     #[wasm_bindgen(js_name = callQuietly)]
     pub fn call_quietly(f: &js_sys::Function);
@@ -69,21 +73,80 @@ extern "C" {
     pub fn host_string(host: &js_sys::Object, name: &str) -> Option<String>;
 }
 
+/// Most bytes of JSON text any one argument (a value to hash, a batch of
+/// definitions, a manifest) or host answer may take when it crosses into
+/// the module; a single definition is held to
+/// [`MAX_DATA_BYTES`](crate::validate::MAX_DATA_BYTES).
+pub const MAX_ARG_BYTES: usize = 64 * 1024 * 1024;
+
 /// JSON text of a JS value, or `VALIDATION` naming `field` and what JSON
-/// cannot carry (non-finite numbers, BigInt, functions, cycles, depth).
+/// cannot carry (non-finite numbers, BigInt, functions, cycles, depth, more
+/// than [`MAX_ARG_BYTES`]).
 pub fn json_text_from_js(value: &JsValue, field: &str) -> Result<String> {
-    to_json_text(value).map_err(|e| Error::validation(field, thrown_message(&e)))
+    json_text_within(value, field, MAX_ARG_BYTES)
+}
+
+/// [`json_text_from_js`] with a size limit of its own: the value is refused
+/// as soon as its text is known to pass `max_bytes`, before it is
+/// serialised whole or copied into the module.
+pub fn json_text_within(value: &JsValue, field: &str, max_bytes: usize) -> Result<String> {
+    let text = to_json_text(value, max_bytes as f64)
+        .map_err(|e| Error::validation(field, thrown_message(&e)))?;
+    Ok(js_string(&text)?.unwrap_or_default())
+}
+
+/// A JS string copied into the module, once the heap has room for it and
+/// for the work it brings (see [`super::alloc::admit`]); `None` for
+/// anything else.
+pub fn js_string(value: &JsValue) -> Result<Option<String>> {
+    let Some(s) = value.dyn_ref::<js_sys::JsString>() else {
+        return Ok(None);
+    };
+    // UTF-16 units; UTF-8 takes at most three bytes for each.
+    super::alloc::admit(3 * s.length() as usize)?;
+    Ok(value.as_string())
 }
 
 /// A JS value as a `serde_json::Value`.
 pub fn value_from_js(value: &JsValue, field: &str) -> Result<Value> {
     let text = json_text_from_js(value, field)?;
-    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
+    crate::json::parse(&text).map_err(|e| Error::validation(field, e.to_string()))
+}
+
+/// A buffer that grows only while the heap has room: a result too large
+/// for the module's memory is `QUOTA_EXCEEDED`, not an allocation failure
+/// (which traps).
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .try_reserve(bytes.len())
+            .ok()
+            .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Any serializable value as a fresh JS value (through `JSON.parse`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue> {
-    let text = serde_json::to_string(value).map_err(|e| Error::Storage {
+    let mut out = Bounded(Vec::new());
+    serde_json::to_writer(&mut out, value).map_err(|e| {
+        if e.io_error_kind() == Some(std::io::ErrorKind::OutOfMemory) {
+            super::alloc::exhausted("the result")
+        } else {
+            Error::Storage {
+                message: format!("cannot encode result: {e}"),
+            }
+        }
+    })?;
+    let text = String::from_utf8(out.0).map_err(|e| Error::Storage {
         message: format!("cannot encode result: {e}"),
     })?;
     parse_json_text(&text)
@@ -164,6 +227,23 @@ pub fn error_to_js(error: &Error) -> JsValue {
         .and_then(|t| js_sys::JSON::parse(&t).ok())
         .unwrap_or(JsValue::NULL);
     metadata_error(error.code(), &error.to_string(), &details)
+}
+
+/// A method's work, boxed: every method shares one instantiation of the
+/// Promise glue (measured: a generic one per method cost several KB each).
+type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>>;
+
+/// Runs `work` as a Promise: resolved with its value, rejected with a
+/// `MetadataError`.
+pub fn promise<F>(work: F) -> js_sys::Promise
+where
+    F: std::future::Future<Output = Result<JsValue>> + 'static,
+{
+    run(Box::pin(work))
+}
+
+fn run(work: Work) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move { work.await.map_err(|e| error_to_js(&e)) })
 }
 
 /// A core result as a wasm-bindgen result.

@@ -3,9 +3,31 @@
 
 const MAX_DEPTH = 128;
 
-// Returns a description of the first value JSON cannot carry faithfully
-// (non-finite number, BigInt, nesting beyond MAX_DEPTH or a cycle), or null.
-function findUnrepresentable(value, depth) {
+// Thrown by the fast check when a value needs upstream's own walk.
+const NEEDS_COPY = Symbol('needs copy');
+
+function tooLarge(maxBytes) {
+  return new TypeError(`larger than ${maxBytes} bytes of JSON`);
+}
+
+// Whether `value` is a String, Number, Boolean or BigInt wrapper object:
+// JSON.stringify unwraps those, upstream's canonicalize walks them as
+// objects. Plain objects and arrays are told apart without a probe.
+function isWrapper(value) {
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === Array.prototype || proto === null) return false;
+  for (const valueOf of [String.prototype.valueOf, Number.prototype.valueOf, Boolean.prototype.valueOf, BigInt.prototype.valueOf]) {
+    try {
+      valueOf.call(value);
+      return true;
+    } catch {
+      // Not this kind of wrapper.
+    }
+  }
+  return false;
+}
+
+function refuse(value) {
   switch (typeof value) {
     case 'number':
       return Number.isFinite(value) ? null : `${value} is not a finite number`;
@@ -15,49 +37,163 @@ function findUnrepresentable(value, depth) {
     case 'symbol':
       // Upstream's canonicalize refuses these rather than dropping them.
       return `a ${typeof value} has no JSON form`;
-    case 'object': {
-      if (value === null) return null;
-      if (depth >= MAX_DEPTH) {
-        return `nesting deeper than ${MAX_DEPTH} levels of arrays and objects (or a cycle)`;
-      }
-      if (typeof value.toJSON === 'function') {
-        return findUnrepresentable(value.toJSON(), depth);
-      }
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const bad = findUnrepresentable(value[i], depth + 1);
-          if (bad !== null) return `[${i}]: ${bad}`;
-        }
-        return null;
-      }
-      for (const key of Object.keys(value)) {
-        const bad = findUnrepresentable(value[key], depth + 1);
-        if (bad !== null) return `${JSON.stringify(key)}: ${bad}`;
-      }
-      return null;
-    }
     default:
       return null;
   }
 }
 
-// JSON text of `value`, or throws a TypeError saying what cannot be stored.
-// Property order, toJSON, and the dropping of undefined and functions are
-// JSON.stringify's own.
-export function toJsonText(value) {
-  const bad = findUnrepresentable(value, 0);
-  if (bad !== null) throw new TypeError(bad);
-  const text = JSON.stringify(value);
-  if (typeof text !== 'string') {
-    throw new TypeError(`${value === undefined ? 'undefined' : typeof value} has no JSON form`);
+// A lower bound of the bytes JSON text of a primitive takes.
+function primitiveBytes(value) {
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'boolean':
+      return value ? 4 : 5;
+    case 'undefined':
+      return 0;
+    default:
+      return value === null ? 4 : 1;
   }
+}
+
+class Budget {
+  constructor(maxBytes) {
+    this.max = maxBytes;
+    this.bytes = 0;
+  }
+
+  add(n) {
+    this.bytes += n;
+    if (this.bytes > this.max) throw tooLarge(this.max);
+  }
+}
+
+// The fast check: for plain data (no toJSON, no wrapper objects) JSON.stringify
+// prints exactly upstream's form. Throws a TypeError saying what cannot be
+// stored, or NEEDS_COPY when the value needs upstream's walk. Counts a lower
+// bound of the text's size as it goes, so an oversized value is refused
+// after reading about its limit, not after serialising all of it.
+function check(value, depth, budget) {
+  const bad = refuse(value);
+  if (bad !== null) throw new TypeError(bad);
+  if (value === null || typeof value !== 'object') {
+    budget.add(primitiveBytes(value));
+    return;
+  }
+  if (depth >= MAX_DEPTH) {
+    throw new TypeError(`nesting deeper than ${MAX_DEPTH} levels of arrays and objects (or a cycle)`);
+  }
+  if (typeof value.toJSON === 'function' || isWrapper(value)) throw NEEDS_COPY;
+  if (Array.isArray(value)) {
+    const n = value.length;
+    budget.add(n + 1);
+    for (let i = 0; i < n; i++) {
+      const item = value[i];
+      try {
+        check(item, depth + 1, budget);
+      } catch (e) {
+        throw e instanceof TypeError && e !== NEEDS_COPY ? new TypeError(`[${i}]: ${e.message}`) : e;
+      }
+      // undefined (or a hole) prints as null.
+      if (item === undefined) budget.add(4);
+    }
+    return;
+  }
+  const keys = Object.keys(value);
+  budget.add(keys.length + 1);
+  for (const key of keys) {
+    const item = value[key];
+    if (item === undefined) continue;
+    budget.add(key.length + 3);
+    try {
+      check(item, depth + 1, budget);
+    } catch (e) {
+      throw e instanceof TypeError && e !== NEEDS_COPY ? new TypeError(`${JSON.stringify(key)}: ${e.message}`) : e;
+    }
+  }
+}
+
+// Upstream's canonicalize walk, without its sorting (the core sorts): each
+// object's toJSON called once with its key, wrapper objects walked as
+// objects (new String('ab') is {"0":"a","1":"b"}), undefined members dropped,
+// what JSON cannot carry refused. An own __proto__ key stays data.
+function copy(raw, key, depth, budget) {
+  let value = raw;
+  if (value !== null && typeof value === 'object') {
+    const toJson = value.toJSON;
+    if (typeof toJson === 'function') value = toJson.call(value, key);
+  }
+  const bad = refuse(value);
+  if (bad !== null) throw new TypeError(bad);
+  if (value === null || typeof value !== 'object') {
+    budget.add(primitiveBytes(value));
+    return value;
+  }
+  if (depth >= MAX_DEPTH) {
+    throw new TypeError(`nesting deeper than ${MAX_DEPTH} levels of arrays and objects (or a cycle)`);
+  }
+  if (Array.isArray(value)) {
+    const n = value.length;
+    budget.add(n + 1);
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) {
+      // A hole stays a hole (printed null), as Array.prototype.map keeps it.
+      if (!(i in value)) {
+        budget.add(4);
+        continue;
+      }
+      try {
+        out[i] = copy(value[i], String(i), depth + 1, budget);
+      } catch (e) {
+        throw e instanceof TypeError ? new TypeError(`[${i}]: ${e.message}`) : e;
+      }
+      if (out[i] === undefined) budget.add(4);
+    }
+    return out;
+  }
+  const out = {};
+  const keys = Object.keys(value);
+  budget.add(keys.length + 1);
+  for (const k of keys) {
+    let v;
+    try {
+      v = copy(value[k], k, depth + 1, budget);
+    } catch (e) {
+      throw e instanceof TypeError ? new TypeError(`${JSON.stringify(k)}: ${e.message}`) : e;
+    }
+    if (v === undefined) continue;
+    budget.add(k.length + 3);
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return out;
+}
+
+// JSON text of `value` as upstream's canonicalize sees it (before sorting),
+// at most `maxBytes` long, or throws a TypeError saying what cannot be
+// stored. Plain data takes the fast road: a bounded check, then
+// JSON.stringify itself.
+export function toJsonText(value, maxBytes) {
+  let data = value;
+  try {
+    check(value, 0, new Budget(maxBytes));
+  } catch (e) {
+    if (e !== NEEDS_COPY) throw e;
+    data = copy(value, '', 0, new Budget(maxBytes));
+  }
+  const text = JSON.stringify(data);
+  if (typeof text !== 'string') {
+    throw new TypeError(`${data === undefined ? 'undefined' : typeof data} has no JSON form`);
+  }
+  // UTF-16 units never outnumber UTF-8 bytes; the core counts the bytes.
+  if (text.length > maxBytes) throw tooLarge(maxBytes);
   return text;
 }
 
 // Splits create()'s options into the store (a name or a host object, which
 // may hold functions) and the rest as JSON text. Throws a TypeError for
 // options that cannot be read (a throwing getter, a revoked proxy).
-export function splitCreateOptions(options) {
+export function splitCreateOptions(options, maxBytes) {
   if (options === undefined || options === null) return { store: undefined, rest: '{}' };
   if (typeof options !== 'object') throw new TypeError('must be an object');
   const rest = {};
@@ -67,7 +203,7 @@ export function splitCreateOptions(options) {
     if (key === 'store') store = value;
     else rest[key] = value;
   }
-  return { store, rest: toJsonText(rest) };
+  return { store, rest: toJsonText(rest, maxBytes) };
 }
 
 // An Error named MetadataError carrying a stable code and details.
@@ -146,11 +282,18 @@ function hostFailure(e) {
   };
 }
 
+// Most bytes of JSON text one host answer may take (MAX_ARG_BYTES in
+// boundary.rs).
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
 // A host's answer as JSON text ('text'), or null when it has none.
 function asText(value) {
   if (value === null || value === undefined) return null;
-  if (typeof value === 'string') return value;
-  return toJsonText(value);
+  if (typeof value === 'string') {
+    if (value.length > MAX_ANSWER_BYTES) throw tooLarge(MAX_ANSWER_BYTES);
+    return value;
+  }
+  return toJsonText(value, MAX_ANSWER_BYTES);
 }
 
 function asTexts(value) {
@@ -172,7 +315,7 @@ function asCount(value) {
 // Plain data from whatever a host answered (through JSON).
 function asData(value) {
   if (value === null || value === undefined) return null;
-  return JSON.parse(toJsonText(value));
+  return JSON.parse(toJsonText(value, MAX_ANSWER_BYTES));
 }
 
 const SHAPES = {

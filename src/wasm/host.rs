@@ -8,7 +8,7 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::boundary::{host_call, host_has, host_string};
+use super::boundary::{host_call, host_has, host_string, js_string};
 use crate::error::{Error, Result};
 
 /// What a host call's answer is turned into before the core sees it.
@@ -160,14 +160,18 @@ impl Host {
 
     /// A call answering JSON text or null.
     pub async fn text(&self, name: &str, args: &[JsValue]) -> Result<Option<String>> {
-        Ok(self.call(name, args, Shape::Text).await?.as_string())
+        js_string(&self.call(name, args, Shape::Text).await?)
     }
 
     /// A call answering an array of JSON texts.
     pub async fn texts(&self, name: &str, args: &[JsValue]) -> Result<Vec<String>> {
         let answer = self.call(name, args, Shape::Texts).await?;
         let array: Array = answer.unchecked_into();
-        Ok(array.iter().filter_map(|t| t.as_string()).collect())
+        let mut out = Vec::new();
+        for t in array.iter() {
+            out.extend(js_string(&t)?);
+        }
+        Ok(out)
     }
 
     /// A call answering a count.

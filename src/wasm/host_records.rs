@@ -206,7 +206,7 @@ fn text_of(value: &JsValue, operation: &str) -> Result<Option<String>> {
     if value.is_null() || value.is_undefined() {
         return Ok(None);
     }
-    match value.as_string() {
+    match super::boundary::js_string(value)? {
         Some(t) => Ok(Some(t)),
         None => {
             json_text_from_js(value, "answer")

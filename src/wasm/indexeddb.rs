@@ -366,9 +366,10 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
         .collect()
 }
 
-/// The packed text a call answered (or a member of its answer).
+/// The packed text a call answered (or a member of its answer), copied into
+/// the module only if the heap has room for it.
 fn packed(value: JsValue, what: &str) -> Result<String> {
-    value.as_string().ok_or_else(|| Error::Storage {
+    super::boundary::js_string(&value)?.ok_or_else(|| Error::Storage {
         message: format!("IndexedDB {what} returned no rows"),
     })
 }
@@ -506,6 +507,10 @@ impl Drop for IndexedDbStore {
 impl Store for IndexedDbStore {
     fn kind(&self) -> &str {
         "indexeddb"
+    }
+
+    fn shared_across_contexts(&self) -> bool {
+        true
     }
 
     fn feed(&self) -> &Feed {

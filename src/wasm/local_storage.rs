@@ -78,6 +78,10 @@ impl KvBackend for LocalStorageKv {
         "localstorage"
     }
 
+    fn shared_across_contexts(&self) -> bool {
+        true
+    }
+
     async fn get(&self, key: &str) -> Result<Option<String>> {
         self.storage
             .get_item(&format!("{}{key}", self.prefix))

@@ -3,13 +3,16 @@
 //! Thin by design: every rule lives in the core; this module converts values
 //! at the boundary ([`boundary`], [`convert`], [`options`]), adapts
 //! JavaScript storage to the core's storage contract ([`host`],
-//! [`host_kv`], [`host_records`], [`indexeddb`], [`local_storage`], chosen
-//! in [`open`]), links tabs ([`tabs`]), and exports the `MetadataService`
-//! class ([`service`]) and the free functions below.
+//! [`host_kv`], [`host_records`], [`indexeddb`], [`local_storage`], opened
+//! in [`open`]), builds services ([`create`]) and subscriptions
+//! ([`subscribe`]), links tabs ([`tabs`]), guards the heap ([`alloc`]), and
+//! exports the `MetadataService` class ([`service`], its methods only) and
+//! the free functions below.
 
 pub mod alloc;
 pub mod boundary;
 pub mod convert;
+pub mod create;
 pub mod host;
 pub mod host_kv;
 pub mod host_records;
@@ -20,13 +23,18 @@ pub mod options;
 #[cfg(feature = "boundary-probe")]
 pub mod probe;
 pub mod service;
+pub mod subscribe;
 pub mod tabs;
 
 use wasm_bindgen::prelude::*;
 
 use crate::canonical;
+use crate::error::Error;
 use crate::files::{self, FileFormat};
-use boundary::{js_result, json_text_from_js, to_js, value_from_js};
+use boundary::{js_result, json_text_from_js, to_js};
+
+/// Longest file path `parseMetadataFile` reads.
+const MAX_PATH: usize = 4096;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
@@ -60,12 +68,19 @@ pub fn js_content_hash(
 /// returns `{ type, name, format, data }`, `null` for a path that is not a
 /// metadata file, or throws a `VALIDATION` error naming the path.
 #[wasm_bindgen(js_name = parseMetadataFile, unchecked_return_type = "ParsedMetadataFile | null")]
-pub fn js_parse_metadata_file(path: &str, text: &str) -> Result<JsValue, JsValue> {
+pub fn js_parse_metadata_file(
+    #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+) -> Result<JsValue, JsValue> {
     js_result((|| {
-        let Some((type_name, name, format)) = files::parse_path(path) else {
+        let path = options::bounded_string_arg(&path, "path", MAX_PATH)?;
+        let Some((type_name, name, format)) = files::parse_path(&path) else {
             return Ok(JsValue::NULL);
         };
-        let data = files::parse_file(path, text, format)?;
+        // Refused on its length, before it is copied into the module.
+        let text = options::bounded_string_arg(&text, "file", crate::validate::MAX_TEXT_BYTES)
+            .map_err(|e| Error::validation("file", format!("{path}: {e}")))?;
+        let data = files::parse_file(&path, &text, format)?;
         to_js(&serde_json::json!({
             "type": type_name,
             "name": name,
@@ -79,20 +94,25 @@ pub fn js_parse_metadata_file(path: &str, text: &str) -> Result<JsValue, JsValue
 /// (type, name) in `format` (`json`, `yaml` or `typescript`).
 #[wasm_bindgen(js_name = renderMetadataFile, unchecked_return_type = "RenderedMetadataFile")]
 pub fn js_render_metadata_file(
-    #[wasm_bindgen(js_name = "type")] type_name: &str,
-    name: &str,
+    #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] data: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "FileFormatName")] format: &str,
+    #[wasm_bindgen(unchecked_param_type = "FileFormatName")] format: JsValue,
 ) -> Result<JsValue, JsValue> {
     js_result((|| {
-        crate::validate::type_name(type_name)?;
-        crate::validate::name(name)?;
-        let format = FileFormat::from_name(format)?;
-        let data = value_from_js(&data, "data")?;
+        let type_name = options::bounded_string_arg(&type_name, "type", MAX_PATH)?;
+        let name = options::bounded_string_arg(&name, "name", MAX_PATH)?;
+        crate::validate::type_name(&type_name)?;
+        crate::validate::name(&name)?;
+        let format = FileFormat::from_name(&options::bounded_string_arg(&format, "format", 64)?)?;
+        let data = boundary::json_text_within(&data, "data", crate::validate::MAX_DATA_BYTES)
+            .and_then(|t| {
+                crate::json::parse(&t).map_err(|e| Error::validation("data", e.to_string()))
+            })?;
         crate::validate::data(&data)?;
         let text = files::render_file(&data, format)?;
         to_js(&serde_json::json!({
-            "path": files::file_path(type_name, name, format),
+            "path": files::file_path(&type_name, &name, format),
             "text": text,
         }))
     })())
@@ -104,6 +124,18 @@ fn format_name(format: FileFormat) -> &'static str {
         FileFormat::Yaml => "yaml",
         FileFormat::TypeScript => "typescript",
     }
+}
+
+/// The module's memory: `{ heapBytes, memoryBytes, limitBytes }`, the bytes
+/// allocated now, the linear memory reserved so far (it never shrinks) and
+/// the most it can have.
+#[wasm_bindgen(js_name = memoryUsage, unchecked_return_type = "MemoryUsage")]
+pub fn js_memory_usage() -> Result<JsValue, JsValue> {
+    js_result(to_js(&serde_json::json!({
+        "heapBytes": alloc::heap_in_use(),
+        "memoryBytes": alloc::memory_bytes(),
+        "limitBytes": alloc::MEMORY_LIMIT,
+    })))
 }
 
 /// True when `value` is an error raised by this library (a `MetadataError`

@@ -1,5 +1,6 @@
 //! Opening the store `create` names: `'memory'`, `'indexeddb'`,
-//! `'localstorage'`, `'auto'`, or a host store object (the key-value or
+//! `'localstorage'`, `'auto'` (the core's choice, [`choose_auto`], over the
+//! browser's backends), or a host store object (the key-value or
 //! the record contract). Services created over the same host object share
 //! one store object, so they hear each other's changes and a key-value host
 //! without `commit` still sees one writer at a time.
@@ -7,6 +8,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use async_trait::async_trait;
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
@@ -16,7 +18,7 @@ use super::host_records::{is_record_host, HostRecords};
 use super::indexeddb::{Bucket, IndexedDbStore};
 use super::local_storage::LocalStorageKv;
 use crate::error::{Error, Result};
-use crate::store::{KvStore, MemoryStore, Store};
+use crate::store::{choose_auto, Backend, KvStore, MemoryStore, Opener, Store};
 
 thread_local! {
     /// Host objects already opened, and their stores.
@@ -84,6 +86,36 @@ async fn host_store(value: &JsValue) -> Result<(Rc<dyn Store>, Chosen)> {
     Ok((store, Chosen::note(note)))
 }
 
+/// The browser's backends, for the core's `'auto'` choice.
+struct BrowserOpener<'a> {
+    namespace: &'a str,
+    bucket: Option<&'a Bucket>,
+}
+
+#[async_trait(?Send)]
+impl Opener for BrowserOpener<'_> {
+    async fn open(&self, backend: Backend) -> Result<(Rc<dyn Store>, String)> {
+        match backend {
+            Backend::IndexedDbInBucket | Backend::IndexedDb => {
+                let bucket = match backend {
+                    Backend::IndexedDbInBucket => self.bucket,
+                    _ => None,
+                };
+                let store = open_indexeddb(self.namespace, bucket).await?;
+                let label = match store.bucket() {
+                    Some(b) => format!("IndexedDB in storage bucket {b:?}"),
+                    None => "IndexedDB".to_owned(),
+                };
+                Ok((Rc::new(store), label))
+            }
+            Backend::LocalStorage => Ok((
+                Rc::new(KvStore::new(LocalStorageKv::open(self.namespace)?)),
+                "localStorage".to_owned(),
+            )),
+        }
+    }
+}
+
 /// IndexedDB, in `bucket` when one is given.
 async fn open_indexeddb(namespace: &str, bucket: Option<&Bucket>) -> Result<IndexedDbStore> {
     match bucket {
@@ -122,36 +154,19 @@ pub async fn open_store(
             Chosen::note("localStorage, as asked"),
         )),
         Some("auto") => {
-            let mut idb = match open_indexeddb(namespace, bucket).await {
-                Ok(store) => {
-                    let chosen = Chosen::indexeddb(&store, " (auto)");
-                    return Ok((Rc::new(store), chosen));
-                }
-                Err(e) => e.to_string(),
+            let opener = BrowserOpener { namespace, bucket };
+            let choice = choose_auto(&opener, bucket.is_some()).await;
+            let bucket = match choice.backend {
+                Some(Backend::IndexedDbInBucket) => bucket.map(|b| b.name.clone()),
+                _ => None,
             };
-            if bucket.is_some() {
-                // No bucket here (no Storage Buckets API, or refused): the
-                // page's default IndexedDB is the next best place.
-                match IndexedDbStore::open(namespace).await {
-                    Ok(store) => {
-                        let note = format!("IndexedDB (auto): storage bucket unavailable: {idb}");
-                        return Ok((Rc::new(store), Chosen::note(note)));
-                    }
-                    Err(e) => idb = format!("{e} (storage bucket: {idb})"),
-                }
-            }
-            match LocalStorageKv::open(namespace) {
-                Ok(kv) => Ok((
-                    Rc::new(KvStore::new(kv)),
-                    Chosen::note(format!("localStorage (auto): IndexedDB unavailable: {idb}")),
-                )),
-                Err(ls) => Ok((
-                    Rc::new(MemoryStore::new()),
-                    Chosen::note(format!(
-                        "memory (auto): nothing persists; IndexedDB unavailable: {idb}; localStorage unavailable: {ls}"
-                    )),
-                )),
-            }
+            Ok((
+                choice.store,
+                Chosen {
+                    note: choice.note,
+                    bucket,
+                },
+            ))
         }
         Some(other) => Err(Error::validation(
             "store",

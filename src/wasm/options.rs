@@ -72,7 +72,7 @@ impl CreateOptions {
 
 /// Splits `create`'s options into the store spec and the rest.
 pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
-    let split = split_create_options(value)
+    let split = split_create_options(value, super::boundary::MAX_ARG_BYTES as f64)
         .map_err(|e| Error::validation("options", thrown_message(&e)))?;
     let store = js_sys::Reflect::get(&split, &JsValue::from_str("store")).unwrap_or_default();
     let rest = js_sys::Reflect::get(&split, &JsValue::from_str("rest"))
@@ -102,14 +102,33 @@ pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T>
 
 /// A string argument.
 pub fn string_arg(value: &JsValue, field: &str) -> Result<String> {
-    value
-        .as_string()
-        .ok_or_else(|| Error::validation(field, "must be a string"))
+    super::boundary::js_string(value)?.ok_or_else(|| Error::validation(field, "must be a string"))
+}
+
+/// A string argument of at most `max` UTF-16 units, refused on its length
+/// before it is copied into the module.
+pub fn bounded_string_arg(value: &JsValue, field: &str, max: usize) -> Result<String> {
+    let len = value
+        .dyn_ref::<js_sys::JsString>()
+        .map(|s| s.length() as usize)
+        .ok_or_else(|| Error::validation(field, "must be a string"))?;
+    if len > max {
+        return Err(Error::validation(
+            field,
+            format!("{len} characters; at most {max} are accepted"),
+        ));
+    }
+    string_arg(value, field)
 }
 
 /// The (type, name) arguments every per-record method takes.
 pub fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
-    Ok((string_arg(type_name, "type")?, string_arg(name, "name")?))
+    // Identifiers have at most 128 bytes: anything far longer is refused on
+    // its length, before it is copied.
+    Ok((
+        bounded_string_arg(type_name, "type", 1024)?,
+        bounded_string_arg(name, "name", 1024)?,
+    ))
 }
 
 /// A version argument: a positive safe integer.
@@ -124,4 +143,47 @@ pub fn version_arg(value: &JsValue) -> Result<u64> {
 /// An optional typed argument as a plain value (undefined when absent).
 pub fn opt<T: Into<JsValue>>(value: Option<T>) -> JsValue {
     value.map(Into::into).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The options of `derive`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeriveOptions {
+    /// Absent: this service's tenant; `null`: the global scope.
+    #[serde(default, deserialize_with = "present")]
+    pub tenant: Option<Option<String>>,
+    /// Another acting user.
+    pub actor: Option<String>,
+    /// Other roles.
+    pub roles: Option<Vec<String>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to
+/// absent (`None`, through `default`).
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// The options of `mirror`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MirrorOptions {
+    /// Records the server no longer has.
+    #[serde(default)]
+    pub gone: Vec<crate::key::RecordKey>,
+    /// Whether the changes were made through this cache (pinned writes).
+    #[serde(default)]
+    pub own: bool,
+}
+
+/// The options of `subscribe`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscribeOptions {
+    /// Replay this scope's changes after this sequence number first.
+    pub since: Option<u64>,
 }

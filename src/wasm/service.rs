@@ -1,36 +1,36 @@
 //! The `MetadataService` class JavaScript sees: the hybrid chain over the
-//! chosen store, with Promise-returning camelCase methods. Option parsing
-//! lives in `options`, conversions in `convert`, store opening in `open`;
-//! every rule is the core's.
+//! chosen store, with Promise-returning camelCase methods, and nothing but
+//! its `#[wasm_bindgen]` methods. Option parsing lives in `options`,
+//! conversions in `convert`, building a service in `create` (store opening
+//! in `open`), subscriptions in `subscribe`; every rule is the core's.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
-use super::boundary::{error_to_js, js_result, json_text_from_js, parse_json_text, to_js};
+use super::boundary::{js_result, json_text_within, parse_json_text, promise, to_js};
 use super::convert::{
     definition_to_js, event_to_js, full_record_to_js, outcome_to_js, outcomes_to_js, record_to_js,
     resolution_to_js, set,
 };
 use super::host::{Host, Shape};
-use super::open::open_store;
-use super::options::{create_options, ids, opt, options, parse_arg, string_arg, version_arg};
+use super::options::{
+    bounded_string_arg, ids, opt, options, parse_arg, version_arg, DeriveOptions, MirrorOptions,
+    SubscribeOptions,
+};
 use super::tabs::TabLink;
-use crate::access::{Actor, Permission};
-use crate::clock::Clock;
+use crate::access::Actor;
 use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::events::ChangeQuery;
-use crate::files::{FileBundle, FileSource};
-use crate::hybrid::{Found, HybridConfig, HybridService};
+use crate::hybrid::{Found, HybridService};
 use crate::record::MetadataRecord;
 use crate::service::{
     ChangeOptions, MetadataService, MirrorEntry, Mirrored, SaveDefinition, SaveItem, SaveOptions,
 };
-use crate::store::{Follower, Origin, Store};
+use crate::store::{Follower, Origin};
 use crate::sync::{FetchedItem, ManifestEntry};
 
 #[wasm_bindgen]
@@ -59,70 +59,6 @@ extern "C" {
     /// `SubscribeOptions`.
     #[wasm_bindgen(typescript_type = "SubscribeOptions")]
     pub type SubscribeOptionsArg;
-}
-
-/// `Date.now()`: the standard clock panics on wasm32.
-struct JsClock;
-
-impl Clock for JsClock {
-    fn now_ms(&self) -> i64 {
-        js_sys::Date::now() as i64
-    }
-}
-
-/// A method's work, boxed: every method shares one instantiation of the
-/// Promise glue (measured: a generic one per method cost several KB each).
-type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>>;
-
-/// Runs `work` as a Promise: resolved with its value, rejected with a
-/// `MetadataError`.
-fn promise<F>(work: F) -> Promise
-where
-    F: std::future::Future<Output = Result<JsValue>> + 'static,
-{
-    run(Box::pin(work))
-}
-
-fn run(work: Work) -> Promise {
-    future_to_promise(async move { work.await.map_err(|e| error_to_js(&e)) })
-}
-
-/// The options of `derive`.
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DeriveOptions {
-    /// Absent: this service's tenant; `null`: the global scope.
-    #[serde(default, deserialize_with = "present")]
-    tenant: Option<Option<String>>,
-    actor: Option<String>,
-    roles: Option<Vec<String>>,
-}
-
-/// A field that is present, even as `null` (`Some(None)`), as opposed to
-/// absent (`None`, through `default`).
-fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
-}
-
-/// The options of `mirror`.
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MirrorOptions {
-    #[serde(default)]
-    gone: Vec<crate::key::RecordKey>,
-    #[serde(default)]
-    own: bool,
-}
-
-/// The options of `subscribe`.
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SubscribeOptions {
-    since: Option<u64>,
 }
 
 /// Versioned metadata storage behind the database -> registry -> files
@@ -183,55 +119,11 @@ impl JsMetadataService {
     pub fn create(options: Option<CreateOptionsArg>) -> Promise {
         let options = opt(options);
         promise(async move {
-            let (store, o) = create_options(&options)?;
-            let namespace = o.namespace.clone().unwrap_or_else(|| "default".to_owned());
-            crate::validate::label("namespace", &namespace)?;
-            let bucket = o.bucket()?;
-            let (store, chosen) = open_store(&store, &namespace, bucket.as_ref()).await?;
-            // Databases in different buckets are different data: so are
-            // their change channels.
-            let channel = match &chosen.bucket {
-                Some(b) => format!("{namespace}@{b}"),
-                None => namespace.clone(),
-            };
-            let mut builder = MetadataService::builder_shared(Rc::clone(&store))
-                .tenant(o.tenant.as_deref())
-                .actor(Actor::new(
-                    o.actor.clone().unwrap_or_else(|| "system".to_owned()),
-                    o.roles.clone().unwrap_or_default(),
-                ))
-                .policy(o.policy.clone().unwrap_or_default())
-                .clock(Rc::new(JsClock))
-                .verify_reads(o.verify_reads.unwrap_or(true));
-            if let Some(source) = o.source {
-                builder = builder.default_source(source);
-            }
-            let db = builder.build()?;
-            let files: Option<Rc<dyn FileSource>> = match &o.files {
-                Some(files) => Some(Rc::new(FileBundle::from_files(
-                    files.iter().map(|(p, t)| (p.as_str(), t.as_str())),
-                )?)),
-                None => None,
-            };
-            let config = HybridConfig {
-                mode: o.mode.unwrap_or_default(),
-                strict: o.strict.unwrap_or(false),
-                cache: o.cache.unwrap_or(true),
-            };
-            let chain = Rc::new(HybridService::new(db, files, config));
-            // Other tabs share the browser's stores; memory is private, and a
-            // host store is the host's to coordinate (in Node an open channel
-            // would also keep the process alive).
-            let browser_store = matches!(store.kind(), "indexeddb" | "localstorage");
-            let tabs = if o.broadcast.unwrap_or(browser_store) {
-                TabLink::open(&channel, store)
-            } else {
-                None
-            };
+            let created = super::create::create(&options).await?;
             Ok(JsMetadataService {
-                chain,
-                store_note: chosen.note,
-                tabs,
+                chain: created.chain,
+                store_note: created.store_note,
+                tabs: created.tabs,
                 followers: Rc::default(),
             }
             .into())
@@ -314,7 +206,11 @@ impl JsMetadataService {
             let o: SaveOptions = self::options(&options, "options")?;
             // Validated and checksummed from its JSON text: no value tree is
             // built on the way into the store.
-            let data = Definition::from_json_text(json_text_from_js(&data, "data")?)?;
+            let data = Definition::from_json_text(json_text_within(
+                &data,
+                "data",
+                crate::validate::MAX_DATA_BYTES,
+            )?)?;
             let w = chain.save_definition(&t, &n, data, o).await?;
             outcome_to_js(&w.outcome)
         })
@@ -337,8 +233,9 @@ impl JsMetadataService {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
-            let text = string_arg(&text, "text")?;
+            let t = bounded_string_arg(&type_name, "type", 1024)?;
+            // A request body: refused on its length before it is copied.
+            let text = bounded_string_arg(&text, "text", crate::validate::MAX_TEXT_BYTES)?;
             let o: SaveOptions = self::options(&options, "options")?;
             let data = match format.as_deref() {
                 None | Some("document") => Definition::from_json_text(text)?,
@@ -350,14 +247,12 @@ impl JsMetadataService {
                     ))
                 }
             };
-            let n = match name.as_string() {
-                Some(n) => n,
-                None if name.is_null() || name.is_undefined() => {
-                    data.string_member("name").ok_or_else(|| {
-                        Error::validation("name", "the definition has no string `name` member")
-                    })?
-                }
-                None => return Err(Error::validation("name", "must be a string or null")),
+            let n = if name.is_null() || name.is_undefined() {
+                data.string_member("name").ok_or_else(|| {
+                    Error::validation("name", "the definition has no string `name` member")
+                })?
+            } else {
+                bounded_string_arg(&name, "name", 1024)?
             };
             let w = chain.save_definition(&t, &n, data, o).await?;
             outcome_to_js(&w.outcome)
@@ -373,7 +268,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let text = string_arg(&text, "text")?;
+            let text = bounded_string_arg(&text, "text", super::boundary::MAX_ARG_BYTES)?;
             #[derive(serde::Deserialize)]
             #[serde(deny_unknown_fields)]
             struct Item<'a> {
@@ -489,11 +384,23 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
+            let t = bounded_string_arg(&type_name, "type", 1024)?;
             let many = chain.load_many(&t).await?;
             many.healthy()?;
-            // One JSON array of the definitions' texts, parsed once.
-            let mut array = String::from("[");
+            // One JSON array of the definitions' texts, parsed once; its
+            // size is known, so it is allocated only if it fits.
+            let len: usize = many
+                .items
+                .iter()
+                .map(|(_, f)| f.definition().json_text().len() + 1)
+                .sum();
+            let mut array = String::new();
+            array
+                .try_reserve(len + 2)
+                .ok()
+                .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
+                .ok_or_else(|| super::alloc::exhausted("the result"))?;
+            array.push('[');
             for (i, (_, found)) in many.items.iter().enumerate() {
                 if i > 0 {
                     array.push(',');
@@ -514,7 +421,7 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let t = string_arg(&type_name, "type")?;
+            let t = bounded_string_arg(&type_name, "type", 1024)?;
             let many = chain.load_many(&t).await?;
             many.healthy()?;
             let out = js_sys::Array::new();
@@ -686,65 +593,15 @@ impl JsMetadataService {
                 .map_err(|_| Error::validation("listener", "must be a function")),
         )?;
         let o: SubscribeOptions = js_result(self::options(&opt(options), "options"))?;
-        let db = self.db();
-        match o.since {
-            None => {
-                let tenant = db.tenant_id().map(str::to_owned);
-                let (actor, policy) = (db.actor().clone(), db.policy().clone());
-                let feed_store = Rc::clone(db.store());
-                let id = feed_store.feed().subscribe(move |event, origin| {
-                    let visible = event.tenant_id.is_none() || event.tenant_id == tenant;
-                    if !visible || !policy.allows(&actor, Permission::Read, &event.type_name) {
-                        return;
-                    }
-                    if let Ok(e) = event_to_js(event, origin.is_remote()) {
-                        let _ = listener.call1(&JsValue::NULL, &e);
-                    }
-                });
-                let store = Rc::downgrade(&feed_store);
-                let stop = Closure::<dyn FnMut()>::new(move || {
-                    if let Some(s) = store.upgrade() {
-                        s.feed().unsubscribe(id);
-                    }
-                });
-                Ok(stop.into_js_value())
-            }
-            Some(since) => {
-                let chain = Rc::clone(&self.chain);
-                let started: Rc<RefCell<Option<Rc<Follower>>>> = Rc::default();
-                let stopped = Rc::new(std::cell::Cell::new(false));
-                let (slot, halt) = (Rc::clone(&started), Rc::clone(&stopped));
-                let registry = Rc::clone(&self.followers);
-                spawn_local(async move {
-                    let db = chain.database();
-                    let follower = match db.follow(Some(since)).await {
-                        Ok(f) => Rc::new(f),
-                        Err(_) => return,
-                    };
-                    if halt.get() {
-                        return;
-                    }
-                    // Registered with the service, so freeing it ends the
-                    // stream.
-                    registry.borrow_mut().push(Rc::downgrade(&follower));
-                    *slot.borrow_mut() = Some(Rc::clone(&follower));
-                    while let Some(Ok(event)) = follower.next().await {
-                        if db.may_read(&event.type_name) {
-                            if let Ok(e) = event_to_js(&event, false) {
-                                let _ = listener.call1(&JsValue::NULL, &e);
-                            }
-                        }
-                    }
-                });
-                let stop = Closure::<dyn FnMut()>::new(move || {
-                    stopped.set(true);
-                    if let Some(f) = started.borrow_mut().take() {
-                        f.close();
-                    }
-                });
-                Ok(stop.into_js_value())
-            }
-        }
+        Ok(match o.since {
+            None => super::subscribe::follow_feed(self.db(), listener),
+            Some(since) => super::subscribe::follow_log(
+                Rc::clone(&self.chain),
+                Rc::clone(&self.followers),
+                listener,
+                since,
+            ),
+        })
     }
 
     /// Compares the local records with a remote manifest: `{ stale, missing,
@@ -883,10 +740,16 @@ impl JsMetadataService {
     /// given. For changes made outside this service that nothing announced.
     pub fn invalidate(
         &self,
-        #[wasm_bindgen(js_name = "type")] type_name: Option<String>,
-        name: Option<String>,
+        #[wasm_bindgen(js_name = "type", unchecked_optional_param_type = "string")]
+        type_name: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] name: Option<JsValue>,
     ) {
-        match (type_name, name) {
+        // Anything but a (type, name) within bounds forgets everything.
+        let arg = |v: &Option<JsValue>, field| {
+            v.as_ref()
+                .and_then(|v| bounded_string_arg(v, field, 1024).ok())
+        };
+        match (arg(&type_name, "type"), arg(&name, "name")) {
             (Some(t), Some(n)) => self.chain.invalidate(&t, &n),
             _ => self.chain.invalidate_all(),
         }

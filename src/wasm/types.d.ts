@@ -361,6 +361,16 @@ export interface MetadataError extends Error {
 }
 
 /** A parsed metadata file. */
+/** What `memoryUsage()` answers, in bytes. */
+export interface MemoryUsage {
+  /** Allocated now. */
+  heapBytes: number;
+  /** Linear memory reserved so far (it never shrinks). */
+  memoryBytes: number;
+  /** The most linear memory the module can have (4 GiB). */
+  limitBytes: number;
+}
+
 export interface ParsedMetadataFile {
   type: string;
   name: string;

@@ -43,7 +43,8 @@ export async function ok(cmd, args, options) {
 }
 
 /** Serves `dir` on 127.0.0.1 (a free port); resolves to { server, url }. */
-export const serve = (dir) => startServer(0, [['/', dir]]);
+// The fixtures' pages report load errors with an inline script: no CSP.
+export const serve = (dir) => startServer(0, [['/', dir]], { csp: false });
 
 /** Headless Chromium (Debian's), as the repository's end-to-end tests run it. */
 export function launchChromium() {

@@ -95,6 +95,39 @@ test('the page opens on an IndexedDB cache of the server, with the seeded record
   await page.close();
 });
 
+test('the page works under a strict Content Security Policy (no eval, no new Function)', async () => {
+  const page = await context.newPage();
+  const violations = [];
+  await page.exposeFunction('reportViolation', (v) => violations.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => window.reportViolation(`${e.violatedDirective}: ${e.blockedURI}`));
+  });
+  const response = await page.goto(url);
+  assert.equal(response.headers()['content-security-policy'], "script-src 'self' 'wasm-unsafe-eval'");
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  // IndexedDB (whose glue once built a handler with new Function) is in use.
+  assert.match(await page.textContent('#store'), /^indexeddb/);
+  await select(page, 'object', 'sys_device_code');
+  await editLabel(page, 'Under CSP');
+  await page.click('#save');
+  await page.waitForSelector('#message.ok');
+  assert.equal(await field(page, 'version'), '2');
+  assert.deepEqual(violations, [], 'the package and the page broke no rule of the policy');
+  assert.deepEqual(page.errors ?? [], []);
+  // The policy is in force: an inline script is refused.
+  const ran = await page.evaluate(async () => {
+    const s = document.createElement('script');
+    s.textContent = 'window.inlineRan = true;';
+    document.head.append(s);
+    await new Promise((r) => setTimeout(r, 50));
+    return window.inlineRan === true;
+  });
+  assert.equal(ran, false);
+  for (let i = 0; i < 100 && violations.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(violations.length, 1, violations.join('; '));
+  await page.close();
+});
+
 test('an edit is saved as a new version and is still there after a reload', async () => {
   const page = await open();
   await select(page, 'object', 'sys_account');

@@ -6,6 +6,7 @@ import {
   checksum,
   contentHash,
   isMetadataError,
+  memoryUsage,
   parseMetadataFile,
   renderMetadataFile,
   type ChangeEvent,
@@ -16,6 +17,7 @@ import {
   type SyncResult,
   type HistoryEntry,
   type HostStore,
+  type MemoryUsage,
   type MetadataRecord,
   type QueryPage,
   type Resolution,
@@ -209,4 +211,10 @@ export async function postgresUsage(): Promise<void> {
   await readonly.close();
   await store.close();
   void [svc, records, repository, store.schema, store.channel];
+}
+
+// Bytes the module can still take on (its memory never shrinks).
+export function memory(): number {
+  const usage: MemoryUsage = memoryUsage();
+  return usage.limitBytes - Math.max(usage.heapBytes, usage.memoryBytes);
 }

@@ -1,0 +1,103 @@
+//! JSON text to `serde_json::Value`, exactly as written.
+//!
+//! With the `raw_value` feature (which [`Definition`](crate::Definition)
+//! needs), serde_json's own `Value` reader takes an object whose first key
+//! is `"$serde_json::private::RawValue"` for a raw value and parses the
+//! string it holds: `{"$serde_json::private::RawValue": "{\"x\":1}"}` would
+//! read as `{"x": 1}`, silently another definition. Every JSON document
+//! that becomes a `Value` here (files, values from JavaScript, batch items)
+//! is read by the plain reader below, for which every key is just a key.
+//!
+//! ```
+//! let text = r#"{"$serde_json::private::RawValue":"{\"x\":1}"}"#;
+//! let v = objectstack_metadata::json::parse(text).unwrap();
+//! assert_eq!(v["$serde_json::private::RawValue"], "{\"x\":1}");
+//! ```
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// A JSON document as a `Value`, every key kept as a key.
+pub fn parse(text: &str) -> serde_json::Result<Value> {
+    serde_json::from_str::<Plain>(text).map(|p| p.0)
+}
+
+/// `#[serde(deserialize_with = "crate::json::deserialize")]` for a `Value`
+/// field read the same way.
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    Plain::deserialize(d).map(|p| p.0)
+}
+
+struct Plain(Value);
+
+impl<'de> Deserialize<'de> for Plain {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PlainVisitor)
+    }
+}
+
+struct PlainVisitor;
+
+impl<'de> Visitor<'de> for PlainVisitor {
+    type Value = Plain;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Plain, E> {
+        Ok(Plain(Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<Plain, E> {
+        Ok(Plain(Value::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Plain, D::Error> {
+        Plain::deserialize(d)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Plain, E> {
+        Ok(Plain(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Plain, E> {
+        Number::from_f64(v)
+            .map(|n| Plain(Value::Number(n)))
+            .ok_or_else(|| E::custom(format!("{v} is not a finite number")))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Plain, E> {
+        Ok(Plain(Value::String(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Plain, E> {
+        Ok(Plain(Value::String(v)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Plain, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Plain(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Plain(Value::Array(items)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Plain, A::Error> {
+        let mut members = Map::new();
+        while let Some((key, Plain(value))) = map.next_entry::<String, Plain>()? {
+            members.insert(key, value);
+        }
+        Ok(Plain(Value::Object(members)))
+    }
+}

@@ -1,0 +1,79 @@
+//! `subscribe`: a JavaScript listener on a store's feed, or on a scope's
+//! change stream replayed from a sequence number. Which events a listener
+//! hears is the core's rule ([`crate::service::Audience`]); a listener that
+//! throws affects nothing (`call1` catches), and the function returned
+//! unsubscribes (a second call does nothing).
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use super::convert::event_to_js;
+use crate::hybrid::HybridService;
+use crate::service::MetadataService;
+use crate::store::Follower;
+
+/// Every committed change `db`'s audience hears, as it is announced.
+pub fn follow_feed(db: &MetadataService, listener: Function) -> JsValue {
+    let audience = db.audience();
+    let feed_store = Rc::clone(db.store());
+    let id = feed_store.feed().subscribe(move |event, origin| {
+        if !audience.hears(event) {
+            return;
+        }
+        if let Ok(e) = event_to_js(event, origin.is_remote()) {
+            let _ = listener.call1(&JsValue::NULL, &e);
+        }
+    });
+    let store = Rc::downgrade(&feed_store);
+    let stop = Closure::<dyn FnMut()>::new(move || {
+        if let Some(s) = store.upgrade() {
+            s.feed().unsubscribe(id);
+        }
+    });
+    stop.into_js_value()
+}
+
+/// The scope's changes after `since` from the change log, then as they
+/// come, each once and in order; the stream is registered in `followers`,
+/// so freeing the service ends it.
+pub fn follow_log(
+    chain: Rc<HybridService>,
+    followers: Rc<RefCell<Vec<Weak<Follower>>>>,
+    listener: Function,
+    since: u64,
+) -> JsValue {
+    let started: Rc<RefCell<Option<Rc<Follower>>>> = Rc::default();
+    let stopped = Rc::new(Cell::new(false));
+    let (slot, halt) = (Rc::clone(&started), Rc::clone(&stopped));
+    spawn_local(async move {
+        let db = chain.database();
+        let follower = match db.follow(Some(since)).await {
+            Ok(f) => Rc::new(f),
+            Err(_) => return,
+        };
+        if halt.get() {
+            return;
+        }
+        followers.borrow_mut().push(Rc::downgrade(&follower));
+        *slot.borrow_mut() = Some(Rc::clone(&follower));
+        let audience = db.audience();
+        while let Some(Ok(event)) = follower.next().await {
+            if audience.hears(&event) {
+                if let Ok(e) = event_to_js(&event, false) {
+                    let _ = listener.call1(&JsValue::NULL, &e);
+                }
+            }
+        }
+    });
+    let stop = Closure::<dyn FnMut()>::new(move || {
+        stopped.set(true);
+        if let Some(f) = started.borrow_mut().take() {
+            f.close();
+        }
+    });
+    stop.into_js_value()
+}

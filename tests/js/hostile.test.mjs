@@ -1,0 +1,166 @@
+// Hostile JavaScript values reach the module only through guarded calls:
+// a throwing getter, a revoked Proxy, a hostile thenable or an error whose
+// properties throw becomes a coded rejection of that call alone, and the
+// module's task runner goes on serving every other call.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { MetadataService, isMetadataError } from '@objectstack/metadata-wasm';
+
+const uncaught = [];
+const onUncaught = (e) => uncaught.push(e);
+process.on('uncaughtException', onUncaught);
+process.on('unhandledRejection', onUncaught);
+after(() => {
+  process.off('uncaughtException', onUncaught);
+  process.off('unhandledRejection', onUncaught);
+});
+
+function revokedProxy() {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
+
+// The hostile answers a host callback (or sync's fetch) can give.
+const HOSTILE = {
+  'a revoked Proxy': () => revokedProxy(),
+  'an object whose then getter throws': () => Object.defineProperty({}, 'then', { get() { throw new Error('then getter'); } }),
+  'a thenable whose then throws': () => ({ then() { throw new Error('then threw'); } }),
+  'a thenable that never calls back but throws later': () => ({ then(_, reject) { reject(revokedProxy()); } }),
+  'a throw of an Error whose message getter throws': () => {
+    const e = new Error('x');
+    Object.defineProperty(e, 'message', { get() { throw new Error('message getter'); } });
+    throw e;
+  },
+  'a throw of a revoked Proxy': () => { throw revokedProxy(); },
+  'a rejection with an Error whose name getter throws': () => {
+    const e = new Error('x');
+    Object.defineProperty(e, 'name', { get() { throw new Error('name getter'); } });
+    return Promise.reject(e);
+  },
+};
+
+// A key-value host over a Map whose `get` answers `hostile()`.
+function hostileHost(hostile) {
+  const map = new Map();
+  return {
+    get: () => hostile(),
+    put: (k, v) => { map.set(k, v); },
+    delete: (k) => { map.delete(k); },
+    list: () => [],
+  };
+}
+
+const settles = (promise) => promise.then(() => 'resolved', (e) => e);
+
+for (const [name, hostile] of Object.entries(HOSTILE)) {
+  test(`a host callback answering ${name} rejects that call with HOST_CALLBACK_FAILED`, async () => {
+    const svc = await MetadataService.create({ store: hostileHost(hostile) });
+    const e = await settles(svc.load('view', 'a'));
+    assert.ok(isMetadataError(e), String(e));
+    assert.equal(e.code, 'HOST_CALLBACK_FAILED');
+    assert.equal(e.operation, 'get');
+    assert.deepEqual(uncaught, []);
+  });
+
+  test(`sync's fetch answering ${name} rejects the sync with HOST_CALLBACK_FAILED`, async () => {
+    const svc = await MetadataService.create();
+    const manifest = [{ type: 'view', name: 'a', version: 1, checksum: '0'.repeat(32) }];
+    const e = await settles(svc.sync(manifest, hostile));
+    assert.ok(isMetadataError(e), String(e));
+    assert.equal(e.code, 'HOST_CALLBACK_FAILED');
+    assert.equal((await svc.query({})).total, 0, 'nothing was written');
+    assert.deepEqual(uncaught, []);
+  });
+}
+
+test('create() options with a throwing getter or a revoked Proxy reject with VALIDATION', async () => {
+  const getter = Object.defineProperty({}, 'tenant', { enumerable: true, get() { throw new Error('getter'); } });
+  for (const options of [getter, revokedProxy(), { tenant: revokedProxy() }, new Proxy({}, { ownKeys() { throw new Error('ownKeys'); } })]) {
+    const e = await settles(MetadataService.create(options));
+    assert.ok(isMetadataError(e), String(e));
+    assert.equal(e.code, 'VALIDATION');
+  }
+  // A store whose getters throw: the store is read through guarded calls.
+  const store = new Proxy({}, { get() { throw new Error('trap'); }, has() { throw new Error('trap'); } });
+  const e = await settles(MetadataService.create({ store }));
+  assert.ok(isMetadataError(e), String(e));
+  assert.deepEqual(uncaught, []);
+});
+
+test('several hostile calls at once, then other services still settle', async () => {
+  const bystander = await MetadataService.create({ tenant: 'other' });
+  const calls = [];
+  for (const hostile of Object.values(HOSTILE)) {
+    const svc = await MetadataService.create({ store: hostileHost(hostile) });
+    calls.push(settles(svc.load('view', 'a')), settles(svc.save('view', 'a', { v: 1 })));
+    calls.push(settles(bystander.sync([{ type: 'view', name: 'x', version: 1, checksum: '0'.repeat(32) }], hostile)));
+  }
+  calls.push(settles(MetadataService.create(revokedProxy())));
+  const outcomes = await Promise.all(calls);
+  for (const e of outcomes) assert.ok(isMetadataError(e), String(e));
+  // Unrelated services created before and after are served as usual.
+  await bystander.save('view', 'after', { ok: true });
+  assert.deepEqual(await bystander.load('view', 'after'), { ok: true });
+  const fresh = await MetadataService.create();
+  await fresh.save('view', 'fresh', { ok: 1 });
+  assert.equal((await fresh.history('view', 'fresh')).length, 1);
+  assert.equal((await fresh.query({})).total, 1);
+  assert.deepEqual(uncaught, []);
+});
+
+test('an unsubscribe function called twice does nothing the second time', async () => {
+  const svc = await MetadataService.create();
+  const heard = [];
+  const stop = svc.subscribe((e) => heard.push(e.name));
+  const stopReplay = svc.subscribe((e) => heard.push(`replay:${e.name}`), { since: 0 });
+  await svc.save('view', 'a', { v: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  stop();
+  stop();
+  stopReplay();
+  stopReplay();
+  await svc.save('view', 'b', { v: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(heard.sort(), ['a', 'replay:a']);
+});
+
+test('isMetadataError never throws, whatever it is given', async () => {
+  const { proxy, revoke } = Proxy.revocable(new Error('x'), {});
+  assert.equal(isMetadataError(proxy), false);
+  revoke();
+  assert.equal(isMetadataError(proxy), false);
+  const hostileError = new Proxy(new Error('x'), { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } });
+  assert.equal(isMetadataError(hostileError), false);
+  // An Error's Proxy whose property reads throw.
+  assert.equal(isMetadataError(new Proxy(new Error('x'), { get() { throw new Error('trap'); } })), false);
+  const ours = await MetadataService.create().then((s) => s.load('Bad', 'x')).catch((e) => e);
+  assert.equal(isMetadataError(new Proxy(ours, {})), true);
+  assert.equal(isMetadataError(revokedProxy()), false);
+  for (const v of [null, undefined, 1, 'MetadataError', Symbol('s'), 1n, {}]) assert.equal(isMetadataError(v), false);
+});
+
+test('a freed service refuses every method with STORAGE_UNAVAILABLE; free() twice does nothing', async () => {
+  const svc = await MetadataService.create();
+  await svc.save('view', 'a', { v: 1 });
+  const derived = svc.derive({ tenant: 'acme' });
+  svc.free();
+  svc.free();
+  const freed = (e) => isMetadataError(e) && e.code === 'STORAGE_UNAVAILABLE' && /freed/.test(e.message);
+  for (const call of [
+    () => svc.save('view', 'a', { v: 2 }),
+    () => svc.load('view', 'a'),
+    () => svc.history('view', 'a'),
+    () => svc.query({}),
+    () => svc.sync([], () => []),
+  ]) {
+    await assert.rejects(call(), freed);
+  }
+  for (const call of [() => svc.derive(), () => svc.subscribe(() => {}), () => svc.storeKind, () => svc.tenant]) {
+    assert.throws(call, freed);
+  }
+  // Another service on the same store is not affected.
+  assert.deepEqual(await derived.load('view', 'a'), { v: 1 });
+  derived[Symbol.dispose]();
+  await assert.rejects(derived.load('view', 'a'), freed);
+});
