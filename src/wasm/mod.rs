@@ -12,6 +12,7 @@
 pub mod alloc;
 pub mod boundary;
 pub mod convert;
+pub mod copies;
 pub mod create;
 pub mod host;
 pub mod host_kv;

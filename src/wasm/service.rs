@@ -10,10 +10,10 @@ use std::rc::{Rc, Weak};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{js_result, json_text_within, parse_json_text, promise, to_js};
+use super::boundary::{js_result, json_texts_within, promise, to_js};
 use super::convert::{
-    definition_to_js, event_to_js, full_record_to_js, outcome_to_js, outcomes_to_js, record_to_js,
-    resolution_to_js, set,
+    definition_to_js, event_to_js, full_record_to_js, outcome_to_js, outcome_to_js_with,
+    outcomes_to_js, record_to_js, resolution_to_js, set,
 };
 use super::host::{Host, Shape};
 use super::options::{
@@ -71,6 +71,8 @@ pub struct JsMetadataService {
     /// Change streams started by `subscribe({ since })`, closed with the
     /// service.
     followers: Rc<RefCell<Vec<Weak<Follower>>>>,
+    /// Parsed definitions kept for fresh copies (`load`, `loadMany`).
+    copies: Rc<super::copies::Copies>,
 }
 
 impl Drop for JsMetadataService {
@@ -109,6 +111,30 @@ impl JsMetadataService {
     }
 }
 
+/// Saves one definition and answers with the outcome, the record's `data`
+/// parsed lazily from `text` (the JS string the definition was read from)
+/// when the record holds that very definition, as it does unless the save
+/// changed nothing and the stored text differs (same checksum, another key
+/// order).
+async fn save_one(
+    chain: &HybridService,
+    copies: &super::copies::Copies,
+    type_name: &str,
+    name: &str,
+    data: Definition,
+    options: SaveOptions,
+    text: Option<&JsValue>,
+) -> Result<JsValue> {
+    let mine = data.clone();
+    let w = chain
+        .save_definition(type_name, name, data, options)
+        .await?;
+    let held = &w.outcome.record.data;
+    copies.took(type_name, name, held);
+    let own = Definition::ptr_eq(held, &mine) || held.json_text() == mine.json_text();
+    outcome_to_js_with(&w.outcome, text.filter(|_| own))
+}
+
 #[wasm_bindgen(js_class = MetadataService)]
 impl JsMetadataService {
     /// Creates a service: `store` is `'memory'` (default), `'indexeddb'`,
@@ -125,6 +151,7 @@ impl JsMetadataService {
                 store_note: created.store_note,
                 tabs: created.tabs,
                 followers: Rc::default(),
+                copies: Rc::default(),
             }
             .into())
         })
@@ -155,6 +182,7 @@ impl JsMetadataService {
                 store_note: self.store_note.clone(),
                 tabs: None,
                 followers: Rc::default(),
+                copies: Rc::default(),
             })
         })())
     }
@@ -201,18 +229,16 @@ impl JsMetadataService {
     ) -> Promise {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
+        let copies = Rc::clone(&self.copies);
         promise(async move {
             let (t, n) = ids(&type_name, &name)?;
             let o: SaveOptions = self::options(&options, "options")?;
             // Validated and checksummed from its JSON text: no value tree is
             // built on the way into the store.
-            let data = Definition::from_json_text(json_text_within(
-                &data,
-                "data",
-                crate::validate::MAX_DATA_BYTES,
-            )?)?;
-            let w = chain.save_definition(&t, &n, data, o).await?;
-            outcome_to_js(&w.outcome)
+            let (js_text, text) =
+                json_texts_within(&data, "data", crate::validate::MAX_DATA_BYTES)?;
+            let data = copies.definition(&t, &n, text)?;
+            save_one(&chain, &copies, &t, &n, data, o, Some(&js_text)).await
         })
     }
 
@@ -232,14 +258,28 @@ impl JsMetadataService {
     ) -> Promise {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
+        let copies = Rc::clone(&self.copies);
         promise(async move {
             let t = bounded_string_arg(&type_name, "type", 1024)?;
+            let given = if name.is_null() || name.is_undefined() {
+                None
+            } else {
+                Some(bounded_string_arg(&name, "name", 1024)?)
+            };
             // A request body: refused on its length before it is copied.
-            let text = bounded_string_arg(&text, "text", crate::validate::MAX_TEXT_BYTES)?;
+            let js_text = text;
+            let text = bounded_string_arg(&js_text, "text", crate::validate::MAX_TEXT_BYTES)?;
             let o: SaveOptions = self::options(&options, "options")?;
-            let data = match format.as_deref() {
-                None | Some("document") => Definition::from_json_text(text)?,
-                Some("upstream") => Definition::from_upstream_body(text)?,
+            let (data, own_text) = match format.as_deref() {
+                None | Some("document") => {
+                    let data = match &given {
+                        Some(n) => copies.definition(&t, n, text)?,
+                        None => Definition::from_json_text(text)?,
+                    };
+                    (data, Some(&js_text))
+                }
+                // The definition is the wrapper's inner text, if wrapped.
+                Some("upstream") => (Definition::from_upstream_body(text)?, None),
                 Some(other) => {
                     return Err(Error::validation(
                         "format",
@@ -247,15 +287,13 @@ impl JsMetadataService {
                     ))
                 }
             };
-            let n = if name.is_null() || name.is_undefined() {
-                data.string_member("name").ok_or_else(|| {
+            let n = match given {
+                Some(n) => n,
+                None => data.string_member("name").ok_or_else(|| {
                     Error::validation("name", "the definition has no string `name` member")
-                })?
-            } else {
-                bounded_string_arg(&name, "name", 1024)?
+                })?,
             };
-            let w = chain.save_definition(&t, &n, data, o).await?;
-            outcome_to_js(&w.outcome)
+            save_one(&chain, &copies, &t, &n, data, o, own_text).await
         })
     }
 
@@ -315,11 +353,12 @@ impl JsMetadataService {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
+        let copies = Rc::clone(&self.copies);
         promise(async move {
             let (t, n) = ids(&type_name, &name)?;
             let r = chain.load(&t, &n).await?;
             match &r.found {
-                Some(f) => definition_to_js(f.definition()),
+                Some(f) => copies.fresh(&t, &n, f.definition()),
                 None => r.healthy().map(|()| JsValue::NULL),
             }
         })
@@ -383,32 +422,27 @@ impl JsMetadataService {
         #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
+        let copies = Rc::clone(&self.copies);
         promise(async move {
             let t = bounded_string_arg(&type_name, "type", 1024)?;
             let many = chain.load_many(&t).await?;
             many.healthy()?;
-            // One JSON array of the definitions' texts, parsed once; its
-            // size is known, so it is allocated only if it fits.
+            // The result crosses one definition at a time, but all of it at
+            // once must still fit where the module's own answers are built:
+            // more is QUOTA_EXCEEDED, not a host out of memory.
             let len: usize = many
                 .items
                 .iter()
-                .map(|(_, f)| f.definition().json_text().len() + 1)
+                .map(|(_, f)| f.definition().json_text().len())
                 .sum();
-            let mut array = String::new();
-            array
-                .try_reserve(len + 2)
-                .ok()
-                .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
-                .ok_or_else(|| super::alloc::exhausted("the result"))?;
-            array.push('[');
-            for (i, (_, found)) in many.items.iter().enumerate() {
-                if i > 0 {
-                    array.push(',');
-                }
-                array.push_str(found.definition().json_text());
+            if len > super::alloc::headroom().saturating_sub(super::alloc::RESERVE) {
+                return Err(super::alloc::exhausted("the result"));
             }
-            array.push(']');
-            parse_json_text(&array)
+            let out = js_sys::Array::new();
+            for (name, found) in &many.items {
+                out.push(&copies.fresh(&t, name, found.definition())?);
+            }
+            Ok(out.into())
         })
     }
 

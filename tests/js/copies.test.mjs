@@ -1,0 +1,118 @@
+// What a service hands back is the caller's own: every load a fresh object
+// (also once the service keeps parsed objects to copy from), a save's
+// record.data parsed on first read and then an ordinary property.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MetadataService } from '@objectstack/metadata-wasm';
+
+const definition = () => ({
+  name: 'account',
+  label: 'Account',
+  fields: { name: { type: 'text', required: true }, tags: { type: 'select', options: ['a', 'b'] } },
+  list: [1, 2.5, null, true, 'x', [], {}],
+});
+
+test('every load is a fresh object, on the first read and on every read after', async () => {
+  const svc = await MetadataService.create();
+  await svc.save('object', 'account', definition());
+  const seen = [];
+  for (let i = 0; i < 5; i++) {
+    const got = await svc.load('object', 'account');
+    assert.deepEqual(got, definition());
+    for (const other of seen) {
+      assert.notEqual(got, other);
+      assert.notEqual(got.fields, other.fields);
+      assert.notEqual(got.list[6], other.list[6]);
+    }
+    // The caller's changes stay the caller's.
+    got.label = `changed ${i}`;
+    got.fields.name.required = false;
+    got.list.push('extra');
+    seen.push(got);
+  }
+  const many = await svc.loadMany('object');
+  assert.deepEqual(many, [definition()]);
+  many[0].fields.tags.options.push('c');
+  assert.deepEqual(await svc.loadMany('object'), [definition()]);
+  assert.deepEqual(await svc.load('object', 'account'), definition());
+});
+
+test('a load after a change answers the new definition, never a kept copy of the old one', async () => {
+  const svc = await MetadataService.create();
+  const other = svc.derive({ actor: 'bob' });
+  await svc.save('view', 'v', { n: 1 });
+  for (let i = 0; i < 3; i++) assert.deepEqual(await svc.load('view', 'v'), { n: 1 });
+  await other.save('view', 'v', { n: 2 });
+  assert.deepEqual(await svc.load('view', 'v'), { n: 2 });
+  await svc.rollback('view', 'v', 1);
+  assert.deepEqual(await svc.load('view', 'v'), { n: 1 });
+  await svc.delete('view', 'v');
+  assert.equal(await svc.load('view', 'v'), null);
+});
+
+test('a __proto__ key survives as an own property in copies, and sets no prototype', async () => {
+  const svc = await MetadataService.create();
+  const data = JSON.parse('{"name":"p","__proto__":{"polluted":true},"nested":{"__proto__":[1]}}');
+  await svc.save('object', 'p', data);
+  for (let i = 0; i < 3; i++) {
+    const got = await svc.load('object', 'p');
+    assert.equal(Object.getPrototypeOf(got), Object.prototype);
+    assert.ok(Object.hasOwn(got, '__proto__'));
+    assert.deepEqual(Object.getOwnPropertyDescriptor(got, '__proto__').value, { polluted: true });
+    assert.equal(got.polluted, undefined);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(got.nested, '__proto__').value, [1]);
+  }
+  assert.equal({}.polluted, undefined);
+});
+
+test('a save answers with the record it wrote; its data is the definition, as read back, on first read', async () => {
+  const svc = await MetadataService.create();
+  const given = definition();
+  const outcome = await svc.save('object', 'account', given);
+  assert.equal(outcome.changed, true);
+  assert.deepEqual(Object.keys(outcome.record).at(-1), 'data');
+  assert.deepEqual(outcome.record.data, given);
+  assert.notEqual(outcome.record.data, given, 'a copy, not the argument');
+  // Read once, it is an ordinary property: the same object on every read.
+  assert.equal(outcome.record.data, outcome.record.data);
+  outcome.record.data.label = 'mine';
+  assert.equal(outcome.record.data.label, 'mine');
+  assert.deepEqual(await svc.load('object', 'account'), given);
+  // Serialising, spreading and cloning a record not yet read include it.
+  const fresh = (await svc.save('object', 'other', { a: 1 })).record;
+  assert.deepEqual(JSON.parse(JSON.stringify(fresh)).data, { a: 1 });
+  assert.deepEqual({ ...(await svc.save('object', 'third', { b: 2 })).record }.data, { b: 2 });
+  assert.deepEqual(structuredClone((await svc.save('object', 'fourth', { c: 3 })).record).data, { c: 3 });
+  // Assigning before reading replaces it.
+  const assigned = (await svc.save('object', 'fifth', { d: 4 })).record;
+  assigned.data = 'replaced';
+  assert.equal(assigned.data, 'replaced');
+  // A frozen record still answers its data.
+  const frozen = Object.freeze((await svc.save('object', 'sixth', { e: 5 })).record);
+  assert.deepEqual(frozen.data, { e: 5 });
+});
+
+test('a save that changes nothing answers the stored version, its data as given (the same checksum)', async () => {
+  const svc = await MetadataService.create();
+  await svc.save('view', 'ordered', { a: 1, b: { c: 2, d: 3 } });
+  // The same text again: the same definition.
+  const same = await svc.save('view', 'ordered', { a: 1, b: { c: 2, d: 3 } });
+  assert.equal(same.changed, false);
+  assert.equal(same.record.version, 1);
+  // Another key order has the same checksum: nothing is written.
+  const reordered = await svc.save('view', 'ordered', { b: { d: 3, c: 2 }, a: 1 });
+  assert.equal(reordered.changed, false);
+  assert.equal(reordered.record.version, 1);
+  assert.equal(reordered.record.checksum, same.record.checksum);
+  assert.deepEqual(Object.keys(reordered.record.data), ['b', 'a']);
+  // The stored text is untouched.
+  assert.deepEqual(Object.keys(await svc.load('view', 'ordered')), ['a', 'b']);
+  // saveJson: the same rules for a body given as text.
+  const text = await svc.saveJson('view', 'ordered', '{"b":{"d":3,"c":2},"a":1}');
+  assert.equal(text.changed, false);
+  assert.deepEqual(Object.keys(text.record.data), ['b', 'a']);
+  const changed = await svc.saveJson('view', 'ordered', '{"a":2}');
+  assert.equal(changed.changed, true);
+  assert.deepEqual(changed.record.data, { a: 2 });
+  assert.equal((await svc.history('view', 'ordered')).length, 2);
+});
