@@ -43,9 +43,8 @@ pub fn set(target: &JsValue, key: &str, value: &JsValue) -> Result<()> {
         })
 }
 
-/// A record as a fresh object, its `data` being `data`.
-pub fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
-    let head = to_js(&RecordHead {
+fn head(record: &MetadataRecord) -> RecordHead<'_> {
+    RecordHead {
         type_name: &record.type_name,
         name: &record.name,
         version: record.version,
@@ -60,9 +59,14 @@ pub fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
         updated_by: &record.updated_by,
         seq: record.seq,
         operation: record.operation,
-    })?;
-    set(&head, "data", &data)?;
-    Ok(head)
+    }
+}
+
+/// A record as a fresh object, its `data` being `data`.
+pub fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
+    let out = to_js(&head(record))?;
+    set(&out, "data", &data)?;
+    Ok(out)
 }
 
 /// A record with its own definition.
@@ -71,19 +75,41 @@ pub fn full_record_to_js(record: &MetadataRecord) -> Result<JsValue> {
 }
 
 #[derive(Serialize)]
-struct OutcomeHead {
+struct OutcomeHead<'a> {
     changed: bool,
     operation: Option<Operation>,
+    record: RecordHead<'a>,
 }
 
-/// `{ record, changed, operation }`.
-pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
+#[wasm_bindgen(module = "/src/wasm/glue.js")]
+extern "C" {
+    /// Gives `target.record` a `data` parsed from `text` when first read.
+    #[wasm_bindgen(js_name = withLazyData)]
+    fn with_lazy_data(target: &JsValue, text: &JsValue);
+}
+
+/// `{ record, changed, operation }`, the record's `data` parsed from its
+/// JSON text when first read: most callers never look at the definition
+/// they have just saved. `text` is that JSON text as a JS string when the
+/// caller holds it already (the argument the definition came from), which
+/// saves copying it back out of the module.
+pub fn outcome_to_js_with(outcome: &SaveOutcome, text: Option<&JsValue>) -> Result<JsValue> {
+    let r = &outcome.record;
     let out = to_js(&OutcomeHead {
         changed: outcome.changed,
         operation: outcome.operation,
+        record: head(r),
     })?;
-    set(&out, "record", &full_record_to_js(&outcome.record)?)?;
+    match text {
+        Some(text) => with_lazy_data(&out, text),
+        None => with_lazy_data(&out, &JsValue::from_str(r.data.json_text())),
+    }
     Ok(out)
+}
+
+/// [`outcome_to_js_with`] the record's own text.
+pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
+    outcome_to_js_with(outcome, None)
 }
 
 /// Outcomes as an array.
