@@ -113,6 +113,54 @@ function check(value, depth, budget) {
   }
 }
 
+// `check` without its messages, for the common case where nothing is wrong:
+// true when `value` is plain data within the budget, false when `check`
+// must run to say what is wrong; throws NEEDS_COPY as `check` does. No
+// try/catch per member and no call per primitive: this walk is a large part
+// of what a save costs (BENCHMARKS.md).
+function plain(value, depth, budget) {
+  if (depth >= MAX_DEPTH) return false;
+  if (typeof value.toJSON === 'function' || isWrapper(value)) throw NEEDS_COPY;
+  if (Array.isArray(value)) {
+    const n = value.length;
+    if ((budget.bytes += n + 1) > budget.max) return false;
+    for (let i = 0; i < n; i++) {
+      if (!plainItem(value[i], depth, budget, 4)) return false;
+    }
+    return true;
+  }
+  const keys = Object.keys(value);
+  if ((budget.bytes += keys.length + 1) > budget.max) return false;
+  for (let j = 0; j < keys.length; j++) {
+    const key = keys[j];
+    const item = value[key];
+    if (item === undefined) continue;
+    if ((budget.bytes += key.length + 3) > budget.max) return false;
+    if (!plainItem(item, depth, budget, 0)) return false;
+  }
+  return true;
+}
+
+// One member of `plain`'s walk; `undefinedBytes`: what undefined prints as
+// (4 in an array: null; 0 elsewhere: dropped).
+function plainItem(item, depth, budget, undefinedBytes) {
+  switch (typeof item) {
+    case 'string':
+      return (budget.bytes += item.length + 2) <= budget.max;
+    case 'number':
+      return Number.isFinite(item) && (budget.bytes += 1) <= budget.max;
+    case 'boolean':
+      return (budget.bytes += 5) <= budget.max;
+    case 'object':
+      if (item === null) return (budget.bytes += 4) <= budget.max;
+      return plain(item, depth + 1, budget);
+    case 'undefined':
+      return (budget.bytes += undefinedBytes) <= budget.max;
+    default:
+      return false;
+  }
+}
+
 // Upstream's canonicalize walk, without its sorting (the core sorts): each
 // object's toJSON called once with its key, wrapper objects walked as
 // objects (new String('ab') is {"0":"a","1":"b"}), undefined members dropped,
@@ -176,7 +224,8 @@ function copy(raw, key, depth, budget) {
 export function toJsonText(value, maxBytes) {
   let data = value;
   try {
-    check(value, 0, new Budget(maxBytes));
+    // The quiet walk first; the one with messages only to say what is wrong.
+    if (!plainItem(value, -1, { bytes: 0, max: maxBytes }, 0)) check(value, 0, new Budget(maxBytes));
   } catch (e) {
     if (e !== NEEDS_COPY) throw e;
     data = copy(value, '', 0, new Budget(maxBytes));
@@ -188,6 +237,59 @@ export function toJsonText(value, maxBytes) {
   // UTF-16 units never outnumber UTF-8 bytes; the core counts the bytes.
   if (text.length > maxBytes) throw tooLarge(maxBytes);
   return text;
+}
+
+// A deep copy of plain JSON data (objects, arrays and primitives, as
+// JSON.parse makes them): a load's fresh object at about half the cost of
+// parsing the text again. A `__proto__` key is an own property in parsed
+// JSON; it is defined, not assigned (assigning would set the prototype).
+export function copyPlain(value) {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const n = value.length;
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(copyPlain(value[i]));
+    return out;
+  }
+  const out = {};
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') {
+      Object.defineProperty(out, key, { value: copyPlain(value[key]), writable: true, enumerable: true, configurable: true });
+    } else {
+      out[key] = copyPlain(value[key]);
+    }
+  }
+  return out;
+}
+
+// Gives `target.record` a `data` parsed from `text` when it is first read:
+// a save answers with the record it wrote, and most callers never look at
+// the definition they have just given. Reading it (or spreading,
+// serialising or cloning the record) parses it once; assigning replaces it.
+export function withLazyData(target, text) {
+  const record = target.record;
+  const plain = (value) => ({ value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(record, 'data', {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const data = JSON.parse(text);
+      // A frozen record keeps its getter: each read parses afresh.
+      if (Object.isExtensible(record)) Object.defineProperty(record, 'data', plain(data));
+      return data;
+    },
+    set(value) {
+      Object.defineProperty(record, 'data', plain(value));
+    },
+  });
+}
+
+const encoder = new TextEncoder();
+
+// Writes `text` as UTF-8 into `into` (a view of the module's memory, three
+// bytes per UTF-16 unit long); answers how many bytes it wrote.
+export function encodeInto(text, into) {
+  return encoder.encodeInto(text, into).written;
 }
 
 // Splits create()'s options into the store (a name or a host object, which
