@@ -399,7 +399,10 @@ pub(crate) fn write_number_f64(out: &mut String, f: f64) -> Result<()> {
     if !f.is_finite() {
         return Err(Error::validation(
             "data",
-            format!("number {f} is not a finite JavaScript number"),
+            format!(
+                "number {} is not a finite JavaScript number",
+                ryu_js::Buffer::new().format(f)
+            ),
         ));
     }
     if f == 0.0 {

@@ -18,7 +18,7 @@ use super::host_records::{is_record_host, HostRecords};
 use super::indexeddb::{Bucket, IndexedDbStore};
 use super::local_storage::LocalStorageKv;
 use crate::error::{Error, Result};
-use crate::store::{choose_auto, Backend, KvStore, MemoryStore, Opener, Store};
+use crate::store::{choose_auto, Backend, KvBackend, KvStore, MemoryStore, Opener, Store};
 
 thread_local! {
     /// Host objects already opened, and their stores.
@@ -78,12 +78,18 @@ async fn host_store(value: &JsValue) -> Result<(Rc<dyn Store>, Chosen)> {
         (records, "record host store")
     } else {
         (
-            Rc::new(KvStore::new(HostKv::new(host)?)),
+            Rc::new(kv_store(Box::new(HostKv::new(host)?))),
             "key-value host store",
         )
     };
     HOSTS.with(|hosts| hosts.borrow_mut().push((object, Rc::downgrade(&store))));
     Ok((store, Chosen::note(note)))
+}
+
+/// A store over a key-value backend: one instantiation of the store for
+/// every backend.
+fn kv_store(backend: Box<dyn KvBackend>) -> KvStore<Box<dyn KvBackend>> {
+    KvStore::new(backend)
 }
 
 /// The browser's backends, for the core's `'auto'` choice.
@@ -109,7 +115,7 @@ impl Opener for BrowserOpener<'_> {
                 Ok((Rc::new(store), label))
             }
             Backend::LocalStorage => Ok((
-                Rc::new(KvStore::new(LocalStorageKv::open(self.namespace)?)),
+                Rc::new(kv_store(Box::new(LocalStorageKv::open(self.namespace)?))),
                 "localStorage".to_owned(),
             )),
         }
@@ -150,7 +156,7 @@ pub async fn open_store(
             Ok((Rc::new(store), chosen))
         }
         Some("localstorage") => Ok((
-            Rc::new(KvStore::new(LocalStorageKv::open(namespace)?)),
+            Rc::new(kv_store(Box::new(LocalStorageKv::open(namespace)?))),
             Chosen::note("localStorage, as asked"),
         )),
         Some("auto") => {
