@@ -12,7 +12,7 @@ const { server, url } = await startServer(0, [
   ['/bench/', join(root, 'bench', 'browser')],
   ['/vendor/dexie/', join(root, 'node_modules', 'dexie', 'dist')],
   ['/vendor/idb-keyval/', join(root, 'node_modules', 'idb-keyval', 'dist')],
-]);
+], { csp: false }); // the bench page runs an inline module script
 const profile = mkdtempSync(join(tmpdir(), 'osm-bench-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
