@@ -261,6 +261,9 @@ mod tests {
         let back: Definition = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
         assert_eq!(back.checksum(), d.checksum());
         assert_eq!(back.json_text(), d.json_text());
+        // A lone surrogate is kept as written.
+        let lone = Definition::from_json_text(r#"{"a":"\ud800"}"#).unwrap();
+        assert_eq!(serde_json::to_string(&lone).unwrap(), r#"{"a":"\ud800"}"#);
     }
 
     #[test]
@@ -274,6 +277,13 @@ mod tests {
             "{\"a\" 1}",
             "{'a':1}",
             "{\"a\":01}",
+            // A lone surrogate sends the text to the UTF-16 reader, which
+            // must refuse what serde_json refuses.
+            r#"{"a":"\ud800",}"#,
+            r#"{"a":"\ud800"} x"#,
+            r#"{"a":"\ud800","b":[1,]}"#,
+            r#"{"a":"\ud800","b":"\x"}"#,
+            "{\"a\":\"\\ud800\",\"b\":\"\u{1}\"}",
         ] {
             let err = Definition::from_json_text(bad).unwrap_err();
             assert_eq!(err.code(), "VALIDATION", "{bad:?}");
