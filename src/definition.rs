@@ -173,6 +173,20 @@ fn unwrap_upstream(text: &str) -> Option<&str> {
     }
 }
 
+/// `a == b`, eight bytes at a time. In WebAssembly, `==` on strings ends
+/// in compiler-builtins' `memcmp`, which compares a byte at a time: 7 % of a
+/// no-op save of a 5 KB definition in a CPU profile (the text given against
+/// the text kept).
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or_default());
+    (&mut x).zip(&mut y).all(|(p, q)| word(p) == word(q)) && x.remainder() == y.remainder()
+}
+
 fn too_long(len: usize) -> Error {
     Error::validation(
         "data",
@@ -193,7 +207,7 @@ impl Deref for Definition {
 impl PartialEq for Definition {
     fn eq(&self, other: &Self) -> bool {
         Definition::ptr_eq(self, other)
-            || self.json_text() == other.json_text()
+            || same_text(self.json_text(), other.json_text())
             || self.value() == other.value()
     }
 }
@@ -264,6 +278,33 @@ mod tests {
         // A lone surrogate is kept as written.
         let lone = Definition::from_json_text(r#"{"a":"\ud800"}"#).unwrap();
         assert_eq!(serde_json::to_string(&lone).unwrap(), r#"{"a":"\ud800"}"#);
+    }
+
+    #[test]
+    fn same_text_is_string_equality() {
+        let base = "{\"name\":\"account\",\"label\":\"Account é\"}";
+        let cuts: Vec<usize> = (0..=base.len())
+            .filter(|&n| base.is_char_boundary(n))
+            .collect();
+        for &start in &cuts {
+            for &end in cuts.iter().filter(|&&e| e >= start) {
+                let a = &base[start..end];
+                for &len in &cuts {
+                    let b = &base[..len];
+                    assert_eq!(same_text(a, b), a == b, "{a:?} {b:?}");
+                }
+            }
+        }
+        let mut bytes = base.as_bytes().to_vec();
+        for i in 0..bytes.len() {
+            bytes[i] ^= 1;
+            let other = String::from_utf8_lossy(&bytes).into_owned();
+            assert_eq!(same_text(base, &other), base == other, "byte {i}");
+            bytes[i] ^= 1;
+        }
+        let copy = String::from(base);
+        assert!(same_text(base, &copy));
+        assert!(same_text("", ""));
     }
 
     #[test]

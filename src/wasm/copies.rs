@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 
 use super::boundary::parse_json_text;
-use crate::definition::Definition;
+use crate::definition::{same_text, Definition};
 use crate::error::Result;
 
 #[wasm_bindgen(module = "/src/wasm/glue.js")]
@@ -80,7 +80,9 @@ impl Copies {
     pub fn definition(&self, type_name: &str, name: &str, text: String) -> Result<Definition> {
         let kept = self.kept.borrow();
         match kept.get(&(type_name.to_owned(), name.to_owned())) {
-            Some(entry) if entry.definition.json_text() == text => Ok(entry.definition.clone()),
+            Some(entry) if same_text(entry.definition.json_text(), &text) => {
+                Ok(entry.definition.clone())
+            }
             _ => Definition::from_json_text(text),
         }
     }
@@ -127,5 +129,5 @@ impl Copies {
 /// The same definition: one allocation, or the same JSON text (which parses
 /// to the same object).
 fn same(a: &Definition, b: &Definition) -> bool {
-    Definition::ptr_eq(a, b) || a.json_text() == b.json_text()
+    Definition::ptr_eq(a, b) || same_text(a.json_text(), b.json_text())
 }
