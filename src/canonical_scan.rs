@@ -42,6 +42,10 @@ struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Input before this is in `out` (copied or rewritten); input from here
+    /// to `pos` is canonical as it is and is copied when something must be
+    /// written differently, or at the end.
+    flushed: usize,
     out: &'a mut String,
     members: Vec<Member<'a>>,
     spare: String,
@@ -54,6 +58,7 @@ pub(crate) fn scan(text: &str, out: &mut String) -> Scan {
         text,
         bytes: text.as_bytes(),
         pos: 0,
+        flushed: 0,
         out,
         members: Vec::new(),
         spare: String::new(),
@@ -63,6 +68,7 @@ pub(crate) fn scan(text: &str, out: &mut String) -> Scan {
         s.pos == s.bytes.len()
     };
     if ok {
+        s.flush(s.pos);
         Scan::Done
     } else {
         Scan::Fallback
@@ -97,9 +103,25 @@ fn special_byte(bytes: &[u8]) -> Option<usize> {
 }
 
 impl<'a> Scanner<'a> {
+    /// Where the output would end if the pending input were copied now.
+    fn out_pos(&self) -> usize {
+        self.out.len() + (self.pos - self.flushed)
+    }
+
+    /// Copies the pending input up to `to` into the output.
+    fn flush(&mut self, to: usize) {
+        self.out.push_str(&self.text[self.flushed..to]);
+        self.flushed = to;
+    }
+
+    /// Whitespace is dropped: what is pending before it is copied first.
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
-            self.pos += 1;
+        if let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.flush(self.pos);
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            self.flushed = self.pos;
         }
     }
 
@@ -113,8 +135,9 @@ impl<'a> Scanner<'a> {
             b'{' => self.object(depth),
             b'[' => self.array(depth),
             b'"' => {
+                let at = self.pos;
                 let s = self.string()?;
-                self.write_str(&s);
+                self.write_str(at, &s);
                 Some(())
             }
             b't' => self.literal("true"),
@@ -127,7 +150,6 @@ impl<'a> Scanner<'a> {
     fn literal(&mut self, word: &str) -> Option<()> {
         if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
-            self.out.push_str(word);
             Some(())
         } else {
             None
@@ -139,24 +161,18 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.pos += 1;
-        self.out.push('[');
         self.skip_ws();
         if self.peek()? == b']' {
             self.pos += 1;
-            self.out.push(']');
             return Some(());
         }
         loop {
             self.value(depth + 1)?;
             self.skip_ws();
             match self.peek()? {
-                b',' => {
-                    self.pos += 1;
-                    self.out.push(',');
-                }
+                b',' => self.pos += 1,
                 b']' => {
                     self.pos += 1;
-                    self.out.push(']');
                     return Some(());
                 }
                 _ => return None,
@@ -169,12 +185,10 @@ impl<'a> Scanner<'a> {
             return None;
         }
         self.pos += 1;
-        self.out.push('{');
-        let open = self.out.len();
+        let open = self.out_pos();
         self.skip_ws();
         if self.peek()? == b'}' {
             self.pos += 1;
-            self.out.push('}');
             return Some(());
         }
         let base = self.members.len();
@@ -184,6 +198,8 @@ impl<'a> Scanner<'a> {
             if self.peek()? != b'"' {
                 return None;
             }
+            let start = self.out_pos();
+            let at = self.pos;
             let key = self.string()?;
             let order = SortKey::of(&key);
             if let Some(last) = self.members[base..].last() {
@@ -194,27 +210,23 @@ impl<'a> Scanner<'a> {
                     Ordering::Equal => return None,
                 }
             }
-            let start = self.out.len();
-            self.write_str(&key);
+            self.write_str(at, &key);
             self.skip_ws();
             if self.peek()? != b':' {
                 return None;
             }
             self.pos += 1;
-            self.out.push(':');
             self.value(depth + 1)?;
+            let end = self.out_pos();
             self.members.push(Member {
                 key,
                 order,
                 start,
-                end: self.out.len(),
+                end,
             });
             self.skip_ws();
             match self.peek()? {
-                b',' => {
-                    self.pos += 1;
-                    self.out.push(',');
-                }
+                b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
                     break;
@@ -223,6 +235,10 @@ impl<'a> Scanner<'a> {
             }
         }
         if !sorted {
+            // The members (and the commas between them) into the output,
+            // the closing brace left pending; reordering keeps the length,
+            // so the output positions noted by enclosing objects hold.
+            self.flush(self.pos - 1);
             let own = &mut self.members[base..];
             own.sort_unstable_by(|a, b| compare_keys(&a.order, &a.key, &b.order, &b.key));
             if own
@@ -242,23 +258,21 @@ impl<'a> Scanner<'a> {
             }
         }
         self.members.truncate(base);
-        self.out.push('}');
         Some(())
     }
 
-    /// Writes a string read by [`string`](Self::string): a borrowed one is
-    /// raw text without escapes, quotes or controls, which `JSON.stringify`
-    /// would write unchanged.
+    /// Writes a string read by [`string`](Self::string) from `at` (its
+    /// opening quote): a borrowed one is raw text without escapes, quotes
+    /// or controls, which `JSON.stringify` would write unchanged, so it
+    /// stays pending input; a decoded one is written as JavaScript escapes
+    /// it.
     // The Cow itself is the information: borrowed means raw text.
     #[allow(clippy::ptr_arg)]
-    fn write_str(&mut self, s: &Cow<'a, str>) {
-        match s {
-            Cow::Borrowed(raw) => {
-                self.out.push('"');
-                self.out.push_str(raw);
-                self.out.push('"');
-            }
-            Cow::Owned(decoded) => write_string(self.out, decoded),
+    fn write_str(&mut self, at: usize, s: &Cow<'a, str>) {
+        if let Cow::Owned(decoded) = s {
+            self.flush(at);
+            write_string(self.out, decoded);
+            self.flushed = self.pos;
         }
     }
 
@@ -397,14 +411,16 @@ impl<'a> Scanner<'a> {
         let literal = &self.text[start..i];
         self.pos = i;
         if plain && int_digits <= 15 && literal != "-0" {
-            self.out.push_str(literal);
             return Some(());
         }
         let f: f64 = literal.parse().ok()?;
         if !f.is_finite() {
             return None;
         }
-        write_number_f64(self.out, f).ok()
+        self.flush(start);
+        write_number_f64(self.out, f).ok()?;
+        self.flushed = i;
+        Some(())
     }
 }
 
@@ -430,6 +446,15 @@ mod tests {
         assert_eq!(
             canon(r#"{"z":{"y":2,"x":{"b":[],"a":{}}},"a":123456789012345678}"#).as_deref(),
             Some(r#"{"a":123456789012345680,"z":{"x":{"a":{},"b":[]},"y":2}}"#)
+        );
+        // Rewrites that change lengths, and dropped whitespace, before and
+        // inside members that are then reordered.
+        assert_eq!(
+            canon(
+                "\n{ \"z\" : { \"y\" : \"\\u0041\" ,\t\"x\" : 1.50 } , \"b\" : [ 1e1 , \"\\t\" ] , \"a\" : -0.0 }\r\n"
+            )
+            .as_deref(),
+            Some(r#"{"a":0,"b":[10,"\t"],"z":{"x":1.5,"y":"A"}}"#)
         );
     }
 
