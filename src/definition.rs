@@ -62,15 +62,21 @@ impl Definition {
     }
 
     /// The one reading of a definition's text: the canonical form is
-    /// computed from it, which refuses anything that is not JSON (the same
-    /// errors as serde_json's reader), and checked.
+    /// computed from it, which refuses anything that is not JSON (as
+    /// `VALIDATION` of `data`, saying where), and checked.
     fn from_text(text: Box<str>) -> Result<Self> {
         // Whitespace aside, the text is the canonical form's size: refuse
         // what cannot fit before reading it.
         if text.len() > crate::validate::MAX_TEXT_BYTES {
             return Err(too_long(text.len()));
         }
-        let canonical = canonical::canonicalize_text(&text)?;
+        let canonical = canonical::canonicalize_text(&text).map_err(|e| match e {
+            // The text is the definition: say so, as when a RawValue read it.
+            Error::Validation { field, message } if field == "json" => {
+                Error::validation("data", message)
+            }
+            other => other,
+        })?;
         check_canonical(&canonical)?;
         // Kept without the whitespace around it, as a `RawValue` keeps it.
         let trimmed = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
@@ -326,8 +332,10 @@ mod tests {
             r#"{"a":"\ud800","b":"\x"}"#,
             "{\"a\":\"\\ud800\",\"b\":\"\u{1}\"}",
         ] {
-            let err = Definition::from_json_text(bad).unwrap_err();
-            assert_eq!(err.code(), "VALIDATION", "{bad:?}");
+            match Definition::from_json_text(bad) {
+                Err(Error::Validation { field, .. }) => assert_eq!(field, "data", "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
         }
     }
 }
