@@ -132,37 +132,6 @@ pub trait KvBackend {
     }
 }
 
-/// A boxed backend is a backend: the bindings put every key-value backend
-/// behind one `KvStore<Box<dyn KvBackend>>`, so the store's code is in the
-/// module once, not once per backend (measured: about 24 KB of wasm each).
-#[async_trait(?Send)]
-impl KvBackend for Box<dyn KvBackend> {
-    fn kind(&self) -> &str {
-        (**self).kind()
-    }
-    fn shared_across_contexts(&self) -> bool {
-        (**self).shared_across_contexts()
-    }
-    async fn get(&self, key: &str) -> Result<Option<String>> {
-        (**self).get(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        (**self).list(prefix).await
-    }
-    async fn put(&self, key: &str, value: &str) -> Result<()> {
-        (**self).put(key, value).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
-        (**self).delete(key).await
-    }
-    fn atomic_batches(&self) -> bool {
-        (**self).atomic_batches()
-    }
-    async fn commit(&self, ops: Vec<KvOp>) -> std::result::Result<(), KvCommitError> {
-        (**self).commit(ops).await
-    }
-}
-
 /// How often a commit starts over when only the scope's counter moved
 /// under it (another writer of another record of the scope was first).
 const COUNTER_RETRIES: usize = 64;
