@@ -299,6 +299,21 @@ fn write_sorted<'v, T: 'v>(
         members.map(|(k, v)| (SortKey::of(k), k, v)).collect();
     // A stable sort keeps equal keys in document order, so the last wins.
     entries.sort_by(|a, b| compare_keys(&a.0, a.1, &b.0, b.1));
+    write_members(out, &entries, write_string, |out, v| {
+        write(out, v, depth + 1)
+    })
+}
+
+/// Writes an object whose `(order, key, value)` entries are sorted by key:
+/// of adjacent entries with the same key the last one counts, as in
+/// `JSON.parse`. `K` is `str`, or UTF-16 units for text with lone
+/// surrogates.
+pub(crate) fn write_members<S, K: PartialEq + ?Sized, T>(
+    out: &mut String,
+    entries: &[(S, &K, &T)],
+    write_key: fn(&mut String, &K),
+    mut write_value: impl FnMut(&mut String, &T) -> Result<()>,
+) -> Result<()> {
     out.push('{');
     let mut first = true;
     for (i, (_, k, v)) in entries.iter().enumerate() {
@@ -309,9 +324,9 @@ fn write_sorted<'v, T: 'v>(
             out.push(',');
         }
         first = false;
-        write_string(out, k);
+        write_key(out, k);
         out.push(':');
-        write(out, v, depth + 1)?;
+        write_value(out, v)?;
     }
     out.push('}');
     Ok(())

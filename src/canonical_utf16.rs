@@ -9,7 +9,7 @@
 //! bounded as serde_json bounds it) whose strings are UTF-16 code units,
 //! written out exactly as `JSON.stringify` writes them.
 
-use crate::canonical::MAX_DEPTH;
+use crate::canonical::{SortKey, MAX_DEPTH};
 use crate::error::{Error, Result};
 
 /// True when `text` has a `\u` escape of a surrogate (`\uD800`..`\uDFFF`).
@@ -271,44 +271,28 @@ fn write(out: &mut String, node: &Node, depth: usize) -> Result<()> {
         }
         Node::Obj(members) => {
             crate::canonical::check_depth(depth)?;
-            let mut entries: Vec<(Option<u32>, &[u16], &Node)> = members
+            let mut entries: Vec<(SortKey, &[u16], &Node)> = members
                 .iter()
-                .map(|(k, v)| (array_index(k), k.as_slice(), v))
+                .map(|(k, v)| (sort_key(k), k.as_slice(), v))
                 .collect();
             // Array indices first, numerically; then by UTF-16 code units.
             // Stable, so of equal keys the last one counts, as in JSON.parse.
-            entries.sort_by(|a, b| match (a.0, b.0) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => a.1.cmp(b.1),
-            });
-            out.push('{');
-            let mut first = true;
-            for (i, (_, k, v)) in entries.iter().enumerate() {
-                if entries.get(i + 1).is_some_and(|next| next.1 == *k) {
-                    continue;
-                }
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                write_string(out, k);
-                out.push(':');
-                write(out, v, depth + 1)?;
-            }
-            out.push('}');
+            entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            crate::canonical::write_members(out, &entries, write_string, |out, v| {
+                write(out, v, depth + 1)
+            })?;
         }
     }
     Ok(())
 }
 
-fn array_index(key: &[u16]) -> Option<u32> {
+/// Where `key` sorts: as an array index (first, numerically) or as text.
+fn sort_key(key: &[u16]) -> SortKey {
     if key.len() > 10 || !key.iter().all(|&u| (0x30..=0x39).contains(&u)) {
-        return None;
+        return SortKey::Text;
     }
     let ascii: String = key.iter().map(|&u| u as u8 as char).collect();
-    crate::canonical::array_index(&ascii)
+    SortKey::of(&ascii)
 }
 
 /// `JSON.stringify` of a string of UTF-16 code units: a surrogate pair is

@@ -536,23 +536,11 @@ impl<B: KvBackend> Store for KvStore<B> {
     }
 
     async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
+        // As the default, with the archive alone (history() would read the
+        // head again).
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let record = self.head(key).await?;
-            let last_version = match &record {
-                Some(r) => r.version,
-                None => self
-                    .archived(key)
-                    .await?
-                    .iter()
-                    .map(|h| h.version)
-                    .max()
-                    .unwrap_or(0),
-            };
-            out.push(Current {
-                record,
-                last_version,
-            });
+            out.push(Current::of(self.head(key).await?, || self.archived(key)).await?);
         }
         Ok(out)
     }

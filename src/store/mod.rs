@@ -270,6 +270,33 @@ pub struct Current {
     pub last_version: u64,
 }
 
+impl Current {
+    /// The current state of a key whose head is `record`: the head's
+    /// version, or with no head the last version `history` (only asked
+    /// then) holds.
+    pub(crate) async fn of<F>(
+        record: Option<MetadataRecord>,
+        history: impl FnOnce() -> F,
+    ) -> Result<Current>
+    where
+        F: std::future::Future<Output = Result<Vec<HistoryEntry>>>,
+    {
+        let last_version = match &record {
+            Some(r) => r.version,
+            None => history()
+                .await?
+                .iter()
+                .map(|h| h.version)
+                .max()
+                .unwrap_or(0),
+        };
+        Ok(Current {
+            record,
+            last_version,
+        })
+    }
+}
+
 /// A metadata storage backend (see the module documentation for the
 /// contract).
 ///
@@ -309,21 +336,7 @@ pub trait Store {
     async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let record = self.get(key).await?;
-            let last_version = match &record {
-                Some(r) => r.version,
-                None => self
-                    .history(key)
-                    .await?
-                    .iter()
-                    .map(|h| h.version)
-                    .max()
-                    .unwrap_or(0),
-            };
-            out.push(Current {
-                record,
-                last_version,
-            });
+            out.push(Current::of(self.get(key).await?, || self.history(key)).await?);
         }
         Ok(out)
     }

@@ -683,17 +683,11 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            if !fetch.is_function() {
-                return Err(Error::validation("fetch", "must be a function"));
-            }
+            let fetcher = Fetcher::new(&fetch)?;
             let manifest: Vec<ManifestEntry> = parse_arg(&manifest, "manifest")?;
-            let caller = Host::of_function("fetch", &fetch)?;
             let result = chain
                 .sync(&manifest, |wanted| async move {
-                    let got = caller
-                        .call("fetch", &[to_js(&wanted)?], Shape::Data)
-                        .await?;
-                    parse_arg::<Vec<FetchedItem>>(&got, "fetched")
+                    fetcher.fetch::<_, FetchedItem>(&wanted).await
                 })
                 .await?;
             to_js(&result)
@@ -725,18 +719,12 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            if !fetch.is_function() {
-                return Err(Error::validation("fetch", "must be a function"));
-            }
+            let fetcher = Fetcher::new(&fetch)?;
             let manifest: Vec<MirrorEntry> = parse_arg(&manifest, "manifest")?;
-            let caller = Host::of_function("fetch", &fetch)?;
             let result = chain
                 .database()
                 .replicate(&manifest, |wanted| async move {
-                    let got = caller
-                        .call("fetch", &[to_js(&wanted)?], Shape::Data)
-                        .await?;
-                    parse_arg::<Vec<MetadataRecord>>(&got, "fetched")
+                    fetcher.fetch::<_, MetadataRecord>(&wanted).await
                 })
                 .await?;
             to_js(&result)
@@ -787,5 +775,26 @@ impl JsMetadataService {
             (Some(t), Some(n)) => self.chain.invalidate(&t, &n),
             _ => self.chain.invalidate_all(),
         }
+    }
+}
+
+/// A caller's `fetch(wanted)` callback (`sync`, `replicate`), called the
+/// guarded way host functions are; its answer is read as a list of `T`.
+struct Fetcher(Host);
+
+impl Fetcher {
+    fn new(fetch: &JsValue) -> Result<Self> {
+        if !fetch.is_function() {
+            return Err(Error::validation("fetch", "must be a function"));
+        }
+        Ok(Fetcher(Host::of_function("fetch", fetch)?))
+    }
+
+    async fn fetch<W: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        wanted: &W,
+    ) -> Result<Vec<T>> {
+        let got = self.0.call("fetch", &[to_js(wanted)?], Shape::Data).await?;
+        parse_arg(&got, "fetched")
     }
 }
