@@ -3,14 +3,12 @@
 // when no --db names a SQLite file), otherwise the SQLite file (default
 // ./metadata.db), the embedded default.
 
+import { metadataError } from './errors.js';
+
 export const DEFAULT_SQLITE_PATH = './metadata.db';
 
 function usageError(message) {
-  const error = new Error(message);
-  error.name = 'MetadataError';
-  error.code = 'VALIDATION';
-  error.usage = true;
-  return error;
+  return metadataError('VALIDATION', message, { usage: true });
 }
 
 /**
@@ -58,7 +56,7 @@ export async function openStore(options, { readonly = false, optional = false, e
     try {
       return await openPostgresStore(target.url, { readonly: readonly || optional });
     } catch (error) {
-      if (optional && error.code === 'UNSUPPORTED' && /holds no metadata tables/.test(error.message)) return null;
+      if (optional && error.noTables === true) return null;
       throw error;
     }
   }

@@ -18,6 +18,7 @@
 // missed from the change log.
 
 import { randomUUID } from 'node:crypto';
+import { metadataError } from './errors.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -226,10 +227,7 @@ const EVENT_OF_ENTRY = `json_build_object(
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,39}$/;
 
 function storageError(code, message, cause) {
-  const error = new Error(message, cause ? { cause } : undefined);
-  error.name = 'MetadataError';
-  error.code = code;
-  return error;
+  return metadataError(code, message, undefined, cause);
 }
 
 async function loadDriver() {
@@ -302,11 +300,18 @@ async function prepareSchema(pool, t, { readonly }) {
     if (readonly) {
       const version = await found();
       if (version !== SCHEMA_VERSION) {
+        if (version === 0) {
+          // `noTables`: what a reader that may find nothing (openStore's
+          // optional) tells apart from a real refusal.
+          throw metadataError(
+            'UNSUPPORTED',
+            `schema "${t.schema}" holds no metadata tables (open it writable once to create them)`,
+            { noTables: true },
+          );
+        }
         throw storageError(
           'UNSUPPORTED',
-          version === 0
-            ? `schema "${t.schema}" holds no metadata tables (open it writable once to create them)`
-            : `schema "${t.schema}" has metadata schema version ${version}; this version reads ${SCHEMA_VERSION}`,
+          `schema "${t.schema}" has metadata schema version ${version}; this version reads ${SCHEMA_VERSION}`,
         );
       }
       return;
@@ -491,8 +496,8 @@ export async function openPostgresStore(connection, options = {}) {
   }
 
   // Reads the scope's change log after `since`.
-  async function changesSince(scope, since, limit = null) {
-    const { rows } = await query(sql.changes, [scope, since, null, null, limit]);
+  async function changesSince(scope, since) {
+    const { rows } = await query(sql.changes, [scope, since, null, null, null]);
     return rows.map((r) => r.j);
   }
 
@@ -513,8 +518,7 @@ export async function openPostgresStore(connection, options = {}) {
 
     // A change heard, from a notification or the log, told unless this
     // store object committed it (its service announced it already).
-    const emit = (text) => {
-      const event = JSON.parse(text);
+    const emit = (event) => {
       const scope = scopeOf(event.tenant_id);
       const mine = state.own.get(scope)?.delete(event.sequence);
       if (event.origin !== undefined) {
@@ -538,7 +542,7 @@ export async function openPostgresStore(connection, options = {}) {
         const event = JSON.parse(text);
         if (event.sequence <= (state.seen.get(scope) ?? 0)) continue;
         state.seen.set(scope, event.sequence);
-        emit(text);
+        emit(event);
       }
     };
 
@@ -562,7 +566,7 @@ export async function openPostgresStore(connection, options = {}) {
         if (event.sequence <= seen) return;
         if (event.sequence === seen + 1 && typeof event.type === 'string') {
           state.seen.set(scope, event.sequence);
-          emit(payload);
+          emit(event);
         } else {
           // Beyond what was heard (or a payload without the change): the
           // log has it.

@@ -10,16 +10,10 @@
 // conflict rejects with CONFLICT and leaves the cache at the server's
 // version.
 
+import { metadataError } from './errors.js';
+
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
-
-function metadataError(code, message, details = {}) {
-  const error = new Error(message);
-  error.name = 'MetadataError';
-  error.code = code;
-  Object.assign(error, details);
-  return error;
-}
 
 // Reads one Server-Sent Events stream: calls `onEvent({ id, event, data })`
 // for each event, resolves when the stream ends.

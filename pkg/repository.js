@@ -7,15 +7,18 @@
 
 import { MetadataService } from '@objectstack/metadata-wasm';
 import { eventsOf, headVersion, versionOf } from './upstream.js';
+import { metadataError } from './errors.js';
 
 let core;
 try {
   core = await import('@objectstack/metadata-core');
 } catch (cause) {
-  const error = new Error('createRepository needs the @objectstack/metadata-core package (its ConflictError): npm install @objectstack/metadata-core', { cause });
-  error.name = 'MetadataError';
-  error.code = 'UNSUPPORTED';
-  throw error;
+  throw metadataError(
+    'UNSUPPORTED',
+    'createRepository needs the @objectstack/metadata-core package (its ConflictError): npm install @objectstack/metadata-core',
+    undefined,
+    cause,
+  );
 }
 const { ConflictError } = core;
 
@@ -52,10 +55,7 @@ export async function createRepository(options = {}) {
   function orgOf(ref) {
     const org = ref?.org ?? defaultOrg;
     if (tenant !== undefined && org !== tenant) {
-      const error = new Error(`this repository serves org ${JSON.stringify(tenant)}, not ${JSON.stringify(org)}`);
-      error.name = 'MetadataError';
-      error.code = 'FORBIDDEN';
-      throw error;
+      throw metadataError('FORBIDDEN', `this repository serves org ${JSON.stringify(tenant)}, not ${JSON.stringify(org)}`);
     }
     return org;
   }

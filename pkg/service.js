@@ -4,6 +4,8 @@
 // The folder is loaded once, at creation, by the project loader; its
 // definitions become the file layer as JSON texts.
 
+import { metadataError } from './errors.js';
+
 function isProjectSpec(files) {
   return files !== null && typeof files === 'object' && Object.hasOwn(files, 'project');
 }
@@ -26,14 +28,6 @@ function namesRemote(options) {
   } catch {
     return false;
   }
-}
-
-function metadataError(code, message, details = {}) {
-  const error = new Error(message);
-  error.name = 'MetadataError';
-  error.code = code;
-  Object.assign(error, details);
-  return error;
 }
 
 // Methods that answer at once; every other method answers with a Promise.
@@ -116,9 +110,9 @@ export function withProjectFiles(Core, loadFiles) {
 
 /** For platforms without a file system: `files.project` is UNSUPPORTED. */
 export function projectsUnsupported() {
-  const error = new Error('files.project reads a project folder, which needs Node; in the browser pass files as path -> text');
-  error.name = 'MetadataError';
-  error.code = 'UNSUPPORTED';
-  error.field = 'files';
-  throw error;
+  throw metadataError(
+    'UNSUPPORTED',
+    'files.project reads a project folder, which needs Node; in the browser pass files as path -> text',
+    { field: 'files' },
+  );
 }

@@ -6,6 +6,8 @@
 // its expectations are checked, its sequence numbers taken and its rows
 // written while no other connection, in this process or another, can write.
 
+import { metadataError } from './errors.js';
+
 const SCHEMA_VERSION = 2;
 
 // The scope of a row: its tenant, '' for global (no tenant id is empty).
@@ -94,10 +96,7 @@ const EVENT_OF_ENTRY = `json_object(
 const KEY = `${SCOPE} = @scope AND type = @type AND name = @name`;
 
 function storageError(code, message, cause) {
-  const error = new Error(message, cause ? { cause } : undefined);
-  error.name = 'MetadataError';
-  error.code = code;
-  return error;
+  return metadataError(code, message, undefined, cause);
 }
 
 async function loadDriver() {

@@ -73,3 +73,8 @@ export function eventsOf(org, entries, source = 'metadata-wasm') {
   }
   return out;
 }
+
+/** Upstream's built-in metadata types (discovery lists them; the ADR routes take their plurals). */
+export const BUILT_IN_TYPES = Object.freeze(['object', 'field', 'hook', 'mapping', 'view', 'page', 'dashboard', 'app', 'action', 'flow', 'workflow',
+  'job', 'agent', 'tool', 'skill', 'report', 'translation', 'role', 'profile', 'permission', 'policy', 'api', 'endpoint',
+  'datasource', 'cube', 'settings', 'email_template']);

@@ -1,13 +1,8 @@
 // Errors and refusals of the project loader.
 
-/** An Error named MetadataError with a stable `code`, as the core raises. */
-export function metadataError(code, message, details) {
-  const error = new Error(message);
-  error.name = 'MetadataError';
-  error.code = code;
-  if (details) Object.assign(error, details);
-  return error;
-}
+import { metadataError } from '../errors.js';
+
+export { metadataError };
 
 /** A refusal of a file (or of one definition in it). */
 export function refusal(file, fields) {

@@ -21,12 +21,10 @@
 
 import { HttpError, empty, etag, json, readJson, readText, tagsOf } from './http.js';
 import { changeStream, currentPosition, cursorText, parseCursor } from './stream.js';
+import { BUILT_IN_TYPES as BUILT_IN } from '../upstream.js';
 
 // The plural paths of the ADR (`/api/v1/metadata/views`) for upstream's
 // built-in types; any type is also reachable by its own name.
-const BUILT_IN = ['object', 'field', 'hook', 'mapping', 'view', 'page', 'dashboard', 'app', 'action', 'flow', 'workflow',
-  'job', 'agent', 'tool', 'skill', 'report', 'translation', 'role', 'profile', 'permission', 'policy', 'api', 'endpoint',
-  'datasource', 'cube', 'settings', 'email_template'];
 function plural(type) {
   if (/(s|x|z|ch|sh)$/.test(type)) return `${type}es`;
   if (/[^aeiou]y$/.test(type)) return `${type.slice(0, -1)}ies`;

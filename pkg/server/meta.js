@@ -12,12 +12,7 @@
 //   GET    /api/v1/meta/:type/:name/history        { events } (?sinceSeq exclusive, ?limit)
 
 import { HttpError, empty, etag, json, readText, tagsOf } from './http.js';
-import { eventsOf, headVersion, versionOf } from '../upstream.js';
-
-// Upstream's built-in metadata types, always listed.
-const BUILT_IN = ['object', 'field', 'hook', 'mapping', 'view', 'page', 'dashboard', 'app', 'action', 'flow', 'workflow',
-  'job', 'agent', 'tool', 'skill', 'report', 'translation', 'role', 'profile', 'permission', 'policy', 'api', 'endpoint',
-  'datasource', 'cube', 'settings', 'email_template'];
+import { BUILT_IN_TYPES as BUILT_IN, eventsOf, headVersion, versionOf } from '../upstream.js';
 
 /** The discovery document (readable without a token). */
 export function discovery(version) {

@@ -5,6 +5,7 @@
 
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
+import { metadataError } from '../errors.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -82,11 +83,11 @@ export function nodeListener(handler, { origin = 'http://localhost' } = {}) {
 export function listen(handler, options = {}) {
   const { port = 0, host = '127.0.0.1', listener } = options;
   if (handler.development && !isLoopback(host)) {
-    const error = new Error(`without tokens the server runs in development mode, which listens on loopback addresses only, not ${host}`);
-    error.name = 'MetadataError';
-    error.code = 'VALIDATION';
-    error.field = 'host';
-    return Promise.reject(error);
+    return Promise.reject(metadataError(
+      'VALIDATION',
+      `without tokens the server runs in development mode, which listens on loopback addresses only, not ${host}`,
+      { field: 'host' },
+    ));
   }
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   // Slow or stalled clients: headers within 10 s, a whole request within

@@ -36,20 +36,11 @@ extern "C" {
     /// The `name` of a thrown error (`QuotaExceededError`...), or "".
     #[wasm_bindgen(js_name = thrownName)]
     pub fn thrown_name(value: &JsValue) -> String;
-    /// Puts and deletes a batch's rows on a live readwrite transaction
-    /// (IndexedDB store): `ops` is JSON text of `[0, row]` (records),
-    /// `[1, row]` (history) and `[2, key]` (delete from records).
-    #[wasm_bindgen(js_name = issueWrites, catch)]
-    pub fn issue_writes(
-        records: &web_sys::IdbObjectStore,
-        history: &web_sys::IdbObjectStore,
-        ops: &str,
-    ) -> std::result::Result<(), JsValue>;
     /// Whether a value has a callable `then`.
     #[wasm_bindgen(js_name = isPromiseLike)]
     pub fn is_promise_like(value: &JsValue) -> bool;
     /// `host[name](...args)` as a Promise of plain data in `shape`, or a
-    /// rejection with a plain `{ message, name, code, key }` (see
+    /// rejection with a plain `{ message, code, key }` (see
     /// [`super::host`]).
     #[wasm_bindgen(js_name = hostCall)]
     pub fn host_call(

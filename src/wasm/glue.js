@@ -378,7 +378,6 @@ function hostFailure(e) {
   const key = tryGet(e, 'key');
   return {
     message: describeThrown(e),
-    name: thrownName(e),
     code: typeof code === 'string' ? code : '',
     key: typeof key === 'string' ? key : null,
   };
@@ -420,6 +419,17 @@ function asData(value) {
   return JSON.parse(toJsonText(value, MAX_ANSWER_BYTES));
 }
 
+// readCurrent's answer, [{ record, lastVersion }]: each record as JSON text
+// (a string passes as it is, without a trip through JSON), the rest as
+// plain data; anything else as asData reads it, for the core to refuse.
+function asCurrent(value) {
+  if (!Array.isArray(value)) return asData(value);
+  return Array.from(value, (item) =>
+    item !== null && typeof item === 'object'
+      ? { record: asText(item.record), lastVersion: asData(item.lastVersion) }
+      : asData(item));
+}
+
 const SHAPES = {
   raw: (v) => v,
   void: () => undefined,
@@ -427,7 +437,7 @@ const SHAPES = {
   texts: asTexts,
   count: asCount,
   data: asData,
-  current: (v) => asTexts(v).map((t) => JSON.parse(t)),
+  current: asCurrent,
 };
 
 async function invoke(host, name, args, shape) {
@@ -437,7 +447,7 @@ async function invoke(host, name, args, shape) {
 }
 
 // Calls `host[name](...args)`: a Promise that resolves with the answer in
-// the asked shape, or rejects with a plain { message, name, code, key }
+// the asked shape, or rejects with a plain { message, code, key }
 // object. Throwing getters, revoked proxies, hostile thenables and errors
 // whose properties throw all end up as that rejection, never as an
 // exception through the module.
@@ -468,13 +478,3 @@ export function hostString(host, name) {
   return typeof value === 'string' ? value : null;
 }
 
-// IndexedDB store: issues a batch's writes on a live readwrite transaction.
-// `ops` is JSON text of [0, row] (put into records), [1, row] (put into
-// history) and [2, key] (delete from records). A put or delete that throws
-// (the transaction is then aborted by the caller) propagates.
-export function issueWrites(records, history, ops) {
-  for (const [op, value] of JSON.parse(ops)) {
-    if (op === 2) records.delete(value);
-    else (op === 0 ? records : history).put(value);
-  }
-}

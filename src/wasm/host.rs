@@ -26,6 +26,9 @@ pub enum Shape {
     Count,
     /// Plain data (through JSON).
     Data,
+    /// `readCurrent`'s answer: `[{ record, lastVersion }]` with each record
+    /// as JSON text.
+    Current,
 }
 
 impl Shape {
@@ -37,6 +40,7 @@ impl Shape {
             Shape::Texts => "texts",
             Shape::Count => "count",
             Shape::Data => "data",
+            Shape::Current => "current",
         }
     }
 }

@@ -292,7 +292,7 @@ impl Store for HostRecords {
     async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
         let answer = self
             .host
-            .call("readCurrent", &[to_js(keys)?], Shape::Data)
+            .call("readCurrent", &[to_js(keys)?], Shape::Current)
             .await?;
         if !Array::is_array(&answer) {
             return Err(Self::bad_answer("readCurrent", "did not return an array"));
