@@ -19,10 +19,16 @@ use crate::store::{Batch, Change};
 use crate::validate;
 use std::collections::HashSet;
 
-/// Most read-plan-commit rounds of one write before its conflict is given
-/// up and reported. Each round loses only to a writer that committed, so
-/// this many concurrent writers of one record all get through.
+/// Most read-plan-commit rounds of one write that lose although nothing
+/// they read had moved (a store that keeps refusing) before the conflict is
+/// given up and reported. A round that lost to a writer that committed is
+/// not counted: it shows progress, so any number of concurrent writers of
+/// one record all get through (up to [`MAX_WRITE_ROUNDS`] rounds in all).
 pub const MAX_WRITE_ATTEMPTS: usize = 64;
+
+/// Most read-plan-commit rounds of one write in all, whatever moved: a
+/// bound for a record that other writers never stop changing.
+pub const MAX_WRITE_ROUNDS: usize = 4096;
 
 /// A validated write of one record, ready to plan.
 struct Prepared {
@@ -143,10 +149,18 @@ impl MetadataService {
         writes: &[Prepared],
     ) -> std::result::Result<Vec<Done>, (usize, Error)> {
         let keys: Vec<RecordKey> = writes.iter().map(|w| w.key.clone()).collect();
-        let mut attempt = 0;
+        let (mut rounds, mut stalled) = (0, 0);
+        let mut last_read: Option<Vec<u64>> = None;
         loop {
-            attempt += 1;
+            rounds += 1;
             let read = self.store.read_current(&keys).await.map_err(|e| (0, e))?;
+            // The versions read: when they are what the round before read,
+            // the conflict it lost was not to a writer that got through.
+            let versions: Vec<u64> = read.iter().map(|c| c.last_version).collect();
+            if last_read.as_ref() == Some(&versions) {
+                stalled += 1;
+            }
+            last_read = Some(versions);
             let now = self.now();
             let ctx = self.context(&now);
             let mut plans = Vec::with_capacity(writes.len());
@@ -171,7 +185,11 @@ impl MetadataService {
                         })
                         .collect());
                 }
-                Err(Error::Conflict { .. }) if attempt < MAX_WRITE_ATTEMPTS => continue,
+                Err(Error::Conflict { .. })
+                    if stalled < MAX_WRITE_ATTEMPTS && rounds < MAX_WRITE_ROUNDS =>
+                {
+                    continue
+                }
                 Err(e @ Error::Conflict { .. }) => {
                     let index = writes
                         .iter()

@@ -342,20 +342,28 @@ impl<B: KvBackend> KvStore<B> {
             }
             .await;
             if let Err(e) = result {
+                // Every touched key is put back, also after one of them
+                // fails: an archived version left behind would refuse every
+                // later write of its record.
+                let mut failed = Vec::new();
                 for (key, before) in undo.into_iter().rev() {
                     let restored = match before {
                         Some(v) => self.backend.put(&key, &v).await,
                         None => self.backend.delete(&key).await,
                     };
                     if let Err(undo_err) = restored {
-                        return Err(Error::Storage {
-                            message: format!(
-                                "{e}; undoing the partial write of {key} also failed: {undo_err}"
-                            ),
-                        });
+                        failed.push(format!("{key} ({undo_err})"));
                     }
                 }
-                return Err(e);
+                if failed.is_empty() {
+                    return Err(e);
+                }
+                return Err(Error::Storage {
+                    message: format!(
+                        "{e}; undoing the partial write also failed for {}",
+                        failed.join(", ")
+                    ),
+                });
             }
         }
         Ok(first)

@@ -21,7 +21,11 @@ use crate::key::RecordKey;
 extern "C" {
     /// A JS string (as a value, not yet copied into the module).
     #[wasm_bindgen(js_name = toJsonText, catch)]
-    fn to_json_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
+    fn to_json_text(
+        value: &JsValue,
+        max_bytes: f64,
+        wrappers: u32,
+    ) -> std::result::Result<JsValue, JsValue>;
     /// `TextEncoder.encodeInto(text, into)`: the UTF-8 bytes written.
     #[wasm_bindgen(js_name = encodeInto)]
     fn encode_into(text: &js_sys::JsString, into: &mut [u8]) -> u32;
@@ -93,7 +97,23 @@ pub fn json_texts_within(
     field: &str,
     max_bytes: usize,
 ) -> Result<(JsValue, String)> {
-    let text = to_json_text(value, max_bytes as f64)
+    texts_of(value, field, max_bytes, 0)
+}
+
+/// JSON text of a list of items that each wrap a definition (`saveMany`'s
+/// `[{ type, name, data }]`): the list and the item do not count against
+/// the nesting limit, which each definition then meets on its own.
+pub fn items_json_text(value: &JsValue, field: &str) -> Result<String> {
+    Ok(texts_of(value, field, MAX_ARG_BYTES, 2)?.1)
+}
+
+fn texts_of(
+    value: &JsValue,
+    field: &str,
+    max_bytes: usize,
+    wrappers: u32,
+) -> Result<(JsValue, String)> {
+    let text = to_json_text(value, max_bytes as f64, wrappers)
         .map_err(|e| Error::validation(field, thrown_message(&e)))?;
     let copied = js_string(&text)?.unwrap_or_default();
     Ok((text, copied))

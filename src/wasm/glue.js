@@ -220,15 +220,16 @@ function copy(raw, key, depth, budget) {
 // JSON text of `value` as upstream's canonicalize sees it (before sorting),
 // at most `maxBytes` long, or throws a TypeError saying what cannot be
 // stored. Plain data takes the fast road: a bounded check, then
-// JSON.stringify itself.
-export function toJsonText(value, maxBytes) {
+// JSON.stringify itself. `wrappers`: how many outer levels hold the data
+// rather than being it (they do not count against the nesting limit).
+export function toJsonText(value, maxBytes, wrappers = 0) {
   let data = value;
   try {
     // The quiet walk first; the one with messages only to say what is wrong.
-    if (!plainItem(value, -1, { bytes: 0, max: maxBytes }, 0)) check(value, 0, new Budget(maxBytes));
+    if (!plainItem(value, -1 - wrappers, { bytes: 0, max: maxBytes }, 0)) check(value, -wrappers, new Budget(maxBytes));
   } catch (e) {
     if (e !== NEEDS_COPY) throw e;
-    data = copy(value, '', 0, new Budget(maxBytes));
+    data = copy(value, '', -wrappers, new Budget(maxBytes));
   }
   const text = JSON.stringify(data);
   if (typeof text !== 'string') {

@@ -118,19 +118,19 @@ impl KvBackend for HostKv {
             .call_raw("commit", &[array.into()], Shape::Data)
             .await
         {
-            Ok(answer) => {
-                let conflict = if answer.is_object() {
-                    Reflect::get(&answer, &JsValue::from_str("conflict"))
-                        .ok()
-                        .and_then(|k| k.as_string())
-                } else {
-                    None
-                };
-                match conflict {
-                    Some(key) => Err(KvCommitError::Conflict { key }),
-                    None => Ok(()),
-                }
-            }
+            // Nothing: applied. `{ conflict: key }`: applied nothing. Any
+            // other answer says neither, so the write is not taken as done.
+            Ok(answer) if answer.is_undefined() || answer.is_null() => Ok(()),
+            Ok(answer) => match Reflect::get(&answer, &JsValue::from_str("conflict"))
+                .ok()
+                .and_then(|k| k.as_string())
+            {
+                Some(key) if answer.is_object() => Err(KvCommitError::Conflict { key }),
+                _ => Err(KvCommitError::Failed(Error::HostCallbackFailed {
+                    operation: "commit".into(),
+                    message: "answered neither nothing (applied) nor { conflict: key }".into(),
+                })),
+            },
             Err(f) if f.code == "CONFLICT" && f.key.is_some() => Err(KvCommitError::Conflict {
                 key: f.key.unwrap_or_default(),
             }),

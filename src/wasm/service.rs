@@ -28,7 +28,7 @@ use crate::events::ChangeQuery;
 use crate::hybrid::{Found, HybridService};
 use crate::record::MetadataRecord;
 use crate::service::{
-    ChangeOptions, MetadataService, MirrorEntry, Mirrored, SaveDefinition, SaveItem, SaveOptions,
+    ChangeOptions, MetadataService, MirrorEntry, Mirrored, SaveDefinition, SaveOptions,
 };
 use crate::store::{Follower, Origin};
 use crate::sync::{FetchedItem, ManifestEntry};
@@ -307,39 +307,7 @@ impl JsMetadataService {
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let text = bounded_string_arg(&text, "text", super::boundary::MAX_ARG_BYTES)?;
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct Item<'a> {
-                #[serde(rename = "type")]
-                type_name: String,
-                name: String,
-                #[serde(borrow)]
-                data: &'a serde_json::value::RawValue,
-                #[serde(default)]
-                options: SaveOptions,
-            }
-            let items: Vec<Item<'_>> = serde_json::from_str(&text)
-                .map_err(|e| Error::validation("items", e.to_string()))?;
-            let mut definitions = Vec::with_capacity(items.len());
-            for (index, item) in items.into_iter().enumerate() {
-                let data = Definition::from_json_text(item.data.get().to_owned()).map_err(|e| {
-                    Error::Batch {
-                        index,
-                        key: Box::new(crate::key::RecordKey::new(
-                            chain.database().tenant_id(),
-                            &item.type_name,
-                            &item.name,
-                        )),
-                        source: Box::new(e),
-                    }
-                })?;
-                definitions.push(SaveDefinition {
-                    type_name: item.type_name,
-                    name: item.name,
-                    data,
-                    options: item.options,
-                });
-            }
+            let definitions = save_items(&chain, &text)?;
             outcomes_to_js(&chain.save_many_definitions(definitions).await?.outcome)
         })
     }
@@ -585,8 +553,11 @@ impl JsMetadataService {
     ) -> Promise {
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let items: Vec<SaveItem> = parse_arg(&items, "items")?;
-            outcomes_to_js(&chain.save_many(items).await?.outcome)
+            // As saveManyJson reads them: each definition from its own text,
+            // as save reads one (lone surrogates, every nesting level).
+            let text = super::boundary::items_json_text(&items, "items")?;
+            let definitions = save_items(&chain, &text)?;
+            outcomes_to_js(&chain.save_many_definitions(definitions).await?.outcome)
         })
     }
 
@@ -797,4 +768,43 @@ impl Fetcher {
         let got = self.0.call("fetch", &[to_js(wanted)?], Shape::Data).await?;
         parse_arg(&got, "fetched")
     }
+}
+
+/// `saveMany` items from their JSON text (`[{ type, name, data, options? }]`,
+/// nothing else): each definition read from its own text, as `save` reads
+/// one, its refusal a batch error naming the item.
+fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Item<'a> {
+        #[serde(rename = "type")]
+        type_name: String,
+        name: String,
+        #[serde(borrow)]
+        data: &'a serde_json::value::RawValue,
+        #[serde(default)]
+        options: SaveOptions,
+    }
+    let items: Vec<Item<'_>> =
+        serde_json::from_str(text).map_err(|e| Error::validation("items", e.to_string()))?;
+    let mut definitions = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let data =
+            Definition::from_json_text(item.data.get().to_owned()).map_err(|e| Error::Batch {
+                index,
+                key: Box::new(crate::key::RecordKey::new(
+                    chain.database().tenant_id(),
+                    &item.type_name,
+                    &item.name,
+                )),
+                source: Box::new(e),
+            })?;
+        definitions.push(SaveDefinition {
+            type_name: item.type_name,
+            name: item.name,
+            data,
+            options: item.options,
+        });
+    }
+    Ok(definitions)
 }

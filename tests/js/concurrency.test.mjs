@@ -79,6 +79,16 @@ for (const atomic of [true, false]) {
     assert.deepEqual(history.map((h) => h.seq), Array.from({ length: 21 }, (_, i) => i + 1));
   });
 
+  test(`async host ${label}: 200 concurrent plain saves through one service all land, as versions 2..201`, async () => {
+    // More writers than the rounds a write may lose without progress (64):
+    // a round lost to a writer that got through is not counted.
+    const svc = await MetadataService.create({ store: asyncHost({ atomic }), cache: false });
+    await svc.save('view', 'busy', { n: 0 });
+    const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => svc.save('view', 'busy', { n: i + 1 })));
+    assert.deepEqual(outcomes.map((o) => o.record.version).sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i + 2));
+    assert.equal((await svc.history('view', 'busy')).length, 201);
+  });
+
   test(`async host ${label}: 20 concurrent guarded saves have exactly one winner`, async () => {
     const svc = await MetadataService.create({ store: asyncHost({ atomic }), cache: false });
     await svc.save('view', 'g', { n: 0 });
@@ -238,4 +248,57 @@ test('subscribe with since, in a restarted process, replays exactly the changes 
   store.close();
   assert.deepEqual(live.map((e) => e.sequence), [5, 6, 7]);
   assert.equal(live[2].name, 'v4');
+});
+
+test('SQLite: 200 concurrent plain saves through one service all land, as versions 1..200', async () => {
+  const store = await openSqliteStore(':memory:');
+  const svc = await MetadataService.create({ store, cache: false });
+  const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => svc.save('view', 'busy', { n: i })));
+  assert.deepEqual(outcomes.map((o) => o.record.version).sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i + 1));
+  const changes = await svc.changes({ since: 0 });
+  assert.deepEqual(changes.map((c) => c.sequence), Array.from({ length: 200 }, (_, i) => i + 1));
+  svc.free();
+  store.close();
+});
+
+test('without commit: a save whose undo fails half-way still puts back every key it can, and the record takes writes again', async () => {
+  const host = asyncHost({ atomic: false });
+  const svc = await MetadataService.create({ store: host, cache: false });
+  await svc.save('view', 'w', { v: 1 });
+  await svc.save('view', 'w', { v: 2 });
+  // The first put of the next save lands; every put after it fails
+  // (deletes still work), so the undo cannot put the head back.
+  const put = host.put;
+  let puts = 0;
+  host.put = (k, v) => (++puts > 1 ? Promise.reject(new Error('disk gone')) : put(k, v));
+  await assert.rejects(svc.save('view', 'w', { v: 3 }), (e) => e.code === 'STORAGE_ERROR' && /undoing the partial write also failed/.test(e.message));
+  host.put = put;
+  const fresh = await MetadataService.create({ store: host, cache: false });
+  assert.deepEqual((await fresh.load('view', 'w')), { v: 2 });
+  assert.deepEqual((await fresh.history('view', 'w')).map((h) => h.version), [1, 2]);
+  assert.equal((await fresh.save('view', 'w', { v: 4 })).record.version, 3);
+});
+
+test('a key-value commit that answers neither nothing nor { conflict: key } is HOST_CALLBACK_FAILED, and the version is not handed out', async () => {
+  for (const answer of [42, 'not json', [1, 2], { foo: 1 }, { conflict: 5 }, { firstSeq: 7 }, true]) {
+    const host = asyncHost({ atomic: true });
+    const commit = host.commit;
+    const svc = await MetadataService.create({ store: host, cache: false });
+    await svc.save('view', 'c', { v: 1 });
+    host.commit = async () => answer;
+    await assert.rejects(svc.save('view', 'c', { v: 2 }), (e) => e.code === 'HOST_CALLBACK_FAILED', JSON.stringify(answer));
+    host.commit = commit;
+    assert.equal((await svc.save('view', 'c', { v: 3 })).record.version, 2, JSON.stringify(answer));
+  }
+});
+
+test('saveMany takes what save takes: lone surrogates and definitions nested 127 levels', async () => {
+  const nest = (n) => { let v = {}; for (let i = 1; i < n; i++) v = { a: v }; return v; };
+  for (const data of [{ a: '\ud800' }, { '\udfff': 1 }, nest(126), nest(127)]) {
+    const one = await MetadataService.create();
+    const many = await MetadataService.create();
+    const saved = await one.save('view', 'x', data);
+    const [batch] = await many.saveMany([{ type: 'view', name: 'x', data }]);
+    assert.equal(batch.record.checksum, saved.record.checksum);
+  }
 });
