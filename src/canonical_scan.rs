@@ -79,7 +79,7 @@ pub(crate) fn scan(text: &str, out: &mut String) -> Scan {
 /// is: what ends a run of string text. One pass, eight bytes at a time (each
 /// test is the classic "a byte below n" word trick; a borrow only ever
 /// flags bytes after a true hit, so the lowest flag is the first hit).
-fn special_byte(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn special_byte(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
@@ -341,12 +341,8 @@ impl<'a> Scanner<'a> {
                 _ => {
                     // Copy the run up to the next quote or escape at once.
                     let run = i;
-                    while let Some(&b) = self.bytes.get(i) {
-                        if b == b'"' || b == b'\\' || b < 0x20 {
-                            break;
-                        }
-                        i += 1;
-                    }
+                    let rest = self.bytes.get(i..).unwrap_or_default();
+                    i += special_byte(rest).unwrap_or(rest.len());
                     decoded.push_str(&self.text[run..i]);
                 }
             }

@@ -205,12 +205,8 @@ impl Parser<'_> {
         let mut out = Vec::new();
         loop {
             let start = self.i;
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            let rest = self.b.get(start..).unwrap_or_default();
+            self.i += crate::canonical_scan::special_byte(rest).unwrap_or(rest.len());
             // The input is a `&str`, and the run stops only at ASCII bytes,
             // so it is whole UTF-8 characters.
             let run = std::str::from_utf8(&self.b[start..self.i])

@@ -334,8 +334,7 @@ impl HybridService {
         let listener = Rc::clone(&cache);
         let own_tenant = db.tenant_id().map(str::to_owned);
         let subscription = db.feed().subscribe(move |event: &ChangeEvent, _| {
-            // Its own scope, and the global scope a tenant falls back to.
-            if event.tenant_id.is_none() || event.tenant_id == own_tenant {
+            if crate::service::scope_seen(own_tenant.as_deref(), event.tenant_id.as_deref()) {
                 listener.forget(&event.type_name, &event.name);
             }
         });

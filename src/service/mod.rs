@@ -219,7 +219,7 @@ impl MetadataService {
     /// reads: its own scope, and for a tenant the global scope it falls
     /// back to.
     pub fn sees_scope(&self, tenant_id: Option<&str>) -> bool {
-        tenant_id.is_none() || tenant_id == self.tenant_id.as_deref()
+        scope_seen(self.tenant_id.as_deref(), tenant_id)
     }
 
     fn own_key(&self, type_name: &str, name: &str) -> Result<RecordKey> {
@@ -249,4 +249,10 @@ impl MetadataService {
             })
         }
     }
+}
+
+/// Whether a reader of `own` scope sees a change of `changed`'s: its own
+/// scope, and for a tenant the global scope it falls back to.
+pub(crate) fn scope_seen(own: Option<&str>, changed: Option<&str>) -> bool {
+    changed.is_none() || changed == own
 }

@@ -216,7 +216,7 @@ pub struct Audience {
 impl Audience {
     /// Whether a subscriber is told of `event`.
     pub fn hears(&self, event: &crate::events::ChangeEvent) -> bool {
-        (event.tenant_id.is_none() || event.tenant_id == self.tenant_id)
+        super::scope_seen(self.tenant_id.as_deref(), event.tenant_id.as_deref())
             && self
                 .policy
                 .allows(&self.actor, Permission::Read, &event.type_name)

@@ -40,9 +40,6 @@ extern "C" {
     /// The `name` of a thrown error (`QuotaExceededError`...), or "".
     #[wasm_bindgen(js_name = thrownName)]
     pub fn thrown_name(value: &JsValue) -> String;
-    /// Whether a value has a callable `then`.
-    #[wasm_bindgen(js_name = isPromiseLike)]
-    pub fn is_promise_like(value: &JsValue) -> bool;
     /// `host[name](...args)` as a Promise of plain data in `shape`, or a
     /// rejection with a plain `{ message, code, key }` (see
     /// [`super::host`]).

@@ -43,6 +43,11 @@ pub fn set(target: &JsValue, key: &str, value: &JsValue) -> Result<()> {
         })
 }
 
+/// `target[key]`, or undefined when reading it throws.
+pub fn get(target: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
 fn head(record: &MetadataRecord) -> RecordHead<'_> {
     RecordHead {
         type_name: &record.type_name,

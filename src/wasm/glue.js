@@ -367,7 +367,7 @@ export function thrownName(value) {
   return typeof name === 'string' ? name : '';
 }
 
-export function isPromiseLike(value) {
+function isPromiseLike(value) {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
   return typeof tryGet(value, 'then') === 'function';
 }

@@ -23,7 +23,8 @@ use async_trait::async_trait;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{describe_thrown, parse_json_text};
+use super::boundary::parse_json_text;
+use super::convert::set;
 use super::host::{Host, Shape};
 use crate::error::{Error, Result};
 use crate::store::kv::{KvCommitError, KvExpect};
@@ -34,14 +35,6 @@ use crate::store::{KvBackend, KvOp};
 pub struct HostKv {
     host: Host,
     atomic: bool,
-}
-
-fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
-    Reflect::set(target, &JsValue::from_str(key), value)
-        .map(|_| ())
-        .map_err(|e| Error::Storage {
-            message: describe_thrown(&e),
-        })
 }
 
 impl HostKv {

@@ -30,11 +30,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::boundary::{call_quietly, json_text_from_js, parse_json_text, to_js};
+use super::convert::get;
 use super::host::{Host, Shape};
 use crate::error::{Error, Result};
 use crate::events::{ChangeEvent, ChangeQuery};
@@ -197,10 +198,6 @@ fn tenant_arg(tenant_id: Option<&str>) -> JsValue {
     tenant_id.map_or(JsValue::NULL, JsValue::from_str)
 }
 
-fn get(value: &JsValue, name: &str) -> JsValue {
-    Reflect::get(value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-}
-
 /// JSON text of a value a host answered (text, or plain data).
 fn text_of(value: &JsValue, operation: &str) -> Result<Option<String>> {
     if value.is_null() || value.is_undefined() {
@@ -257,11 +254,6 @@ impl HostRecords {
             .await?;
         *self.watching.borrow_mut() = Some((on_change, stop));
         Ok(())
-    }
-
-    /// The host object (for its optional `watch`).
-    pub fn host(&self) -> &Host {
-        &self.host
     }
 
     fn bad_answer(operation: &str, message: impl Into<String>) -> Error {

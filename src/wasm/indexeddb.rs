@@ -32,6 +32,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DomException, IdbDatabase, IdbFactory};
 
 use super::boundary::{describe_thrown, thrown_name};
+use super::convert::{get, set};
 use crate::error::{Error, Result};
 use crate::events::{ChangeEvent, ChangeQuery};
 use crate::key::RecordKey;
@@ -196,18 +197,6 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
             message: format!("IndexedDB {what}: {name}: {message}"),
         },
     }
-}
-
-fn set(target: &Object, key: &str, value: &JsValue) -> Result<()> {
-    Reflect::set(target, &JsValue::from_str(key), value)
-        .map(|_| ())
-        .map_err(|e| Error::Storage {
-            message: describe_thrown(&e),
-        })
-}
-
-fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A head row as stored: the index fields, the sequence number (set by

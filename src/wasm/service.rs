@@ -112,10 +112,9 @@ impl JsMetadataService {
 }
 
 /// Saves one definition and answers with the outcome, the record's `data`
-/// parsed lazily from `text` (the JS string the definition was read from)
-/// when the record holds that very definition, as it does unless the save
-/// changed nothing and the stored text differs (same checksum, another key
-/// order).
+/// parsed lazily from `text` (the JS string the definition was read from):
+/// the outcome's record holds the definition given, also when the save
+/// changed nothing.
 async fn save_one(
     chain: &HybridService,
     copies: &super::copies::Copies,
@@ -125,14 +124,11 @@ async fn save_one(
     options: SaveOptions,
     text: Option<&JsValue>,
 ) -> Result<JsValue> {
-    let mine = data.clone();
     let w = chain
         .save_definition(type_name, name, data, options)
         .await?;
-    let held = &w.outcome.record.data;
-    copies.took(type_name, name, held);
-    let own = Definition::ptr_eq(held, &mine) || held.json_text() == mine.json_text();
-    outcome_to_js_with(&w.outcome, text.filter(|_| own))
+    copies.took(type_name, name, &w.outcome.record.data);
+    outcome_to_js_with(&w.outcome, text)
 }
 
 #[wasm_bindgen(js_class = MetadataService)]

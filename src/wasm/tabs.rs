@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{BroadcastChannel, MessageEvent, Storage, StorageEvent};
 
 use super::boundary::{to_js, value_from_js};
+use super::convert::get;
 use crate::events::ChangeEvent;
 use crate::store::{Feed, Origin, Store, SubscriptionId};
 
@@ -29,10 +30,6 @@ pub struct TabLink {
     posting: SubscriptionId,
     // Kept alive as long as the link; removed on drop.
     handler: Closure<dyn FnMut(JsValue)>,
-}
-
-fn get(o: &JsValue, k: &str) -> JsValue {
-    Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Handles a message from another tab: announce its change as remote.
