@@ -263,26 +263,67 @@ export function copyPlain(value) {
   return out;
 }
 
+// A record's JSON text of its definition, in a private field stamped onto
+// the record (the base constructor returns the object it is given, so the
+// field lands on it): invisible to the record's keys, spreading and
+// cloning, and no closure per record.
+class Stamp {
+  constructor(object) {
+    return object;
+  }
+}
+class DataText extends Stamp {
+  #text;
+
+  constructor(record, text) {
+    super(record);
+    this.#text = text;
+  }
+
+  // The record holding a text: `object` itself or one on its prototype
+  // chain (when the getter is reached through an object inheriting it).
+  static holder(object) {
+    for (let o = object; o !== null && (typeof o === 'object' || typeof o === 'function'); o = Object.getPrototypeOf(o)) {
+      if (#text in o) return o;
+    }
+    return undefined;
+  }
+
+  static of(record) {
+    return record.#text;
+  }
+}
+
+const dataValue = (value) => ({ value, writable: true, enumerable: true, configurable: true });
+
+// One getter and setter pair for every record. A pair made per record (two
+// closures over the text) gave each record a hidden class of its own, kept
+// until a full collection, and with it the text: a tenth of a no-op save
+// went to the garbage collector copying those texts (BENCHMARKS.md).
+const lazyData = {
+  configurable: true,
+  enumerable: true,
+  get() {
+    const record = DataText.holder(this);
+    if (record === undefined) return undefined;
+    const data = JSON.parse(DataText.of(record));
+    // A frozen record keeps its getter: each read parses afresh.
+    if (Object.isExtensible(record)) Object.defineProperty(record, 'data', dataValue(data));
+    return data;
+  },
+  set(value) {
+    Object.defineProperty(DataText.holder(this) ?? this, 'data', dataValue(value));
+  },
+};
+
 // Gives `target.record` a `data` parsed from `text` when it is first read:
 // a save answers with the record it wrote, and most callers never look at
 // the definition they have just given. Reading it (or spreading,
 // serialising or cloning the record) parses it once; assigning replaces it.
 export function withLazyData(target, text) {
   const record = target.record;
-  const plain = (value) => ({ value, writable: true, enumerable: true, configurable: true });
-  Object.defineProperty(record, 'data', {
-    configurable: true,
-    enumerable: true,
-    get() {
-      const data = JSON.parse(text);
-      // A frozen record keeps its getter: each read parses afresh.
-      if (Object.isExtensible(record)) Object.defineProperty(record, 'data', plain(data));
-      return data;
-    },
-    set(value) {
-      Object.defineProperty(record, 'data', plain(value));
-    },
-  });
+  new DataText(record, text);
+  Object.defineProperty(record, 'data', lazyData);
 }
 
 const encoder = new TextEncoder();

@@ -90,6 +90,19 @@ test('a save answers with the record it wrote; its data is the definition, as re
   // A frozen record still answers its data.
   const frozen = Object.freeze((await svc.save('object', 'sixth', { e: 5 })).record);
   assert.deepEqual(frozen.data, { e: 5 });
+  assert.deepEqual(frozen.data, { e: 5 });
+  assert.notEqual(frozen.data, frozen.data, 'each read of a frozen record parses afresh');
+  // The text behind it is not one of the record's keys.
+  const plainKeys = (await svc.save('object', 'seventh', { f: 6 })).record;
+  assert.deepEqual(Reflect.ownKeys(plainKeys), Object.keys(plainKeys));
+  assert.equal(Object.getOwnPropertySymbols(plainKeys).length, 0);
+  // Reached through an object that inherits from the record, the getter
+  // answers the record's data and settles it on the record.
+  const base = (await svc.save('object', 'eighth', { g: 7 })).record;
+  const heir = Object.create(base);
+  assert.deepEqual(heir.data, { g: 7 });
+  assert.ok(Object.hasOwn(base, 'data'));
+  assert.equal(Object.getOwnPropertyDescriptor(base, 'data').value, heir.data);
 });
 
 test('a save that changes nothing answers the stored version, its data as given (the same checksum)', async () => {
