@@ -58,14 +58,20 @@ pub fn content_hash(value: &Value) -> Result<String> {
     Ok(format!("sha256:{}", to_hex(&digest)))
 }
 
-/// Canonical JSON of JSON *text*, without building a `serde_json::Value`:
-/// the document is read into a light tree that borrows its strings from the
-/// text, which is several times cheaper for large definitions. Invalid
+/// Canonical JSON of JSON *text*, without building a `serde_json::Value`.
+/// Three readers, each taking what the one before gives up on: text that
+/// is canonical but for key order (what `JSON.stringify` writes) has its
+/// objects' members reordered; other text is scanned and rewritten where
+/// needed in one pass; the rest is read into a light tree that borrows its
+/// strings from the text, which decides every error. Invalid
 /// JSON, nesting beyond [`MAX_DEPTH`] and numbers beyond the double range
 /// are `VALIDATION` errors. Strings may hold lone surrogates (`"\ud800"`,
 /// as JavaScript's `JSON.stringify` writes them): they are kept and
 /// written back as escapes, as upstream's `canonicalize` does.
 pub fn canonicalize_text(text: &str) -> Result<String> {
+    if let Some(out) = crate::canonical_order::canonicalize(text) {
+        return Ok(out);
+    }
     let mut out = String::with_capacity(text.len());
     if let crate::canonical_scan::Scan::Done = crate::canonical_scan::scan(text, &mut out) {
         return Ok(out);

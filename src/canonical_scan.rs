@@ -1,4 +1,6 @@
-//! Canonical JSON straight from JSON text, in one pass and without a tree.
+//! Canonical JSON straight from JSON text, in one pass and without a tree:
+//! the reader for text that [`canonical_order`](crate::canonical_order)
+//! gives up on (whitespace, escapes and numbers to rewrite).
 //!
 //! Text written by `JSON.stringify` already prints numbers and escapes
 //! strings the way the canonical form wants; what it does not do is sort

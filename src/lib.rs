@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod canonical;
+mod canonical_order;
 mod canonical_scan;
 mod canonical_utf16;
 pub mod clock;
