@@ -120,12 +120,33 @@ function check(value, depth, budget) {
 // of what a save costs (BENCHMARKS.md).
 function plain(value, depth, budget) {
   if (depth >= MAX_DEPTH) return false;
-  if (typeof value.toJSON === 'function' || isWrapper(value)) throw NEEDS_COPY;
+  const proto = Object.getPrototypeOf(value);
+  // An object made by a literal or JSON.parse has no toJSON but its own
+  // (a function there fails this walk: `check` says what to do) or
+  // Object.prototype's (`toJsonText` looks once): no lookup per object.
+  if (proto !== Object.prototype && proto !== null && (typeof value.toJSON === 'function' || isWrapper(value))) {
+    throw NEEDS_COPY;
+  }
   if (Array.isArray(value)) {
     const n = value.length;
     if ((budget.bytes += n + 1) > budget.max) return false;
     for (let i = 0; i < n; i++) {
       if (!plainItem(value[i], depth, budget, 4)) return false;
+    }
+    return true;
+  }
+  if (proto === Object.prototype || proto === null) {
+    // for-in, whose `value[key]` V8 reads straight from the object's
+    // layout; elsewhere that read is a slow (megamorphic) lookup on objects
+    // of many shapes. Own keys only: `toJsonText` looks once that
+    // Object.prototype has no enumerable keys.
+    if ((budget.bytes += 1) > budget.max) return false;
+    for (const key in value) {
+      const item = value[key];
+      if ((budget.bytes += 1) > budget.max) return false;
+      if (item === undefined) continue;
+      if ((budget.bytes += key.length + 3) > budget.max) return false;
+      if (!plainItem(item, depth, budget, 0)) return false;
     }
     return true;
   }
@@ -138,6 +159,14 @@ function plain(value, depth, budget) {
     if ((budget.bytes += key.length + 3) > budget.max) return false;
     if (!plainItem(item, depth, budget, 0)) return false;
   }
+  return true;
+}
+
+// Whether Object.prototype is as the language made it for the quiet walk:
+// no toJSON and no enumerable keys.
+function objectPrototypeClean() {
+  if (typeof Object.prototype.toJSON === 'function') return false;
+  for (const key in Object.prototype) if (key !== undefined) return false;
   return true;
 }
 
@@ -226,7 +255,8 @@ export function toJsonText(value, maxBytes, wrappers = 0) {
   let data = value;
   try {
     // The quiet walk first; the one with messages only to say what is wrong.
-    if (!plainItem(value, -1 - wrappers, { bytes: 0, max: maxBytes }, 0)) check(value, -wrappers, new Budget(maxBytes));
+    const quiet = objectPrototypeClean() && plainItem(value, -1 - wrappers, { bytes: 0, max: maxBytes }, 0);
+    if (!quiet) check(value, -wrappers, new Budget(maxBytes));
   } catch (e) {
     if (e !== NEEDS_COPY) throw e;
     data = copy(value, '', -wrappers, new Budget(maxBytes));

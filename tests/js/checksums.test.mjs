@@ -67,6 +67,28 @@ for (const [name, value] of Object.entries(cases)) {
   });
 }
 
+test('a polluted Object.prototype (an enumerable key, a toJSON) changes checksums as it changes upstream\'s', () => {
+  const value = { b: { d: { f: 2, e: 'x' } }, a: null };
+  const clean = checksum(value);
+  try {
+    Object.prototype.polluted = 'inherited';
+    assert.equal(canonicalize(value), upstreamCanonicalize(value));
+    assert.equal(checksum(value), clean, 'inherited keys are not data');
+  } finally {
+    delete Object.prototype.polluted;
+  }
+  try {
+    // A String object: upstream walks it as an object, JSON.stringify
+    // unwraps it.
+    Object.defineProperty(Object.prototype, 'toJSON', { value() { return new String(Object.keys(this).join()); }, configurable: true });
+    assert.equal(canonicalize(value), upstreamCanonicalize(value));
+    assert.notEqual(checksum(value), clean);
+  } finally {
+    delete Object.prototype.toJSON;
+  }
+  assert.equal(checksum(value), clean);
+});
+
 test('a saved definition holding lone surrogates keeps them and its checksum', async () => {
   const svc = await MetadataService.create();
   const data = { label: 'a\ud800b', '\udc00': ['\udfff'] };
