@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{describe_thrown, parse_json_text, to_js};
+use super::boundary::{array_to_js, describe_thrown, parse_json_text, to_js};
 use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
@@ -32,6 +32,10 @@ struct RecordHead<'a> {
     updated_by: &'a Option<String>,
     seq: u64,
     operation: Operation,
+    /// The definition, written as its JSON text; left out where the caller
+    /// completes the record with a JS value it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Definition>,
 }
 
 /// Sets `target[key]`.
@@ -64,6 +68,7 @@ fn head(record: &MetadataRecord) -> RecordHead<'_> {
         updated_by: &record.updated_by,
         seq: record.seq,
         operation: record.operation,
+        data: None,
     }
 }
 
@@ -117,13 +122,21 @@ pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
     outcome_to_js_with(outcome, None)
 }
 
-/// Outcomes as an array.
+/// Outcomes as an array, each record with its `data` (parsed with the
+/// rest: a bulk answer is one text, see [`array_to_js`]).
 pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
-    let out = js_sys::Array::new();
-    for o in outcomes {
-        out.push(&outcome_to_js(o)?);
-    }
-    Ok(out.into())
+    let full: Vec<OutcomeHead<'_>> = outcomes
+        .iter()
+        .map(|o| OutcomeHead {
+            changed: o.changed,
+            operation: o.operation,
+            record: RecordHead {
+                data: Some(&o.record.data),
+                ..head(&o.record)
+            },
+        })
+        .collect();
+    array_to_js(&full)
 }
 
 /// A definition as a fresh JS object: `JSON.parse` of its text.

@@ -129,3 +129,31 @@ test('a save that changes nothing answers the stored version, its data as given 
   assert.deepEqual(changed.record.data, { a: 2 });
   assert.equal((await svc.history('view', 'ordered')).length, 2);
 });
+
+test('a bulk save answers every outcome in order with its record and data, also past a mebibyte of answer', async () => {
+  const svc = await MetadataService.create();
+  // About 3 MB of answer: the module hands it over in pieces.
+  const items = Array.from({ length: 600 }, (_, i) => ({
+    type: 'view',
+    name: `v${String(i).padStart(4, '0')}`,
+    data: { i, text: 'é'.repeat(2000 + (i % 7)), __proto__: null, nested: { ['__proto__']: [i] } },
+  }));
+  const outcomes = await svc.saveMany(items);
+  assert.equal(outcomes.length, items.length);
+  outcomes.forEach((o, i) => {
+    assert.equal(o.changed, true);
+    assert.equal(o.operation, 'create');
+    assert.equal(o.record.name, items[i].name);
+    assert.equal(o.record.version, 1);
+    assert.deepEqual(Object.keys(o.record).at(-1), 'data');
+    assert.deepEqual(o.record.data, JSON.parse(JSON.stringify(items[i].data)));
+  });
+  // Each record's data is its own object.
+  outcomes[0].record.data.i = 'mine';
+  assert.equal(outcomes[1].record.data.i, 1);
+  assert.deepEqual(await svc.load('view', items[0].name), JSON.parse(JSON.stringify(items[0].data)));
+  // The same through saveManyJson, and an empty batch.
+  const again = await svc.saveManyJson(JSON.stringify(items.slice(0, 3).map((it) => ({ ...it, data: { ...it.data, i: -1 } }))));
+  assert.deepEqual(again.map((o) => [o.record.name, o.record.version, o.record.data.i]), [['v0000', 2, -1], ['v0001', 2, -1], ['v0002', 2, -1]]);
+  assert.deepEqual(await svc.saveMany([]), []);
+});
