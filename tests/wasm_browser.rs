@@ -86,6 +86,38 @@ async fn indexeddb_store_keeps_records_history_and_persists() {
         .unwrap();
     assert_eq!(svc.load("view", "b").await.unwrap(), None);
     assert_eq!(svc.history("view", "b").await.unwrap().len(), 2);
+
+    // One batch of texts in and beyond ASCII (two-byte, three-byte and
+    // four-byte UTF-8: one and two UTF-16 units), with a purge among them:
+    // each row keeps its own text.
+    let labels = ["plain", "é à ü", "名前", "😀 and 🎉", "", "mixed é😀名"];
+    let items = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| SaveItem {
+            type_name: "view".into(),
+            name: format!("u{i}"),
+            data: json!({ "label": l, "i": i }),
+            options: SaveOptions::default(),
+        })
+        .collect();
+    svc.save_many(items).await.unwrap();
+    svc.purge("view", "u2", ChangeOptions::default())
+        .await
+        .unwrap();
+    store.close();
+    let svc = service(Rc::new(IndexedDbStore::open(&ns).await.unwrap()));
+    for (i, l) in labels.iter().enumerate() {
+        let got = svc.load("view", &format!("u{i}")).await.unwrap();
+        if i == 2 {
+            assert_eq!(got, None);
+            let history = svc.history("view", "u2").await.unwrap();
+            assert_eq!(history.len(), 2);
+            assert_eq!(history[0].data.json_text(), r#"{"label":"名前","i":2}"#);
+        } else {
+            assert_eq!(got.as_deref(), Some(&json!({ "label": l, "i": i })));
+        }
+    }
     delete_database(&ns).await;
 }
 

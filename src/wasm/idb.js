@@ -209,11 +209,21 @@ export async function idbLastSequence(db, scope) {
 // tombstone, archive }], absent: [[lower, upper, [index...]]], gets: [index] }`:
 // the changes that expect no head are checked by the keys of a range where
 // there are many of one range (`absent`), the others by reading their head
-// (`gets`); `archive` is the history key a replaced head moves to.
+// (`gets`); `archive` is the history key a replaced head moves to. Each
+// head's and tombstone's `json` is the length of its JSON text in `texts`,
+// where the texts follow one another in the order of the changes.
 // Resolves with { firstSeq } or { conflict: { index, found } } (nothing
 // written); rejects with the transaction's error.
-export async function idbCommit(db, batchText) {
+export async function idbCommit(db, batchText, texts) {
   const batch = JSON.parse(batchText);
+  let at = 0;
+  for (const c of batch.changes) {
+    const row = c.head ?? c.tombstone;
+    const end = at + row.json;
+    row.json = texts.slice(at, end);
+    at = end;
+  }
+  if (at !== texts.length) throw new Error('the batch does not account for its texts');
   const tx = db.transaction(STORES, 'readwrite');
   const records = tx.objectStore('records');
   const history = tx.objectStore('history');

@@ -58,7 +58,7 @@ extern "C" {
     #[wasm_bindgen(js_name = idbLastSequence)]
     fn idb_last_sequence(db: &IdbDatabase, scope: &str) -> Promise;
     #[wasm_bindgen(js_name = idbCommit)]
-    fn idb_commit(db: &IdbDatabase, batch: &str) -> Promise;
+    fn idb_commit(db: &IdbDatabase, batch: &str, texts: &str) -> Promise;
 }
 
 /// Schema version of the database (what `idb.js` creates or upgrades to).
@@ -200,7 +200,10 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
 }
 
 /// A head row as stored: the index fields, the sequence number (set by
-/// `idb.js` when it commits) and the record's JSON text.
+/// `idb.js` when it commits) and the record's JSON text. In a batch, `json`
+/// is the text's length in UTF-16 units: the texts cross apart, one after
+/// another in one string, so they are not escaped into the batch's JSON and
+/// parsed back out of it.
 #[derive(Serialize)]
 struct HeadRow<'a> {
     key: String,
@@ -212,10 +215,10 @@ struct HeadRow<'a> {
     active: u8,
     version: u64,
     seq: u64,
-    json: String,
+    json: usize,
 }
 
-/// A tombstone row of the history store.
+/// A tombstone row of the history store (`json` as in [`HeadRow`]).
 #[derive(Serialize)]
 struct EntryRow<'a> {
     key: String,
@@ -225,7 +228,20 @@ struct EntryRow<'a> {
     name: &'a str,
     version: u64,
     seq: u64,
-    json: String,
+    json: usize,
+}
+
+/// Appends the JSON text of `value` to `texts`; answers its length in
+/// UTF-16 units (what JavaScript's `slice` counts).
+fn append_json<T: Serialize>(texts: &mut String, value: &T) -> Result<usize> {
+    let start = texts.len();
+    texts.push_str(&codec::encode(value)?);
+    let text = &texts[start..];
+    Ok(if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().map(char::len_utf16).sum()
+    })
 }
 
 #[derive(Serialize)]
@@ -293,7 +309,7 @@ struct StoredRow<'a> {
     json: &'a str,
 }
 
-fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
+fn change_row<'a>(change: &'a Change, texts: &mut String) -> Result<ChangeRow<'a>> {
     let key = change.key();
     let expect = change.expect().version();
     let archive = expect.map(|v| layout::history_id(&key, v));
@@ -309,7 +325,7 @@ fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
                 active: u8::from(r.is_active),
                 version: r.version,
                 seq: 0,
-                json: codec::encode(r)?,
+                json: append_json(texts, r)?,
             }),
             tombstone: None,
             archive,
@@ -325,7 +341,7 @@ fn change_row(change: &Change) -> Result<ChangeRow<'_>> {
                 name: &h.name,
                 version: h.version,
                 seq: 0,
-                json: codec::encode(h)?,
+                json: append_json(texts, h)?,
             }),
             archive,
         },
@@ -700,19 +716,22 @@ impl Store for IndexedDbStore {
                 gets.push(i);
             }
         }
+        let mut texts = String::new();
         let rows = BatchRows {
             scope: layout::counter_id(batch.tenant_id.as_deref()),
             changes: batch
                 .changes
                 .iter()
-                .map(change_row)
+                .map(|c| change_row(c, &mut texts))
                 .collect::<Result<Vec<_>>>()?,
             absent,
             gets,
         };
         let text = codec::encode(&rows)?;
         drop(rows);
-        let answer = self.run("commit", |db| idb_commit(db, &text)).await?;
+        let answer = self
+            .run("commit", |db| idb_commit(db, &text, &texts))
+            .await?;
         let conflict = get(&answer, "conflict");
         if conflict.is_object() {
             let index = get(&conflict, "index").as_f64().unwrap_or(0.0) as usize;
