@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use wasm_bindgen::prelude::*;
 
-use super::boundary::parse_json_text;
+use super::boundary::{array_to_js, parse_json_text};
 use crate::definition::{same_text, Definition};
 use crate::error::Result;
 
@@ -72,6 +72,67 @@ impl Copies {
         }
         self.remember(key, definition);
         parse_json_text(definition.json_text())
+    }
+
+    /// [`fresh`](Self::fresh) of many definitions of one type, in order:
+    /// those parsed (not copied) are parsed together, from one JSON text
+    /// (one crossing and one `JSON.parse` rather than one per definition).
+    pub fn fresh_many<'d>(
+        &self,
+        type_name: &str,
+        items: impl Iterator<Item = (&'d str, &'d Definition)>,
+    ) -> Result<js_sys::Array> {
+        enum Plan {
+            Copy(JsValue),
+            /// Parsed; kept under this key (its second request) or not.
+            Parse(Option<(String, String)>),
+        }
+        let mut plans = Vec::new();
+        let mut texts: Vec<&Definition> = Vec::new();
+        for (name, definition) in items {
+            let key = (type_name.to_owned(), name.to_owned());
+            let kept = self.kept.borrow();
+            match kept.get(&key) {
+                Some(entry) if same(&entry.definition, definition) => match &entry.object {
+                    Some(object) => plans.push(Plan::Copy(object.clone())),
+                    None => {
+                        plans.push(Plan::Parse(Some(key)));
+                        texts.push(definition);
+                    }
+                },
+                _ => {
+                    drop(kept);
+                    self.remember(key, definition);
+                    plans.push(Plan::Parse(None));
+                    texts.push(definition);
+                }
+            }
+        }
+        let parsed: js_sys::Array = array_to_js(&texts)?.unchecked_into();
+        let out = js_sys::Array::new();
+        let mut next = 0;
+        for plan in plans {
+            let value = match plan {
+                Plan::Copy(object) => copy_plain(&object),
+                Plan::Parse(keep) => {
+                    let object = parsed.get(next);
+                    next += 1;
+                    match keep {
+                        Some(key) => {
+                            let copy = copy_plain(&object);
+                            // Unless everything kept was dropped meanwhile.
+                            if let Some(entry) = self.kept.borrow_mut().get_mut(&key) {
+                                entry.object = Some(object);
+                            }
+                            copy
+                        }
+                        None => object,
+                    }
+                }
+            };
+            out.push(&value);
+        }
+        Ok(out)
     }
 
     /// The definition of `text` for (type, name): the one kept when its

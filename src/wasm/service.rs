@@ -391,9 +391,10 @@ impl JsMetadataService {
             let t = bounded_string_arg(&type_name, "type", 1024)?;
             let many = chain.load_many(&t).await?;
             many.healthy()?;
-            // The result crosses one definition at a time, but all of it at
-            // once must still fit where the module's own answers are built:
-            // more is QUOTA_EXCEEDED, not a host out of memory.
+            // The result crosses as JSON text (a mebibyte at a time), but
+            // all of it at once must still fit where the module's own
+            // answers are built: more is QUOTA_EXCEEDED, not a host out of
+            // memory.
             let len: usize = many
                 .items
                 .iter()
@@ -402,11 +403,8 @@ impl JsMetadataService {
             if len > super::alloc::headroom().saturating_sub(super::alloc::RESERVE) {
                 return Err(super::alloc::exhausted("the result"));
             }
-            let out = js_sys::Array::new();
-            for (name, found) in &many.items {
-                out.push(&copies.fresh(&t, name, found.definition())?);
-            }
-            Ok(out.into())
+            let items = many.items.iter().map(|(n, f)| (n.as_str(), f.definition()));
+            Ok(copies.fresh_many(&t, items)?.into())
         })
     }
 

@@ -157,3 +157,28 @@ test('a bulk save answers every outcome in order with its record and data, also 
   assert.deepEqual(again.map((o) => [o.record.name, o.record.version, o.record.data.i]), [['v0000', 2, -1], ['v0001', 2, -1], ['v0002', 2, -1]]);
   assert.deepEqual(await svc.saveMany([]), []);
 });
+
+test('loadMany answers fresh objects in name order whether each is parsed, parsed and kept, or copied', async () => {
+  const svc = await MetadataService.create();
+  const data = (i) => ({ i, nested: { list: [i, { deep: `d${i}` }] }, ['__proto__']: { own: i } });
+  for (let i = 4; i >= 0; i--) await svc.save('view', `v${i}`, data(i));
+  // v1 read twice: its parsed object is kept, the others not yet.
+  await svc.load('view', 'v1');
+  await svc.load('view', 'v1');
+  const answers = [];
+  for (let round = 0; round < 4; round++) {
+    const many = await svc.loadMany('view');
+    assert.deepEqual(many.map((d) => d.i), [0, 1, 2, 3, 4]);
+    many.forEach((d, i) => {
+      assert.deepEqual(d, JSON.parse(JSON.stringify(data(i))));
+      assert.ok(Object.hasOwn(d, '__proto__'));
+      for (const earlier of answers) assert.notEqual(d.nested, earlier[i].nested);
+    });
+    // The caller's changes stay the caller's.
+    for (const d of many) d.nested.list.push('mine');
+    answers.push(many);
+  }
+  // After a change, the new definition, not a kept copy of the old one.
+  await svc.save('view', 'v3', { i: 'changed' });
+  assert.deepEqual((await svc.loadMany('view'))[3], { i: 'changed' });
+});
