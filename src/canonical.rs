@@ -59,11 +59,10 @@ pub fn content_hash(value: &Value) -> Result<String> {
 }
 
 /// Canonical JSON of JSON *text*, without building a `serde_json::Value`.
-/// Three readers, each taking what the one before gives up on: text that
-/// is canonical but for key order (what `JSON.stringify` writes) has its
-/// objects' members reordered; other text is scanned and rewritten where
-/// needed in one pass; the rest is read into a light tree that borrows its
-/// strings from the text, which decides every error. Invalid
+/// Text that is canonical but for key order (what `JSON.stringify` writes)
+/// has its objects' members reordered in two passes; other text is read
+/// into a light tree that borrows its strings from the text, which decides
+/// every error. Invalid
 /// JSON, nesting beyond [`MAX_DEPTH`] and numbers beyond the double range
 /// are `VALIDATION` errors. Strings may hold lone surrogates (`"\ud800"`,
 /// as JavaScript's `JSON.stringify` writes them): they are kept and
@@ -73,10 +72,6 @@ pub fn canonicalize_text(text: &str) -> Result<String> {
         return Ok(out);
     }
     let mut out = String::with_capacity(text.len());
-    if let crate::canonical_scan::Scan::Done = crate::canonical_scan::scan(text, &mut out) {
-        return Ok(out);
-    }
-    out.clear();
     let node: Node<'_> = match serde_json::from_str(text) {
         Ok(node) => node,
         // serde_json refuses lone surrogates (`"\ud800"`), which JavaScript

@@ -13,17 +13,42 @@
 //! Anything else — whitespace, an escape `JSON.stringify` would not write,
 //! a key with an escape, a number JavaScript would print differently,
 //! duplicate keys, nesting at the depth limit, text that is not JSON — makes
-//! it give up ([`None`]): the caller then takes
-//! [`canonical_scan`](crate::canonical_scan), which rewrites what needs it,
-//! or the tree path, which decides. The property tests and the fuzz target
-//! compare its output with the tree path's.
+//! it give up ([`None`]): the caller then takes the tree path, which
+//! rewrites what needs it and decides every error. The property tests and
+//! the fuzz target compare its output with the tree path's.
 
 use std::cmp::Ordering;
 
 use crate::canonical::{
     array_index, compare_keys, utf16_cmp, write_number_f64, SortKey, MAX_DEPTH,
 };
-use crate::canonical_scan::special_byte;
+
+/// Where the first `"`, `\\` or control character (below 0x20) of `bytes`
+/// is: what ends a run of string text. One pass, eight bytes at a time (each
+/// test is the classic "a byte below n" word trick; a borrow only ever
+/// flags bytes after a true hit, so the lowest flag is the first hit).
+pub(crate) fn special_byte(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let hits = (below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20))
+            & HIGH;
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    tail.iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| at + p)
+}
 
 /// How a member's key compares.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -548,6 +573,29 @@ mod tests {
             assert!(canonicalize(text).is_none(), "{text}");
         }
         assert!(canonicalize(&"[".repeat(MAX_DEPTH)).is_none());
+    }
+
+    #[test]
+    fn special_byte_finds_the_first_quote_backslash_or_control() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        // Every byte value at every position of texts up to 19 bytes long,
+        // over a background of ordinary, high (UTF-8) and near-miss bytes.
+        for background in [b'a', 0xC3, 0x21, 0x5B, 0x5D, 0x7F, 0xFF, 0x20] {
+            for len in 0..20 {
+                for at in 0..len {
+                    for byte in 0..=255u8 {
+                        let mut text = vec![background; len];
+                        text[at] = byte;
+                        assert_eq!(special_byte(&text), naive(&text), "{text:?}");
+                        // A second hit after the first changes nothing.
+                        if at + 1 < len {
+                            text[len - 1] = b'"';
+                            assert_eq!(special_byte(&text), naive(&text), "{text:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -206,7 +206,7 @@ impl Parser<'_> {
         loop {
             let start = self.i;
             let rest = self.b.get(start..).unwrap_or_default();
-            self.i += crate::canonical_scan::special_byte(rest).unwrap_or(rest.len());
+            self.i += crate::canonical_order::special_byte(rest).unwrap_or(rest.len());
             // The input is a `&str`, and the run stops only at ASCII bytes,
             // so it is whole UTF-8 characters.
             let run = std::str::from_utf8(&self.b[start..self.i])

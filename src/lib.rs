@@ -11,7 +11,6 @@
 pub mod access;
 pub mod canonical;
 mod canonical_order;
-mod canonical_scan;
 mod canonical_utf16;
 pub mod clock;
 pub mod definition;
