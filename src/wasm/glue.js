@@ -120,13 +120,11 @@ function check(value, depth, budget) {
 // of what a save costs (BENCHMARKS.md).
 function plain(value, depth, budget) {
   if (depth >= MAX_DEPTH) return false;
+  // Looked up on every object, as JSON.stringify looks: a toJSON may be a
+  // member that is not enumerable, or come from a proxy's trap.
+  if (typeof value.toJSON === 'function') throw NEEDS_COPY;
   const proto = Object.getPrototypeOf(value);
-  // An object made by a literal or JSON.parse has no toJSON but its own
-  // (a function there fails this walk: `check` says what to do) or
-  // Object.prototype's (`toJsonText` looks once): no lookup per object.
-  if (proto !== Object.prototype && proto !== null && (typeof value.toJSON === 'function' || isWrapper(value))) {
-    throw NEEDS_COPY;
-  }
+  if (proto !== Object.prototype && proto !== null && isWrapper(value)) throw NEEDS_COPY;
   if (Array.isArray(value)) {
     const n = value.length;
     if ((budget.bytes += n + 1) > budget.max) return false;
@@ -139,7 +137,7 @@ function plain(value, depth, budget) {
     // for-in, whose `value[key]` V8 reads straight from the object's
     // layout; elsewhere that read is a slow (megamorphic) lookup on objects
     // of many shapes. Own keys only: `toJsonText` looks once that
-    // Object.prototype has no enumerable keys.
+    // Object.prototype has no enumerable keys (nor a toJSON).
     if ((budget.bytes += 1) > budget.max) return false;
     for (const key in value) {
       const item = value[key];
@@ -293,35 +291,20 @@ export function copyPlain(value) {
   return out;
 }
 
-// A record's JSON text of its definition, in a private field stamped onto
-// the record (the base constructor returns the object it is given, so the
-// field lands on it): invisible to the record's keys, spreading and
-// cloning, and no closure per record.
-class Stamp {
-  constructor(object) {
-    return object;
-  }
-}
-class DataText extends Stamp {
-  #text;
+// A record's JSON text of its definition, under a symbol and not
+// enumerable: no key list, spread, JSON.stringify or structuredClone carries
+// it, and it is read through proxies as any member is (a private field is
+// not: a record in a proxy, as reactive frameworks hold state, would lose
+// its data).
+const DATA_TEXT = Symbol('definition text');
 
-  constructor(record, text) {
-    super(record);
-    this.#text = text;
+// The record holding a text: `object` itself or one on its prototype chain
+// (when the getter is reached through an object inheriting it).
+function textHolder(object) {
+  for (let o = object; o !== null && (typeof o === 'object' || typeof o === 'function'); o = Object.getPrototypeOf(o)) {
+    if (Object.prototype.hasOwnProperty.call(o, DATA_TEXT)) return o;
   }
-
-  // The record holding a text: `object` itself or one on its prototype
-  // chain (when the getter is reached through an object inheriting it).
-  static holder(object) {
-    for (let o = object; o !== null && (typeof o === 'object' || typeof o === 'function'); o = Object.getPrototypeOf(o)) {
-      if (#text in o) return o;
-    }
-    return undefined;
-  }
-
-  static of(record) {
-    return record.#text;
-  }
+  return undefined;
 }
 
 const dataValue = (value) => ({ value, writable: true, enumerable: true, configurable: true });
@@ -334,15 +317,15 @@ const lazyData = {
   configurable: true,
   enumerable: true,
   get() {
-    const record = DataText.holder(this);
+    const record = textHolder(this);
     if (record === undefined) return undefined;
-    const data = JSON.parse(DataText.of(record));
+    const data = JSON.parse(record[DATA_TEXT]);
     // A frozen record keeps its getter: each read parses afresh.
     if (Object.isExtensible(record)) Object.defineProperty(record, 'data', dataValue(data));
     return data;
   },
   set(value) {
-    Object.defineProperty(DataText.holder(this) ?? this, 'data', dataValue(value));
+    Object.defineProperty(textHolder(this) ?? this, 'data', dataValue(value));
   },
 };
 
@@ -352,7 +335,7 @@ const lazyData = {
 // serialising or cloning the record) parses it once; assigning replaces it.
 export function withLazyData(target, text) {
   const record = target.record;
-  new DataText(record, text);
+  Object.defineProperty(record, DATA_TEXT, { value: text });
   Object.defineProperty(record, 'data', lazyData);
 }
 

@@ -44,7 +44,17 @@ class Inner {
   }
 }
 
+// A toJSON JSON.stringify calls though no walk over keys meets it: not
+// enumerable, or answered by a proxy's trap.
+const hiddenToJson = (result) => Object.defineProperty({ a: 1 }, 'toJSON', { value: () => result });
+const trappedToJson = (result) => new Proxy({ a: 1 }, { get: (t, k, r) => (k === 'toJSON' ? () => result : Reflect.get(t, k, r)) });
+
 const cases = {
+  'a toJSON that is not enumerable': { inner: hiddenToJson(new String('ab')) },
+  'a toJSON that is not enumerable, on an object without prototype': {
+    inner: Object.defineProperty(Object.create(null), 'toJSON', { value: () => new Number(3) }),
+  },
+  'a toJSON from a proxy': { inner: trappedToJson({ s: new String('xy') }) },
   'a toJSON result with a toJSON of its own': { outer: { toJSON: () => new Inner() } },
   'a String object': { s: new String('ab') },
   'a Number object': { n: new Number(5) },
@@ -87,6 +97,16 @@ test('a polluted Object.prototype (an enumerable key, a toJSON) changes checksum
     delete Object.prototype.toJSON;
   }
   assert.equal(checksum(value), clean);
+});
+
+test('what a hidden or trapped toJSON returns is refused as upstream refuses it', async () => {
+  const svc = await MetadataService.create();
+  for (const data of [hiddenToJson({ n: NaN }), hiddenToJson({ n: 1, f() {} }), { inner: trappedToJson({ n: Infinity }) }]) {
+    assert.throws(() => upstreamCanonicalize(data));
+    assert.throws(() => checksum(data), (e) => e.code === 'VALIDATION');
+    await assert.rejects(svc.save('view', 'v', data), (e) => e.code === 'VALIDATION');
+  }
+  assert.equal((await svc.query({})).total, 0);
 });
 
 test('a saved definition holding lone surrogates keeps them and its checksum', async () => {
