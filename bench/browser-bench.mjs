@@ -30,11 +30,12 @@ try {
   const r = await page.evaluate((n) => window.runBench(n), Number(process.env.BENCH_ROUNDS ?? 3));
   const s = r.summary;
   const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(1) : ms.toFixed(3));
-  console.log(`\n${r.userAgent}\n${r.records} records, hydrate ${r.hydrated}, median of ${r.rounds} rounds (ms; ratio = peer / ours, above 1: we are faster)\n`);
+  console.log(`\n${r.userAgent}\n${r.records} records, hydrate ${r.hydrated}, ${r.rounds} rounds, the order turned each round (ms: medians; ratio = peer / ours in each round, its median and range; above 1: we are faster)\n`);
   console.log('| operation | ours | Dexie | idb-keyval | Dexie / ours | idb-keyval / ours |');
   console.log('|---|---|---|---|---|---|');
+  const ratio = (q) => `${q.median.toFixed(2)}x (${q.lo.toFixed(2)}-${q.hi.toFixed(2)})`;
   const row = (what, key, unit = 'ms') =>
-    console.log(`| ${what} | ${fmt(s.ours[key])} ${unit} | ${fmt(s.dexie[key])} ${unit} | ${fmt(s.idbKeyval[key])} ${unit} | ${(s.dexie[key] / s.ours[key]).toFixed(2)}x | ${(s.idbKeyval[key] / s.ours[key]).toFixed(2)}x |`);
+    console.log(`| ${what} | ${fmt(s.ours[key])} ${unit} | ${fmt(s.dexie[key])} ${unit} | ${fmt(s.idbKeyval[key])} ${unit} | ${ratio(s.ratios.dexie[key])} | ${ratio(s.ratios.idbKeyval[key])} |`);
   row(`bulk save of ${r.records} (saveMany / bulkPut / setMany)`, 'save');
   row(`cold hydrate of ${r.hydrated} (loadMany / where().toArray / getMany)`, 'hydrate');
   row('single load (ours: cached; peers: a read)', 'load');

@@ -169,21 +169,32 @@ export async function run(rounds = 3) {
   const records = items.map(asRecord);
   const appNames = items.filter((i) => i.type === 'app').map((i) => i.name);
   const results = { ours: [], dexie: [], idbKeyval: [] };
+  const runners = {
+    ours: () => ours(items, appNames),
+    dexie: () => dexie(records, appNames),
+    idbKeyval: () => idbKeyval(records, appNames),
+  };
   for (let r = 0; r < rounds; r++) {
-    results.ours.push(await ours(items, appNames));
-    console.log(`round ${r} ours ${JSON.stringify(results.ours.at(-1))}`);
-    results.dexie.push(await dexie(records, appNames));
-    console.log(`round ${r} dexie ${JSON.stringify(results.dexie.at(-1))}`);
-    results.idbKeyval.push(await idbKeyval(records, appNames));
-    console.log(`round ${r} idb-keyval ${JSON.stringify(results.idbKeyval.at(-1))}`);
+    // The order turns every round, so a slow stretch of the machine does
+    // not always fall on the same library.
+    const order = r % 2 ? ['idbKeyval', 'dexie', 'ours'] : ['ours', 'dexie', 'idbKeyval'];
+    for (const lib of order) {
+      results[lib].push(await runners[lib]());
+      console.log(`round ${r} ${lib} ${JSON.stringify(results[lib].at(-1))}`);
+    }
   }
+  const ops = ['save', 'hydrate', 'load'];
   const summary = {};
   for (const [lib, runs] of Object.entries(results)) {
-    summary[lib] = {
-      save: median(runs.map((x) => x.save)),
-      hydrate: median(runs.map((x) => x.hydrate)),
-      load: median(runs.map((x) => x.load)),
-    };
+    summary[lib] = Object.fromEntries(ops.map((op) => [op, median(runs.map((x) => x[op]))]));
+  }
+  // Peer time / our time in each round: the median and the range.
+  summary.ratios = {};
+  for (const peer of ['dexie', 'idbKeyval']) {
+    summary.ratios[peer] = Object.fromEntries(ops.map((op) => {
+      const ratios = results[peer].map((x, i) => x[op] / results.ours[i][op]);
+      return [op, { median: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) }];
+    }));
   }
   summary.floor = median(results.ours.map((x) => x.floor));
   const memory = await computeOnly();
