@@ -14,7 +14,7 @@ mod write;
 pub use mirror::{MirrorEntry, Mirrored, Replicated};
 pub use options::{ChangeOptions, Guard, SaveDefinition, SaveItem, SaveOptions, SaveOutcome};
 pub use read::Audience;
-pub use write::MAX_WRITE_ATTEMPTS;
+pub use write::{MAX_WRITE_ATTEMPTS, MAX_WRITE_ROUNDS};
 
 use std::rc::Rc;
 
