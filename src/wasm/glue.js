@@ -311,7 +311,7 @@ const dataValue = (value) => ({ value, writable: true, enumerable: true, configu
 
 // One getter and setter pair for every record. A pair made per record (two
 // closures over the text) gave each record a hidden class of its own, kept
-// until a full collection, and with it the text: a tenth of a no-op save
+// until a full collection, and with it the text: a fifth of a no-op save
 // went to the garbage collector copying those texts (BENCHMARKS.md).
 const lazyData = {
   configurable: true,
