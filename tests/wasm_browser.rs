@@ -197,6 +197,44 @@ extern "C" {
     fn write_v1_database(name: &str, records: &str, history: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = describeDatabase)]
     fn describe_database(name: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = spoilRow)]
+    fn spoil_row(name: &str, key: &str, json: Option<String>) -> js_sys::Promise;
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
+    let ns = unique("spoiled");
+    let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let svc = service(store.clone());
+    for n in ["a", "b", "c"] {
+        svc.save("view", n, json!({ "n": n }), SaveOptions::default())
+            .await
+            .unwrap();
+    }
+    let name = IndexedDbStore::database_name(&ns);
+    let key = RecordKey::new(None, "view", "b");
+    let id = objectstack_metadata::store::layout::record_id(&key);
+    for (spoiled, says) in [
+        (
+            Some(r#"{"not":"a record"}"#.to_owned()),
+            "stored record does not decode",
+        ),
+        (Some("[1,".to_owned()), "stored rows are not readable"),
+        (None, "a stored row has no JSON text"),
+    ] {
+        store.close();
+        JsFuture::from(spoil_row(&name, &id, spoiled))
+            .await
+            .unwrap();
+        for err in [
+            svc.load_many("view").await.unwrap_err(),
+            store.list(None, Some("view")).await.unwrap_err(),
+        ] {
+            assert_eq!(err.code(), "CORRUPTED", "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
+    delete_database(&ns).await;
 }
 
 fn v1_record(tenant: Option<&str>, name: &str, version: u64, at: i64, n: i64) -> serde_json::Value {

@@ -39,3 +39,31 @@ export function describeDatabase(name) {
     };
   });
 }
+
+// Spoils the stored JSON of the head row of `key` in a database of the
+// current schema: `json` replaces the row's text (undefined: the row loses
+// its text).
+export function spoilRow(name, key, json) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(['records'], 'readwrite');
+      const store = tx.objectStore('records');
+      const get = store.get(key);
+      get.onsuccess = () => {
+        const row = get.result;
+        if (!row) {
+          tx.abort();
+          return;
+        }
+        if (json === undefined) delete row.json;
+        else row.json = json;
+        store.put(row);
+      };
+      tx.oncomplete = () => { db.close(); resolve(); };
+      tx.onabort = () => { db.close(); reject(tx.error ?? new Error(`no row ${key}`)); };
+    };
+  });
+}
