@@ -54,24 +54,10 @@ impl Copies {
     /// A fresh JS object of `definition`, the one the chain resolved for
     /// (type, name).
     pub fn fresh(&self, type_name: &str, name: &str, definition: &Definition) -> Result<JsValue> {
-        let key = (type_name.to_owned(), name.to_owned());
-        {
-            let mut kept = self.kept.borrow_mut();
-            if let Some(entry) = kept.get_mut(&key) {
-                if same(&entry.definition, definition) {
-                    if let Some(object) = &entry.object {
-                        return Ok(copy_plain(object));
-                    }
-                    // Asked for again: keep a parsed object from now on.
-                    let object = parse_json_text(definition.json_text())?;
-                    let out = copy_plain(&object);
-                    entry.object = Some(object);
-                    return Ok(out);
-                }
-            }
-        }
-        self.remember(key, definition);
-        parse_json_text(definition.json_text())
+        Ok(match self.plan(type_name, name, definition) {
+            Plan::Copy(object) => copy_plain(&object),
+            Plan::Parse(keep) => self.settle(keep, parse_json_text(definition.json_text())?),
+        })
     }
 
     /// [`fresh`](Self::fresh) of many definitions of one type, in order:
@@ -82,57 +68,60 @@ impl Copies {
         type_name: &str,
         items: impl Iterator<Item = (&'d str, &'d Definition)>,
     ) -> Result<js_sys::Array> {
-        enum Plan {
-            Copy(JsValue),
-            /// Parsed; kept under this key (its second request) or not.
-            Parse(Option<(String, String)>),
-        }
         let mut plans = Vec::new();
         let mut texts: Vec<&Definition> = Vec::new();
         for (name, definition) in items {
-            let key = (type_name.to_owned(), name.to_owned());
-            let kept = self.kept.borrow();
-            match kept.get(&key) {
-                Some(entry) if same(&entry.definition, definition) => match &entry.object {
-                    Some(object) => plans.push(Plan::Copy(object.clone())),
-                    None => {
-                        plans.push(Plan::Parse(Some(key)));
-                        texts.push(definition);
-                    }
-                },
-                _ => {
-                    drop(kept);
-                    self.remember(key, definition);
-                    plans.push(Plan::Parse(None));
-                    texts.push(definition);
-                }
+            let plan = self.plan(type_name, name, definition);
+            if let Plan::Parse(_) = plan {
+                texts.push(definition);
             }
+            plans.push(plan);
         }
         let parsed: js_sys::Array = array_to_js(&texts)?.unchecked_into();
         let out = js_sys::Array::new();
         let mut next = 0;
         for plan in plans {
-            let value = match plan {
+            out.push(&match plan {
                 Plan::Copy(object) => copy_plain(&object),
                 Plan::Parse(keep) => {
-                    let object = parsed.get(next);
                     next += 1;
-                    match keep {
-                        Some(key) => {
-                            let copy = copy_plain(&object);
-                            // Unless everything kept was dropped meanwhile.
-                            if let Some(entry) = self.kept.borrow_mut().get_mut(&key) {
-                                entry.object = Some(object);
-                            }
-                            copy
-                        }
-                        None => object,
-                    }
+                    self.settle(keep, parsed.get(next - 1))
                 }
-            };
-            out.push(&value);
+            });
         }
         Ok(out)
+    }
+
+    /// How to hand out `definition` for (type, name): a copy of the object
+    /// kept for it, or its text parsed, the parsed object to be kept when
+    /// this is its second request. A definition not kept yet is remembered.
+    fn plan(&self, type_name: &str, name: &str, definition: &Definition) -> Plan {
+        let key = (type_name.to_owned(), name.to_owned());
+        if let Some(entry) = self.kept.borrow().get(&key) {
+            if same(&entry.definition, definition) {
+                return match &entry.object {
+                    Some(object) => Plan::Copy(object.clone()),
+                    // Asked for again: keep a parsed object from now on.
+                    None => Plan::Parse(Some(key)),
+                };
+            }
+        }
+        self.remember(key, definition);
+        Plan::Parse(None)
+    }
+
+    /// What a parsed definition hands out: the object itself, or, when it
+    /// is kept under `keep`, a copy (the kept one stays private).
+    fn settle(&self, keep: Option<(String, String)>, object: JsValue) -> JsValue {
+        let Some(key) = keep else {
+            return object;
+        };
+        let copy = copy_plain(&object);
+        // Unless everything kept was dropped meanwhile.
+        if let Some(entry) = self.kept.borrow_mut().get_mut(&key) {
+            entry.object = Some(object);
+        }
+        copy
     }
 
     /// The definition of `text` for (type, name): the one kept when its
@@ -185,6 +174,15 @@ impl Copies {
             },
         );
     }
+}
+
+/// How [`Copies`] hands out one definition.
+enum Plan {
+    /// A copy of this kept object.
+    Copy(JsValue),
+    /// The text parsed; the object kept under this key (its second request)
+    /// or not.
+    Parse(Option<(String, String)>),
 }
 
 /// The same definition: one allocation, or the same JSON text (which parses

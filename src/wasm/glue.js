@@ -137,7 +137,7 @@ function plain(value, depth, budget) {
     // for-in, whose `value[key]` V8 reads straight from the object's
     // layout; elsewhere that read is a slow (megamorphic) lookup on objects
     // of many shapes. Own keys only: `toJsonText` looks once that
-    // Object.prototype has no enumerable keys (nor a toJSON).
+    // Object.prototype has no enumerable keys.
     if ((budget.bytes += 1) > budget.max) return false;
     for (const key in value) {
       const item = value[key];
@@ -160,11 +160,12 @@ function plain(value, depth, budget) {
   return true;
 }
 
-// Whether Object.prototype is as the language made it for the quiet walk:
-// no toJSON and no enumerable keys.
-function objectPrototypeClean() {
-  if (typeof Object.prototype.toJSON === 'function') return false;
-  for (const key in Object.prototype) if (key !== undefined) return false;
+// Whether Object.prototype has no enumerable keys, which the quiet walk's
+// for-in would take for own members (a toJSON there it meets on every
+// object, as it looks up toJSON).
+function noInheritedKeys() {
+  // eslint-disable-next-line no-unused-vars
+  for (const key in Object.prototype) return false;
   return true;
 }
 
@@ -253,7 +254,7 @@ export function toJsonText(value, maxBytes, wrappers = 0) {
   let data = value;
   try {
     // The quiet walk first; the one with messages only to say what is wrong.
-    const quiet = objectPrototypeClean() && plainItem(value, -1 - wrappers, { bytes: 0, max: maxBytes }, 0);
+    const quiet = noInheritedKeys() && plainItem(value, -1 - wrappers, { bytes: 0, max: maxBytes }, 0);
     if (!quiet) check(value, -wrappers, new Budget(maxBytes));
   } catch (e) {
     if (e !== NEEDS_COPY) throw e;

@@ -545,8 +545,8 @@ impl Store for IndexedDbStore {
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         let id = layout::record_id(key);
         let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get")?;
-        match unpack(&text, key)?.first() {
-            Some(row) => codec::check_record_at(head_of(row, key)?, key).map(Some),
+        match heads(&text, key)?.into_iter().next() {
+            Some(record) => codec::check_record_at(record, key).map(Some),
             None => Ok(None),
         }
     }
@@ -638,8 +638,8 @@ impl Store for IndexedDbStore {
             .run("history", |db| idb_history(db, &id, &lower, &upper))
             .await?;
         let head_text = packed(get(&answer, "head"), "history")?;
-        let head = match unpack(&head_text, key)?.first() {
-            Some(row) => Some(codec::check_record_at(head_of(row, key)?, key)?),
+        let head = match heads(&head_text, key)?.into_iter().next() {
+            Some(record) => Some(codec::check_record_at(record, key)?),
             None => None,
         };
         let archived_text = packed(get(&answer, "archived"), "history")?;
@@ -677,10 +677,7 @@ impl Store for IndexedDbStore {
             .await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
         let heads_text = packed(get(&answer, "heads"), "changes")?;
-        let heads = unpack(&heads_text, &scope)?
-            .iter()
-            .map(|row| head_of(row, &scope))
-            .collect::<Result<Vec<_>>>()?;
+        let heads = self::heads(&heads_text, &scope)?;
         let archived_text = packed(get(&answer, "archived"), "changes")?;
         let archived = unpack(&archived_text, &scope)?
             .iter()
