@@ -300,10 +300,14 @@ export function copyPlain(value) {
 const DATA_TEXT = Symbol('definition text');
 
 // The record holding a text: `object` itself or one on its prototype chain
-// (when the getter is reached through an object inheriting it).
+// (when the getter is reached through an object inheriting it). The walk
+// is bounded: a proxy can answer a prototype chain without end.
 function textHolder(object) {
-  for (let o = object; o !== null && (typeof o === 'object' || typeof o === 'function'); o = Object.getPrototypeOf(o)) {
+  let o = object;
+  for (let step = 0; step < 1000; step++) {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return undefined;
     if (Object.prototype.hasOwnProperty.call(o, DATA_TEXT)) return o;
+    o = Object.getPrototypeOf(o);
   }
   return undefined;
 }
@@ -321,12 +325,20 @@ const lazyData = {
     const record = textHolder(this);
     if (record === undefined) return undefined;
     const data = JSON.parse(record[DATA_TEXT]);
-    // A frozen record keeps its getter: each read parses afresh.
-    if (Object.isExtensible(record)) Object.defineProperty(record, 'data', dataValue(data));
+    // From now on an ordinary member, where the record takes one: a frozen
+    // record, or a proxy that refuses it, keeps its getter (each read
+    // parses afresh), and the read still answers.
+    try {
+      if (Object.isExtensible(record)) Reflect.defineProperty(record, 'data', dataValue(data));
+    } catch {
+      // Keeping the parsed value is only a saving.
+    }
     return data;
   },
   set(value) {
-    Object.defineProperty(textHolder(this) ?? this, 'data', dataValue(value));
+    // As assigning an ordinary member: it lands on the object assigned to
+    // (an object inheriting from the record gets its own).
+    Object.defineProperty(this, 'data', dataValue(value));
   },
 };
 

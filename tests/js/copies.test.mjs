@@ -105,6 +105,28 @@ test('a save answers with the record it wrote; its data is the definition, as re
   assert.deepEqual(JSON.parse(JSON.stringify(reactive)).data, { i: 9 });
   assert.deepEqual({ ...reactive }.data, { i: 9 });
   assert.deepEqual(reactive.data, { i: 9 });
+  // A proxy that refuses to take the parsed value still answers it.
+  const refusing = new Proxy((await svc.save('object', 'twelfth', { k: 11 })).record, { defineProperty: () => false });
+  assert.deepEqual(refusing.data, { k: 11 });
+  assert.deepEqual(refusing.data, { k: 11 });
+  const throwing = new Proxy((await svc.save('object', 'thirteenth', { l: 12 })).record, {
+    defineProperty: () => { throw new Error('no'); },
+  });
+  assert.deepEqual(throwing.data, { l: 12 });
+  // Assigning through an object inheriting from the record gives it its
+  // own data, as with an ordinary member; the record keeps its own.
+  const parent = (await svc.save('object', 'fourteenth', { m: 13 })).record;
+  const child = Object.create(parent);
+  child.data = 'mine';
+  assert.ok(Object.hasOwn(child, 'data'));
+  assert.equal(child.data, 'mine');
+  assert.deepEqual(parent.data, { m: 13 });
+  // The getter called on something else answers undefined, also on a
+  // proxy whose prototype chain never ends.
+  const getter = Object.getOwnPropertyDescriptor((await svc.save('object', 'fifteenth', {})).record, 'data').get;
+  const endless = new Proxy({}, { getPrototypeOf: () => endless });
+  assert.equal(getter.call(endless), undefined);
+  assert.equal(getter.call({}), undefined);
   // Its members copied with their descriptors, the copy answers too.
   const source = (await svc.save('object', 'eleventh', { j: 10 })).record;
   const copied = Object.defineProperties({}, Object.getOwnPropertyDescriptors(source));
