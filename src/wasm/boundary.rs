@@ -152,18 +152,35 @@ pub fn value_from_js(value: &JsValue, field: &str) -> Result<Value> {
 struct Bounded(Vec<u8>);
 
 impl std::io::Write for Bounded {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .try_reserve(bytes.len())
-            .ok()
-            .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+        self.write_all(bytes).map(|()| bytes.len())
+    }
+
+    /// The heap is asked only when the buffer must grow: serde_json writes
+    /// a member in several short pieces, which mostly fit.
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.0.capacity() - self.0.len() < bytes.len() {
+            self.grow(bytes.len())?;
+        }
         self.0.extend_from_slice(bytes);
-        Ok(bytes.len())
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+impl Bounded {
+    #[cold]
+    fn grow(&mut self, more: usize) -> std::io::Result<()> {
+        self.0
+            .try_reserve(more)
+            .ok()
+            .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))
     }
 }
 
