@@ -22,6 +22,7 @@ pub mod json;
 pub mod key;
 pub mod query;
 pub mod record;
+mod record_json;
 pub mod registry;
 pub mod service;
 pub mod store;

@@ -224,7 +224,7 @@ impl<B: KvBackend> KvStore<B> {
                     record.seq = seq;
                     heads.push(KvOp::Put {
                         key: layout::kv_record(key),
-                        value: codec::encode(&record)?,
+                        value: codec::encode_record(&record),
                         expect: head_expect,
                     });
                 }
@@ -497,7 +497,7 @@ mod migrate {
                 let (kv_key, value) = match row {
                     Row::Head(mut r) => {
                         r.seq = seq;
-                        (layout::kv_record(&key), codec::encode(&r)?)
+                        (layout::kv_record(&key), codec::encode_record(&r))
                     }
                     Row::Archived(mut h) => {
                         h.seq = seq;

@@ -1,41 +1,37 @@
 //! What the bindings hand back to JavaScript: records, outcomes,
 //! resolutions and change events as fresh plain objects.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use super::boundary::{array_to_js, describe_thrown, parse_json_text, to_js};
-use crate::definition::Definition;
+use crate::definition::{serialize_raw_json, Definition};
 use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
 use crate::hybrid::Resolution;
-use crate::record::{MetadataRecord, Operation, Source};
+use crate::record::{MetadataRecord, Operation};
+use crate::record_json::{write_record, DataAt};
 use crate::service::SaveOutcome;
 
-/// A record without its definition, to be completed with a JS value of the
-/// definition that is at hand already (no second serialisation).
-#[derive(Serialize)]
+/// A record as JSON, its definition last or left out: left out where the
+/// caller completes the record with a JS value of the definition it has
+/// already (no second serialisation). Written directly (see
+/// `record_json`) and handed to serde_json as raw JSON text.
 struct RecordHead<'a> {
-    #[serde(rename = "type")]
-    type_name: &'a str,
-    name: &'a str,
-    version: u64,
-    checksum: &'a str,
-    source: Source,
-    is_active: bool,
-    owner: &'a str,
-    tenant_id: &'a Option<String>,
-    tags: &'a [String],
-    created_at: &'a str,
-    updated_at: &'a str,
-    updated_by: &'a Option<String>,
-    seq: u64,
-    operation: Operation,
-    /// The definition, written as its JSON text; left out where the caller
-    /// completes the record with a JS value it has.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a Definition>,
+    record: &'a MetadataRecord,
+    data: DataAt,
+}
+
+impl Serialize for RecordHead<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut text = String::with_capacity(match self.data {
+            DataAt::Omitted => 320,
+            _ => self.record.data.json_text().len() + 320,
+        });
+        write_record(&mut text, self.record, self.data);
+        serialize_raw_json(s, &text)
+    }
 }
 
 /// Sets `target[key]`.
@@ -54,21 +50,8 @@ pub fn get(target: &JsValue, key: &str) -> JsValue {
 
 fn head(record: &MetadataRecord) -> RecordHead<'_> {
     RecordHead {
-        type_name: &record.type_name,
-        name: &record.name,
-        version: record.version,
-        checksum: &record.checksum,
-        source: record.source,
-        is_active: record.is_active,
-        owner: &record.owner,
-        tenant_id: &record.tenant_id,
-        tags: &record.tags,
-        created_at: &record.created_at,
-        updated_at: &record.updated_at,
-        updated_by: &record.updated_by,
-        seq: record.seq,
-        operation: record.operation,
-        data: None,
+        record,
+        data: DataAt::Omitted,
     }
 }
 
@@ -131,8 +114,8 @@ pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
             changed: o.changed,
             operation: o.operation,
             record: RecordHead {
-                data: Some(&o.record.data),
-                ..head(&o.record)
+                record: &o.record,
+                data: DataAt::Last,
             },
         })
         .collect();

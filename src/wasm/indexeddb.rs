@@ -236,12 +236,23 @@ struct EntryRow<'a> {
 fn append_json<T: Serialize>(texts: &mut String, value: &T) -> Result<usize> {
     let start = texts.len();
     texts.push_str(&codec::encode(value)?);
-    let text = &texts[start..];
-    Ok(if text.is_ascii() {
+    Ok(utf16_len(&texts[start..]))
+}
+
+/// [`append_json`] of a record, written directly (see `record_json`).
+fn append_record(texts: &mut String, record: &MetadataRecord) -> usize {
+    let start = texts.len();
+    crate::record_json::write_record(texts, record, crate::record_json::DataAt::Third);
+    utf16_len(&texts[start..])
+}
+
+/// The length of `text` in UTF-16 units.
+fn utf16_len(text: &str) -> usize {
+    if text.is_ascii() {
         text.len()
     } else {
         text.chars().map(char::len_utf16).sum()
-    })
+    }
 }
 
 #[derive(Serialize)]
@@ -325,7 +336,7 @@ fn change_row<'a>(change: &'a Change, texts: &mut String) -> Result<ChangeRow<'a
                 active: u8::from(r.is_active),
                 version: r.version,
                 seq: 0,
-                json: append_json(texts, r)?,
+                json: append_record(texts, r),
             }),
             tombstone: None,
             archive,
