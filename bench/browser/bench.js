@@ -30,11 +30,16 @@ function rows() {
 async function deleteDb(name) {
   await new Promise((resolve, reject) => {
     const r = indexedDB.deleteDatabase(name);
-    r.onsuccess = resolve;
-    r.onerror = () => reject(r.error);
-    // A connection left open would hold the deletion, and every later open,
-    // for ever: say so rather than hang.
-    r.onblocked = () => reject(new Error(`deleting ${name}: a connection is still open`));
+    let timer;
+    r.onsuccess = () => { clearTimeout(timer); resolve(); };
+    r.onerror = () => { clearTimeout(timer); reject(r.error); };
+    // "blocked" also comes while a connection closed a moment ago finishes
+    // its last transaction, and the deletion then goes on. A connection
+    // left open would hold it, and every later open, for ever: say so
+    // after five seconds rather than hang.
+    r.onblocked = () => {
+      timer = setTimeout(() => reject(new Error(`deleting ${name}: a connection is still open`)), 5000);
+    };
   });
 }
 
