@@ -1,13 +1,21 @@
-//! A record's JSON text, written directly: what every store row and every
-//! answer to JavaScript carries, so written once or twice per save.
+//! A record's JSON text, written and read directly: what every store row
+//! and every answer to JavaScript carries, written once or twice per save
+//! and read once per record a cold read brings in.
 //!
-//! The text is byte for byte what serde_json writes for the derived
+//! The text written is byte for byte what serde_json writes for the derived
 //! `Serialize` of [`MetadataRecord`] (the tests hold it to that), without
 //! serde's per-member work: member names are written as constants, and a
 //! string without a character to escape (nearly every name, tag, owner and
 //! time) is copied as it is.
+//!
+//! The reader takes exactly that text, as this writer writes it (members in
+//! order, strings without escapes), and gives up on anything else
+//! ([`None`]): the caller then reads with the derived `Deserialize`, which
+//! decides every error. A record read either way is the same (the tests
+//! and the `record_decode` fuzz target compare them).
 
-use crate::record::MetadataRecord;
+use crate::definition::Definition;
+use crate::record::{MetadataRecord, Operation, Source};
 
 /// Where a record's `data` goes in its text.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,11 +120,209 @@ fn write_u64(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
+/// The record whose text starts at `at` in `text`, as [`write_record`]
+/// writes it with its `data` third, and where its text ends; `None` for
+/// any other text (see the module documentation).
+pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usize)> {
+    let mut r = Reader {
+        text,
+        bytes: text.as_bytes(),
+        pos: at,
+    };
+    r.expect(b"{\"type\":")?;
+    let type_name = r.string()?;
+    r.expect(b",\"name\":")?;
+    let name = r.string()?;
+    r.expect(b",\"data\":")?;
+    let data = r.definition()?;
+    r.expect(b",\"version\":")?;
+    let version = r.number()?;
+    r.expect(b",\"checksum\":")?;
+    let checksum = r.string()?;
+    r.expect(b",\"source\":")?;
+    let source = match r.str()? {
+        "filesystem" => Source::Filesystem,
+        "database" => Source::Database,
+        "api" => Source::Api,
+        "migration" => Source::Migration,
+        _ => return None,
+    };
+    r.expect(b",\"is_active\":")?;
+    let is_active = r.boolean()?;
+    r.expect(b",\"owner\":")?;
+    let owner = r.string()?;
+    r.expect(b",\"tenant_id\":")?;
+    let tenant_id = r.optional()?;
+    r.expect(b",\"tags\":[")?;
+    let mut tags = Vec::new();
+    if !r.eat(b']') {
+        loop {
+            tags.push(r.string()?);
+            if r.eat(b']') {
+                break;
+            }
+            r.expect(b",")?;
+        }
+    }
+    r.expect(b",\"created_at\":")?;
+    let created_at = r.string()?;
+    r.expect(b",\"updated_at\":")?;
+    let updated_at = r.string()?;
+    r.expect(b",\"updated_by\":")?;
+    let updated_by = r.optional()?;
+    r.expect(b",\"seq\":")?;
+    let seq = r.number()?;
+    r.expect(b",\"operation\":")?;
+    let operation = match r.str()? {
+        "create" => Operation::Create,
+        "update" => Operation::Update,
+        "delete" => Operation::Delete,
+        "restore" => Operation::Restore,
+        "rollback" => Operation::Rollback,
+        "import" => Operation::Import,
+        "purge" => Operation::Purge,
+        _ => return None,
+    };
+    r.expect(b"}")?;
+    let record = MetadataRecord {
+        type_name,
+        name,
+        data,
+        version,
+        checksum,
+        source,
+        is_active,
+        owner,
+        tenant_id,
+        tags,
+        created_at,
+        updated_at,
+        updated_by,
+        seq,
+        operation,
+    };
+    Some((record, r.pos))
+}
+
+/// The unsigned integer written at `at` in `text` (digits, no leading
+/// zero) and where it ends.
+// Only IndexedDB's packed rows carry numbers outside a record.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn read_u64(text: &str, at: usize) -> Option<(u64, usize)> {
+    let mut r = Reader {
+        text,
+        bytes: text.as_bytes(),
+        pos: at,
+    };
+    r.number().map(|n| (n, r.pos))
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn expect(&mut self, literal: &[u8]) -> Option<()> {
+        let end = self.pos + literal.len();
+        (self.bytes.get(self.pos..end)? == literal).then(|| self.pos = end)
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let hit = self.bytes.get(self.pos) == Some(&byte);
+        self.pos += usize::from(hit);
+        hit
+    }
+
+    /// A string without escapes.
+    fn str(&mut self) -> Option<&'a str> {
+        self.expect(b"\"")?;
+        let start = self.pos;
+        let len = crate::canonical_order::special_byte(&self.bytes[start..])?;
+        self.pos = start + len;
+        self.expect(b"\"")?;
+        self.text.get(start..start + len)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_owned)
+    }
+
+    fn optional(&mut self) -> Option<Option<String>> {
+        if self.expect(b"null").is_some() {
+            return Some(None);
+        }
+        self.string().map(Some)
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        if self.expect(b"true").is_some() {
+            Some(true)
+        } else {
+            self.expect(b"false").map(|()| false)
+        }
+    }
+
+    /// Digits, as an integer that fits.
+    fn number(&mut self) -> Option<u64> {
+        let start = self.pos;
+        let digits = self.bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        // No leading zero (JSON has none), nothing serde_json would read
+        // differently.
+        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
+            return None;
+        }
+        self.pos = start + digits;
+        self.text[start..self.pos].parse().ok()
+    }
+
+    /// The definition: an object, its end found by its brackets outside
+    /// strings, then read as every definition is read.
+    fn definition(&mut self) -> Option<Definition> {
+        let start = self.pos;
+        if self.bytes.get(start) != Some(&b'{') {
+            return None;
+        }
+        let mut depth = 0usize;
+        let mut i = start;
+        loop {
+            match *self.bytes.get(i)? {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                b'"' => {
+                    i += 1;
+                    loop {
+                        i += crate::canonical_order::special_byte(self.bytes.get(i..)?)?;
+                        match self.bytes[i] {
+                            b'"' => break,
+                            b'\\' => i += 2,
+                            // A raw control character: not JSON.
+                            _ => return None,
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.pos = i + 1;
+        let text = self.text.get(start..self.pos)?;
+        Definition::from_json_text(text).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::Definition;
-    use crate::record::{Operation, Source};
 
     fn records() -> Vec<MetadataRecord> {
         let data = Definition::from_json_text(r#"{"b":[1,"\u0000é"],"a":{"c":null}}"#).unwrap();
@@ -162,6 +368,73 @@ mod tests {
             assert_eq!(out, serde_json::to_string(&r).unwrap());
             let back: MetadataRecord = serde_json::from_str(&out).unwrap();
             assert_eq!(back, r);
+        }
+    }
+
+    #[test]
+    fn reads_what_it_writes_and_gives_up_on_anything_else() {
+        let [plain, odd] = <[MetadataRecord; 2]>::try_from(records()).ok().unwrap();
+        let mut text = String::new();
+        write_record(&mut text, &plain, DataAt::Third);
+        assert_eq!(read_record(&text, 0), Some((plain.clone(), text.len())));
+        // From inside a longer text, as packed rows hold it.
+        let packed = format!("[[7,0,{text}]]");
+        assert_eq!(
+            read_record(&packed, 6),
+            Some((plain.clone(), 6 + text.len()))
+        );
+        assert_eq!(read_u64(&packed, 2), Some((7, 3)));
+        // Every value but strings with escapes.
+        let unescaped = MetadataRecord {
+            type_name: "app".into(),
+            name: "é😀".into(),
+            data: Definition::from_json_text(r#"{"a":"}]\"[{","b":[{}],"c":"\\"}"#).unwrap(),
+            tenant_id: Some("t".into()),
+            tags: vec!["x".into(), "y".into()],
+            updated_by: Some("bob".into()),
+            ..odd.clone()
+        };
+        let mut text = String::new();
+        write_record(&mut text, &unescaped, DataAt::Third);
+        assert_eq!(read_record(&text, 0), Some((unescaped, text.len())));
+        // Escapes, other orders, spacing, defaults left out, numbers the
+        // derived reader would take otherwise, other definitions: the
+        // derived reader's to decide.
+        let mut escaped = String::new();
+        write_record(&mut escaped, &odd, DataAt::Third);
+        let mut last = String::new();
+        write_record(&mut last, &plain, DataAt::Last);
+        let mut plain_text = String::new();
+        write_record(&mut plain_text, &plain, DataAt::Third);
+        for other in [
+            escaped,
+            last,
+            plain_text.replace(r#""version":3"#, r#""version":03"#),
+            plain_text.replace(r#""version":3"#, r#""version":3.0"#),
+            plain_text.replace(r#""version":3"#, r#""version":-3"#),
+            plain_text.replace(r#""version":3"#, r#""version":18446744073709551616"#),
+            plain_text.replace(r#""source":"database""#, r#""source":"Database""#),
+            plain_text.replace(r#""operation":"create""#, r#""operation":"made""#),
+            plain_text.replace(r#","seq":0"#, ""),
+            plain_text.replace(r#""is_active":true"#, r#""is_active": true"#),
+            plain_text.replace(r#""tags":[]"#, r#""tags":[1]"#),
+            plain_text.replace(r#""a":{"c":null}"#, r#""a":{"c":nul}"#),
+            plain_text.replace(r#""data":{"b""#, r#""data":[{"b""#),
+            plain_text.replace(r#"{"c":null}}"#, r#"{"c":null}]"#),
+            plain_text.replace(r#""name":"all_accounts""#, "\"name\":\"a\u{1}\""),
+            plain_text[..plain_text.len() - 1].to_owned(),
+            String::new(),
+        ] {
+            let derived = serde_json::from_str::<MetadataRecord>(&other).ok();
+            let read = read_record(&other, 0).filter(|(_, end)| *end == other.len());
+            assert!(read.is_none(), "{other}");
+            // The caller's answer is the derived reader's.
+            let key = crate::key::RecordKey::new(None, "view", "all_accounts");
+            assert_eq!(
+                crate::store::codec::record(&other, &key).ok(),
+                derived,
+                "{other}"
+            );
         }
     }
 

@@ -35,7 +35,10 @@ pub fn encode_record(record: &MetadataRecord) -> String {
 
 /// A stored record, not yet checked against where it was found.
 pub fn record(text: &str, context: &RecordKey) -> Result<MetadataRecord> {
-    decode(text, context, "record")
+    match crate::record_json::read_record(text, 0) {
+        Some((record, end)) if end == text.len() => Ok(record),
+        _ => decode(text, context, "record"),
+    }
 }
 
 /// A stored history entry, not yet checked against where it was found.

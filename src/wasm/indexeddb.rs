@@ -395,6 +395,9 @@ fn packed(value: JsValue, what: &str) -> Result<String> {
 /// again was a twelfth of a cold hydrate); where that fails, row by row,
 /// which says which row is corrupted and why.
 fn heads(text: &str, context: &RecordKey) -> Result<Vec<MetadataRecord>> {
+    if let Some(records) = packed_heads(text) {
+        return Ok(records);
+    }
     if let Ok(rows) = serde_json::from_str::<Vec<(u64, u8, MetadataRecord)>>(text) {
         return Ok(rows
             .into_iter()
@@ -408,6 +411,44 @@ fn heads(text: &str, context: &RecordKey) -> Result<Vec<MetadataRecord>> {
         .iter()
         .map(|row| head_of(row, context))
         .collect()
+}
+
+/// Packed head rows as records, each read as its writer wrote it (see
+/// `record_json`); `None` for anything else.
+fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
+    use crate::record_json::{read_record, read_u64};
+    let bytes = text.as_bytes();
+    let at = |i: usize, b: u8| bytes.get(i) == Some(&b);
+    let mut out = Vec::new();
+    if !at(0, b'[') {
+        return None;
+    }
+    let mut i = 1;
+    if at(i, b']') {
+        return (i + 1 == bytes.len()).then_some(out);
+    }
+    loop {
+        if !at(i, b'[') {
+            return None;
+        }
+        let (seq, end) = read_u64(text, i + 1)?;
+        // `,0,` or `,1,`: whether the row is an archived head.
+        if !(at(end, b',') && (at(end + 1, b'0') || at(end + 1, b'1')) && at(end + 2, b',')) {
+            return None;
+        }
+        let (mut record, end) = read_record(text, end + 3)?;
+        record.seq = seq;
+        out.push(record);
+        if !at(end, b']') {
+            return None;
+        }
+        i = end + 2;
+        match bytes.get(end + 1) {
+            Some(b',') => {}
+            Some(b']') if i == bytes.len() => return Some(out),
+            _ => return None,
+        }
+    }
 }
 
 /// A head row as a record.
