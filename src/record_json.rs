@@ -96,6 +96,27 @@ pub(crate) fn write_record(out: &mut String, record: &MetadataRecord, data_at: D
     out.push('}');
 }
 
+/// The most bytes [`write_record`] writes for `record`: its definition,
+/// every string escaped at six bytes a byte, and the rest.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn record_bound(record: &MetadataRecord) -> usize {
+    let strings = [
+        &record.type_name,
+        &record.name,
+        &record.checksum,
+        &record.owner,
+        &record.created_at,
+        &record.updated_at,
+    ]
+    .iter()
+    .map(|s| s.len())
+    .chain(record.tenant_id.iter().map(String::len))
+    .chain(record.updated_by.iter().map(String::len))
+    .chain(record.tags.iter().map(|t| t.len() + 3))
+    .sum::<usize>();
+    record.data.json_text().len() + 6 * strings + 400
+}
+
 /// A string as JSON: copied between quotes when nothing in it needs an
 /// escape, else as serde_json escapes it.
 fn write_str(out: &mut String, s: &str) {
@@ -435,6 +456,23 @@ mod tests {
                 derived,
                 "{other}"
             );
+        }
+    }
+
+    #[test]
+    fn writes_within_its_bound() {
+        for r in records() {
+            let worst = MetadataRecord {
+                name: "\u{1}".repeat(40),
+                tags: vec!["\u{1f}".repeat(10); 20],
+                owner: "\"".repeat(30),
+                ..r
+            };
+            for at in [DataAt::Third, DataAt::Last, DataAt::Omitted] {
+                let mut out = String::new();
+                write_record(&mut out, &worst, at);
+                assert!(out.len() <= record_bound(&worst), "{out}");
+            }
         }
     }
 

@@ -5,13 +5,13 @@ use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{array_to_js, describe_thrown, parse_json_text, to_js};
+use super::boundary::{describe_thrown, parse_json_text, to_js, written_array_to_js};
 use crate::definition::{serialize_raw_json, Definition};
 use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
 use crate::hybrid::Resolution;
 use crate::record::{MetadataRecord, Operation};
-use crate::record_json::{write_record, DataAt};
+use crate::record_json::{record_bound, write_record, DataAt};
 use crate::service::SaveOutcome;
 
 /// A record as JSON, its definition last or left out: left out where the
@@ -106,20 +106,29 @@ pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
 }
 
 /// Outcomes as an array, each record with its `data` (parsed with the
-/// rest: a bulk answer is one text, see [`array_to_js`]).
+/// rest: a bulk answer is one text, see [`written_array_to_js`]), written
+/// as `OutcomeHead` would be with its record's `data` last.
 pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
-    let full: Vec<OutcomeHead<'_>> = outcomes
-        .iter()
-        .map(|o| OutcomeHead {
-            changed: o.changed,
-            operation: o.operation,
-            record: RecordHead {
-                record: &o.record,
-                data: DataAt::Last,
-            },
-        })
-        .collect();
-    array_to_js(&full)
+    written_array_to_js(
+        outcomes,
+        |o| record_bound(&o.record) + 64,
+        |out, o| {
+            out.push_str("{\"changed\":");
+            out.push_str(if o.changed { "true" } else { "false" });
+            out.push_str(",\"operation\":");
+            match o.operation {
+                Some(op) => {
+                    out.push('"');
+                    out.push_str(op.as_str());
+                    out.push('"');
+                }
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"record\":");
+            write_record(out, &o.record, DataAt::Last);
+            out.push('}');
+        },
+    )
 }
 
 /// A definition as a fresh JS object: `JSON.parse` of its text.

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{array_to_js, parse_json_text};
+use super::boundary::{parse_json_text, written_array_to_js};
 use crate::definition::{same_text, Definition};
 use crate::error::Result;
 
@@ -77,7 +77,12 @@ impl Copies {
             }
             plans.push(plan);
         }
-        let parsed: js_sys::Array = array_to_js(&texts)?.unchecked_into();
+        let parsed: js_sys::Array = written_array_to_js(
+            &texts,
+            |d| d.json_text().len(),
+            |out, d| out.push_str(d.json_text()),
+        )?
+        .unchecked_into();
         let out = js_sys::Array::new();
         let mut next = 0;
         for plan in plans {
