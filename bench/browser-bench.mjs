@@ -37,7 +37,7 @@ try {
   const row = (what, key, unit = 'ms') =>
     console.log(`| ${what} | ${fmt(s.ours[key])} ${unit} | ${fmt(s.dexie[key])} ${unit} | ${fmt(s.idbKeyval[key])} ${unit} | ${ratio(s.ratios.dexie[key])} | ${ratio(s.ratios.idbKeyval[key])} |`);
   row(`bulk save of ${r.records} (saveMany / bulkPut / setMany)`, 'save');
-  row(`cold hydrate of ${r.hydrated} (loadMany / where().toArray / getMany)`, 'hydrate');
+  row(`cold hydrate of ${r.hydrated}, median of ${r.hydrates} a round (loadMany / where().toArray / getMany)`, 'hydrate');
   row('single load (ours: cached; peers: a read)', 'load');
   console.log(`\nIndexedDB alone on our layout (the ${r.records} rows our save wrote, put by plain JS into the same schema, one transaction): ${fmt(s.floor)} ms`);
   console.log(`ours, the same saveMany into the memory store (validation, checksums, rows; no IndexedDB): ${fmt(r.memory)} ms`);
