@@ -26,9 +26,13 @@ extern "C" {
         max_bytes: f64,
         wrappers: u32,
     ) -> std::result::Result<JsValue, JsValue>;
-    /// `TextEncoder.encodeInto(text, into)`: the UTF-8 bytes written.
+    /// `TextEncoder.encodeInto(text from UTF-16 unit from, into)`: the
+    /// UTF-8 bytes written.
     #[wasm_bindgen(js_name = encodeInto)]
-    fn encode_into(text: &js_sys::JsString, into: &mut [u8]) -> u32;
+    fn encode_into(text: &js_sys::JsString, from: u32, into: &mut [u8]) -> u32;
+    /// The UTF-16 units the last [`encode_into`] read.
+    #[wasm_bindgen(js_name = encodedUnits)]
+    fn encoded_units() -> u32;
     #[wasm_bindgen(js_name = metadataError)]
     fn metadata_error(code: &str, message: &str, details: &JsValue) -> JsValue;
     /// A printable description of a thrown value.
@@ -124,15 +128,25 @@ pub fn js_string(value: &JsValue) -> Result<Option<String>> {
         return Ok(None);
     };
     // UTF-16 units; UTF-8 takes at most three bytes for each.
-    let most = 3 * s.length() as usize;
-    super::alloc::admit(most)?;
+    let units = s.length() as usize;
+    super::alloc::admit(3 * units)?;
     // TextEncoder.encodeInto straight into the module's memory: for ASCII
     // text several times faster than wasm-bindgen's own copy, which moves
-    // ASCII one character at a time (BENCHMARKS.md).
-    let mut bytes = vec![0u8; most];
-    let written = encode_into(s, &mut bytes) as usize;
-    bytes.truncate(written);
-    bytes.shrink_to_fit();
+    // ASCII one character at a time (BENCHMARKS.md). First into a byte a
+    // unit, all that ASCII needs: room for three a unit was zeroed, then
+    // given back, on every call.
+    let mut bytes = vec![0u8; units];
+    let written = encode_into(s, 0, &mut bytes) as usize;
+    // Full of ASCII: each byte is one unit, so the text is all there.
+    if !(written == units && bytes.is_ascii()) {
+        // The rest, from the first character that did not fit, into room
+        // for the most it can take.
+        let read = encoded_units() as usize;
+        bytes.truncate(written);
+        bytes.resize(written + 3 * units.saturating_sub(read), 0);
+        let more = encode_into(s, read as u32, &mut bytes[written..]) as usize;
+        bytes.truncate(written + more);
+    }
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|e| Error::Storage {

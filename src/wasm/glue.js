@@ -354,10 +354,20 @@ export function withLazyData(target, text) {
 
 const encoder = new TextEncoder();
 
-// Writes `text` as UTF-8 into `into` (a view of the module's memory, three
-// bytes per UTF-16 unit long); answers how many bytes it wrote.
-export function encodeInto(text, into) {
-  return encoder.encodeInto(text, into).written;
+let lastRead = 0;
+
+// Writes `text`, from its UTF-16 unit `from` on, as UTF-8 into `into` (a
+// view of the module's memory) as far as whole characters fit; answers how
+// many bytes it wrote. encodedUnits() then tells where it stopped.
+export function encodeInto(text, from, into) {
+  const { read, written } = encoder.encodeInto(from === 0 ? text : text.substring(from), into);
+  lastRead = from + read;
+  return written;
+}
+
+// The UTF-16 unit of its text the last encodeInto stopped before.
+export function encodedUnits() {
+  return lastRead;
 }
 
 // Splits create()'s options into the store (a name or a host object, which

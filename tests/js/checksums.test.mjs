@@ -77,6 +77,22 @@ for (const [name, value] of Object.entries(cases)) {
   });
 }
 
+test('text of 1- to 4-byte UTF-8 characters, wherever they fall, crosses whole', () => {
+  // The module copies a text in as UTF-8 into a byte a unit first and the
+  // rest after: characters of every length at every place, so the first
+  // copy stops before, inside and after each.
+  for (const wide of ['é', '€', '😀', '\ud800', 'é€😀']) {
+    for (let before = 0; before < 12; before++) {
+      for (const after of [0, 1, 5]) {
+        const value = { k: 'a'.repeat(before) + wide + 'b'.repeat(after), [wide]: [wide, 'c'.repeat(before)] };
+        const text = upstreamCanonicalize(value);
+        assert.equal(canonicalize(value), text);
+        assert.equal(checksum(value), md5(text));
+      }
+    }
+  }
+});
+
 test('a polluted Object.prototype (an enumerable key, a toJSON) changes checksums as it changes upstream\'s', () => {
   const value = { b: { d: { f: 2, e: 'x' } }, a: null };
   const clean = checksum(value);
