@@ -119,7 +119,7 @@ pub(crate) fn record_bound(record: &MetadataRecord) -> usize {
 
 /// A string as JSON: copied between quotes when nothing in it needs an
 /// escape, else as serde_json escapes it.
-fn write_str(out: &mut String, s: &str) {
+pub(crate) fn write_str(out: &mut String, s: &str) {
     if crate::canonical_order::special_byte(s.as_bytes()).is_none() {
         out.reserve(s.len() + 2);
         out.push('"');
@@ -137,7 +137,7 @@ fn write_opt(out: &mut String, s: Option<&str>) {
     }
 }
 
-fn write_u64(out: &mut String, n: u64) {
+pub(crate) fn write_u64(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 

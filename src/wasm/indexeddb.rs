@@ -199,38 +199,6 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
     }
 }
 
-/// A head row as stored: the index fields, the sequence number (set by
-/// `idb.js` when it commits) and the record's JSON text. In a batch, `json`
-/// is the text's length in UTF-16 units: the texts cross apart, one after
-/// another in one string, so they are not escaped into the batch's JSON and
-/// parsed back out of it.
-#[derive(Serialize)]
-struct HeadRow<'a> {
-    key: String,
-    /// Global rows index under "", which no tenant id can be.
-    tenant: &'a str,
-    #[serde(rename = "type")]
-    type_name: &'a str,
-    name: &'a str,
-    active: u8,
-    version: u64,
-    seq: u64,
-    json: usize,
-}
-
-/// A tombstone row of the history store (`json` as in [`HeadRow`]).
-#[derive(Serialize)]
-struct EntryRow<'a> {
-    key: String,
-    tenant: &'a str,
-    #[serde(rename = "type")]
-    type_name: &'a str,
-    name: &'a str,
-    version: u64,
-    seq: u64,
-    json: usize,
-}
-
 /// Appends the JSON text of `value` to `texts`; answers its length in
 /// UTF-16 units (what JavaScript's `slice` counts).
 fn append_json<T: Serialize>(texts: &mut String, value: &T) -> Result<usize> {
@@ -253,27 +221,6 @@ fn utf16_len(text: &str) -> usize {
     } else {
         text.chars().map(char::len_utf16).sum()
     }
-}
-
-#[derive(Serialize)]
-struct ChangeRow<'a> {
-    key: String,
-    expect: Option<u64>,
-    head: Option<HeadRow<'a>>,
-    tombstone: Option<EntryRow<'a>>,
-    /// Where the replaced head moves to (its version is the expected one).
-    archive: Option<String>,
-}
-
-#[derive(Serialize)]
-struct BatchRows<'a> {
-    scope: String,
-    changes: Vec<ChangeRow<'a>>,
-    /// Changes expecting no head, checked by the keys of one range:
-    /// `(lower, upper, indexes)`.
-    absent: Vec<(String, String, Vec<usize>)>,
-    /// Changes checked by reading their head.
-    gets: Vec<usize>,
 }
 
 /// What `idbReadCurrent` reads.
@@ -320,43 +267,115 @@ struct StoredRow<'a> {
     json: &'a str,
 }
 
-fn change_row<'a>(change: &'a Change, texts: &mut String) -> Result<ChangeRow<'a>> {
-    let key = change.key();
-    let expect = change.expect().version();
-    let archive = expect.map(|v| layout::history_id(&key, v));
-    Ok(match change {
-        Change::Put { record: r, .. } => ChangeRow {
-            key: layout::record_id(&key),
-            expect,
-            head: Some(HeadRow {
-                key: layout::record_id(&key),
-                tenant: r.tenant_id.as_deref().unwrap_or(""),
-                type_name: &r.type_name,
-                name: &r.name,
-                active: u8::from(r.is_active),
-                version: r.version,
-                seq: 0,
-                json: append_record(texts, r),
-            }),
-            tombstone: None,
-            archive,
-        },
-        Change::Purge { tombstone: h, .. } => ChangeRow {
-            key: layout::record_id(&key),
-            expect,
-            head: None,
-            tombstone: Some(EntryRow {
-                key: layout::history_id(&key, h.version),
-                tenant: h.tenant_id.as_deref().unwrap_or(""),
-                type_name: &h.type_name,
-                name: &h.name,
-                version: h.version,
-                seq: 0,
-                json: append_json(texts, h)?,
-            }),
-            archive,
-        },
-    })
+/// Writes the batch `idbCommit` takes (see `idb.js`) as JSON text to `out`,
+/// and its rows' record texts to `texts`:
+/// `{ scope, changes: [{ key, expect, head, tombstone, archive }], absent:
+/// [[lower, upper, [index...]]], gets: [index...] }`. A head row carries
+/// the index fields, the sequence number (0: `idb.js` sets it when it
+/// commits) and, as `json`, its text's length in UTF-16 units: the texts
+/// cross apart, one after another in one string, so they are not escaped
+/// into the batch's JSON and parsed back out of it. A tombstone row of the
+/// history store is the same without `active`. Global rows index under
+/// `tenant` "", which no tenant id can be.
+fn write_batch(
+    out: &mut String,
+    texts: &mut String,
+    batch: &Batch,
+    absent: &[(String, String, Vec<usize>)],
+    gets: &[usize],
+) -> Result<()> {
+    use crate::record_json::{write_str, write_u64};
+    let list = |out: &mut String, items: &[usize]| {
+        out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_u64(out, *item as u64);
+        }
+        out.push(']');
+    };
+    out.push_str("{\"scope\":");
+    write_str(out, &layout::counter_id(batch.tenant_id.as_deref()));
+    out.push_str(",\"changes\":[");
+    for (i, change) in batch.changes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let key = change.key();
+        let id = layout::record_id(&key);
+        let expect = change.expect().version();
+        out.push_str("{\"key\":");
+        write_str(out, &id);
+        out.push_str(",\"expect\":");
+        match expect {
+            Some(v) => write_u64(out, v),
+            None => out.push_str("null"),
+        }
+        let row =
+            |out: &mut String, key: &str, tenant: &Option<String>, type_name: &str, name: &str| {
+                out.push_str("{\"key\":");
+                write_str(out, key);
+                out.push_str(",\"tenant\":");
+                write_str(out, tenant.as_deref().unwrap_or(""));
+                out.push_str(",\"type\":");
+                write_str(out, type_name);
+                out.push_str(",\"name\":");
+                write_str(out, name);
+            };
+        match change {
+            Change::Put { record: r, .. } => {
+                out.push_str(",\"head\":");
+                row(out, &id, &r.tenant_id, &r.type_name, &r.name);
+                out.push_str(",\"active\":");
+                out.push(if r.is_active { '1' } else { '0' });
+                out.push_str(",\"version\":");
+                write_u64(out, r.version);
+                out.push_str(",\"seq\":0,\"json\":");
+                write_u64(out, append_record(texts, r) as u64);
+                out.push_str("},\"tombstone\":null");
+            }
+            Change::Purge { tombstone: h, .. } => {
+                out.push_str(",\"head\":null,\"tombstone\":");
+                row(
+                    out,
+                    &layout::history_id(&key, h.version),
+                    &h.tenant_id,
+                    &h.type_name,
+                    &h.name,
+                );
+                out.push_str(",\"version\":");
+                write_u64(out, h.version);
+                out.push_str(",\"seq\":0,\"json\":");
+                write_u64(out, append_json(texts, h)? as u64);
+                out.push('}');
+            }
+        }
+        out.push_str(",\"archive\":");
+        // Where the replaced head moves to (its version is the expected one).
+        match expect {
+            Some(v) => write_str(out, &layout::history_id(&key, v)),
+            None => out.push_str("null"),
+        }
+        out.push('}');
+    }
+    out.push_str("],\"absent\":[");
+    for (i, (lower, upper, members)) in absent.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        write_str(out, lower);
+        out.push(',');
+        write_str(out, upper);
+        out.push(',');
+        list(out, members);
+        out.push(']');
+    }
+    out.push_str("],\"gets\":");
+    list(out, gets);
+    out.push('}');
+    Ok(())
 }
 
 /// The rows of a packed answer (see `idb.js`), checked: a row without JSON
@@ -781,18 +800,8 @@ impl Store for IndexedDbStore {
             }
         }
         let mut texts = String::new();
-        let rows = BatchRows {
-            scope: layout::counter_id(batch.tenant_id.as_deref()),
-            changes: batch
-                .changes
-                .iter()
-                .map(|c| change_row(c, &mut texts))
-                .collect::<Result<Vec<_>>>()?,
-            absent,
-            gets,
-        };
-        let text = codec::encode(&rows)?;
-        drop(rows);
+        let mut text = String::new();
+        write_batch(&mut text, &mut texts, batch, &absent, &gets)?;
         let answer = self
             .run("commit", |db| idb_commit(db, &text, &texts))
             .await?;
