@@ -299,7 +299,7 @@ fn write_sorted<'v, T: 'v>(
     let mut entries: Vec<(SortKey, &str, &T)> =
         members.map(|(k, v)| (SortKey::of(k), k, v)).collect();
     // A stable sort keeps equal keys in document order, so the last wins.
-    entries.sort_by(|a, b| compare_keys(&a.0, a.1, &b.0, b.1));
+    crate::sort::sort_by(&mut entries, |a, b| compare_keys(&a.0, a.1, &b.0, b.1));
     write_members(out, &entries, write_string, |out, v| {
         write(out, v, depth + 1)
     })

@@ -273,7 +273,7 @@ fn write(out: &mut String, node: &Node, depth: usize) -> Result<()> {
                 .collect();
             // Array indices first, numerically; then by UTF-16 code units.
             // Stable, so of equal keys the last one counts, as in JSON.parse.
-            entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            crate::sort::sort_by(&mut entries, |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
             crate::canonical::write_members(out, &entries, write_string, |out, v| {
                 write(out, v, depth + 1)
             })?;

@@ -119,7 +119,7 @@ impl ChangeQuery {
     /// at the limit: what a store returns after collecting candidates.
     pub fn finish(&self, mut events: Vec<ChangeEvent>) -> Vec<ChangeEvent> {
         events.retain(|e| self.matches(e));
-        events.sort_by_key(|e| e.sequence);
+        crate::sort::sort_by(&mut events, |a, b| a.sequence.cmp(&b.sequence));
         // A non-atomic backend read mid-write can list one change twice.
         events.dedup_by_key(|e| e.sequence);
         if let Some(limit) = self.limit {

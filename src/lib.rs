@@ -25,6 +25,7 @@ pub mod record;
 mod record_json;
 pub mod registry;
 pub mod service;
+mod sort;
 pub mod store;
 pub mod sync;
 pub mod validate;

@@ -98,7 +98,9 @@ pub fn records_in_scope(
 
 /// Sorts records by type, then name.
 pub fn sort_records(records: &mut [MetadataRecord]) {
-    records.sort_by(|a, b| (&a.type_name, &a.name).cmp(&(&b.type_name, &b.name)));
+    crate::sort::sort_by(records, |a, b| {
+        (&a.type_name, &a.name).cmp(&(&b.type_name, &b.name))
+    });
 }
 
 /// The archived entries listed for `key`, oldest first.
@@ -117,7 +119,7 @@ pub fn archived_of(
         }
         out.push(entry);
     }
-    out.sort_by_key(|h| h.version);
+    crate::sort::sort_by(&mut out, |a, b| a.version.cmp(&b.version));
     Ok(out)
 }
 
@@ -126,7 +128,7 @@ pub fn full_history(
     mut archived: Vec<HistoryEntry>,
     head: Option<&MetadataRecord>,
 ) -> Vec<HistoryEntry> {
-    archived.sort_by_key(|h| h.version);
+    crate::sort::sort_by(&mut archived, |a, b| a.version.cmp(&b.version));
     if let Some(head) = head {
         // An archive read before a concurrent write may already hold the
         // head's version: keep one.

@@ -491,7 +491,7 @@ mod migrate {
             ));
         }
         for (tenant, mut rows) in scopes {
-            rows.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+            crate::sort::sort_by(&mut rows, |a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
             let count = rows.len() as u64;
             for (seq, (_, key, version, row)) in (1..).zip(rows) {
                 let (kv_key, value) = match row {
