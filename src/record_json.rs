@@ -288,7 +288,9 @@ impl<'a> Reader<'a> {
     /// Digits, as an integer that fits.
     fn number(&mut self) -> Option<u64> {
         let start = self.pos;
-        let digits = self.bytes[start..]
+        let digits = self
+            .bytes
+            .get(start..)?
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
@@ -405,6 +407,7 @@ mod tests {
             Some((plain.clone(), 6 + text.len()))
         );
         assert_eq!(read_u64(&packed, 2), Some((7, 3)));
+        assert_eq!(read_u64("1", 2), None);
         // Every value but strings with escapes.
         let unescaped = MetadataRecord {
             type_name: "app".into(),
