@@ -96,6 +96,17 @@ pub(crate) fn write_record(out: &mut String, record: &MetadataRecord, data_at: D
     out.push('}');
 }
 
+/// [`write_record`] into a string of its own.
+pub(crate) fn record_text(record: &MetadataRecord, data_at: DataAt) -> String {
+    let data = match data_at {
+        DataAt::Omitted => 0,
+        _ => record.data.json_text().len(),
+    };
+    let mut out = String::with_capacity(data + 320);
+    write_record(&mut out, record, data_at);
+    out
+}
+
 /// The most bytes [`write_record`] writes for `record`: its definition,
 /// every string escaped at six bytes a byte, and the rest.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]

@@ -28,9 +28,7 @@ pub fn encode<T: serde::Serialize>(value: &T) -> Result<String> {
 /// JSON text of a record: what its `Serialize` writes, written directly
 /// (see `record_json`).
 pub fn encode_record(record: &MetadataRecord) -> String {
-    let mut out = String::with_capacity(record.data.json_text().len() + 320);
-    crate::record_json::write_record(&mut out, record, crate::record_json::DataAt::Third);
-    out
+    crate::record_json::record_text(record, crate::record_json::DataAt::Third)
 }
 
 /// A stored record, not yet checked against where it was found.

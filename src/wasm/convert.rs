@@ -11,26 +11,17 @@ use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
 use crate::hybrid::Resolution;
 use crate::record::{MetadataRecord, Operation};
-use crate::record_json::{record_bound, write_record, DataAt};
+use crate::record_json::{record_bound, record_text, write_record, DataAt};
 use crate::service::SaveOutcome;
 
-/// A record as JSON, its definition last or left out: left out where the
-/// caller completes the record with a JS value of the definition it has
-/// already (no second serialisation). Written directly (see
-/// `record_json`) and handed to serde_json as raw JSON text.
-struct RecordHead<'a> {
-    record: &'a MetadataRecord,
-    data: DataAt,
-}
+/// A record without its definition, to be completed with a JS value of the
+/// definition that is at hand already (no second serialisation). Written
+/// directly (see `record_json`) and handed to serde_json as raw JSON text.
+struct RecordHead<'a>(&'a MetadataRecord);
 
 impl Serialize for RecordHead<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut text = String::with_capacity(match self.data {
-            DataAt::Omitted => 320,
-            _ => self.record.data.json_text().len() + 320,
-        });
-        write_record(&mut text, self.record, self.data);
-        serialize_raw_json(s, &text)
+        serialize_raw_json(s, &record_text(self.0, DataAt::Omitted))
     }
 }
 
@@ -48,16 +39,9 @@ pub fn get(target: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn head(record: &MetadataRecord) -> RecordHead<'_> {
-    RecordHead {
-        record,
-        data: DataAt::Omitted,
-    }
-}
-
 /// A record as a fresh object, its `data` being `data`.
 pub fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
-    let out = to_js(&head(record))?;
+    let out = to_js(&RecordHead(record))?;
     set(&out, "data", &data)?;
     Ok(out)
 }
@@ -91,7 +75,7 @@ pub fn outcome_to_js_with(outcome: &SaveOutcome, text: Option<&JsValue>) -> Resu
     let out = to_js(&OutcomeHead {
         changed: outcome.changed,
         operation: outcome.operation,
-        record: head(r),
+        record: RecordHead(r),
     })?;
     match text {
         Some(text) => with_lazy_data(&out, text),
