@@ -78,13 +78,14 @@ for (const [name, value] of Object.entries(cases)) {
 }
 
 test('text of 1- to 4-byte UTF-8 characters, wherever they fall, crosses whole', () => {
-  // The module copies a text in as UTF-8 into a byte a unit first and the
-  // rest after: characters of every length at every place, so the first
-  // copy stops before, inside and after each.
+  // The module copies a text in as UTF-8 into room for a byte a unit and a
+  // little more first, the rest after: characters of every length, few and
+  // many, at every place, so the first copy ends before, inside and after
+  // each, or takes it all.
   for (const wide of ['é', '€', '😀', '\ud800', 'é€😀']) {
-    for (let before = 0; before < 12; before++) {
+    for (const [before, times] of [...Array(12).keys()].flatMap((b) => [[b, 1], [b, 8], [b, 40]])) {
       for (const after of [0, 1, 5]) {
-        const value = { k: 'a'.repeat(before) + wide + 'b'.repeat(after), [wide]: [wide, 'c'.repeat(before)] };
+        const value = { k: 'a'.repeat(before) + wide.repeat(times) + 'b'.repeat(after), [wide]: [wide, 'c'.repeat(before)] };
         const text = upstreamCanonicalize(value);
         assert.equal(canonicalize(value), text);
         assert.equal(checksum(value), md5(text));
