@@ -50,6 +50,13 @@ pub(crate) fn special_byte(bytes: &[u8]) -> Option<usize> {
         .map(|p| at + p)
 }
 
+/// How many ASCII digits `bytes` holds from `from` on.
+pub(crate) fn digits(bytes: &[u8], from: usize) -> usize {
+    bytes.get(from..).map_or(0, |rest| {
+        rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    })
+}
+
 /// How a member's key compares.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -438,11 +445,7 @@ impl Reader<'_> {
         let int_start = i;
         match b.get(i)? {
             b'0' => i += 1,
-            b'1'..=b'9' => {
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
+            b'1'..=b'9' => i += digits(b, i),
             _ => return None,
         }
         let int_digits = i - int_start;
@@ -450,12 +453,9 @@ impl Reader<'_> {
         if b.get(i) == Some(&b'.') {
             plain = false;
             i += 1;
-            let frac = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == frac {
-                return None;
+            match digits(b, i) {
+                0 => return None,
+                n => i += n,
             }
         }
         if let Some(b'e' | b'E') = b.get(i) {
@@ -464,12 +464,9 @@ impl Reader<'_> {
             if let Some(b'+' | b'-') = b.get(i) {
                 i += 1;
             }
-            let exp = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == exp {
-                return None;
+            match digits(b, i) {
+                0 => return None,
+                n => i += n,
             }
         }
         self.pos = i;

@@ -245,19 +245,10 @@ impl Serialize for Definition {
     /// `RawValue` would check again (a tenth of a save's time). The test
     /// `serialises_as_raw_json` holds this to serde_json's behaviour.
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        serialize_raw_json(s, self.json_text())
+        let mut st = s.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        st.serialize_field(RAW_VALUE_TOKEN, self.json_text())?;
+        st.end()
     }
-}
-
-/// Serialises `text`, known to be JSON, as itself (see [`Definition`]'s
-/// `Serialize`).
-pub(crate) fn serialize_raw_json<S: Serializer>(
-    s: S,
-    text: &str,
-) -> std::result::Result<S::Ok, S::Error> {
-    let mut st = s.serialize_struct(RAW_VALUE_TOKEN, 1)?;
-    st.serialize_field(RAW_VALUE_TOKEN, text)?;
-    st.end()
 }
 
 impl<'de> Deserialize<'de> for Definition {

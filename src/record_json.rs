@@ -161,17 +161,17 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
         bytes: text.as_bytes(),
         pos: at,
     };
-    r.expect(b"{\"type\":")?;
+    r.literal(b"{\"type\":")?;
     let type_name = r.string()?;
-    r.expect(b",\"name\":")?;
+    r.literal(b",\"name\":")?;
     let name = r.string()?;
-    r.expect(b",\"data\":")?;
+    r.literal(b",\"data\":")?;
     let data = r.definition()?;
-    r.expect(b",\"version\":")?;
+    r.literal(b",\"version\":")?;
     let version = r.number()?;
-    r.expect(b",\"checksum\":")?;
+    r.literal(b",\"checksum\":")?;
     let checksum = r.string()?;
-    r.expect(b",\"source\":")?;
+    r.literal(b",\"source\":")?;
     let source = match r.str()? {
         "filesystem" => Source::Filesystem,
         "database" => Source::Database,
@@ -179,13 +179,13 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
         "migration" => Source::Migration,
         _ => return None,
     };
-    r.expect(b",\"is_active\":")?;
+    r.literal(b",\"is_active\":")?;
     let is_active = r.boolean()?;
-    r.expect(b",\"owner\":")?;
+    r.literal(b",\"owner\":")?;
     let owner = r.string()?;
-    r.expect(b",\"tenant_id\":")?;
+    r.literal(b",\"tenant_id\":")?;
     let tenant_id = r.optional()?;
-    r.expect(b",\"tags\":[")?;
+    r.literal(b",\"tags\":[")?;
     let mut tags = Vec::new();
     if !r.eat(b']') {
         loop {
@@ -193,18 +193,18 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
             if r.eat(b']') {
                 break;
             }
-            r.expect(b",")?;
+            r.literal(b",")?;
         }
     }
-    r.expect(b",\"created_at\":")?;
+    r.literal(b",\"created_at\":")?;
     let created_at = r.string()?;
-    r.expect(b",\"updated_at\":")?;
+    r.literal(b",\"updated_at\":")?;
     let updated_at = r.string()?;
-    r.expect(b",\"updated_by\":")?;
+    r.literal(b",\"updated_by\":")?;
     let updated_by = r.optional()?;
-    r.expect(b",\"seq\":")?;
+    r.literal(b",\"seq\":")?;
     let seq = r.number()?;
-    r.expect(b",\"operation\":")?;
+    r.literal(b",\"operation\":")?;
     let operation = match r.str()? {
         "create" => Operation::Create,
         "update" => Operation::Update,
@@ -215,7 +215,7 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
         "purge" => Operation::Purge,
         _ => return None,
     };
-    r.expect(b"}")?;
+    r.literal(b"}")?;
     let record = MetadataRecord {
         type_name,
         name,
@@ -256,7 +256,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn expect(&mut self, literal: &[u8]) -> Option<()> {
+    fn literal(&mut self, literal: &[u8]) -> Option<()> {
         let end = self.pos + literal.len();
         (self.bytes.get(self.pos..end)? == literal).then(|| self.pos = end)
     }
@@ -269,11 +269,11 @@ impl<'a> Reader<'a> {
 
     /// A string without escapes.
     fn str(&mut self) -> Option<&'a str> {
-        self.expect(b"\"")?;
+        self.literal(b"\"")?;
         let start = self.pos;
         let len = crate::canonical_order::special_byte(&self.bytes[start..])?;
         self.pos = start + len;
-        self.expect(b"\"")?;
+        self.literal(b"\"")?;
         self.text.get(start..start + len)
     }
 
@@ -282,29 +282,24 @@ impl<'a> Reader<'a> {
     }
 
     fn optional(&mut self) -> Option<Option<String>> {
-        if self.expect(b"null").is_some() {
+        if self.literal(b"null").is_some() {
             return Some(None);
         }
         self.string().map(Some)
     }
 
     fn boolean(&mut self) -> Option<bool> {
-        if self.expect(b"true").is_some() {
+        if self.literal(b"true").is_some() {
             Some(true)
         } else {
-            self.expect(b"false").map(|()| false)
+            self.literal(b"false").map(|()| false)
         }
     }
 
     /// Digits, as an integer that fits.
     fn number(&mut self) -> Option<u64> {
         let start = self.pos;
-        let digits = self
-            .bytes
-            .get(start..)?
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let digits = crate::canonical_order::digits(self.bytes, start);
         // No leading zero (JSON has none), nothing serde_json would read
         // differently.
         if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {

@@ -102,6 +102,12 @@ pub fn headroom() -> usize {
     MEMORY_LIMIT - heap_in_use()
 }
 
+/// Whether a buffer grew (`reserved`: what its `try_reserve` answered) and
+/// the heap still has its reserve: what a result is built within.
+pub fn grown(reserved: std::result::Result<(), std::collections::TryReserveError>) -> bool {
+    reserved.is_ok() && headroom() > RESERVE
+}
+
 /// `QUOTA_EXCEEDED` for `what` that does not fit in the module's memory.
 pub fn exhausted(what: &str) -> Error {
     Error::QuotaExceeded {

@@ -196,11 +196,11 @@ impl std::io::Write for Bounded {
 impl Bounded {
     #[cold]
     fn grow(&mut self, more: usize) -> std::io::Result<()> {
-        self.0
-            .try_reserve(more)
-            .ok()
-            .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::OutOfMemory))
+        if super::alloc::grown(self.0.try_reserve(more)) {
+            Ok(())
+        } else {
+            Err(std::io::ErrorKind::OutOfMemory.into())
+        }
     }
 }
 
@@ -255,11 +255,8 @@ pub fn written_array_to_js<T>(
         let mut first = true;
         while let Some(item) = items.next_if(|_| first || out.len() < ARRAY_TEXT_BYTES) {
             let room = bound(item).saturating_add(2);
-            if out.capacity() - out.len() < room {
-                out.try_reserve(room)
-                    .ok()
-                    .filter(|()| super::alloc::headroom() > super::alloc::RESERVE)
-                    .ok_or_else(|| super::alloc::exhausted("the result"))?;
+            if out.capacity() - out.len() < room && !super::alloc::grown(out.try_reserve(room)) {
+                return Err(super::alloc::exhausted("the result"));
             }
             if !first {
                 out.push(',');

@@ -1,29 +1,17 @@
 //! What the bindings hand back to JavaScript: records, outcomes,
 //! resolutions and change events as fresh plain objects.
 
-use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use super::boundary::{describe_thrown, parse_json_text, to_js, written_array_to_js};
-use crate::definition::{serialize_raw_json, Definition};
+use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
 use crate::hybrid::Resolution;
-use crate::record::{MetadataRecord, Operation};
+use crate::record::MetadataRecord;
 use crate::record_json::{record_bound, record_text, write_record, DataAt};
 use crate::service::SaveOutcome;
-
-/// A record without its definition, to be completed with a JS value of the
-/// definition that is at hand already (no second serialisation). Written
-/// directly (see `record_json`) and handed to serde_json as raw JSON text.
-struct RecordHead<'a>(&'a MetadataRecord);
-
-impl Serialize for RecordHead<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        serialize_raw_json(s, &record_text(self.0, DataAt::Omitted))
-    }
-}
 
 /// Sets `target[key]`.
 pub fn set(target: &JsValue, key: &str, value: &JsValue) -> Result<()> {
@@ -41,7 +29,7 @@ pub fn get(target: &JsValue, key: &str) -> JsValue {
 
 /// A record as a fresh object, its `data` being `data`.
 pub fn record_to_js(record: &MetadataRecord, data: JsValue) -> Result<JsValue> {
-    let out = to_js(&RecordHead(record))?;
+    let out = parse_json_text(&record_text(record, DataAt::Omitted))?;
     set(&out, "data", &data)?;
     Ok(out)
 }
@@ -51,11 +39,23 @@ pub fn full_record_to_js(record: &MetadataRecord) -> Result<JsValue> {
     record_to_js(record, definition_to_js(&record.data)?)
 }
 
-#[derive(Serialize)]
-struct OutcomeHead<'a> {
-    changed: bool,
-    operation: Option<Operation>,
-    record: RecordHead<'a>,
+/// Writes `{ changed, operation, record }` as JSON, the record's `data`
+/// placed as asked (see `record_json`).
+fn write_outcome(out: &mut String, outcome: &SaveOutcome, data_at: DataAt) {
+    out.push_str("{\"changed\":");
+    out.push_str(if outcome.changed { "true" } else { "false" });
+    out.push_str(",\"operation\":");
+    match outcome.operation {
+        Some(op) => {
+            out.push('"');
+            out.push_str(op.as_str());
+            out.push('"');
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"record\":");
+    write_record(out, &outcome.record, data_at);
+    out.push('}');
 }
 
 #[wasm_bindgen(module = "/src/wasm/glue.js")]
@@ -72,11 +72,9 @@ extern "C" {
 /// saves copying it back out of the module.
 pub fn outcome_to_js_with(outcome: &SaveOutcome, text: Option<&JsValue>) -> Result<JsValue> {
     let r = &outcome.record;
-    let out = to_js(&OutcomeHead {
-        changed: outcome.changed,
-        operation: outcome.operation,
-        record: RecordHead(r),
-    })?;
+    let mut head = String::new();
+    write_outcome(&mut head, outcome, DataAt::Omitted);
+    let out = parse_json_text(&head)?;
     match text {
         Some(text) => with_lazy_data(&out, text),
         None => with_lazy_data(&out, &JsValue::from_str(r.data.json_text())),
@@ -90,28 +88,12 @@ pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
 }
 
 /// Outcomes as an array, each record with its `data` (parsed with the
-/// rest: a bulk answer is one text, see [`written_array_to_js`]), written
-/// as `OutcomeHead` would be with its record's `data` last.
+/// rest: a bulk answer is one text, see [`written_array_to_js`]).
 pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
     written_array_to_js(
         outcomes,
         |o| record_bound(&o.record) + 64,
-        |out, o| {
-            out.push_str("{\"changed\":");
-            out.push_str(if o.changed { "true" } else { "false" });
-            out.push_str(",\"operation\":");
-            match o.operation {
-                Some(op) => {
-                    out.push('"');
-                    out.push_str(op.as_str());
-                    out.push('"');
-                }
-                None => out.push_str("null"),
-            }
-            out.push_str(",\"record\":");
-            write_record(out, &o.record, DataAt::Last);
-            out.push('}');
-        },
+        |out, o| write_outcome(out, o, DataAt::Last),
     )
 }
 

@@ -411,20 +411,12 @@ fn packed(value: JsValue, what: &str) -> Result<String> {
 
 /// The head rows of a packed answer as records, each read where it lies in
 /// one pass over the text (finding each row's end first and reading it
-/// again was a twelfth of a cold hydrate); where that fails, row by row,
-/// which says which row is corrupted and why.
+/// again was a twelfth of a cold hydrate); where that fails (a row not as
+/// the writer writes it), row by row, each by `codec::record`, which says
+/// which row is corrupted and why.
 fn heads(text: &str, context: &RecordKey) -> Result<Vec<MetadataRecord>> {
     if let Some(records) = packed_heads(text) {
         return Ok(records);
-    }
-    if let Ok(rows) = serde_json::from_str::<Vec<(u64, u8, MetadataRecord)>>(text) {
-        return Ok(rows
-            .into_iter()
-            .map(|(seq, _, mut record)| {
-                record.seq = seq;
-                record
-            })
-            .collect());
     }
     unpack(text, context)?
         .iter()
