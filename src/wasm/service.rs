@@ -769,7 +769,10 @@ impl Fetcher {
 /// one, its refusal a batch error naming the item.
 fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> {
     #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[serde(
+        deny_unknown_fields,
+        expecting = "an item { type, name, data, options? }"
+    )]
     struct Item<'a> {
         #[serde(rename = "type")]
         type_name: String,
@@ -779,18 +782,51 @@ fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> 
         #[serde(default)]
         options: SaveOptions,
     }
-    let items: Vec<Item<'_>> =
-        serde_json::from_str(text).map_err(|e| Error::validation("items", e.to_string()))?;
+    let key = |type_name: &str, name: &str| {
+        Box::new(crate::key::RecordKey::new(
+            chain.database().tenant_id(),
+            type_name,
+            name,
+        ))
+    };
+    let items: Vec<Item<'_>> = match serde_json::from_str(text) {
+        Ok(items) => items,
+        // An item of the wrong shape: name it, as a refused definition is.
+        Err(e) => {
+            let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
+                .map_err(|_| Error::validation("items", e.to_string()))?;
+            for (index, item) in raw.iter().enumerate() {
+                if let Err(e) = serde_json::from_str::<Item<'_>>(item.get()) {
+                    let value: serde_json::Value =
+                        serde_json::from_str(item.get()).unwrap_or_default();
+                    let id = |field: &str| {
+                        value
+                            .get(field)
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    // The position is in a text the caller never sees.
+                    let message = e.to_string();
+                    let message = message
+                        .rsplit_once(" at line ")
+                        .map_or(&*message, |(m, _)| m);
+                    return Err(Error::Batch {
+                        index,
+                        key: key(&id("type"), &id("name")),
+                        source: Box::new(Error::validation("item", message)),
+                    });
+                }
+            }
+            return Err(Error::validation("items", e.to_string()));
+        }
+    };
     let mut definitions = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         let data =
             Definition::from_json_text(item.data.get().to_owned()).map_err(|e| Error::Batch {
                 index,
-                key: Box::new(crate::key::RecordKey::new(
-                    chain.database().tenant_id(),
-                    &item.type_name,
-                    &item.name,
-                )),
+                key: key(&item.type_name, &item.name),
                 source: Box::new(e),
             })?;
         definitions.push(SaveDefinition {

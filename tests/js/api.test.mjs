@@ -98,6 +98,25 @@ test('query and saveMany', async () => {
     (e) => assert.equal(e.index, 1),
   );
   assert.equal(await svc.load('view', 'd'), null);
+  // An item of the wrong shape is named too, with no position in a text
+  // the caller never saw.
+  const items = () => Array.from({ length: 300 }, (_, i) => ({ type: 'view', name: `w${i}`, data: { i } }));
+  const wrong = [
+    [(a) => { a[123].name = 5; }, /w?.*string/],
+    [(a) => { a[123] = null; }, /./],
+    [(a) => { a[123].tag = 1; }, /unknown field `tag`/],
+    [(a) => { delete a[123].data; }, /missing field `data`/],
+  ];
+  for (const [spoil, message] of wrong) {
+    const a = items();
+    spoil(a);
+    await rejectsWith(svc.saveMany(a), 'VALIDATION', (e) => {
+      assert.equal(e.index, 123);
+      assert.match(e.message, message);
+      assert.doesNotMatch(e.message, /line \d+ column/);
+    });
+  }
+  assert.equal((await svc.query({ type: 'view' })).items.some((r) => r.name.startsWith('w')), false);
 });
 
 test('the chain: registry and files below the database, with diagnostics', async () => {
