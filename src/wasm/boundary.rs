@@ -21,11 +21,12 @@ use crate::key::RecordKey;
 extern "C" {
     /// A JS string (as a value, not yet copied into the module).
     #[wasm_bindgen(js_name = toJsonText, catch)]
-    fn to_json_text(
-        value: &JsValue,
-        max_bytes: f64,
-        wrappers: u32,
-    ) -> std::result::Result<JsValue, JsValue>;
+    fn to_json_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
+    /// [`to_json_text`] of `saveMany`'s items; a failure of one item throws
+    /// `{ itemIndex, type, name, message }`.
+    #[wasm_bindgen(js_name = itemsToJsonText, catch)]
+    fn items_to_json_text(items: &JsValue, max_bytes: f64)
+        -> std::result::Result<JsValue, JsValue>;
     /// `TextEncoder.encodeInto(text from UTF-16 unit from, into)`: the
     /// UTF-8 bytes written.
     #[wasm_bindgen(js_name = encodeInto)]
@@ -98,26 +99,32 @@ pub fn json_texts_within(
     field: &str,
     max_bytes: usize,
 ) -> Result<(JsValue, String)> {
-    texts_of(value, field, max_bytes, 0)
+    let text = to_json_text(value, max_bytes as f64)
+        .map_err(|e| Error::validation(field, thrown_message(&e)))?;
+    let copied = js_string(&text)?.unwrap_or_default();
+    Ok((text, copied))
 }
 
 /// JSON text of a list of items that each wrap a definition (`saveMany`'s
 /// `[{ type, name, data }]`): the list and the item do not count against
-/// the nesting limit, which each definition then meets on its own.
-pub fn items_json_text(value: &JsValue, field: &str) -> Result<String> {
-    Ok(texts_of(value, field, MAX_ARG_BYTES, 2)?.1)
-}
-
-fn texts_of(
-    value: &JsValue,
-    field: &str,
-    max_bytes: usize,
-    wrappers: u32,
-) -> Result<(JsValue, String)> {
-    let text = to_json_text(value, max_bytes as f64, wrappers)
-        .map_err(|e| Error::validation(field, thrown_message(&e)))?;
-    let copied = js_string(&text)?.unwrap_or_default();
-    Ok((text, copied))
+/// the nesting limit, which each definition then meets on its own. An item
+/// that cannot be stored is a batch error naming it (its key in the scope
+/// of `tenant_id`), as a refused definition is.
+pub fn items_json_text(value: &JsValue, field: &str, tenant_id: Option<&str>) -> Result<String> {
+    let text = items_to_json_text(value, MAX_ARG_BYTES as f64).map_err(|e| {
+        // The glue's own plain object, whatever was thrown.
+        let member = |name: &str| js_sys::Reflect::get(&e, &JsValue::from_str(name)).ok();
+        let text = |name: &str| member(name).and_then(|v| v.as_string()).unwrap_or_default();
+        match member("itemIndex").and_then(|v| v.as_f64()) {
+            Some(index) if index >= 0.0 => Error::Batch {
+                index: index as usize,
+                key: Box::new(RecordKey::new(tenant_id, &text("type"), &text("name"))),
+                source: Box::new(Error::validation("item", text("message"))),
+            },
+            _ => Error::validation(field, text("message")),
+        }
+    })?;
+    Ok(js_string(&text)?.unwrap_or_default())
 }
 
 /// A JS string copied into the module, once the heap has room for it and

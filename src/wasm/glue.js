@@ -269,6 +269,36 @@ export function toJsonText(value, maxBytes, wrappers = 0) {
   return text;
 }
 
+// JSON text of saveMany's items (`[{ type, name, data, options? }]`), as
+// `toJsonText` writes it, or throws `{ itemIndex, type, name, message }`
+// (made here, whatever was thrown). When the list cannot be stored because
+// of one item, that names it: each item is walked again alone (its getters
+// run once more), and the first that fails gives its message, its index
+// and, where they are strings, its type and name. A list too large only as
+// a whole, or a failure that does not happen again, has `itemIndex` -1.
+export function itemsToJsonText(items, maxBytes) {
+  try {
+    return toJsonText(items, maxBytes, 2);
+  } catch (e) {
+    const failure = { itemIndex: -1, type: '', name: '', message: thrownMessage(e) };
+    const n = Array.isArray(items) ? items.length : 0;
+    for (let i = 0; i < n; i++) {
+      try {
+        toJsonText(items[i], maxBytes, 1);
+      } catch (itemError) {
+        const type = tryGet(items[i], 'type');
+        const name = tryGet(items[i], 'name');
+        failure.itemIndex = i;
+        failure.type = typeof type === 'string' ? type : '';
+        failure.name = typeof name === 'string' ? name : '';
+        failure.message = thrownMessage(itemError);
+        break;
+      }
+    }
+    throw failure;
+  }
+}
+
 // A deep copy of plain JSON data (objects, arrays and primitives, as
 // JSON.parse makes them): a load's fresh object at about half the cost of
 // parsing the text again. A `__proto__` key is an own property in parsed

@@ -549,7 +549,8 @@ impl JsMetadataService {
         promise(async move {
             // As saveManyJson reads them: each definition from its own text,
             // as save reads one (lone surrogates, every nesting level).
-            let text = super::boundary::items_json_text(&items, "items")?;
+            let text =
+                super::boundary::items_json_text(&items, "items", chain.database().tenant_id())?;
             let definitions = save_items(&chain, &text)?;
             outcomes_to_js(&chain.save_many_definitions(definitions).await?.outcome)
         })

@@ -116,7 +116,30 @@ test('query and saveMany', async () => {
       assert.doesNotMatch(e.message, /line \d+ column/);
     });
   }
-  assert.equal((await svc.query({ type: 'view' })).items.some((r) => r.name.startsWith('w')), false);
+  // So is an item whose definition has no JSON form, or throws while it is
+  // read, with its key.
+  const unreadable = [
+    [(a) => { Object.defineProperty(a[123].data, 'g', { enumerable: true, get() { throw new Error('boom'); } }); }, /: boom$/],
+    [(a) => { a[123].data.n = 1n; }, /"n": BigInt values have no JSON form/],
+    [(a) => { a[123].data = { toJSON() { throw new RangeError('no JSON today'); } }; }, /no JSON today/],
+    [(a) => { a[123].data.list = [1, () => 2]; }, /"list": \[1\]: a function has no JSON form/],
+  ];
+  for (const [spoil, message] of unreadable) {
+    const a = items();
+    spoil(a);
+    await rejectsWith(svc.saveMany(a), 'VALIDATION', (e) => {
+      assert.equal(e.index, 123);
+      assert.deepEqual(e.key, { tenantId: null, type: 'view', name: 'w123' });
+      assert.match(e.message, message);
+    });
+  }
+  // A list too large only as a whole names no item.
+  const huge = Array.from({ length: 3 }, (_, i) => ({ type: 'view', name: `h${i}`, data: { s: 'x'.repeat(30 * 2 ** 20) } }));
+  await rejectsWith(svc.saveMany(huge), 'VALIDATION', (e) => {
+    assert.equal(e.index, undefined);
+    assert.match(e.message, /larger than/);
+  });
+  assert.equal((await svc.query({ type: 'view' })).items.some((r) => /^[wh]\d/.test(r.name)), false);
 });
 
 test('the chain: registry and files below the database, with diagnostics', async () => {
