@@ -191,10 +191,14 @@ async fn indexeddb_batches_are_all_or_nothing_and_tenants_isolated() {
     delete_database(&ns).await;
 }
 
-#[wasm_bindgen(module = "/tests/support/idb_v1.js")]
+#[wasm_bindgen(module = "/tests/support/idb_old.js")]
 extern "C" {
     #[wasm_bindgen(js_name = writeV1Database)]
     fn write_v1_database(name: &str, records: &str, history: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = writeV2Database)]
+    fn write_v2_database(name: &str, dump: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = dumpDatabase)]
+    fn dump_database(name: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = describeDatabase)]
     fn describe_database(name: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = spoilRow)]
@@ -292,20 +296,24 @@ fn v1_row(value: &serde_json::Value, history: bool) -> serde_json::Value {
     row
 }
 
-#[wasm_bindgen_test]
-async fn indexeddb_creates_schema_2_and_upgrades_a_version_1_database() {
-    // Fresh: the three object stores and their indexes, no redundant ones.
-    let ns = unique("fresh");
-    IndexedDbStore::open(&ns).await.unwrap().close();
-    let described = JsFuture::from(describe_database(&IndexedDbStore::database_name(&ns)))
+/// The object stores and indexes of a namespace's database.
+async fn layout_of(ns: &str) -> serde_json::Value {
+    let described = JsFuture::from(describe_database(&IndexedDbStore::database_name(ns)))
         .await
         .unwrap();
-    let described: serde_json::Value =
-        serde_json::from_str(&String::from(js_sys::JSON::stringify(&described).unwrap())).unwrap();
-    assert_eq!(
-        described,
-        json!({"version": 2, "records": ["tenant_seq", "type_active"], "history": ["tenant_seq"], "counters": []})
-    );
+    serde_json::from_str(&String::from(js_sys::JSON::stringify(&described).unwrap())).unwrap()
+}
+
+/// Schema 3: the three object stores, and only the indexes a read uses.
+fn schema_3() -> serde_json::Value {
+    json!({"version": 3, "records": ["tenant_seq"], "history": ["tenant_seq"], "counters": []})
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_creates_schema_3_and_upgrades_a_version_1_database() {
+    let ns = unique("fresh");
+    IndexedDbStore::open(&ns).await.unwrap().close();
+    assert_eq!(layout_of(&ns).await, schema_3());
     delete_database(&ns).await;
 
     // Version 1 with data: a (v1, v2), b (v1) for acme; c (v1, purged at v2)
@@ -334,6 +342,7 @@ async fn indexeddb_creates_schema_2_and_upgrades_a_version_1_database() {
     .await
     .unwrap();
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    assert_eq!(layout_of(&ns).await, schema_3());
     let seqs = |entries: Vec<HistoryEntry>| {
         entries
             .iter()
@@ -380,6 +389,99 @@ async fn indexeddb_creates_schema_2_and_upgrades_a_version_1_database() {
     assert_eq!((updated.record.version, updated.record.seq), (3, 4));
     assert_eq!(acme.history("view", "a").await.unwrap().len(), 3);
     drop((global, acme, store));
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
+    // Rows as schema 3 writes them (version 2's rows were the same), moved
+    // into a database of version 2's layout.
+    let source = unique("v2-rows");
+    let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&source).await.unwrap());
+    let acme = MetadataService::builder_shared(Rc::clone(&store))
+        .tenant(Some("acme"))
+        .clock(Rc::new(ManualClock::new(0, 1)))
+        .build()
+        .unwrap();
+    for n in 1..=3 {
+        acme.save("view", "a", json!({ "n": n }), SaveOptions::default())
+            .await
+            .unwrap();
+    }
+    acme.save("app", "b", json!({}), SaveOptions::default())
+        .await
+        .unwrap();
+    let global = service(Rc::clone(&store));
+    global
+        .save("view", "c", json!({}), SaveOptions::default())
+        .await
+        .unwrap();
+    global
+        .delete("view", "c", ChangeOptions::default())
+        .await
+        .unwrap();
+    drop((acme, global, store));
+    let dump = JsFuture::from(dump_database(&IndexedDbStore::database_name(&source)))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    delete_database(&source).await;
+    let ns = unique("v2");
+    JsFuture::from(write_v2_database(
+        &IndexedDbStore::database_name(&ns),
+        &dump,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(layout_of(&ns).await["version"], 2);
+
+    let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    assert_eq!(layout_of(&ns).await, schema_3());
+    let after = JsFuture::from(dump_database(&IndexedDbStore::database_name(&ns)))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let rows = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    assert_eq!(rows(&after), rows(&dump), "every row kept as it was");
+    let acme = MetadataService::builder_shared(Rc::clone(&store))
+        .tenant(Some("acme"))
+        .clock(Rc::new(ManualClock::new(10_000, 1)))
+        .build()
+        .unwrap();
+    let a = acme.load_record("view", "a").await.unwrap().unwrap();
+    assert_eq!((a.version, a.seq, a.data.value()), (3, 3, &json!({"n": 3})));
+    assert_eq!(acme.history("view", "a").await.unwrap().len(), 3);
+    let log: Vec<_> = store
+        .changes(Some("acme"), &ChangeQuery::since(0))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.sequence, e.name.clone(), e.version))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (1, "a".into(), 1),
+            (2, "a".into(), 2),
+            (3, "a".into(), 3),
+            (4, "b".into(), 1)
+        ]
+    );
+    // It takes new writes where version 2 left off.
+    let updated = acme
+        .save("view", "a", json!({"n": 4}), SaveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((updated.record.version, updated.record.seq), (4, 5));
+    let global = service(Rc::clone(&store));
+    let restored = global
+        .restore("view", "c", ChangeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((restored.record.version, restored.record.seq), (3, 3));
+    drop((acme, global, store));
     delete_database(&ns).await;
 }
 

@@ -5,7 +5,7 @@
 // moves them. The object stores, keys and row shapes:
 //
 //   records   key: <storage key>            { key, tenant, type, name, active, version, seq, json }
-//             indexes: type_active [type, active] (the ADR's), tenant_seq [tenant, seq] (change log)
+//             index: tenant_seq [tenant, seq] (change log)
 //   history   key: <storage key>#<version>  { key, tenant, type, name, version, seq, json, head? }
 //             index: tenant_seq [tenant, seq]
 //   counters  key: <scope prefix>           { key, seq }
@@ -17,7 +17,7 @@
 // one definition of the layout); only the upgrade from schema 1 below reads
 // keys itself, as schema 1 wrote them.
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 const STORES = ['records', 'history', 'counters'];
 
 const settle = (request) => new Promise((resolve, reject) => {
@@ -47,8 +47,7 @@ const scopeOf = (key) => key.slice(0, key.indexOf('/') + 1);
 
 function upgrade(db, tx, oldVersion) {
   if (oldVersion < 1) {
-    const records = db.createObjectStore('records', { keyPath: 'key' });
-    records.createIndex('type_active', ['type', 'active']);
+    db.createObjectStore('records', { keyPath: 'key' });
     db.createObjectStore('history', { keyPath: 'key' });
   }
   if (oldVersion < 2) {
@@ -64,6 +63,12 @@ function upgrade(db, tx, oldVersion) {
     history.createIndex('tenant_seq', ['tenant', 'seq']);
     const counters = db.createObjectStore('counters', { keyPath: 'key' });
     if (oldVersion >= 1) migrateRows(records, history, counters);
+  }
+  if (oldVersion >= 1 && oldVersion < 3) {
+    // Versions 1 and 2 kept the ADR's (type, active) index, which no read
+    // of this store uses (a type is a range of the key): every write paid
+    // for it.
+    tx.objectStore('records').deleteIndex('type_active');
   }
 }
 

@@ -1,8 +1,9 @@
 //! IndexedDB storage: the browser default.
 //!
 //! One database per namespace (`objectstack-metadata/<namespace>`), three
-//! object stores: `records` (the heads, keyed by storage key; indexes
-//! (type, active), the ADR's, and (tenant, seq) for the change log),
+//! object stores: `records` (the heads, keyed by storage key, which orders
+//! a scope's records by type and name without an index; index (tenant,
+//! seq) for the change log),
 //! `history` (archived versions keyed by storage key and zero-padded
 //! version, which orders a record's versions without an index; index
 //! (tenant, seq)) and `counters` (each scope's last sequence number). The
@@ -15,8 +16,8 @@
 //! transaction that never goes inactive in between. A closed or lost
 //! connection is reopened once per call. A `QuotaExceededError`, also when
 //! it arrives as the transaction's `AbortError`, is `QUOTA_EXCEEDED`; the
-//! aborted transaction wrote nothing. Schema version 2 upgrades a version 1
-//! database in place (see `idb.js`).
+//! aborted transaction wrote nothing. Schema version 3 upgrades a version 1
+//! or 2 database in place (see `idb.js`).
 //!
 //! The database lives in the page's default storage, or in a Storage Bucket
 //! ([`Bucket`]): its own quota and eviction, apart from the rest of the
@@ -62,7 +63,7 @@ extern "C" {
 }
 
 /// Schema version of the database (what `idb.js` creates or upgrades to).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A [`Store`] over IndexedDB.
 pub struct IndexedDbStore {

@@ -1,6 +1,9 @@
-// Writes an IndexedDB database the way schema version 1 of the store did
-// (records with three indexes, history holding every version including the
-// head's, no sequence numbers), to test the upgrade to version 2.
+// IndexedDB databases as earlier schema versions of the store wrote them,
+// to test the upgrades, and what a database holds.
+
+// Writes a database the way schema version 1 of the store did (records
+// with three indexes, history holding every version including the head's,
+// no sequence numbers).
 export function writeV1Database(name, records, history) {
   return new Promise((resolve, reject) => {
     const open = indexedDB.open(name, 1);
@@ -20,6 +23,53 @@ export function writeV1Database(name, records, history) {
       for (const row of JSON.parse(history)) tx.objectStore('history').put(row);
       tx.oncomplete = () => { db.close(); resolve(); };
       tx.onabort = () => reject(tx.error);
+    };
+  });
+}
+
+// Writes a database the way schema version 2 of the store did: the rows of
+// today's schema (`dump`: the JSON text of what dumpDatabase gives), with
+// the (type, active) index on records that version 3 drops.
+export function writeV2Database(name, dump) {
+  const rows = JSON.parse(dump);
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, 2);
+    open.onupgradeneeded = () => {
+      const db = open.result;
+      const r = db.createObjectStore('records', { keyPath: 'key' });
+      r.createIndex('type_active', ['type', 'active']);
+      r.createIndex('tenant_seq', ['tenant', 'seq']);
+      db.createObjectStore('history', { keyPath: 'key' }).createIndex('tenant_seq', ['tenant', 'seq']);
+      db.createObjectStore('counters', { keyPath: 'key' });
+    };
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(['records', 'history', 'counters'], 'readwrite');
+      for (const store of ['records', 'history', 'counters']) {
+        for (const row of rows[store]) tx.objectStore(store).put(row);
+      }
+      tx.oncomplete = () => { db.close(); resolve(); };
+      tx.onabort = () => reject(tx.error);
+    };
+  });
+}
+
+// Every row of a database, as the JSON text of { store: [row...] }.
+export function dumpDatabase(name) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction([...db.objectStoreNames], 'readonly');
+      const out = {};
+      for (const store of db.objectStoreNames) {
+        const all = tx.objectStore(store).getAll();
+        all.onsuccess = () => { out[store] = all.result; };
+      }
+      tx.oncomplete = () => { db.close(); resolve(JSON.stringify(out)); };
+      tx.onabort = () => { db.close(); reject(tx.error); };
     };
   });
 }
