@@ -434,17 +434,29 @@ async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
     ))
     .await
     .unwrap();
+    let rows = |text: JsValue| {
+        serde_json::from_str::<serde_json::Value>(&text.as_string().unwrap()).unwrap()
+    };
+    let dump_v2 = JsFuture::from(dump_database(&IndexedDbStore::database_name(&ns)))
+        .await
+        .unwrap();
+    let v2 = rows(dump_v2);
     assert_eq!(layout_of(&ns).await["version"], 2);
+    assert!(
+        v2["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["type"].is_string() && row["active"].is_number()),
+        "written as version 2 wrote rows: {v2}"
+    );
 
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
     assert_eq!(layout_of(&ns).await, schema_3());
     let after = JsFuture::from(dump_database(&IndexedDbStore::database_name(&ns)))
         .await
-        .unwrap()
-        .as_string()
         .unwrap();
-    let rows = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
-    assert_eq!(rows(&after), rows(&dump), "every row kept as it was");
+    assert_eq!(rows(after), v2, "every row kept as it was");
     let acme = MetadataService::builder_shared(Rc::clone(&store))
         .tenant(Some("acme"))
         .clock(Rc::new(ManualClock::new(10_000, 1)))
@@ -475,6 +487,23 @@ async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
         .await
         .unwrap();
     assert_eq!((updated.record.version, updated.record.seq), (4, 5));
+    // Version 2's head, archived, reads back as history.
+    let versions: Vec<_> = acme
+        .history("view", "a")
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| (h.version, h.seq, h.data.value().clone()))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (1, 1, json!({"n": 1})),
+            (2, 2, json!({"n": 2})),
+            (3, 3, json!({"n": 3})),
+            (4, 5, json!({"n": 4}))
+        ]
+    );
     let global = service(Rc::clone(&store));
     let restored = global
         .restore("view", "c", ChangeOptions::default())

@@ -4,14 +4,16 @@
 // commit needs). Rows are built and decoded by the Rust half; this file only
 // moves them. The object stores, keys and row shapes:
 //
-//   records   key: <storage key>            { key, tenant, type, name, active, version, seq, json }
+//   records   key: <storage key>            { key, tenant, version, seq, json }
 //             index: tenant_seq [tenant, seq] (change log)
-//   history   key: <storage key>#<version>  { key, tenant, type, name, version, seq, json, head? }
+//   history   key: <storage key>#<version>  { key, tenant, version, seq, json, head? }
 //             index: tenant_seq [tenant, seq]
 //   counters  key: <scope prefix>           { key, seq }
 //
 // `tenant` is '' for global rows (no tenant id can be empty). A history row
 // with `head: 1` is an archived head: its json is the record as it was.
+// Rows of schema 1 and 2 also carry `type`, `name` and (heads) `active`,
+// which nothing reads.
 //
 // The keys and key ranges come from the Rust half (store/layout.rs is the
 // one definition of the layout); only the upgrade from schema 1 below reads
@@ -284,9 +286,7 @@ export async function idbCommit(db, batchText, texts) {
     batch.changes.forEach((c, i) => {
       const old = heads[i];
       if (old) {
-        const archived = { ...old, key: c.archive, head: 1 };
-        delete archived.active;
-        history.add(archived);
+        history.add({ key: c.archive, tenant: old.tenant, version: old.version, seq: old.seq, json: old.json, head: 1 });
       }
       if (c.tombstone) {
         c.tombstone.seq = firstSeq + i;

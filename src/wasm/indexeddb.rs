@@ -7,8 +7,9 @@
 //! `history` (archived versions keyed by storage key and zero-padded
 //! version, which orders a record's versions without an index; index
 //! (tenant, seq)) and `counters` (each scope's last sequence number). The
-//! key layout is [`crate::store::layout`]'s; the rows carry the index fields
-//! and the record's JSON text, so reads decode exactly what the core wrote.
+//! key layout is [`crate::store::layout`]'s; a row carries its key, the
+//! index's fields, the version a commit checks and the record's JSON text,
+//! so reads decode exactly what the core wrote.
 //!
 //! The requests live in `idb.js`: each operation issues its requests, and
 //! uses their results, inside request callbacks, so a commit reads the heads
@@ -313,23 +314,18 @@ fn write_batch(
             Some(v) => write_u64(out, v),
             None => out.push_str("null"),
         }
-        let row =
-            |out: &mut String, key: &str, tenant: &Option<String>, type_name: &str, name: &str| {
-                out.push_str("{\"key\":");
-                write_str(out, key);
-                out.push_str(",\"tenant\":");
-                write_str(out, tenant.as_deref().unwrap_or(""));
-                out.push_str(",\"type\":");
-                write_str(out, type_name);
-                out.push_str(",\"name\":");
-                write_str(out, name);
-            };
+        // A row: its key, the change log's index fields and the version a
+        // commit checks; everything else is in its JSON text.
+        let row = |out: &mut String, key: &str, tenant: &Option<String>| {
+            out.push_str("{\"key\":");
+            write_str(out, key);
+            out.push_str(",\"tenant\":");
+            write_str(out, tenant.as_deref().unwrap_or(""));
+        };
         match change {
             Change::Put { record: r, .. } => {
                 out.push_str(",\"head\":");
-                row(out, &id, &r.tenant_id, &r.type_name, &r.name);
-                out.push_str(",\"active\":");
-                out.push(if r.is_active { '1' } else { '0' });
+                row(out, &id, &r.tenant_id);
                 out.push_str(",\"version\":");
                 write_u64(out, r.version);
                 out.push_str(",\"seq\":0,\"json\":");
@@ -338,13 +334,7 @@ fn write_batch(
             }
             Change::Purge { tombstone: h, .. } => {
                 out.push_str(",\"head\":null,\"tombstone\":");
-                row(
-                    out,
-                    &layout::history_id(&key, h.version),
-                    &h.tenant_id,
-                    &h.type_name,
-                    &h.name,
-                );
+                row(out, &layout::history_id(&key, h.version), &h.tenant_id);
                 out.push_str(",\"version\":");
                 write_u64(out, h.version);
                 out.push_str(",\"seq\":0,\"json\":");

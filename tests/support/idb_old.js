@@ -28,10 +28,19 @@ export function writeV1Database(name, records, history) {
 }
 
 // Writes a database the way schema version 2 of the store did: the rows of
-// today's schema (`dump`: the JSON text of what dumpDatabase gives), with
-// the (type, active) index on records that version 3 drops.
+// today's schema (`dump`: the JSON text of what dumpDatabase gives) with
+// the members version 2 also wrote (type and name, and a head's active),
+// under the (type, active) index on records that version 3 drops.
 export function writeV2Database(name, dump) {
   const rows = JSON.parse(dump);
+  for (const store of ['records', 'history']) {
+    for (const row of rows[store]) {
+      const record = JSON.parse(row.json);
+      row.type = record.type;
+      row.name = record.name;
+      if (store === 'records') row.active = record.is_active ? 1 : 0;
+    }
+  }
   return new Promise((resolve, reject) => {
     const open = indexedDB.open(name, 2);
     open.onupgradeneeded = () => {
