@@ -27,6 +27,26 @@ fn service(store: Rc<dyn Store>) -> MetadataService {
         .unwrap()
 }
 
+/// A service of `tenant` over `store`, its clock starting at `start_ms`.
+fn tenant_service(store: &Rc<dyn Store>, tenant: &str, start_ms: i64) -> MetadataService {
+    MetadataService::builder_shared(Rc::clone(store))
+        .tenant(Some(tenant))
+        .clock(Rc::new(ManualClock::new(start_ms, 1)))
+        .build()
+        .unwrap()
+}
+
+/// A tenant's change log: (sequence, name, version) of every change.
+async fn change_log(store: &Rc<dyn Store>, tenant: &str) -> Vec<(u64, String, u64)> {
+    store
+        .changes(Some(tenant), &ChangeQuery::since(0))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.sequence, e.name.clone(), e.version))
+        .collect()
+}
+
 fn unique(name: &str) -> String {
     format!("{name}-{}", js_sys::Math::random().to_bits())
 }
@@ -125,11 +145,7 @@ async fn indexeddb_store_keeps_records_history_and_persists() {
 async fn indexeddb_batches_are_all_or_nothing_and_tenants_isolated() {
     let ns = unique("batch");
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
-    let acme = MetadataService::builder_shared(Rc::clone(&store))
-        .tenant(Some("acme"))
-        .clock(Rc::new(ManualClock::new(0, 1)))
-        .build()
-        .unwrap();
+    let acme = tenant_service(&store, "acme", 0);
     let global = service(Rc::clone(&store));
     global
         .save(
@@ -358,13 +374,7 @@ async fn indexeddb_creates_schema_3_and_upgrades_a_version_1_database() {
     assert_eq!(store.get(&a).await.unwrap().unwrap().seq, 3);
     assert_eq!(store.last_sequence(Some("acme")).await.unwrap(), 3);
     assert_eq!(store.last_sequence(None).await.unwrap(), 2);
-    let log: Vec<_> = store
-        .changes(Some("acme"), &ChangeQuery::since(0))
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| (e.sequence, e.name.clone(), e.version))
-        .collect();
+    let log = change_log(&store, "acme").await;
     assert_eq!(
         log,
         [(1, "a".into(), 1), (2, "b".into(), 1), (3, "a".into(), 2)]
@@ -377,11 +387,7 @@ async fn indexeddb_creates_schema_3_and_upgrades_a_version_1_database() {
         .await
         .unwrap();
     assert_eq!((again.record.version, again.record.seq), (3, 3));
-    let acme = MetadataService::builder_shared(Rc::clone(&store))
-        .tenant(Some("acme"))
-        .clock(Rc::new(ManualClock::new(10_000, 1)))
-        .build()
-        .unwrap();
+    let acme = tenant_service(&store, "acme", 10_000);
     let updated = acme
         .save("view", "a", json!({"n": 6}), SaveOptions::default())
         .await
@@ -398,11 +404,7 @@ async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
     // into a database of version 2's layout.
     let source = unique("v2-rows");
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&source).await.unwrap());
-    let acme = MetadataService::builder_shared(Rc::clone(&store))
-        .tenant(Some("acme"))
-        .clock(Rc::new(ManualClock::new(0, 1)))
-        .build()
-        .unwrap();
+    let acme = tenant_service(&store, "acme", 0);
     for n in 1..=3 {
         acme.save("view", "a", json!({ "n": n }), SaveOptions::default())
             .await
@@ -457,21 +459,11 @@ async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
         .await
         .unwrap();
     assert_eq!(rows(after), v2, "every row kept as it was");
-    let acme = MetadataService::builder_shared(Rc::clone(&store))
-        .tenant(Some("acme"))
-        .clock(Rc::new(ManualClock::new(10_000, 1)))
-        .build()
-        .unwrap();
+    let acme = tenant_service(&store, "acme", 10_000);
     let a = acme.load_record("view", "a").await.unwrap().unwrap();
     assert_eq!((a.version, a.seq, a.data.value()), (3, 3, &json!({"n": 3})));
     assert_eq!(acme.history("view", "a").await.unwrap().len(), 3);
-    let log: Vec<_> = store
-        .changes(Some("acme"), &ChangeQuery::since(0))
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| (e.sequence, e.name.clone(), e.version))
-        .collect();
+    let log = change_log(&store, "acme").await;
     assert_eq!(
         log,
         [
