@@ -6,7 +6,12 @@ const MAX_DEPTH = 128;
 // Thrown by the fast check when a value needs upstream's own walk.
 const NEEDS_COPY = Symbol('needs copy');
 
+// How many size refusals have been made: a walk that made one failed for
+// its size, whatever message its caller wrapped the error in.
+let sizeRefusals = 0;
+
 function tooLarge(maxBytes) {
+  sizeRefusals += 1;
   return new TypeError(`larger than ${maxBytes} bytes of JSON`);
 }
 
@@ -270,32 +275,58 @@ export function toJsonText(value, maxBytes, wrappers = 0) {
 }
 
 // JSON text of saveMany's items (`[{ type, name, data, options? }]`), as
-// `toJsonText` writes it, or throws `{ itemIndex, type, name, message }`
-// (made here, whatever was thrown). When the list cannot be stored because
-// of one item, that names it: each item is walked again alone (its getters
-// run once more), and the first that fails gives its message, its index
-// and, where they are strings, its type and name. A list too large only as
-// a whole, or a failure that does not happen again, has `itemIndex` -1.
+// `toJsonText` writes it, or throws `{ itemIndex, type, name, message }`,
+// made here whatever was thrown: `itemIndex` names the first item that
+// cannot be stored, or is -1 when the list as a whole cannot (too large,
+// not a list) or no item is found to blame.
 export function itemsToJsonText(items, maxBytes) {
+  const refusals = sizeRefusals;
   try {
     return toJsonText(items, maxBytes, 2);
   } catch (e) {
     const failure = { itemIndex: -1, type: '', name: '', message: thrownMessage(e) };
-    const n = Array.isArray(items) ? items.length : 0;
-    for (let i = 0; i < n; i++) {
+    // Refused for its size, the list is too large as a whole (the walk
+    // checks the items in order): none is to blame.
+    if (sizeRefusals === refusals) {
       try {
-        toJsonText(items[i], maxBytes, 1);
-      } catch (itemError) {
-        const type = tryGet(items[i], 'type');
-        const name = tryGet(items[i], 'name');
-        failure.itemIndex = i;
-        failure.type = typeof type === 'string' ? type : '';
-        failure.name = typeof name === 'string' ? name : '';
-        failure.message = thrownMessage(itemError);
-        break;
+        blameItem(items, maxBytes, failure);
+      } catch {
+        // Reading the list threw (a proxy, a getter): no item is named.
       }
     }
     throw failure;
+  }
+}
+
+// Walks each item again, in a list of its own (as the list holds it: an
+// undefined item is null there, not refused), until one fails, and names
+// it in `failure`. Its getters run again, and its `type` and `name` are
+// read once more. The items walked share the list's room, so the search
+// costs at most about one walk of the list: when the room runs out first,
+// no item is named.
+function blameItem(items, maxBytes, failure) {
+  if (!Array.isArray(items)) return;
+  const n = items.length;
+  let room = maxBytes;
+  for (let i = 0; i < n; i++) {
+    const item = items[i];
+    const refusals = sizeRefusals;
+    let text;
+    try {
+      text = toJsonText([item], room, 2);
+    } catch (itemError) {
+      if (sizeRefusals !== refusals) return;
+      const message = thrownMessage(itemError);
+      const type = tryGet(item, 'type');
+      const name = tryGet(item, 'name');
+      failure.itemIndex = i;
+      failure.type = typeof type === 'string' ? type : '';
+      failure.name = typeof name === 'string' ? name : '';
+      // The path's first step is the list of one.
+      failure.message = message.startsWith('[0]: ') ? message.slice(5) : message;
+      return;
+    }
+    room -= text.length;
   }
 }
 

@@ -70,7 +70,8 @@ function upgrade(db, tx, oldVersion) {
     // Versions 1 and 2 kept the ADR's (type, active) index, which no read
     // of this store uses (a type is a range of the key): every write paid
     // for it.
-    tx.objectStore('records').deleteIndex('type_active');
+    const records = tx.objectStore('records');
+    if (records.indexNames.contains('type_active')) records.deleteIndex('type_active');
   }
 }
 

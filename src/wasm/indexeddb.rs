@@ -272,13 +272,13 @@ struct StoredRow<'a> {
 /// Writes the batch `idbCommit` takes (see `idb.js`) as JSON text to `out`,
 /// and its rows' record texts to `texts`:
 /// `{ scope, changes: [{ key, expect, head, tombstone, archive }], absent:
-/// [[lower, upper, [index...]]], gets: [index...] }`. A head row carries
-/// the index fields, the sequence number (0: `idb.js` sets it when it
-/// commits) and, as `json`, its text's length in UTF-16 units: the texts
-/// cross apart, one after another in one string, so they are not escaped
-/// into the batch's JSON and parsed back out of it. A tombstone row of the
-/// history store is the same without `active`. Global rows index under
-/// `tenant` "", which no tenant id can be.
+/// [[lower, upper, [index...]]], gets: [index...] }`. A head row, and a
+/// tombstone row of the history store, carries its key, `tenant` (the
+/// change log's index field), the version, the sequence number (0:
+/// `idb.js` sets it when it commits) and, as `json`, its text's length in
+/// UTF-16 units: the texts cross apart, one after another in one string,
+/// so they are not escaped into the batch's JSON and parsed back out of
+/// it. Global rows index under `tenant` "", which no tenant id can be.
 fn write_batch(
     out: &mut String,
     texts: &mut String,

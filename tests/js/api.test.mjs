@@ -133,12 +133,48 @@ test('query and saveMany', async () => {
       assert.match(e.message, message);
     });
   }
-  // A list too large only as a whole names no item.
+  // Holes and undefined items are null in the list (and refused later as
+  // items of the wrong shape): the item to blame is the one that fails.
+  const bigint = { type: 'view', name: 'b2', data: { f: 1n } };
+  for (const list of [[, { type: 'view', name: 'ok', data: {} }, bigint], [undefined, bigint, null], [{ toJSON() {} }, bigint]]) {
+    await rejectsWith(svc.saveMany(list), 'VALIDATION', (e) => {
+      assert.equal(e.index, list.indexOf(bigint));
+      assert.equal(e.key.name, 'b2');
+      assert.match(e.message, /"f": BigInt values have no JSON form/);
+    });
+  }
+  // A list too large only as a whole names no item, and its items are not
+  // walked again to look for one (each walk reads every getter).
   const huge = Array.from({ length: 3 }, (_, i) => ({ type: 'view', name: `h${i}`, data: { s: 'x'.repeat(30 * 2 ** 20) } }));
-  await rejectsWith(svc.saveMany(huge), 'VALIDATION', (e) => {
+  await rejectsWith(svc.saveMany([, ...huge]), 'VALIDATION', (e) => {
     assert.equal(e.index, undefined);
     assert.match(e.message, /larger than/);
   });
+  let reads = 0;
+  const shared = { type: 'view', name: 'same', data: { s: 'x'.repeat(2 ** 20), get t() { reads += 1; return 1; } } };
+  await rejectsWith(svc.saveMany(new Array(100).fill(shared)), 'VALIDATION', (e) => {
+    assert.equal(e.index, undefined);
+    assert.match(e.message, /larger than/);
+  });
+  // Two walks up to the limit (64 items of 1 MiB), not a third of all 100.
+  assert.ok(reads <= 2 * 65, `${reads} reads`);
+  // Whatever the list's own getters throw, the item named is a real one.
+  for (let throwOn = 1; throwOn <= 4; throwOn++) {
+    let n = 0;
+    const list = [];
+    Object.defineProperty(list, 0, {
+      enumerable: true,
+      get() {
+        n += 1;
+        if (n === throwOn) throw { itemIndex: 5, type: 'evil', name: 'smuggled', message: 'hi' };
+        return { type: 'view', name: 'g', data: { f: 1n } };
+      },
+    });
+    await rejectsWith(svc.saveMany(list), 'VALIDATION', (e) => {
+      assert.notEqual(e.index, 5);
+      assert.notEqual(e.key?.type, 'evil');
+    });
+  }
   assert.equal((await svc.query({ type: 'view' })).items.some((r) => /^[wh]\d/.test(r.name)), false);
 });
 
