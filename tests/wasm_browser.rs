@@ -400,8 +400,8 @@ async fn indexeddb_creates_schema_3_and_upgrades_a_version_1_database() {
 
 #[wasm_bindgen_test]
 async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
-    // Rows as schema 3 writes them (version 2's rows were the same), moved
-    // into a database of version 2's layout.
+    // Rows as schema 3 writes them, given the members version 2 also wrote
+    // (writeV2Database adds them), in a database of version 2's layout.
     let source = unique("v2-rows");
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&source).await.unwrap());
     let acme = tenant_service(&store, "acme", 0);
