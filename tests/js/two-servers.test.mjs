@@ -142,6 +142,22 @@ test('20 concurrent plain writes over both servers all land, in history with str
   }
 });
 
+// Waits until no other session of the database is inside a statement or a
+// transaction. A killed server's COMMIT, sent before it died, completes on
+// the database's own time (and a transaction it left open is rolled back
+// once its session sees the connection gone): counting before then could
+// see none of a batch that then lands.
+async function settled() {
+  for (let i = 0; i < 250; i++) {
+    const { rows: [{ busy }] } = await rows.query(`SELECT count(*)::int AS busy FROM pg_stat_activity
+      WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+        AND (state = 'active' OR state LIKE 'idle in transaction%')`);
+    if (busy === 0) return;
+    await sleep(20);
+  }
+  throw new Error('a session of the database stayed busy for 5 s');
+}
+
 test('a server killed (SIGKILL) during a 1,000-record batch leaves all of the batch or none of it', { skip }, async () => {
   const [a] = await twoServers();
   const outcomes = [];
@@ -154,6 +170,7 @@ test('a server killed (SIGKILL) during a 1,000-record batch leaves all of the ba
     const exited = new Promise((resolve) => victim.child.once('exit', resolve));
     victim.child.kill('SIGKILL');
     await exited;
+    await settled();
     const answer = await sent;
     const { rows: [{ count }] } = await rows.query('SELECT count(*)::int AS count FROM sys_metadata WHERE type = $1', [type]);
     assert.ok(count === 0 || count === 1000, `trial ${trial} (killed after ${delay} ms): ${count} of 1000 records written`);
