@@ -156,6 +156,16 @@ impl Error {
         }
     }
 
+    /// Shorthand for a [`Error::Batch`]: item `index`, of `key`, failed
+    /// with `source`.
+    pub fn batch(index: usize, key: RecordKey, source: Error) -> Self {
+        Error::Batch {
+            index,
+            key: Box::new(key),
+            source: Box::new(source),
+        }
+    }
+
     /// Shorthand for a [`Error::NotFound`].
     pub fn not_found(key: &RecordKey, detail: Option<String>) -> Self {
         Error::NotFound {

@@ -20,6 +20,19 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source.
+    pub const ALL: [Source; 4] = [
+        Source::Filesystem,
+        Source::Database,
+        Source::Api,
+        Source::Migration,
+    ];
+
+    /// The source named `name` ([`as_str`](Self::as_str)'s name), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The lowercase name used in records and queries.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,6 +139,22 @@ impl Operation {
         Operation::Create
     }
 
+    /// Every operation.
+    pub const ALL: [Operation; 7] = [
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+        Operation::Restore,
+        Operation::Rollback,
+        Operation::Import,
+        Operation::Purge,
+    ];
+
+    /// The operation named `name` ([`as_str`](Self::as_str)'s name), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
     /// The lowercase name used in history and events.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -174,5 +203,30 @@ impl HistoryEntry {
     /// The identity of the record this entry belongs to.
     pub fn key(&self) -> RecordKey {
         RecordKey::new(self.tenant_id.as_deref(), &self.type_name, &self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_back_as_serde_writes_them() {
+        for s in Source::ALL {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+            assert_eq!(Source::from_name(s.as_str()), Some(s));
+        }
+        for o in Operation::ALL {
+            assert_eq!(
+                serde_json::to_string(&o).unwrap(),
+                format!("\"{}\"", o.as_str())
+            );
+            assert_eq!(Operation::from_name(o.as_str()), Some(o));
+        }
+        assert_eq!(Source::from_name("Database"), None);
+        assert_eq!(Operation::from_name("made"), None);
     }
 }

@@ -172,13 +172,7 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
     r.literal(b",\"checksum\":")?;
     let checksum = r.string()?;
     r.literal(b",\"source\":")?;
-    let source = match r.str()? {
-        "filesystem" => Source::Filesystem,
-        "database" => Source::Database,
-        "api" => Source::Api,
-        "migration" => Source::Migration,
-        _ => return None,
-    };
+    let source = Source::from_name(r.str()?)?;
     r.literal(b",\"is_active\":")?;
     let is_active = r.boolean()?;
     r.literal(b",\"owner\":")?;
@@ -205,16 +199,7 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
     r.literal(b",\"seq\":")?;
     let seq = r.number()?;
     r.literal(b",\"operation\":")?;
-    let operation = match r.str()? {
-        "create" => Operation::Create,
-        "update" => Operation::Update,
-        "delete" => Operation::Delete,
-        "restore" => Operation::Restore,
-        "rollback" => Operation::Rollback,
-        "import" => Operation::Import,
-        "purge" => Operation::Purge,
-        _ => return None,
-    };
+    let operation = Operation::from_name(r.str()?)?;
     r.literal(b"}")?;
     let record = MetadataRecord {
         type_name,

@@ -80,14 +80,6 @@ impl Done {
     }
 }
 
-fn batch_error(index: usize, key: RecordKey, e: Error) -> Error {
-    Error::Batch {
-        index,
-        key: Box::new(key),
-        source: Box::new(e),
-    }
-}
-
 impl MetadataService {
     fn context<'a>(&'a self, now: &'a str) -> Context<'a> {
         Context {
@@ -258,7 +250,7 @@ impl MetadataService {
                 self.check(Action::Save, &item.type_name)?;
                 Definition::from_value(item.data)
             })()
-            .map_err(|e| batch_error(index, key, e))?;
+            .map_err(|e| Error::batch(index, key, e))?;
             definitions.push(SaveDefinition {
                 type_name: item.type_name,
                 name: item.name,
@@ -281,9 +273,9 @@ impl MetadataService {
             let key = RecordKey::new(self.tenant_id.as_deref(), &item.type_name, &item.name);
             let p = self
                 .prepare_save(&item.type_name, &item.name, item.data, &item.options)
-                .map_err(|e| batch_error(index, key.clone(), e))?;
+                .map_err(|e| Error::batch(index, key.clone(), e))?;
             if !seen.insert(p.key.clone()) {
-                return Err(batch_error(
+                return Err(Error::batch(
                     index,
                     key,
                     Error::validation("items", "the same record appears twice in one batch"),
@@ -296,7 +288,7 @@ impl MetadataService {
         }
         match self.commit_all(&prepared).await {
             Ok(done) => done.into_iter().map(Done::outcome).collect(),
-            Err((index, e)) => Err(batch_error(index, prepared[index].key.clone(), e)),
+            Err((index, e)) => Err(Error::batch(index, prepared[index].key.clone(), e)),
         }
     }
 

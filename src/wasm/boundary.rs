@@ -116,11 +116,11 @@ pub fn items_json_text(value: &JsValue, field: &str, tenant_id: Option<&str>) ->
         let member = |name: &str| js_sys::Reflect::get(&e, &JsValue::from_str(name)).ok();
         let text = |name: &str| member(name).and_then(|v| v.as_string()).unwrap_or_default();
         match member("itemIndex").and_then(|v| v.as_f64()) {
-            Some(index) if index >= 0.0 => Error::Batch {
-                index: index as usize,
-                key: Box::new(RecordKey::new(tenant_id, &text("type"), &text("name"))),
-                source: Box::new(Error::validation("item", text("message"))),
-            },
+            Some(index) if index >= 0.0 => Error::batch(
+                index as usize,
+                RecordKey::new(tenant_id, &text("type"), &text("name")),
+                Error::validation("item", text("message")),
+            ),
             _ => Error::validation(field, text("message")),
         }
     })?;

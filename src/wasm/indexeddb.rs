@@ -314,32 +314,30 @@ fn write_batch(
             Some(v) => write_u64(out, v),
             None => out.push_str("null"),
         }
-        // A row: its key, the change log's index fields and the version a
-        // commit checks; everything else is in its JSON text.
-        let row = |out: &mut String, key: &str, tenant: &Option<String>| {
+        // A row: its key, the change log's index field, the version a
+        // commit checks and its text's length (the sequence number is set
+        // when it commits); everything else is in its JSON text.
+        let row = |out: &mut String, key: &str, tenant: &Option<String>, version, json| {
             out.push_str("{\"key\":");
             write_str(out, key);
             out.push_str(",\"tenant\":");
             write_str(out, tenant.as_deref().unwrap_or(""));
+            out.push_str(",\"version\":");
+            write_u64(out, version);
+            out.push_str(",\"seq\":0,\"json\":");
+            write_u64(out, json as u64);
+            out.push('}');
         };
         match change {
             Change::Put { record: r, .. } => {
                 out.push_str(",\"head\":");
-                row(out, &id, &r.tenant_id);
-                out.push_str(",\"version\":");
-                write_u64(out, r.version);
-                out.push_str(",\"seq\":0,\"json\":");
-                write_u64(out, append_record(texts, r) as u64);
-                out.push_str("},\"tombstone\":null");
+                row(out, &id, &r.tenant_id, r.version, append_record(texts, r));
+                out.push_str(",\"tombstone\":null");
             }
             Change::Purge { tombstone: h, .. } => {
                 out.push_str(",\"head\":null,\"tombstone\":");
-                row(out, &layout::history_id(&key, h.version), &h.tenant_id);
-                out.push_str(",\"version\":");
-                write_u64(out, h.version);
-                out.push_str(",\"seq\":0,\"json\":");
-                write_u64(out, append_json(texts, h)? as u64);
-                out.push('}');
+                let at = layout::history_id(&key, h.version);
+                row(out, &at, &h.tenant_id, h.version, append_json(texts, h)?);
             }
         }
         out.push_str(",\"archive\":");

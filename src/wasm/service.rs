@@ -784,11 +784,7 @@ fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> 
         options: SaveOptions,
     }
     let key = |type_name: &str, name: &str| {
-        Box::new(crate::key::RecordKey::new(
-            chain.database().tenant_id(),
-            type_name,
-            name,
-        ))
+        crate::key::RecordKey::new(chain.database().tenant_id(), type_name, name)
     };
     let items: Vec<Item<'_>> = match serde_json::from_str(text) {
         Ok(items) => items,
@@ -812,11 +808,11 @@ fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> 
                     let message = message
                         .rsplit_once(" at line ")
                         .map_or(&*message, |(m, _)| m);
-                    return Err(Error::Batch {
+                    return Err(Error::batch(
                         index,
-                        key: key(&id("type"), &id("name")),
-                        source: Box::new(Error::validation("item", message)),
-                    });
+                        key(&id("type"), &id("name")),
+                        Error::validation("item", message),
+                    ));
                 }
             }
             return Err(Error::validation("items", e.to_string()));
@@ -824,12 +820,8 @@ fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> 
     };
     let mut definitions = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let data =
-            Definition::from_json_text(item.data.get().to_owned()).map_err(|e| Error::Batch {
-                index,
-                key: key(&item.type_name, &item.name),
-                source: Box::new(e),
-            })?;
+        let data = Definition::from_json_text(item.data.get().to_owned())
+            .map_err(|e| Error::batch(index, key(&item.type_name, &item.name), e))?;
         definitions.push(SaveDefinition {
             type_name: item.type_name,
             name: item.name,
