@@ -234,6 +234,18 @@ pub(crate) fn read_u64(text: &str, at: usize) -> Option<(u64, usize)> {
     r.number().map(|n| (n, r.pos))
 }
 
+/// The string written at `at` in `text` (without escapes) and where it
+/// ends.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn read_str(text: &str, at: usize) -> Option<(&str, usize)> {
+    let mut r = Reader {
+        text,
+        bytes: text.as_bytes(),
+        pos: at,
+    };
+    r.str().map(|s| (s, r.pos))
+}
+
 struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],

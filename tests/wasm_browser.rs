@@ -234,7 +234,13 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     let name = IndexedDbStore::database_name(&ns);
     let key = RecordKey::new(None, "view", "b");
     let id = objectstack_metadata::store::layout::record_id(&key);
+    // c's own record, whole and valid, under b's key.
+    let c = svc.load_record("view", "c").await.unwrap().unwrap();
     for (spoiled, says) in [
+        (
+            Some(serde_json::to_string(&c).unwrap()),
+            "stored under the key */view/b, not its own",
+        ),
         (
             Some(r#"{"not":"a record"}"#.to_owned()),
             "stored record does not decode",
@@ -249,6 +255,14 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
         for err in [
             svc.load_many("view").await.unwrap_err(),
             store.list(None, Some("view")).await.unwrap_err(),
+            store
+                .changes(None, &ChangeQuery::since(0))
+                .await
+                .unwrap_err(),
+            store.get(&key).await.unwrap_err(),
+            svc.save("view", "b", json!({}), SaveOptions::default())
+                .await
+                .unwrap_err(),
         ] {
             assert_eq!(err.code(), "CORRUPTED", "{err}");
             assert!(err.to_string().contains(says), "{err}");

@@ -40,6 +40,27 @@ pub fn history_id_prefix(key: &RecordKey) -> String {
     format!("{}#", key.storage_key())
 }
 
+/// Whether `id` is the storage key of (tenant, type, name), without
+/// building it.
+pub fn is_record_id(id: &str, tenant_id: Option<&str>, type_name: &str, name: &str) -> bool {
+    id.strip_suffix(name)
+        .and_then(|rest| rest.strip_suffix('/'))
+        .and_then(|rest| rest.strip_suffix(type_name))
+        .is_some_and(|scope| scope == scope_prefix(tenant_id))
+}
+
+/// Whether `id` is the history key of (tenant, type, name)'s `version`.
+pub fn is_history_id(
+    id: &str,
+    tenant_id: Option<&str>,
+    type_name: &str,
+    name: &str,
+    version: u64,
+) -> bool {
+    split_history_id(id)
+        .is_some_and(|(record, v)| v == version && is_record_id(record, tenant_id, type_name, name))
+}
+
 /// Splits a history key into its record's storage key and version.
 pub fn split_history_id(id: &str) -> Option<(&str, u64)> {
     let (record, version) = id.rsplit_once('#')?;
@@ -115,4 +136,34 @@ pub fn prefix_end(prefix: &str) -> String {
         }
     }
     upper
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_a_key_by_its_parts_as_building_it_would() {
+        let keys = [
+            RecordKey::new(None, "view", "a"),
+            RecordKey::new(Some("acme"), "view", "a"),
+            RecordKey::new(Some("a/b c"), "x", "y"),
+            RecordKey::new(None, "view", "view"),
+        ];
+        for key in &keys {
+            let (t, ty, n) = (key.tenant_id.as_deref(), &key.type_name, &key.name);
+            for other in &keys {
+                assert_eq!(
+                    is_record_id(&record_id(other), t, ty, n),
+                    record_id(other) == record_id(key)
+                );
+                assert_eq!(
+                    is_history_id(&history_id(other, 7), t, ty, n, 7),
+                    record_id(other) == record_id(key)
+                );
+            }
+            assert!(!is_history_id(&history_id(key, 7), t, ty, n, 8));
+            assert!(!is_record_id(&format!("{}x", record_id(key)), t, ty, n));
+        }
+    }
 }

@@ -33,12 +33,13 @@ const done = (tx) => new Promise((resolve, reject) => {
   tx.onabort = () => reject(tx.error ?? new DOMException('the transaction was aborted', 'AbortError'));
 });
 
-// Rows as one JSON text `[[seq, head, <json>], ...]`, their JSON embedded
-// as it is stored: one string crosses to the Rust half instead of three
-// property reads and a string per row. A row without JSON text is `null`
-// (the Rust half reports it as corrupted).
+// Rows as one JSON text `[[key, seq, head, <json>], ...]`, their JSON
+// embedded as it is stored: one string crosses to the Rust half instead of
+// four property reads and a string per row. The Rust half checks each
+// record against the key it is stored under. A row without JSON text is
+// `null` (the Rust half reports it as corrupted).
 function pack(rows) {
-  return `[${rows.map((r) => (typeof r.json === 'string' ? `[${Number(r.seq) || 0},${r.head ? 1 : 0},${r.json}]` : 'null')).join(',')}]`;
+  return `[${rows.map((r) => (typeof r.json === 'string' ? `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${r.json}]` : 'null')).join(',')}]`;
 }
 
 // A [lower, upper) key range.
@@ -186,7 +187,7 @@ export async function idbReadCurrent(db, planText) {
     ...plan.histories.map((r) => settle(history.getAllKeys(range(r))).then((keys) => { for (const k of keys) historyKeys.push(k); })),
   ];
   await Promise.all(pending);
-  return { rows: pack(rows), keys: JSON.stringify(rows.map((r) => r.key)), historyKeys };
+  return { rows: pack(rows), historyKeys };
 }
 
 // A scope's change log after `since`: head and archived rows with a higher

@@ -261,9 +261,10 @@ fn by_type(
 }
 
 /// What `idb.js` reads back, packed as one JSON text
-/// `[[seq, head, <json>], ...]`: a row's sequence number, whether a history
-/// row is an archived head, and its JSON text as stored.
+/// `[[key, seq, head, <json>], ...]`: a row's key, its sequence number,
+/// whether a history row is an archived head, and its JSON text as stored.
 struct StoredRow<'a> {
+    key: String,
     seq: u64,
     head: bool,
     json: &'a str,
@@ -370,7 +371,7 @@ fn write_batch(
 /// The rows of a packed answer (see `idb.js`), checked: a row without JSON
 /// text, or an answer that is not the packed form, is corrupted storage.
 fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> {
-    type Packed<'a> = Vec<Option<(u64, u8, &'a serde_json::value::RawValue)>>;
+    type Packed<'a> = Vec<Option<(String, u64, u8, &'a serde_json::value::RawValue)>>;
     let corrupted = |message: String| Error::Corrupted {
         key: Box::new(context.clone()),
         message,
@@ -379,9 +380,10 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
         .map_err(|e| corrupted(format!("stored rows are not readable: {e}")))?;
     rows.into_iter()
         .map(|row| {
-            let (seq, head, json) =
+            let (key, seq, head, json) =
                 row.ok_or_else(|| corrupted("a stored row has no JSON text".into()))?;
             Ok(StoredRow {
+                key,
                 seq,
                 head: head != 0,
                 json: json.get(),
@@ -414,9 +416,9 @@ fn heads(text: &str, context: &RecordKey) -> Result<Vec<MetadataRecord>> {
 }
 
 /// Packed head rows as records, each read as its writer wrote it (see
-/// `record_json`); `None` for anything else.
+/// `record_json`) and stored under its own key; `None` for anything else.
 fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
-    use crate::record_json::{read_record, read_u64};
+    use crate::record_json::{read_record, read_str, read_u64};
     let bytes = text.as_bytes();
     let at = |i: usize, b: u8| bytes.get(i) == Some(&b);
     let mut out = Vec::new();
@@ -431,12 +433,19 @@ fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
         if !at(i, b'[') {
             return None;
         }
-        let (seq, end) = read_u64(text, i + 1)?;
+        let (id, end) = read_str(text, i + 1)?;
+        if !at(end, b',') {
+            return None;
+        }
+        let (seq, end) = read_u64(text, end + 1)?;
         // `,0,` or `,1,`: whether the row is an archived head.
         if !(at(end, b',') && (at(end + 1, b'0') || at(end + 1, b'1')) && at(end + 2, b',')) {
             return None;
         }
         let (mut record, end) = read_record(text, end + 3)?;
+        if !stored_under(&record, id) {
+            return None;
+        }
         record.seq = seq;
         out.push(record);
         if !at(end, b']') {
@@ -451,9 +460,30 @@ fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
     }
 }
 
+/// Whether `record` is the one stored under head row key `id`.
+fn stored_under(record: &MetadataRecord, id: &str) -> bool {
+    layout::is_record_id(
+        id,
+        record.tenant_id.as_deref(),
+        &record.type_name,
+        &record.name,
+    )
+}
+
+/// A record (or entry) found under another key than its own.
+fn misplaced(key: RecordKey, id: &str) -> Error {
+    Error::Corrupted {
+        key: Box::new(key),
+        message: format!("stored under the key {id}, not its own"),
+    }
+}
+
 /// A head row as a record.
 fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
     let mut record = codec::record(row.json, key)?;
+    if !stored_under(&record, &row.key) {
+        return Err(misplaced(record.key(), &row.key));
+    }
     record.seq = row.seq;
     Ok(record)
 }
@@ -465,6 +495,10 @@ fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
     } else {
         codec::entry(row.json, context)?
     };
+    let (tenant, type_name, name) = (entry.tenant_id.as_deref(), &entry.type_name, &entry.name);
+    if !layout::is_history_id(&row.key, tenant, type_name, name, entry.version) {
+        return Err(misplaced(entry.key(), &row.key));
+    }
     entry.seq = row.seq;
     Ok(entry)
 }
@@ -621,20 +655,14 @@ impl Store for IndexedDbStore {
         }
         let text = codec::encode(&plan)?;
         let answer = self.run("read", |db| idb_read_current(db, &text)).await?;
-        let mut heads: std::collections::HashMap<String, MetadataRecord> = Default::default();
         let scope = RecordKey::new(None, "*", "*");
         let text = packed(get(&answer, "rows"), "read")?;
-        let ids: Vec<String> = serde_json::from_str(&packed(get(&answer, "keys"), "read")?)
-            .map_err(|e| Error::Storage {
-                message: format!("IndexedDB read returned unreadable keys: {e}"),
-            })?;
-        let found = self::heads(&text, &scope)?;
-        if ids.len() != found.len() {
-            return Err(Error::Storage {
-                message: "IndexedDB read returned rows and keys that do not match".into(),
-            });
-        }
-        heads.extend(ids.into_iter().zip(found));
+        // Each is stored under its own key (heads checks that).
+        let mut heads: std::collections::HashMap<String, MetadataRecord> =
+            self::heads(&text, &scope)?
+                .into_iter()
+                .map(|r| (layout::record_id(&r.key()), r))
+                .collect();
         let mut last: std::collections::HashMap<String, u64> = Default::default();
         for k in rows(get(&answer, "historyKeys"), "read")?.iter() {
             if let Some((record, version)) =
