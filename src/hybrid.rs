@@ -604,6 +604,18 @@ impl HybridService {
         self.after_many(outcome)
     }
 
+    /// [`HybridService::save_many_definitions`], answering also what
+    /// `answer` makes of the outcomes (see
+    /// [`MetadataService::save_many_answered`]).
+    pub async fn save_many_answered<T>(
+        &self,
+        items: Vec<crate::service::SaveDefinition>,
+        answer: impl FnOnce(&[SaveOutcome]) -> T,
+    ) -> Result<(HybridWrite<Vec<SaveOutcome>>, T)> {
+        let (outcome, answered) = self.db.save_many_answered(items, answer).await?;
+        Ok((self.after_many(outcome)?, answered))
+    }
+
     fn after_many(&self, outcome: Vec<SaveOutcome>) -> Result<HybridWrite<Vec<SaveOutcome>>> {
         let mut degraded = Vec::new();
         for o in &outcome {

@@ -578,6 +578,145 @@ async fn indexeddb_passes_the_store_contract() {
     .await;
 }
 
+/// A promise settled by a timer: awaiting it yields to the event loop,
+/// which ends an IndexedDB transaction with nothing left to do.
+async fn next_task() {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback(&resolve)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_writes_hold_one_transaction_from_read_to_commit() {
+    use objectstack_metadata::store::{hold, Change, Expect, HeldError};
+    let ns = unique("held");
+    let idb = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let store: Rc<dyn Store> = idb.clone();
+    let svc = service(Rc::clone(&store));
+    // Every kind of write, one and many (40 of one type: read by range).
+    svc.save("view", "a", json!({"n": 1}), SaveOptions::default())
+        .await
+        .unwrap();
+    svc.save("view", "a", json!({"n": 2}), SaveOptions::default())
+        .await
+        .unwrap();
+    let items: Vec<SaveItem> = (0..40)
+        .map(|i| SaveItem {
+            type_name: "app".into(),
+            name: format!("app_{i:02}"),
+            data: json!({"i": i}),
+            options: SaveOptions::default(),
+        })
+        .collect();
+    svc.save_many(items).await.unwrap();
+    let same = svc
+        .save("view", "a", json!({"n": 2}), SaveOptions::default())
+        .await
+        .unwrap();
+    assert!(!same.changed);
+    svc.delete("view", "a", ChangeOptions::default())
+        .await
+        .unwrap();
+    svc.purge("app", "app_07", ChangeOptions::default())
+        .await
+        .unwrap();
+    let guarded = SaveOptions {
+        expected_version: Some(7),
+        ..SaveOptions::default()
+    };
+    let refused = svc
+        .save("app", "app_01", json!({"i": 99}), guarded)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "CONFLICT");
+    // Six writes committed in a held transaction, none planned twice; the
+    // refused one wrote nothing.
+    assert_eq!(idb.held_writes(), (6, 0));
+    let log: Vec<u64> = store
+        .changes(None, &ChangeQuery::since(0))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(log, (1..=44).collect::<Vec<u64>>());
+    assert_eq!(store.last_sequence(None).await.unwrap(), 44);
+    let versions: Vec<u64> = store
+        .history(&RecordKey::new(None, "view", "a"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.version)
+        .collect();
+    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(
+        svc.load("app", "app_01").await.unwrap().unwrap().value(),
+        &json!({"i": 1})
+    );
+
+    // A hold the writer leaves over a task has ended: its first write is
+    // Lost (the writer plans again), and nothing is written.
+    let key = RecordKey::new(None, "view", "lost");
+    let mut holding = hold(&*store, None, std::slice::from_ref(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .holding;
+    next_task().await;
+    let change = Change::Put {
+        record: contract::record(None, "view", "lost", 1, json!({})),
+        expect: Expect::Absent,
+    };
+    assert!(matches!(
+        holding.write(vec![(0, change.clone())]),
+        Err(HeldError::Lost)
+    ));
+    drop(holding);
+    assert_eq!(idb.held_writes(), (6, 1));
+    assert!(store.get(&key).await.unwrap().is_none());
+
+    // Changes the hold did not read as they are are refused before the
+    // store sees them; a hold dropped unfinished writes nothing.
+    let mut holding = hold(&*store, None, std::slice::from_ref(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .holding;
+    let other = Change::Put {
+        record: contract::record(None, "view", "other", 1, json!({})),
+        expect: Expect::Absent,
+    };
+    let stale = Change::Put {
+        record: contract::record(None, "view", "lost", 2, json!({})),
+        expect: Expect::Version(1),
+    };
+    let e = holding.write(vec![(0, other)]).unwrap_err();
+    assert!(
+        matches!(e, HeldError::Failed(ref e) if e.code() == "VALIDATION"),
+        "{e:?}"
+    );
+    let e = holding.write(vec![(0, stale)]).unwrap_err();
+    assert!(
+        matches!(e, HeldError::Failed(ref e) if e.code() == "CONFLICT"),
+        "{e:?}"
+    );
+    holding.write(vec![(0, change.clone())]).unwrap();
+    let e = holding.write(vec![(0, change)]).unwrap_err();
+    assert!(
+        matches!(e, HeldError::Failed(ref e) if e.code() == "VALIDATION"),
+        "{e:?}"
+    );
+    drop(holding);
+    assert!(store.get(&key).await.unwrap().is_none());
+    assert_eq!(store.last_sequence(None).await.unwrap(), 44);
+    drop((svc, store, idb));
+    delete_database(&ns).await;
+}
+
 #[wasm_bindgen_test]
 async fn local_storage_passes_the_store_contract() {
     run_all(&LocalStorages).await;

@@ -2,7 +2,10 @@
 //! writer committed in between (the store refuses a change whose
 //! expectation no longer holds). A plain save therefore never loses a
 //! concurrent update and never duplicates a version; a guarded one is
-//! checked again against what the other writer left.
+//! checked again against what the other writer left. Where the store can
+//! hold a write from its read to its commit (IndexedDB), the writes are
+//! planned once against what the hold read and handed to the store in
+//! pieces as they are planned.
 
 use serde_json::Value;
 
@@ -15,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
 use crate::key::RecordKey;
 use crate::record::{MetadataRecord, Operation};
-use crate::store::{Batch, Change};
+use crate::store::{Batch, Change, Current, HeldError};
 use crate::validate;
 use std::collections::HashSet;
 
@@ -29,6 +32,64 @@ pub const MAX_WRITE_ATTEMPTS: usize = 64;
 /// Most read-plan-commit rounds of one write in all, whatever moved: a
 /// bound for a record that other writers never stop changing.
 pub const MAX_WRITE_ROUNDS: usize = 4096;
+
+/// Changes handed to a held write at a time: small enough that the store
+/// starts writing soon after the hold, large enough that the crossings
+/// do not count.
+const HELD_PIECE: usize = 512;
+
+/// Why planning or a held write stopped.
+enum Stop {
+    /// The hold ended before anything was written: plan and commit again
+    /// conditionally.
+    Lost,
+    /// The write at this index failed.
+    At(usize, Error),
+}
+
+impl Stop {
+    /// As the write loop reports it (a read-plan-commit round never
+    /// loses a hold).
+    fn at(self) -> (usize, Error) {
+        match self {
+            Stop::At(index, e) => (index, e),
+            Stop::Lost => (
+                0,
+                Error::Storage {
+                    message: "a write lost a hold it never had".into(),
+                },
+            ),
+        }
+    }
+}
+
+/// What one write comes to against what was read: `CONFLICT` unless the
+/// head meets its guard, else its plan.
+fn plan_write(ctx: &Context<'_>, w: &Prepared, current: &Current) -> Result<Plan> {
+    plan::check_guard(&w.key, current.record.as_ref(), w.guard())?;
+    plan::plan(ctx, &w.key, current, &w.intent)
+}
+
+/// The index of the write a commit's error is about: the record of a
+/// conflict, else the first.
+fn blame(writes: &[Prepared], e: &Error) -> usize {
+    writes
+        .iter()
+        .position(|w| matches!(e, Error::Conflict { key, .. } if **key == w.key))
+        .unwrap_or(0)
+}
+
+/// The plans as done, the changes written numbered by their events.
+fn done(plans: Vec<Plan>, events: Vec<ChangeEvent>) -> Vec<Done> {
+    let mut seqs = events.into_iter().map(|e| e.sequence);
+    plans
+        .into_iter()
+        .map(|p| match p {
+            Plan::Unchanged(r) => Done::Unchanged(r),
+            Plan::Write(c) => Done::Written(c, seqs.next().unwrap_or(0)),
+        })
+        .collect()
+}
 
 /// A validated write of one record, ready to plan.
 struct Prepared {
@@ -133,14 +194,30 @@ impl MetadataService {
         })
     }
 
-    /// Commits the writes all-or-nothing, planning them again against a
-    /// fresh read while a concurrent writer keeps winning. `Err` carries the
-    /// index of the write that failed, for batch errors.
+    /// Commits the writes all-or-nothing: in one held write where the
+    /// store can hold one, else planning them again against a fresh read
+    /// while a concurrent writer keeps winning. Hands what was done to
+    /// `answer`, once: a held write before the commit completes (the store
+    /// is still writing; what it made of them is dropped if the commit
+    /// fails), others after. `Err` carries the index of the write that
+    /// failed, for batch errors. (Not generic: one copy of the write loop
+    /// in the module.)
     async fn commit_all(
         &self,
         writes: &[Prepared],
-    ) -> std::result::Result<Vec<Done>, (usize, Error)> {
+        answer: &mut dyn FnMut(Vec<Done>),
+    ) -> std::result::Result<(), (usize, Error)> {
         let keys: Vec<RecordKey> = writes.iter().map(|w| w.key.clone()).collect();
+        let held = crate::store::hold(&*self.store, self.tenant_id.as_deref(), &keys)
+            .await
+            .map_err(|e| (0, e))?;
+        if let Some(held) = held {
+            match self.commit_held(writes, held, answer).await {
+                Err(Stop::Lost) => {}
+                Err(Stop::At(index, e)) => return Err((index, e)),
+                Ok(()) => return Ok(()),
+            }
+        }
         let (mut rounds, mut stalled) = (0, 0);
         let mut last_read: Option<Vec<u64>> = None;
         loop {
@@ -153,50 +230,87 @@ impl MetadataService {
                 stalled += 1;
             }
             last_read = Some(versions);
-            let now = self.now();
-            let ctx = self.context(&now);
-            let mut plans = Vec::with_capacity(writes.len());
             let mut batch = Batch::new(self.tenant_id.as_deref());
-            for (i, (w, current)) in writes.iter().zip(&read).enumerate() {
-                plan::check_guard(&w.key, current.record.as_ref(), w.guard())
-                    .map_err(|e| (i, e))?;
-                let planned = plan::plan(&ctx, &w.key, current, &w.intent).map_err(|e| (i, e))?;
-                if let Plan::Write(change) = &planned {
-                    batch.push(change.clone());
-                }
-                plans.push(planned);
-            }
+            let plans = self
+                .plan_all(writes, &read, &mut |_, change| {
+                    batch.push(change);
+                    Ok(())
+                })
+                .map_err(Stop::at)?;
             match self.store.commit(batch).await {
                 Ok(events) => {
-                    let mut seqs = events.into_iter().map(|e| e.sequence);
-                    return Ok(plans
-                        .into_iter()
-                        .map(|p| match p {
-                            Plan::Unchanged(r) => Done::Unchanged(r),
-                            Plan::Write(c) => Done::Written(c, seqs.next().unwrap_or(0)),
-                        })
-                        .collect());
+                    answer(done(plans, events));
+                    return Ok(());
                 }
                 Err(Error::Conflict { .. })
                     if stalled < MAX_WRITE_ATTEMPTS && rounds < MAX_WRITE_ROUNDS =>
                 {
                     continue
                 }
-                Err(e @ Error::Conflict { .. }) => {
-                    let index = writes
-                        .iter()
-                        .position(|w| matches!(&e, Error::Conflict { key, .. } if **key == w.key))
-                        .unwrap_or(0);
-                    return Err((index, e));
-                }
-                Err(e) => return Err((0, e)),
+                Err(e) => return Err((blame(writes, &e), e)),
             }
         }
     }
 
+    /// Plans each write against what was read, handing each change to
+    /// `changed` as it is planned; the plans.
+    fn plan_all(
+        &self,
+        writes: &[Prepared],
+        read: &[Current],
+        changed: &mut dyn FnMut(usize, Change) -> std::result::Result<(), Stop>,
+    ) -> std::result::Result<Vec<Plan>, Stop> {
+        let now = self.now();
+        let ctx = self.context(&now);
+        let mut plans = Vec::with_capacity(writes.len());
+        for (i, (w, current)) in writes.iter().zip(read).enumerate() {
+            let planned = plan_write(&ctx, w, current).map_err(|e| Stop::At(i, e))?;
+            if let Plan::Write(change) = &planned {
+                changed(i, change.clone())?;
+            }
+            plans.push(planned);
+        }
+        Ok(plans)
+    }
+
+    /// Plans the writes against what the hold read and hands them to the
+    /// store in pieces as they are planned, so the store writes the first
+    /// while the rest are planned; then commits. No `await` before the
+    /// commit (see [`crate::store::Held`]).
+    async fn commit_held(
+        &self,
+        writes: &[Prepared],
+        held: crate::store::hold::Hold<'_>,
+        answer: &mut dyn FnMut(Vec<Done>),
+    ) -> std::result::Result<(), Stop> {
+        let crate::store::hold::Hold {
+            current,
+            mut holding,
+        } = held;
+        let mut piece = Vec::new();
+        let mut hand_over = |piece: Vec<(usize, Change)>| {
+            holding.write(piece).map_err(|e| match e {
+                HeldError::Lost => Stop::Lost,
+                HeldError::Failed(e) => Stop::At(blame(writes, &e), e),
+            })
+        };
+        let plans = self.plan_all(writes, &current, &mut |i, change| {
+            piece.push((i, change));
+            if piece.len() < HELD_PIECE {
+                return Ok(());
+            }
+            hand_over(std::mem::take(&mut piece))
+        })?;
+        if !piece.is_empty() {
+            hand_over(piece)?;
+        }
+        answer(done(plans, holding.events()));
+        holding.commit().await.map_err(|e| Stop::At(0, e))
+    }
+
     async fn write_one(&self, prepared: Prepared) -> Result<Done> {
-        let mut done = self
-            .commit_all(std::slice::from_ref(&prepared))
+        let mut done = Vec::new();
+        self.commit_all(std::slice::from_ref(&prepared), &mut |d| done = d)
             .await
             .map_err(|(_, e)| e)?;
         done.pop().ok_or_else(|| Error::Storage {
@@ -267,6 +381,40 @@ impl MetadataService {
         &self,
         items: Vec<SaveDefinition>,
     ) -> Result<Vec<SaveOutcome>> {
+        let (outcomes, ()) = self.save_many_answered(items, |_| ()).await?;
+        Ok(outcomes)
+    }
+
+    /// [`MetadataService::save_many_definitions`], answering also what
+    /// `answer` makes of the outcomes. A store that holds its write calls
+    /// it while the commit is still under way (an answer for JavaScript is
+    /// built while IndexedDB writes), and what it made is dropped if the
+    /// commit fails.
+    pub async fn save_many_answered<T>(
+        &self,
+        items: Vec<SaveDefinition>,
+        answer: impl FnOnce(&[SaveOutcome]) -> T,
+    ) -> Result<(Vec<SaveOutcome>, T)> {
+        let mut answer = Some(answer);
+        let mut answered = None;
+        let outcomes = self
+            .save_many_with(items, &mut |outcomes| {
+                answered = answer.take().map(|answer| answer(outcomes));
+            })
+            .await?;
+        let answered = answered.ok_or_else(|| Error::Storage {
+            message: "a batch was committed without its outcomes".into(),
+        })?;
+        Ok((outcomes, answered))
+    }
+
+    /// [`MetadataService::save_many_answered`], not generic: one copy in
+    /// the module.
+    async fn save_many_with(
+        &self,
+        items: Vec<SaveDefinition>,
+        answer: &mut dyn FnMut(&[SaveOutcome]),
+    ) -> Result<Vec<SaveOutcome>> {
         let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
         let mut seen = HashSet::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
@@ -284,12 +432,19 @@ impl MetadataService {
             prepared.push(p);
         }
         if prepared.is_empty() {
+            answer(&[]);
             return Ok(Vec::new());
         }
-        match self.commit_all(&prepared).await {
-            Ok(done) => done.into_iter().map(Done::outcome).collect(),
-            Err((index, e)) => Err(Error::batch(index, prepared[index].key.clone(), e)),
-        }
+        let mut outcomes = Ok(Vec::new());
+        self.commit_all(&prepared, &mut |done| {
+            outcomes = done.into_iter().map(Done::outcome).collect();
+            if let Ok(outcomes) = &outcomes {
+                answer(outcomes);
+            }
+        })
+        .await
+        .map_err(|(index, e)| Error::batch(index, prepared[index].key.clone(), e))?;
+        outcomes
     }
 
     /// Soft-deletes (type, name): `is_active` becomes false in a new version.

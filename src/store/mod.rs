@@ -32,6 +32,13 @@
 //! head), [`Store::changes`] the scope's change log (heads and archived
 //! versions after a sequence number), [`Store::last_sequence`].
 //!
+//! A store that can keep one write transaction open from a writer's read
+//! to its commit offers [`Store::hold`] (see [`mod@hold`]): the writer plans
+//! against what the hold read and hands it the changes as it plans them,
+//! and nothing else writes in between, so nothing is checked twice. Other
+//! stores answer `None` and writers plan against [`Store::read_current`]
+//! and commit conditionally.
+//!
 //! Every store owns a [`Feed`] on which [`Store::commit`] announces what it
 //! committed, and on which embedders announce changes committed elsewhere
 //! (another tab, another process), so every service on the store learns of
@@ -43,6 +50,7 @@
 pub mod auto;
 pub mod codec;
 pub mod feed;
+pub mod hold;
 pub mod kv;
 pub mod layout;
 mod lock;
@@ -50,6 +58,7 @@ mod memory;
 
 pub use auto::{choose_auto, AutoChoice, Backend, Opener};
 pub use feed::{Feed, Follower, Origin, SubscriptionId};
+pub use hold::{hold, Held, HeldError, Holding};
 pub use kv::{KvBackend, KvOp, KvStore};
 pub use memory::MemoryStore;
 
@@ -297,6 +306,10 @@ impl Current {
     }
 }
 
+/// What [`Store::hold`] answers: the current state of each key held, the
+/// sequence number the first change written will get, and the open write.
+pub type HeldRead<'a> = (Vec<Current>, u64, Box<dyn Held + 'a>);
+
 /// A metadata storage backend (see the module documentation for the
 /// contract).
 ///
@@ -339,6 +352,21 @@ pub trait Store {
             out.push(Current::of(self.get(key).await?, || self.history(key)).await?);
         }
         Ok(out)
+    }
+
+    /// Reads what `keys` (every one of the scope `tenant_id`) hold, as
+    /// [`Store::read_current`] does, inside a write transaction it keeps
+    /// open for the writer, so that nothing else writes until the writer
+    /// commits or drops it (see [`mod@hold`]). `None`, the default, when the
+    /// store cannot: writers then plan against `read_current` and commit
+    /// conditionally. Writers call [`hold()`], which checks their changes.
+    async fn hold(
+        &self,
+        tenant_id: Option<&str>,
+        keys: &[RecordKey],
+    ) -> Result<Option<HeldRead<'_>>> {
+        let _ = (tenant_id, keys);
+        Ok(None)
     }
 
     /// Every head of one scope (`None` = global), optionally of one type,
@@ -408,6 +436,13 @@ impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
     }
     async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
         (**self).read_current(keys).await
+    }
+    async fn hold(
+        &self,
+        tenant_id: Option<&str>,
+        keys: &[RecordKey],
+    ) -> Result<Option<HeldRead<'_>>> {
+        (**self).hold(tenant_id, keys).await
     }
     async fn list(
         &self,

@@ -1,8 +1,10 @@
 // JavaScript half of the IndexedDB store: every request of an operation is
 // issued, and its results used, inside request callbacks, so a transaction
 // never goes inactive between reading and writing (what the conditional
-// commit needs). Rows are built and decoded by the Rust half; this file only
-// moves them. The object stores, keys and row shapes:
+// commit needs). A held write (idbHold) keeps its transaction open for
+// the Rust half, which plans in the promise reactions of its last read
+// and writes before yielding. Rows are built and decoded by the Rust half;
+// this file only moves them. The object stores, keys and row shapes:
 //
 //   records   key: <storage key>            { key, tenant, version, seq, json }
 //             index: tenant_seq [tenant, seq] (change log)
@@ -170,24 +172,114 @@ export async function idbHistory(db, key, lower, upper) {
   return { head: pack(head ? [head] : []), archived: pack(archived) };
 }
 
-// What a writer reads, in one transaction, as the plan (JSON text) says:
-// `{ gets: [key], ranges: [[lower, upper]], histories: [[lower, upper]] }`:
-// head rows by key and by key range, and the keys of archived versions.
-// Resolves to `{ rows, historyKeys }`.
-export async function idbReadCurrent(db, planText) {
-  const plan = JSON.parse(planText);
-  const tx = db.transaction(['records', 'history'], 'readonly');
+// Issues the reads of a writer's plan (`{ gets: [key], ranges: [[lower,
+// upper]], histories: [[lower, upper]] }`: head rows by key and by key
+// range, and the keys of archived versions) in `tx`; the rows found go to
+// `rows`, the history keys to `historyKeys`. Resolves when all are read.
+function readPlan(tx, plan, rows, historyKeys) {
   const records = tx.objectStore('records');
   const history = tx.objectStore('history');
-  const rows = [];
-  const historyKeys = [];
-  const pending = [
+  return Promise.all([
     ...plan.gets.map((key) => settle(records.get(key)).then((row) => { if (row) rows.push(row); })),
     ...plan.ranges.map((r) => settle(records.getAll(range(r))).then((found) => { for (const row of found) rows.push(row); })),
     ...plan.histories.map((r) => settle(history.getAllKeys(range(r))).then((keys) => { for (const k of keys) historyKeys.push(k); })),
-  ];
-  await Promise.all(pending);
+  ]);
+}
+
+// What a writer reads, in one transaction, as the plan (JSON text) says
+// (see readPlan). Resolves to `{ rows, historyKeys }`.
+export async function idbReadCurrent(db, planText) {
+  const tx = db.transaction(['records', 'history'], 'readonly');
+  const rows = [];
+  const historyKeys = [];
+  await readPlan(tx, JSON.parse(planText), rows, historyKeys);
   return { rows: pack(rows), historyKeys };
+}
+
+// A write held from its read to its commit: reads as idbReadCurrent does,
+// and the scope's counter, in a readwrite transaction that stays open for
+// the writer. Resolves, inside the last read's callback (so the writer,
+// running in the microtasks after it, finds the transaction active), to
+// `{ rows, historyKeys, firstSeq, held }`: `held` is what idbHeldWrite
+// and idbHeldFinish take. Nothing else writes until it commits.
+export function idbHold(db, planText, scope) {
+  const plan = JSON.parse(planText);
+  const tx = db.transaction(STORES, 'readwrite');
+  const held = {
+    tx,
+    scope,
+    next: 0,
+    written: 0,
+    heads: new Map(),
+    done: done(tx),
+  };
+  // A hold given up is aborted on purpose; finish reports the others.
+  held.done.catch(() => {});
+  const rows = [];
+  const historyKeys = [];
+  const read = readPlan(tx, plan, rows, historyKeys);
+  // Requests of a transaction complete in order: the counter's, issued
+  // last, completes after every read.
+  const counter = tx.objectStore('counters').get(scope);
+  return new Promise((resolve, reject) => {
+    held.done.catch(reject);
+    read.catch(reject);
+    counter.onsuccess = () => {
+      for (const row of rows) held.heads.set(row.key, row);
+      held.next = (counter.result ? counter.result.seq : 0) + 1;
+      resolve({ rows: pack(rows), historyKeys, firstSeq: held.next, held });
+    };
+  });
+}
+
+// Writes changes into a held transaction, at the scope's next sequence
+// numbers, without waiting: the batch (JSON text) is idbCommit's, without
+// its expectations (the hold read what the writer planned against) and
+// with the texts as idbCommit takes them. Throws what the transaction
+// throws (TransactionInactiveError when it ended before the writer came).
+export function idbHeldWrite(held, batchText, texts) {
+  const batch = withTexts(JSON.parse(batchText), texts);
+  const records = held.tx.objectStore('records');
+  const history = held.tx.objectStore('history');
+  const first = held.next;
+  batch.changes.forEach((c, i) => {
+    if (c.head) {
+      c.head.seq = first + i;
+      records.put(c.head);
+    } else {
+      records.delete(c.key);
+    }
+  });
+  batch.changes.forEach((c, i) => {
+    const old = held.heads.get(c.key);
+    if (old) {
+      history.add(archived(c.archive, old));
+      held.heads.delete(c.key);
+    }
+    if (c.tombstone) {
+      c.tombstone.seq = first + i;
+      history.add(c.tombstone);
+    }
+  });
+  held.next = first + batch.changes.length;
+  held.written += batch.changes.length;
+  // With every piece, so that whatever commits, the counter agrees.
+  held.tx.objectStore('counters').put({ key: held.scope, seq: held.next - 1 });
+}
+
+// Commits a held write: resolves when the transaction completes, rejects
+// with its error.
+export function idbHeldFinish(held) {
+  return held.done;
+}
+
+// Gives up a held write: nothing it wrote is kept.
+export function idbHeldAbort(held) {
+  try {
+    held.tx.abort();
+  } catch {
+    // Already over.
+  }
 }
 
 // A scope's change log after `since`: head and archived rows with a higher
@@ -210,6 +302,22 @@ export async function idbLastSequence(db, scope) {
   return row ? row.seq : 0;
 }
 
+// The batch with each row's text in place of its length (see idbCommit).
+function withTexts(batch, texts) {
+  let at = 0;
+  for (const c of batch.changes) {
+    const row = c.head ?? c.tombstone;
+    const end = at + row.json;
+    row.json = texts.slice(at, end);
+    at = end;
+  }
+  if (at !== texts.length) throw new Error('the batch does not account for its texts');
+  return batch;
+}
+
+// The history row of a replaced head, moved under `key` as it was.
+const archived = (key, old) => ({ key, tenant: old.tenant, version: old.version, seq: old.seq, json: old.json, head: 1 });
+
 // Applies a batch in one readwrite transaction: checks every expectation
 // against the heads as they are inside the transaction, takes the scope's
 // next sequence numbers, archives replaced heads (add: never over an
@@ -224,15 +332,7 @@ export async function idbLastSequence(db, scope) {
 // Resolves with { firstSeq } or { conflict: { index, found } } (nothing
 // written); rejects with the transaction's error.
 export async function idbCommit(db, batchText, texts) {
-  const batch = JSON.parse(batchText);
-  let at = 0;
-  for (const c of batch.changes) {
-    const row = c.head ?? c.tombstone;
-    const end = at + row.json;
-    row.json = texts.slice(at, end);
-    at = end;
-  }
-  if (at !== texts.length) throw new Error('the batch does not account for its texts');
+  const batch = withTexts(JSON.parse(batchText), texts);
   const tx = db.transaction(STORES, 'readwrite');
   const records = tx.objectStore('records');
   const history = tx.objectStore('history');
@@ -288,7 +388,7 @@ export async function idbCommit(db, batchText, texts) {
     batch.changes.forEach((c, i) => {
       const old = heads[i];
       if (old) {
-        history.add({ key: c.archive, tenant: old.tenant, version: old.version, seq: old.seq, json: old.json, head: 1 });
+        history.add(archived(c.archive, old));
       }
       if (c.tombstone) {
         c.tombstone.seq = firstSeq + i;

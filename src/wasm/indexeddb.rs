@@ -14,7 +14,15 @@
 //! The requests live in `idb.js`: each operation issues its requests, and
 //! uses their results, inside request callbacks, so a commit reads the heads
 //! and the counter, checks every expectation and writes in one readwrite
-//! transaction that never goes inactive in between. A closed or lost
+//! transaction that never goes inactive in between. A service's write holds
+//! one readwrite transaction from its read to its commit
+//! ([`Store::hold`], `idbHold`): the read resolves inside its last
+//! callback, the writer plans in the promise reactions that follow while
+//! the transaction is still active, and hands the rows over in pieces as
+//! it plans them, so IndexedDB writes the first while the rest are planned
+//! (and the answer is built while the commit completes). A browser that
+//! ended the transaction before the first piece loses the hold, and the
+//! writer plans again and commits conditionally (`idbCommit`). A closed or lost
 //! connection is reopened once per call. A `QuotaExceededError`, also when
 //! it arrives as the transaction's `AbortError`, is `QUOTA_EXCEEDED`; the
 //! aborted transaction wrote nothing. Schema version 3 upgrades a version 1
@@ -24,7 +32,7 @@
 //! ([`Bucket`]): its own quota and eviction, apart from the rest of the
 //! origin's data, where the browser has the Storage Buckets API.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use async_trait::async_trait;
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -39,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::events::{ChangeEvent, ChangeQuery};
 use crate::key::RecordKey;
 use crate::record::{HistoryEntry, MetadataRecord};
-use crate::store::{codec, layout, Batch, Change, Current, Feed, Store};
+use crate::store::{codec, layout, Batch, Change, Current, Feed, Held, HeldError, HeldRead, Store};
 
 #[wasm_bindgen(module = "/src/wasm/idb.js")]
 extern "C" {
@@ -61,6 +69,15 @@ extern "C" {
     fn idb_last_sequence(db: &IdbDatabase, scope: &str) -> Promise;
     #[wasm_bindgen(js_name = idbCommit)]
     fn idb_commit(db: &IdbDatabase, batch: &str, texts: &str) -> Promise;
+    #[wasm_bindgen(js_name = idbHold)]
+    fn idb_hold(db: &IdbDatabase, plan: &str, scope: &str) -> Promise;
+    #[wasm_bindgen(catch, js_name = idbHeldWrite)]
+    fn idb_held_write(held: &JsValue, batch: &str, texts: &str)
+        -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(js_name = idbHeldFinish)]
+    fn idb_held_finish(held: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = idbHeldAbort)]
+    fn idb_held_abort(held: &JsValue);
 }
 
 /// Schema version of the database (what `idb.js` creates or upgrades to).
@@ -73,6 +90,10 @@ pub struct IndexedDbStore {
     bucket: Option<String>,
     db: RefCell<Option<IdbDatabase>>,
     feed: Feed,
+    /// Held writes committed, and holds lost before their first write
+    /// (see [`IndexedDbStore::held_writes`]).
+    held_commits: Cell<u64>,
+    lost_holds: Cell<u64>,
 }
 
 /// A Storage Bucket to keep the database in: `navigator.storageBuckets`'
@@ -283,7 +304,8 @@ struct StoredRow<'a> {
 fn write_batch(
     out: &mut String,
     texts: &mut String,
-    batch: &Batch,
+    tenant_id: Option<&str>,
+    changes: &[Change],
     absent: &[(String, String, Vec<usize>)],
     gets: &[usize],
 ) -> Result<()> {
@@ -299,9 +321,9 @@ fn write_batch(
         out.push(']');
     };
     out.push_str("{\"scope\":");
-    write_str(out, &layout::counter_id(batch.tenant_id.as_deref()));
+    write_str(out, &layout::counter_id(tenant_id));
     out.push_str(",\"changes\":[");
-    for (i, change) in batch.changes.iter().enumerate() {
+    for (i, change) in changes.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -513,6 +535,131 @@ fn rows(value: JsValue, what: &str) -> Result<Array> {
     }
 }
 
+/// What a writer of `keys` reads (see `idbReadCurrent`).
+fn read_plan(keys: &[RecordKey]) -> ReadPlan {
+    let mut plan = ReadPlan::default();
+    for (prefix, members) in by_type(keys.iter().cloned().enumerate()) {
+        if members.len() >= RANGE_FROM {
+            // History keys start with the record's storage key, so one
+            // range covers the heads and one the archive of the type.
+            plan.ranges.push(prefix_bounds(prefix.clone()));
+            plan.histories.push(prefix_bounds(prefix));
+        } else {
+            for i in members {
+                plan.gets.push(layout::record_id(&keys[i]));
+                plan.histories
+                    .push(prefix_bounds(layout::history_id_prefix(&keys[i])));
+            }
+        }
+    }
+    plan
+}
+
+/// The current state of each of `keys` from what a read of its
+/// [`read_plan`] answered (`{ rows, historyKeys }`).
+fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
+    let scope = RecordKey::new(None, "*", "*");
+    let text = packed(get(answer, "rows"), "read")?;
+    // Each is stored under its own key (heads checks that).
+    let mut heads: std::collections::HashMap<String, MetadataRecord> = self::heads(&text, &scope)?
+        .into_iter()
+        .map(|r| (layout::record_id(&r.key()), r))
+        .collect();
+    let mut last: std::collections::HashMap<String, u64> = Default::default();
+    for k in rows(get(answer, "historyKeys"), "read")?.iter() {
+        if let Some((record, version)) = k.as_string().as_deref().and_then(layout::split_history_id)
+        {
+            let slot = last.entry(record.to_owned()).or_insert(0);
+            *slot = (*slot).max(version);
+        }
+    }
+    keys.iter()
+        .map(|key| {
+            let id = layout::record_id(key);
+            let record = match heads.remove(&id) {
+                Some(r) => Some(codec::check_record_at(r, key)?),
+                None => None,
+            };
+            let last_version = match &record {
+                Some(r) => r.version,
+                None => last.get(&id).copied().unwrap_or(0),
+            };
+            Ok(Current {
+                record,
+                last_version,
+            })
+        })
+        .collect()
+}
+
+/// A write transaction held open by [`IndexedDbStore::hold`]
+/// (`idbHold`); aborted when dropped unfinished.
+struct IdbHeld<'a> {
+    store: &'a IndexedDbStore,
+    handle: JsValue,
+    tenant_id: Option<String>,
+    written: bool,
+    finished: bool,
+}
+
+#[async_trait(?Send)]
+impl Held for IdbHeld<'_> {
+    fn write(&mut self, changes: &[Change]) -> std::result::Result<(), HeldError> {
+        let (mut text, mut texts) = (String::new(), String::new());
+        write_batch(
+            &mut text,
+            &mut texts,
+            self.tenant_id.as_deref(),
+            changes,
+            &[],
+            &[],
+        )?;
+        match idb_held_write(&self.handle, &text, &texts) {
+            Ok(()) => {
+                self.written = true;
+                Ok(())
+            }
+            // The transaction ended before the first write (a browser
+            // that does not keep it active through the writer's promise
+            // reactions): nothing was written.
+            Err(e)
+                if !self.written
+                    && matches!(
+                        thrown_name(&e).as_str(),
+                        "TransactionInactiveError" | "InvalidStateError"
+                    ) =>
+            {
+                self.store.lost_holds.set(self.store.lost_holds.get() + 1);
+                Err(HeldError::Lost)
+            }
+            Err(e) => Err(HeldError::Failed(idb_error(
+                "commit",
+                e.dyn_ref::<DomException>().cloned(),
+                &e,
+            ))),
+        }
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<()> {
+        self.finished = true;
+        JsFuture::from(idb_held_finish(&self.handle))
+            .await
+            .map_err(|e| idb_error("commit", e.dyn_ref::<DomException>().cloned(), &e))?;
+        self.store
+            .held_commits
+            .set(self.store.held_commits.get() + 1);
+        Ok(())
+    }
+}
+
+impl Drop for IdbHeld<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            idb_held_abort(&self.handle);
+        }
+    }
+}
+
 impl IndexedDbStore {
     /// The database name used for `namespace`.
     pub fn database_name(namespace: &str) -> String {
@@ -544,9 +691,19 @@ impl IndexedDbStore {
             bucket,
             db: RefCell::new(None),
             feed: Feed::new(),
+            held_commits: Cell::new(0),
+            lost_holds: Cell::new(0),
         };
         store.connect().await?;
         Ok(store)
+    }
+
+    /// How many held writes committed, and how many holds were lost
+    /// before their first write (their writes were then planned again
+    /// and committed conditionally): what a test checks to know that
+    /// writes hold their transaction here.
+    pub fn held_writes(&self) -> (u64, u64) {
+        (self.held_commits.get(), self.lost_holds.get())
     }
 
     /// The Storage Bucket holding the database, if not the default storage.
@@ -638,57 +795,35 @@ impl Store for IndexedDbStore {
     }
 
     async fn read_current(&self, keys: &[RecordKey]) -> Result<Vec<Current>> {
-        let mut plan = ReadPlan::default();
-        for (prefix, members) in by_type(keys.iter().cloned().enumerate()) {
-            if members.len() >= RANGE_FROM {
-                // History keys start with the record's storage key, so one
-                // range covers the heads and one the archive of the type.
-                plan.ranges.push(prefix_bounds(prefix.clone()));
-                plan.histories.push(prefix_bounds(prefix));
-            } else {
-                for i in members {
-                    plan.gets.push(layout::record_id(&keys[i]));
-                    plan.histories
-                        .push(prefix_bounds(layout::history_id_prefix(&keys[i])));
-                }
-            }
-        }
-        let text = codec::encode(&plan)?;
+        let text = codec::encode(&read_plan(keys))?;
         let answer = self.run("read", |db| idb_read_current(db, &text)).await?;
-        let scope = RecordKey::new(None, "*", "*");
-        let text = packed(get(&answer, "rows"), "read")?;
-        // Each is stored under its own key (heads checks that).
-        let mut heads: std::collections::HashMap<String, MetadataRecord> =
-            self::heads(&text, &scope)?
-                .into_iter()
-                .map(|r| (layout::record_id(&r.key()), r))
-                .collect();
-        let mut last: std::collections::HashMap<String, u64> = Default::default();
-        for k in rows(get(&answer, "historyKeys"), "read")?.iter() {
-            if let Some((record, version)) =
-                k.as_string().as_deref().and_then(layout::split_history_id)
-            {
-                let slot = last.entry(record.to_owned()).or_insert(0);
-                *slot = (*slot).max(version);
-            }
-        }
-        keys.iter()
-            .map(|key| {
-                let id = layout::record_id(key);
-                let record = match heads.remove(&id) {
-                    Some(r) => Some(codec::check_record_at(r, key)?),
-                    None => None,
-                };
-                let last_version = match &record {
-                    Some(r) => r.version,
-                    None => last.get(&id).copied().unwrap_or(0),
-                };
-                Ok(Current {
-                    record,
-                    last_version,
-                })
-            })
-            .collect()
+        current_of(&answer, keys)
+    }
+
+    async fn hold(
+        &self,
+        tenant_id: Option<&str>,
+        keys: &[RecordKey],
+    ) -> Result<Option<HeldRead<'_>>> {
+        let text = codec::encode(&read_plan(keys))?;
+        let scope = layout::counter_id(tenant_id);
+        let answer = self.run("read", |db| idb_hold(db, &text, &scope)).await?;
+        let held = IdbHeld {
+            store: self,
+            handle: get(&answer, "held"),
+            tenant_id: tenant_id.map(str::to_owned),
+            written: false,
+            finished: false,
+        };
+        let current = current_of(&answer, keys)?;
+        let first_seq = get(&answer, "firstSeq")
+            .as_f64()
+            .filter(|f| *f >= 1.0)
+            .map(|f| f as u64)
+            .ok_or_else(|| Error::Storage {
+                message: "IndexedDB hold answered no sequence number".into(),
+            })?;
+        Ok(Some((current, first_seq, Box::new(held))))
     }
 
     async fn list(
@@ -810,7 +945,14 @@ impl Store for IndexedDbStore {
         }
         let mut texts = String::new();
         let mut text = String::new();
-        write_batch(&mut text, &mut texts, batch, &absent, &gets)?;
+        write_batch(
+            &mut text,
+            &mut texts,
+            batch.tenant_id.as_deref(),
+            &batch.changes,
+            &absent,
+            &gets,
+        )?;
         let answer = self
             .run("commit", |db| idb_commit(db, &text, &texts))
             .await?;

@@ -304,7 +304,10 @@ impl JsMetadataService {
         promise(async move {
             let text = bounded_string_arg(&text, "text", super::boundary::MAX_ARG_BYTES)?;
             let definitions = save_items(&chain, &text)?;
-            outcomes_to_js(&chain.save_many_definitions(definitions).await?.outcome)
+            chain
+                .save_many_answered(definitions, outcomes_to_js)
+                .await?
+                .1
         })
     }
 
@@ -552,7 +555,10 @@ impl JsMetadataService {
             let text =
                 super::boundary::items_json_text(&items, "items", chain.database().tenant_id())?;
             let definitions = save_items(&chain, &text)?;
-            outcomes_to_js(&chain.save_many_definitions(definitions).await?.outcome)
+            chain
+                .save_many_answered(definitions, outcomes_to_js)
+                .await?
+                .1
         })
     }
 
