@@ -604,15 +604,15 @@ impl HybridService {
         self.after_many(outcome)
     }
 
-    /// [`HybridService::save_many_definitions`], answering also what
-    /// `answer` makes of the outcomes (see
-    /// [`MetadataService::save_many_answered`]).
-    pub async fn save_many_answered<T>(
+    /// [`MetadataService::save_texts_answered`]: a batch whose
+    /// definitions are still JSON text, answering also what `answer`
+    /// makes of the outcomes (files mirrored after, as for any batch).
+    pub async fn save_texts_answered<T>(
         &self,
-        items: Vec<crate::service::SaveDefinition>,
+        items: Vec<crate::service::SaveText>,
         answer: impl FnOnce(&[SaveOutcome]) -> T,
     ) -> Result<(HybridWrite<Vec<SaveOutcome>>, T)> {
-        let (outcome, answered) = self.db.save_many_answered(items, answer).await?;
+        let (outcome, answered) = self.db.save_texts_answered(items, answer).await?;
         Ok((self.after_many(outcome)?, answered))
     }
 

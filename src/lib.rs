@@ -50,7 +50,7 @@ pub use record::{HistoryEntry, MetadataRecord, Operation, Source};
 pub use registry::Registry;
 pub use service::{
     ChangeOptions, Guard, MetadataService, MirrorEntry, Mirrored, Replicated, SaveDefinition,
-    SaveItem, SaveOptions, SaveOutcome, ServiceBuilder,
+    SaveItem, SaveOptions, SaveOutcome, SaveText, ServiceBuilder,
 };
 pub use store::{
     Batch, Change, Current, Expect, Feed, Follower, KvBackend, KvOp, KvStore, MemoryStore, Origin,

@@ -681,3 +681,53 @@ fn events_carry_every_committed_change_in_order() {
         );
     });
 }
+
+#[test]
+fn batches_of_definition_texts_are_read_when_planned_and_all_or_nothing() {
+    block_on(async {
+        let svc = service();
+        let item = |name: &str, data: &str| SaveText {
+            type_name: "view".into(),
+            name: name.into(),
+            data: data.into(),
+            options: SaveOptions::default(),
+        };
+        // A refused text in the middle (not an object; not JSON): nothing
+        // is written, the error names its item, nothing is answered.
+        for bad in ["[1]", "{\"a\":", "{\"a\":\"\u{1}\"}"] {
+            let mut answered = false;
+            let err = svc
+                .save_texts_answered(
+                    vec![item("one", "{}"), item("bad", bad), item("two", "{}")],
+                    |_| answered = true,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "VALIDATION", "{bad}");
+            match &err {
+                Error::Batch { index, key, .. } => {
+                    assert_eq!((*index, key.name.as_str()), (1, "bad"))
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            assert!(!answered);
+        }
+        assert_eq!(svc.last_sequence().await.unwrap(), 0);
+        // Read as JSON text reads them: the same checksum as from a value,
+        // the answer made of the outcomes.
+        let (outcomes, versions) = svc
+            .save_texts_answered(
+                vec![item("one", "{\"b\":1,\"a\":[true]}"), item("two", "{}")],
+                |o| o.iter().map(|o| o.record.version).collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(versions, [1, 1]);
+        let expected = Definition::from_value(json!({"a": [true], "b": 1})).unwrap();
+        assert_eq!(outcomes[0].record.checksum, expected.checksum());
+        assert_eq!(
+            svc.load("view", "one").await.unwrap().unwrap().value(),
+            &json!({"b": 1, "a": [true]})
+        );
+    });
+}

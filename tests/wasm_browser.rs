@@ -636,6 +636,26 @@ async fn indexeddb_writes_hold_one_transaction_from_read_to_commit() {
     // Six writes committed in a held transaction, none planned twice; the
     // refused one wrote nothing.
     assert_eq!(idb.held_writes(), (6, 0));
+    // A definition refused after the first pieces went to IndexedDB: the
+    // transaction is aborted, nothing of the batch is kept.
+    let texts: Vec<SaveText> = (0..700)
+        .map(|i| SaveText {
+            type_name: "form".into(),
+            name: format!("f{i:03}"),
+            data: if i == 600 {
+                "[1]".into()
+            } else {
+                format!("{{\"i\":{i}}}")
+            },
+            options: SaveOptions::default(),
+        })
+        .collect();
+    let refused = svc.save_texts_answered(texts, |_| ()).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Batch { index: 600, .. }),
+        "{refused:?}"
+    );
+    assert!(store.list(None, Some("form")).await.unwrap().is_empty());
     let log: Vec<u64> = store
         .changes(None, &ChangeQuery::since(0))
         .await

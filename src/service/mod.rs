@@ -12,7 +12,9 @@ mod read;
 mod write;
 
 pub use mirror::{MirrorEntry, Mirrored, Replicated};
-pub use options::{ChangeOptions, Guard, SaveDefinition, SaveItem, SaveOptions, SaveOutcome};
+pub use options::{
+    ChangeOptions, Guard, SaveDefinition, SaveItem, SaveOptions, SaveOutcome, SaveText,
+};
 pub use read::Audience;
 pub use write::{MAX_WRITE_ATTEMPTS, MAX_WRITE_ROUNDS};
 

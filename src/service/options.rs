@@ -100,6 +100,21 @@ pub struct SaveDefinition {
     pub options: SaveOptions,
 }
 
+/// One item of [`super::MetadataService::save_texts_answered`]: a
+/// definition still as JSON text (a request body's), read (validated, its
+/// checksum computed) when its write is planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaveText {
+    /// Metadata type.
+    pub type_name: String,
+    /// Record name.
+    pub name: String,
+    /// The definition's JSON text.
+    pub data: String,
+    /// Per-item options.
+    pub options: SaveOptions,
+}
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaveOutcome {

@@ -9,7 +9,9 @@
 
 use serde_json::Value;
 
-use super::options::{ChangeOptions, Guard, SaveDefinition, SaveItem, SaveOptions, SaveOutcome};
+use super::options::{
+    ChangeOptions, Guard, SaveDefinition, SaveItem, SaveOptions, SaveOutcome, SaveText,
+};
 use super::plan::{self, Context, Intent, Plan};
 use super::MetadataService;
 use crate::access::Action;
@@ -67,15 +69,14 @@ impl Stop {
 /// head meets its guard, else its plan.
 fn plan_write(ctx: &Context<'_>, w: &Prepared, current: &Current) -> Result<Plan> {
     plan::check_guard(&w.key, current.record.as_ref(), w.guard())?;
-    plan::plan(ctx, &w.key, current, &w.intent)
+    plan::plan(ctx, &w.key, current, w.intent()?)
 }
 
 /// The index of the write a commit's error is about: the record of a
 /// conflict, else the first.
-fn blame(writes: &[Prepared], e: &Error) -> usize {
-    writes
-        .iter()
-        .position(|w| matches!(e, Error::Conflict { key, .. } if **key == w.key))
+fn blame(keys: &[RecordKey], e: &Error) -> usize {
+    keys.iter()
+        .position(|k| matches!(e, Error::Conflict { key, .. } if **key == *k))
         .unwrap_or(0)
 }
 
@@ -91,15 +92,64 @@ fn done(plans: Vec<Plan>, events: Vec<ChangeEvent>) -> Vec<Done> {
         .collect()
 }
 
+/// One item of a batch save: its definition read, or still JSON text.
+struct BatchItem {
+    type_name: String,
+    name: String,
+    data: std::result::Result<Definition, String>,
+    options: SaveOptions,
+}
+
 /// A validated write of one record, ready to plan.
 struct Prepared {
     key: RecordKey,
-    intent: Intent,
+    intent: Want,
     version: Option<u64>,
     checksum: Option<String>,
 }
 
+/// What a write wants: an intent, or a save whose definition is still
+/// JSON text, read (validated, its checksum computed) when it is first
+/// planned, so that a held write reads it while the store writes the
+/// changes planned before.
+enum Want {
+    Ready(Intent),
+    Unread(Box<Unread>),
+}
+
+/// A save whose definition is still text.
+struct Unread {
+    text: String,
+    tags: Option<Vec<String>>,
+    source: Option<crate::record::Source>,
+    owner: Option<String>,
+}
+
 impl Prepared {
+    /// Reads the definition of an unread save (once).
+    fn read(&mut self) -> Result<()> {
+        if let Want::Unread(unread) = &mut self.intent {
+            let data = Definition::from_json_text(std::mem::take(&mut unread.text))?;
+            self.intent = Want::Ready(Intent::Save {
+                data,
+                tags: unread.tags.take(),
+                source: unread.source,
+                owner: unread.owner.take(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The intent, once read.
+    fn intent(&self) -> Result<&Intent> {
+        match &self.intent {
+            Want::Ready(intent) => Ok(intent),
+            Want::Unread(_) => Err(Error::Storage {
+                message: format!("the definition of {} was planned unread", self.key),
+            }),
+        }
+    }
+
     fn guard(&self) -> Guard<'_> {
         Guard {
             version: self.version,
@@ -154,7 +204,7 @@ impl MetadataService {
         &self,
         type_name: &str,
         name: &str,
-        data: Definition,
+        data: std::result::Result<Definition, String>,
         options: &SaveOptions,
     ) -> Result<Prepared> {
         let key = self.own_key(type_name, name)?;
@@ -163,13 +213,22 @@ impl MetadataService {
             validate::label("owner", owner)?;
         }
         let tags = options.tags.as_deref().map(validate::tags).transpose()?;
+        let (source, owner) = (options.source, options.owner.clone());
         Ok(Prepared {
             key,
-            intent: Intent::Save {
-                data,
-                tags,
-                source: options.source,
-                owner: options.owner.clone(),
+            intent: match data {
+                Ok(data) => Want::Ready(Intent::Save {
+                    data,
+                    tags,
+                    source,
+                    owner,
+                }),
+                Err(text) => Want::Unread(Box::new(Unread {
+                    text,
+                    tags,
+                    source,
+                    owner,
+                })),
             },
             version: options.expected_version,
             checksum: options.expected_checksum.clone(),
@@ -188,7 +247,7 @@ impl MetadataService {
         self.check(action, type_name)?;
         Ok(Prepared {
             key,
-            intent,
+            intent: Want::Ready(intent),
             version: options.expected_version,
             checksum: options.expected_checksum.clone(),
         })
@@ -204,7 +263,7 @@ impl MetadataService {
     /// in the module.)
     async fn commit_all(
         &self,
-        writes: &[Prepared],
+        writes: &mut [Prepared],
         answer: &mut dyn FnMut(Vec<Done>),
     ) -> std::result::Result<(), (usize, Error)> {
         let keys: Vec<RecordKey> = writes.iter().map(|w| w.key.clone()).collect();
@@ -212,11 +271,14 @@ impl MetadataService {
             .await
             .map_err(|e| (0, e))?;
         if let Some(held) = held {
-            match self.commit_held(writes, held, answer).await {
+            match self.commit_held(writes, &keys, held, answer).await {
                 Err(Stop::Lost) => {}
                 Err(Stop::At(index, e)) => return Err((index, e)),
                 Ok(()) => return Ok(()),
             }
+        }
+        for (i, w) in writes.iter_mut().enumerate() {
+            w.read().map_err(|e| (i, e))?;
         }
         let (mut rounds, mut stalled) = (0, 0);
         let mut last_read: Option<Vec<u64>> = None;
@@ -247,23 +309,25 @@ impl MetadataService {
                 {
                     continue
                 }
-                Err(e) => return Err((blame(writes, &e), e)),
+                Err(e) => return Err((blame(&keys, &e), e)),
             }
         }
     }
 
-    /// Plans each write against what was read, handing each change to
-    /// `changed` as it is planned; the plans.
+    /// Plans each write against what was read (reading its definition
+    /// first if it is still text), handing each change to `changed` as it
+    /// is planned; the plans.
     fn plan_all(
         &self,
-        writes: &[Prepared],
+        writes: &mut [Prepared],
         read: &[Current],
         changed: &mut dyn FnMut(usize, Change) -> std::result::Result<(), Stop>,
     ) -> std::result::Result<Vec<Plan>, Stop> {
         let now = self.now();
         let ctx = self.context(&now);
         let mut plans = Vec::with_capacity(writes.len());
-        for (i, (w, current)) in writes.iter().zip(read).enumerate() {
+        for (i, (w, current)) in writes.iter_mut().zip(read).enumerate() {
+            w.read().map_err(|e| Stop::At(i, e))?;
             let planned = plan_write(&ctx, w, current).map_err(|e| Stop::At(i, e))?;
             if let Plan::Write(change) = &planned {
                 changed(i, change.clone())?;
@@ -279,7 +343,8 @@ impl MetadataService {
     /// commit (see [`crate::store::Held`]).
     async fn commit_held(
         &self,
-        writes: &[Prepared],
+        writes: &mut [Prepared],
+        keys: &[RecordKey],
         held: crate::store::hold::Hold<'_>,
         answer: &mut dyn FnMut(Vec<Done>),
     ) -> std::result::Result<(), Stop> {
@@ -291,7 +356,7 @@ impl MetadataService {
         let mut hand_over = |piece: Vec<(usize, Change)>| {
             holding.write(piece).map_err(|e| match e {
                 HeldError::Lost => Stop::Lost,
-                HeldError::Failed(e) => Stop::At(blame(writes, &e), e),
+                HeldError::Failed(e) => Stop::At(blame(keys, &e), e),
             })
         };
         let plans = self.plan_all(writes, &current, &mut |i, change| {
@@ -310,7 +375,8 @@ impl MetadataService {
 
     async fn write_one(&self, prepared: Prepared) -> Result<Done> {
         let mut done = Vec::new();
-        self.commit_all(std::slice::from_ref(&prepared), &mut |d| done = d)
+        let mut prepared = prepared;
+        self.commit_all(std::slice::from_mut(&mut prepared), &mut |d| done = d)
             .await
             .map_err(|(_, e)| e)?;
         done.pop().ok_or_else(|| Error::Storage {
@@ -347,7 +413,7 @@ impl MetadataService {
         data: Definition,
         options: SaveOptions,
     ) -> Result<SaveOutcome> {
-        let prepared = self.prepare_save(type_name, name, data, &options)?;
+        let prepared = self.prepare_save(type_name, name, Ok(data), &options)?;
         self.write_one(prepared).await?.outcome()
     }
 
@@ -395,6 +461,38 @@ impl MetadataService {
         items: Vec<SaveDefinition>,
         answer: impl FnOnce(&[SaveOutcome]) -> T,
     ) -> Result<(Vec<SaveOutcome>, T)> {
+        let items = items.into_iter().map(|i| BatchItem {
+            type_name: i.type_name,
+            name: i.name,
+            data: Ok(i.data),
+            options: i.options,
+        });
+        self.answered(items.collect(), answer).await
+    }
+
+    /// [`MetadataService::save_many_answered`] of definitions that are
+    /// still JSON text: each is read when its write is planned, which a
+    /// held write does while the store writes what was planned before.
+    /// A definition refused is a batch error naming its item, as the others.
+    pub async fn save_texts_answered<T>(
+        &self,
+        items: Vec<SaveText>,
+        answer: impl FnOnce(&[SaveOutcome]) -> T,
+    ) -> Result<(Vec<SaveOutcome>, T)> {
+        let items = items.into_iter().map(|i| BatchItem {
+            type_name: i.type_name,
+            name: i.name,
+            data: Err(i.data),
+            options: i.options,
+        });
+        self.answered(items.collect(), answer).await
+    }
+
+    async fn answered<T>(
+        &self,
+        items: Vec<BatchItem>,
+        answer: impl FnOnce(&[SaveOutcome]) -> T,
+    ) -> Result<(Vec<SaveOutcome>, T)> {
         let mut answer = Some(answer);
         let mut answered = None;
         let outcomes = self
@@ -408,11 +506,10 @@ impl MetadataService {
         Ok((outcomes, answered))
     }
 
-    /// [`MetadataService::save_many_answered`], not generic: one copy in
-    /// the module.
+    /// The batch saves, not generic: one copy in the module.
     async fn save_many_with(
         &self,
-        items: Vec<SaveDefinition>,
+        items: Vec<BatchItem>,
         answer: &mut dyn FnMut(&[SaveOutcome]),
     ) -> Result<Vec<SaveOutcome>> {
         let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
@@ -436,7 +533,7 @@ impl MetadataService {
             return Ok(Vec::new());
         }
         let mut outcomes = Ok(Vec::new());
-        self.commit_all(&prepared, &mut |done| {
+        self.commit_all(&mut prepared, &mut |done| {
             outcomes = done.into_iter().map(Done::outcome).collect();
             if let Ok(outcomes) = &outcomes {
                 answer(outcomes);

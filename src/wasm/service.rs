@@ -28,7 +28,7 @@ use crate::events::ChangeQuery;
 use crate::hybrid::{Found, HybridService};
 use crate::record::MetadataRecord;
 use crate::service::{
-    ChangeOptions, MetadataService, MirrorEntry, Mirrored, SaveDefinition, SaveOptions,
+    ChangeOptions, MetadataService, MirrorEntry, Mirrored, SaveOptions, SaveText,
 };
 use crate::store::{Follower, Origin};
 use crate::sync::{FetchedItem, ManifestEntry};
@@ -305,7 +305,7 @@ impl JsMetadataService {
             let text = bounded_string_arg(&text, "text", super::boundary::MAX_ARG_BYTES)?;
             let definitions = save_items(&chain, &text)?;
             chain
-                .save_many_answered(definitions, outcomes_to_js)
+                .save_texts_answered(definitions, outcomes_to_js)
                 .await?
                 .1
         })
@@ -556,7 +556,7 @@ impl JsMetadataService {
                 super::boundary::items_json_text(&items, "items", chain.database().tenant_id())?;
             let definitions = save_items(&chain, &text)?;
             chain
-                .save_many_answered(definitions, outcomes_to_js)
+                .save_texts_answered(definitions, outcomes_to_js)
                 .await?
                 .1
         })
@@ -772,9 +772,10 @@ impl Fetcher {
 }
 
 /// `saveMany` items from their JSON text (`[{ type, name, data, options? }]`,
-/// nothing else): each definition read from its own text, as `save` reads
-/// one, its refusal a batch error naming the item.
-fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> {
+/// nothing else). Each definition is read from its own text, as `save`
+/// reads one, when its write is planned; its refusal is a batch error
+/// naming the item.
+fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveText>> {
     #[derive(serde::Deserialize)]
     #[serde(
         deny_unknown_fields,
@@ -824,16 +825,15 @@ fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveDefinition>> 
             return Err(Error::validation("items", e.to_string()));
         }
     };
-    let mut definitions = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let data = Definition::from_json_text(item.data.get().to_owned())
-            .map_err(|e| Error::batch(index, key(&item.type_name, &item.name), e))?;
-        definitions.push(SaveDefinition {
+    // Each definition is read when its write is planned: a held write
+    // reads it while IndexedDB writes what was planned before.
+    Ok(items
+        .into_iter()
+        .map(|item| SaveText {
             type_name: item.type_name,
             name: item.name,
-            data,
+            data: item.data.get().to_owned(),
             options: item.options,
-        });
-    }
-    Ok(definitions)
+        })
+        .collect())
 }
