@@ -302,16 +302,13 @@ export async function idbLastSequence(db, scope) {
   return row ? row.seq : 0;
 }
 
-// The batch with each row's text in place of its length (see idbCommit).
+// The batch with each row's text in place (see idbCommit): the texts are
+// one a change, in order, separated by U+0001, which JSON text never holds
+// raw.
 function withTexts(batch, texts) {
-  let at = 0;
-  for (const c of batch.changes) {
-    const row = c.head ?? c.tombstone;
-    const end = at + row.json;
-    row.json = texts.slice(at, end);
-    at = end;
-  }
-  if (at !== texts.length) throw new Error('the batch does not account for its texts');
+  const parts = batch.changes.length > 0 ? texts.split('\u0001') : [];
+  if (parts.length !== batch.changes.length) throw new Error('the batch does not account for its texts');
+  batch.changes.forEach((c, i) => { (c.head ?? c.tombstone).json = parts[i]; });
   return batch;
 }
 
@@ -327,8 +324,8 @@ const archived = (key, old) => ({ key, tenant: old.tenant, version: old.version,
 // the changes that expect no head are checked by the keys of a range where
 // there are many of one range (`absent`), the others by reading their head
 // (`gets`); `archive` is the history key a replaced head moves to. Each
-// head's and tombstone's `json` is the length of its JSON text in `texts`,
-// where the texts follow one another in the order of the changes.
+// head's and tombstone's JSON text is in `texts`, one a change in order,
+// separated by U+0001.
 // Resolves with { firstSeq } or { conflict: { index, found } } (nothing
 // written); rejects with the transaction's error.
 export async function idbCommit(db, batchText, texts) {

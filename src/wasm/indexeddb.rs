@@ -222,29 +222,12 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
     }
 }
 
-/// Appends the JSON text of `value` to `texts`; answers its length in
-/// UTF-16 units (what JavaScript's `slice` counts).
-fn append_json<T: Serialize>(texts: &mut String, value: &T) -> Result<usize> {
-    let start = texts.len();
-    texts.push_str(&codec::encode(value)?);
-    Ok(utf16_len(&texts[start..]))
-}
-
-/// [`append_json`] of a record, written directly (see `record_json`).
-fn append_record(texts: &mut String, record: &MetadataRecord) -> usize {
-    let start = texts.len();
-    crate::record_json::write_record(texts, record, crate::record_json::DataAt::Third);
-    utf16_len(&texts[start..])
-}
-
-/// The length of `text` in UTF-16 units.
-fn utf16_len(text: &str) -> usize {
-    if text.is_ascii() {
-        text.len()
-    } else {
-        text.chars().map(char::len_utf16).sum()
-    }
-}
+/// What separates the rows' texts where they cross to JavaScript as one
+/// string: a control character, which JSON text never holds raw (inside a
+/// string it is escaped, outside one only whitespace may appear, and
+/// `Definition` refuses a text that holds one), so `idb.js` splits them
+/// apart with no lengths to count.
+const TEXT_SEPARATOR: char = '\u{1}';
 
 /// What `idbReadCurrent` reads.
 #[derive(Serialize, Default)]
@@ -297,10 +280,11 @@ struct StoredRow<'a> {
 /// [[lower, upper, [index...]]], gets: [index...] }`. A head row, and a
 /// tombstone row of the history store, carries its key, `tenant` (the
 /// change log's index field), the version, the sequence number (0:
-/// `idb.js` sets it when it commits) and, as `json`, its text's length in
-/// UTF-16 units: the texts cross apart, one after another in one string,
-/// so they are not escaped into the batch's JSON and parsed back out of
-/// it. Global rows index under `tenant` "", which no tenant id can be.
+/// `idb.js` sets it when it commits) and an empty `json`: the texts cross
+/// apart, one a change in order in one string, separated by
+/// [`TEXT_SEPARATOR`], so they are not escaped into the batch's JSON and
+/// parsed back out of it. Global rows index under `tenant` "", which no
+/// tenant id can be.
 fn write_batch(
     out: &mut String,
     texts: &mut String,
@@ -337,30 +321,37 @@ fn write_batch(
             Some(v) => write_u64(out, v),
             None => out.push_str("null"),
         }
-        // A row: its key, the change log's index field, the version a
-        // commit checks and its text's length (the sequence number is set
-        // when it commits); everything else is in its JSON text.
-        let row = |out: &mut String, key: &str, tenant: &Option<String>, version, json| {
+        // A row: its key, the change log's index field and the version a
+        // commit checks (the sequence number is set when it commits);
+        // everything else is in its JSON text, which follows in `texts`.
+        let row = |out: &mut String, key: &str, tenant: &Option<String>, version| {
             out.push_str("{\"key\":");
             write_str(out, key);
             out.push_str(",\"tenant\":");
             write_str(out, tenant.as_deref().unwrap_or(""));
             out.push_str(",\"version\":");
             write_u64(out, version);
-            out.push_str(",\"seq\":0,\"json\":");
-            write_u64(out, json as u64);
-            out.push('}');
+            out.push_str(",\"seq\":0,\"json\":\"\"}");
         };
+        if i > 0 {
+            texts.push(TEXT_SEPARATOR);
+        }
         match change {
             Change::Put { record: r, .. } => {
                 out.push_str(",\"head\":");
-                row(out, &id, &r.tenant_id, r.version, append_record(texts, r));
+                row(out, &id, &r.tenant_id, r.version);
                 out.push_str(",\"tombstone\":null");
+                crate::record_json::write_record(texts, r, crate::record_json::DataAt::Third);
             }
             Change::Purge { tombstone: h, .. } => {
                 out.push_str(",\"head\":null,\"tombstone\":");
-                let at = layout::history_id(&key, h.version);
-                row(out, &at, &h.tenant_id, h.version, append_json(texts, h)?);
+                row(
+                    out,
+                    &layout::history_id(&key, h.version),
+                    &h.tenant_id,
+                    h.version,
+                );
+                texts.push_str(&codec::encode(h)?);
             }
         }
         out.push_str(",\"archive\":");
