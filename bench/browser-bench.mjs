@@ -10,6 +10,7 @@ import { startServer } from '../scripts/serve.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { server, url } = await startServer(0, [
   ['/bench/', join(root, 'bench', 'browser')],
+  ['/data/', join(root, 'tests', 'data')],
   ['/vendor/dexie/', join(root, 'node_modules', 'dexie', 'dist')],
   ['/vendor/idb-keyval/', join(root, 'node_modules', 'idb-keyval', 'dist')],
 ], { csp: false }); // the bench page runs an inline module script
@@ -41,6 +42,15 @@ try {
   row('single load (ours: cached; peers: a read)', 'load');
   console.log(`\nIndexedDB alone on our layout (the ${r.records} rows our save wrote, put by plain JS into the same schema, one transaction): ${fmt(s.floor)} ms`);
   console.log(`ours, the same saveMany into the memory store (validation, checksums, rows; no IndexedDB): ${fmt(r.memory)} ms`);
+  const c = await page.evaluate((n) => window.runCorpusBench(n), Number(process.env.BENCH_ROUNDS ?? 3));
+  const cs = c.summary;
+  console.log(`\nReal metadata: ${c.records} definitions of tests/data/platform-objects.json (cycled, ${(c.bytes / 1e6).toFixed(1)} MB of JSON), ${c.rounds} rounds, a pause before each save\n`);
+  console.log('| operation | ours | Dexie | Dexie / ours |');
+  console.log('|---|---|---|---|');
+  const corpusRow = (what, key) =>
+    console.log(`| ${what} | ${fmt(cs.ours[key])} ms | ${fmt(cs.dexie[key])} ms | ${ratio(cs.ratios[key])} |`);
+  corpusRow(`bulk save of ${c.records} (saveMany / bulkPut)`, 'save');
+  corpusRow(`cold hydrate of ${c.records}, median of 5 a round (loadMany / where().toArray)`, 'hydrate');
 } finally {
   await context.close();
   server.close();
