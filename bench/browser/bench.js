@@ -151,26 +151,33 @@ async function ours(items, appNames) {
 // what its own reads need. Until our store dropped its unused (type,
 // active) index, Dexie had a second, [type+name], that no read used.
 async function dexie(records, appNames) {
-  await deleteDb('bench-dexie');
-  let db = new Dexie('bench-dexie');
-  db.version(1).stores({ items: 'key, type' });
-  await db.open();
-  const save = await time(() => db.items.bulkPut(records));
-  db.close();
-  const hydrate = await coldHydrates(async () => {
-    const cold = new Dexie('bench-dexie');
-    cold.version(1).stores({ items: 'key, type' });
-    let hydrated;
-    const ms = await time(async () => { hydrated = await cold.items.where('type').equals('app').toArray(); });
-    cold.close();
-    return [ms, hydrated];
-  }, 'dexie');
-  db = new Dexie('bench-dexie');
+  const { save, hydrate } = await dexieSaveAndHydrate('bench-dexie', records, 'app', APPS, false);
+  const db = new Dexie('bench-dexie');
   db.version(1).stores({ items: 'key, type' });
   await db.open();
   const load = await time(async () => { for (const n of appNames) await db.items.get(`*/app/${n}`); });
   db.close();
   return { save, hydrate, load: load / appNames.length };
+}
+
+/** Dexie's bulkPut of `records` into a new database, then its cold hydrates of `type`. */
+async function dexieSaveAndHydrate(name, records, type, count, pause) {
+  await deleteDb(name);
+  const db = new Dexie(name);
+  db.version(1).stores({ items: 'key, type' });
+  await db.open();
+  if (pause) await settleDown();
+  const save = await time(() => db.items.bulkPut(records));
+  db.close();
+  const hydrate = await coldHydrates(async () => {
+    const cold = new Dexie(name);
+    cold.version(1).stores({ items: 'key, type' });
+    let hydrated;
+    const ms = await time(async () => { hydrated = await cold.items.where('type').equals(type).toArray(); });
+    cold.close();
+    return [ms, hydrated];
+  }, 'dexie', count);
+  return { save, hydrate };
 }
 
 async function idbKeyval(records, appNames) {
@@ -241,24 +248,7 @@ async function oursCorpus(items) {
   return { save, hydrate };
 }
 
-async function dexieCorpus(records) {
-  await deleteDb('bench-dexie-corpus');
-  const db = new Dexie('bench-dexie-corpus');
-  db.version(1).stores({ items: 'key, type' });
-  await db.open();
-  await settleDown();
-  const save = await time(() => db.items.bulkPut(records));
-  db.close();
-  const hydrate = await coldHydrates(async () => {
-    const cold = new Dexie('bench-dexie-corpus');
-    cold.version(1).stores({ items: 'key, type' });
-    let hydrated;
-    const ms = await time(async () => { hydrated = await cold.items.where('type').equals('object').toArray(); });
-    cold.close();
-    return [ms, hydrated];
-  }, 'dexie', records.length);
-  return { save, hydrate };
-}
+const dexieCorpus = (records) => dexieSaveAndHydrate('bench-dexie-corpus', records, 'object', records.length, true);
 
 /** Bulk save and cold hydrate of corpus definitions, ours against Dexie. */
 export async function runCorpus(rounds = 3) {

@@ -239,27 +239,11 @@ export function idbHold(db, planText, scope) {
 // throws (TransactionInactiveError when it ended before the writer came).
 export function idbHeldWrite(held, batchText, texts) {
   const batch = withTexts(JSON.parse(batchText), texts);
-  const records = held.tx.objectStore('records');
-  const history = held.tx.objectStore('history');
   const first = held.next;
-  batch.changes.forEach((c, i) => {
-    if (c.head) {
-      c.head.seq = first + i;
-      records.put(c.head);
-    } else {
-      records.delete(c.key);
-    }
-  });
-  batch.changes.forEach((c, i) => {
+  writeChanges(held.tx, batch.changes, first, (c) => {
     const old = held.heads.get(c.key);
-    if (old) {
-      history.add(archived(c.archive, old));
-      held.heads.delete(c.key);
-    }
-    if (c.tombstone) {
-      c.tombstone.seq = first + i;
-      history.add(c.tombstone);
-    }
+    held.heads.delete(c.key);
+    return old;
   });
   held.next = first + batch.changes.length;
   held.written += batch.changes.length;
@@ -312,6 +296,32 @@ function withTexts(batch, texts) {
   return batch;
 }
 
+// Writes a batch's changes at sequence numbers from `first` on: each new
+// head or removal, then each replaced head (`replaced(change, index)`: the
+// head row read, or nothing) archived as it was and each tombstone.
+// Records first, then history: the stores are independent, and grouped
+// writes commit faster than interleaved ones.
+function writeChanges(tx, changes, first, replaced) {
+  const records = tx.objectStore('records');
+  const history = tx.objectStore('history');
+  changes.forEach((c, i) => {
+    if (c.head) {
+      c.head.seq = first + i;
+      records.put(c.head);
+    } else {
+      records.delete(c.key);
+    }
+  });
+  changes.forEach((c, i) => {
+    const old = replaced(c, i);
+    if (old) history.add(archived(c.archive, old));
+    if (c.tombstone) {
+      c.tombstone.seq = first + i;
+      history.add(c.tombstone);
+    }
+  });
+}
+
 // The history row of a replaced head, moved under `key` as it was.
 const archived = (key, old) => ({ key, tenant: old.tenant, version: old.version, seq: old.seq, json: old.json, head: 1 });
 
@@ -332,7 +342,6 @@ export async function idbCommit(db, batchText, texts) {
   const batch = withTexts(JSON.parse(batchText), texts);
   const tx = db.transaction(STORES, 'readwrite');
   const records = tx.objectStore('records');
-  const history = tx.objectStore('history');
   const counters = tx.objectStore('counters');
   const heads = new Array(batch.changes.length).fill(null);
   const present = [];
@@ -372,26 +381,7 @@ export async function idbCommit(db, batchText, texts) {
       }
     }
     firstSeq = (counter.result ? counter.result.seq : 0) + 1;
-    // Records first, then history: the stores are independent, and grouped
-    // writes commit faster than interleaved ones.
-    batch.changes.forEach((c, i) => {
-      if (c.head) {
-        c.head.seq = firstSeq + i;
-        records.put(c.head);
-      } else {
-        records.delete(c.key);
-      }
-    });
-    batch.changes.forEach((c, i) => {
-      const old = heads[i];
-      if (old) {
-        history.add(archived(c.archive, old));
-      }
-      if (c.tombstone) {
-        c.tombstone.seq = firstSeq + i;
-        history.add(c.tombstone);
-      }
-    });
+    writeChanges(tx, batch.changes, firstSeq, (c, i) => heads[i]);
     counters.put({ key: batch.scope, seq: firstSeq + batch.changes.length - 1 });
   };
   try {
