@@ -610,7 +610,7 @@ impl HybridService {
     pub async fn save_texts_answered<T>(
         &self,
         items: Vec<crate::service::SaveText>,
-        answer: impl FnOnce(&[SaveOutcome]) -> T,
+        answer: impl FnOnce(&[SaveOutcome]) -> Result<T>,
     ) -> Result<(HybridWrite<Vec<SaveOutcome>>, T)> {
         let (outcome, answered) = self.db.save_texts_answered(items, answer).await?;
         Ok((self.after_many(outcome)?, answered))

@@ -699,7 +699,10 @@ fn batches_of_definition_texts_are_read_when_planned_and_all_or_nothing() {
             let err = svc
                 .save_texts_answered(
                     vec![item("one", "{}"), item("bad", bad), item("two", "{}")],
-                    |_| answered = true,
+                    |_| {
+                        answered = true;
+                        Ok(())
+                    },
                 )
                 .await
                 .unwrap_err();
@@ -718,7 +721,7 @@ fn batches_of_definition_texts_are_read_when_planned_and_all_or_nothing() {
         let (outcomes, versions) = svc
             .save_texts_answered(
                 vec![item("one", "{\"b\":1,\"a\":[true]}"), item("two", "{}")],
-                |o| o.iter().map(|o| o.record.version).collect::<Vec<_>>(),
+                |o| Ok(o.iter().map(|o| o.record.version).collect::<Vec<_>>()),
             )
             .await
             .unwrap();
@@ -729,5 +732,46 @@ fn batches_of_definition_texts_are_read_when_planned_and_all_or_nothing() {
             svc.load("view", "one").await.unwrap().unwrap().value(),
             &json!({"b": 1, "a": [true]})
         );
+    });
+}
+
+#[test]
+fn a_batch_reports_its_first_failing_item_in_order() {
+    block_on(async {
+        let svc = service();
+        svc.save("view", "a", json!({}), opts()).await.unwrap();
+        let item = |name: &str, data: &str, expected_version| SaveText {
+            type_name: "view".into(),
+            name: name.into(),
+            data: data.into(),
+            options: SaveOptions {
+                expected_version,
+                ..SaveOptions::default()
+            },
+        };
+        // A guard that fails before a definition that is refused: the
+        // guard's item is reported, as a held write (IndexedDB) reports it.
+        let err = svc
+            .save_texts_answered(
+                vec![item("a", "{}", Some(7)), item("b", "[1]", None)],
+                |_| Ok(()),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Batch { index: 0, source, .. } if source.code() == "CONFLICT"),
+            "{err:?}"
+        );
+        // An answer that cannot be made is the error, after the commit
+        // here (a store that holds its write gives the write up instead).
+        let err = svc
+            .save_texts_answered(vec![item("c", "{}", None)], |_| -> Result<()> {
+                Err(Error::QuotaExceeded {
+                    message: "no room for the answer".into(),
+                })
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "QUOTA_EXCEEDED");
     });
 }

@@ -650,7 +650,10 @@ async fn indexeddb_writes_hold_one_transaction_from_read_to_commit() {
             options: SaveOptions::default(),
         })
         .collect();
-    let refused = svc.save_texts_answered(texts, |_| ()).await.unwrap_err();
+    let refused = svc
+        .save_texts_answered(texts, |_| Ok(()))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&refused, Error::Batch { index: 600, .. }),
         "{refused:?}"
@@ -725,7 +728,7 @@ async fn indexeddb_writes_hold_one_transaction_from_read_to_commit() {
         "{e:?}"
     );
     holding.write(vec![(0, change.clone())]).unwrap();
-    let e = holding.write(vec![(0, change)]).unwrap_err();
+    let e = holding.write(vec![(0, change.clone())]).unwrap_err();
     assert!(
         matches!(e, HeldError::Failed(ref e) if e.code() == "VALIDATION"),
         "{e:?}"
@@ -733,6 +736,84 @@ async fn indexeddb_writes_hold_one_transaction_from_read_to_commit() {
     drop(holding);
     assert!(store.get(&key).await.unwrap().is_none());
     assert_eq!(store.last_sequence(None).await.unwrap(), 44);
+    // A key held twice, or written twice in one piece, is refused.
+    let twice = [key.clone(), key.clone()];
+    let e = hold(&*store, None, &twice).await.err().unwrap();
+    assert_eq!(e.code(), "VALIDATION");
+    let mut holding = hold(&*store, None, std::slice::from_ref(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .holding;
+    let e = holding
+        .write(vec![(0, change.clone()), (0, change.clone())])
+        .unwrap_err();
+    assert!(
+        matches!(e, HeldError::Failed(ref e) if e.code() == "VALIDATION"),
+        "{e:?}"
+    );
+    drop(holding);
+
+    // A writer that stops after a piece without finishing or giving up
+    // (a trap runs no destructor): nothing of it is kept.
+    let mut holding = hold(&*store, None, std::slice::from_ref(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .holding;
+    holding.write(vec![(0, change)]).unwrap();
+    std::mem::forget(holding);
+    next_task().await;
+    assert!(store.get(&key).await.unwrap().is_none());
+    assert_eq!(store.last_sequence(None).await.unwrap(), 44);
+
+    // An answer that cannot be made gives the held write up.
+    let items = vec![SaveText {
+        type_name: "form".into(),
+        name: "answerless".into(),
+        data: "{}".into(),
+        options: SaveOptions::default(),
+    }];
+    let e = svc
+        .save_texts_answered(items, |_| -> Result<()> {
+            Err(Error::QuotaExceeded {
+                message: "no room for the answer".into(),
+            })
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "QUOTA_EXCEEDED");
+    assert_eq!(store.last_sequence(None).await.unwrap(), 44);
+    assert!(store.list(None, Some("form")).await.unwrap().is_empty());
+    drop((svc, store, idb));
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_writes_reconnect_after_another_context_deleted_the_database() {
+    let ns = unique("deleted");
+    let idb = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let store: Rc<dyn Store> = idb.clone();
+    let svc = service(Rc::clone(&store));
+    svc.save("view", "a", json!({"n": 1}), SaveOptions::default())
+        .await
+        .unwrap();
+    // Another context deletes the database: the open connection steps
+    // aside; the next write reconnects and creates it anew.
+    delete_database(&ns).await;
+    let saved = svc
+        .save("view", "b", json!({"n": 2}), SaveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(saved.record.version, 1);
+    assert_eq!(
+        store
+            .get(&RecordKey::new(None, "view", "b"))
+            .await
+            .unwrap()
+            .map(|r| r.version),
+        Some(1)
+    );
     drop((svc, store, idb));
     delete_database(&ns).await;
 }

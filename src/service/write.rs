@@ -40,27 +40,26 @@ pub const MAX_WRITE_ROUNDS: usize = 4096;
 /// do not count.
 const HELD_PIECE: usize = 512;
 
-/// Why planning or a held write stopped.
+/// Why a write stopped.
 enum Stop {
     /// The hold ended before anything was written: plan and commit again
-    /// conditionally.
+    /// conditionally (never leaves the write loop).
     Lost,
-    /// The write at this index failed.
+    /// The write at this index failed; nothing was written.
     At(usize, Error),
+    /// The answer could not be made: nothing was written if the write was
+    /// held, else the writes were committed.
+    Answer(Error),
 }
 
 impl Stop {
-    /// As the write loop reports it (a read-plan-commit round never
-    /// loses a hold).
-    fn at(self) -> (usize, Error) {
+    /// The error, without the index of the write it is about.
+    fn into_error(self) -> Error {
         match self {
-            Stop::At(index, e) => (index, e),
-            Stop::Lost => (
-                0,
-                Error::Storage {
-                    message: "a write lost a hold it never had".into(),
-                },
-            ),
+            Stop::At(_, e) | Stop::Answer(e) => e,
+            Stop::Lost => Error::Storage {
+                message: "a write lost a hold it never had".into(),
+            },
         }
     }
 }
@@ -255,36 +254,37 @@ impl MetadataService {
 
     /// Commits the writes all-or-nothing: in one held write where the
     /// store can hold one, else planning them again against a fresh read
-    /// while a concurrent writer keeps winning. Hands what was done to
-    /// `answer`, once: a held write before the commit completes (the store
-    /// is still writing; what it made of them is dropped if the commit
-    /// fails), others after. `Err` carries the index of the write that
-    /// failed, for batch errors. (Not generic: one copy of the write loop
-    /// in the module.)
+    /// while a concurrent writer keeps winning. Either way each write is
+    /// planned in order, its definition read first if it is still text,
+    /// so the first write that fails is the one reported. Hands what was
+    /// done to `answer`, once: a held write before the commit completes
+    /// (the store is still writing; what it made is dropped if the commit
+    /// fails, and the write is given up if it fails), others after. (Not
+    /// generic: one copy of the write loop in the module.)
     async fn commit_all(
         &self,
         writes: &mut [Prepared],
-        answer: &mut dyn FnMut(Vec<Done>),
-    ) -> std::result::Result<(), (usize, Error)> {
+        answer: &mut dyn FnMut(Vec<Done>) -> Result<()>,
+    ) -> std::result::Result<(), Stop> {
         let keys: Vec<RecordKey> = writes.iter().map(|w| w.key.clone()).collect();
         let held = crate::store::hold(&*self.store, self.tenant_id.as_deref(), &keys)
             .await
-            .map_err(|e| (0, e))?;
+            .map_err(|e| Stop::At(0, e))?;
         if let Some(held) = held {
             match self.commit_held(writes, &keys, held, answer).await {
                 Err(Stop::Lost) => {}
-                Err(Stop::At(index, e)) => return Err((index, e)),
-                Ok(()) => return Ok(()),
+                other => return other,
             }
-        }
-        for (i, w) in writes.iter_mut().enumerate() {
-            w.read().map_err(|e| (i, e))?;
         }
         let (mut rounds, mut stalled) = (0, 0);
         let mut last_read: Option<Vec<u64>> = None;
         loop {
             rounds += 1;
-            let read = self.store.read_current(&keys).await.map_err(|e| (0, e))?;
+            let read = self
+                .store
+                .read_current(&keys)
+                .await
+                .map_err(|e| Stop::At(0, e))?;
             // The versions read: when they are what the round before read,
             // the conflict it lost was not to a writer that got through.
             let versions: Vec<u64> = read.iter().map(|c| c.last_version).collect();
@@ -293,23 +293,18 @@ impl MetadataService {
             }
             last_read = Some(versions);
             let mut batch = Batch::new(self.tenant_id.as_deref());
-            let plans = self
-                .plan_all(writes, &read, &mut |_, change| {
-                    batch.push(change);
-                    Ok(())
-                })
-                .map_err(Stop::at)?;
+            let plans = self.plan_all(writes, &read, &mut |_, change| {
+                batch.push(change);
+                Ok(())
+            })?;
             match self.store.commit(batch).await {
-                Ok(events) => {
-                    answer(done(plans, events));
-                    return Ok(());
-                }
+                Ok(events) => return answer(done(plans, events)).map_err(Stop::Answer),
                 Err(Error::Conflict { .. })
                     if stalled < MAX_WRITE_ATTEMPTS && rounds < MAX_WRITE_ROUNDS =>
                 {
                     continue
                 }
-                Err(e) => return Err((blame(&keys, &e), e)),
+                Err(e) => return Err(Stop::At(blame(&keys, &e), e)),
             }
         }
     }
@@ -346,7 +341,7 @@ impl MetadataService {
         writes: &mut [Prepared],
         keys: &[RecordKey],
         held: crate::store::hold::Hold<'_>,
-        answer: &mut dyn FnMut(Vec<Done>),
+        answer: &mut dyn FnMut(Vec<Done>) -> Result<()>,
     ) -> std::result::Result<(), Stop> {
         let crate::store::hold::Hold {
             current,
@@ -369,16 +364,20 @@ impl MetadataService {
         if !piece.is_empty() {
             hand_over(piece)?;
         }
-        answer(done(plans, holding.events()));
+        // Given up (the hold dropped) if the answer cannot be made.
+        answer(done(plans, holding.events())).map_err(Stop::Answer)?;
         holding.commit().await.map_err(|e| Stop::At(0, e))
     }
 
     async fn write_one(&self, prepared: Prepared) -> Result<Done> {
         let mut done = Vec::new();
         let mut prepared = prepared;
-        self.commit_all(std::slice::from_mut(&mut prepared), &mut |d| done = d)
-            .await
-            .map_err(|(_, e)| e)?;
+        self.commit_all(std::slice::from_mut(&mut prepared), &mut |d| {
+            done = d;
+            Ok(())
+        })
+        .await
+        .map_err(Stop::into_error)?;
         done.pop().ok_or_else(|| Error::Storage {
             message: "a write planned nothing".into(),
         })
@@ -447,19 +446,20 @@ impl MetadataService {
         &self,
         items: Vec<SaveDefinition>,
     ) -> Result<Vec<SaveOutcome>> {
-        let (outcomes, ()) = self.save_many_answered(items, |_| ()).await?;
+        let (outcomes, ()) = self.save_many_answered(items, |_| Ok(())).await?;
         Ok(outcomes)
     }
 
     /// [`MetadataService::save_many_definitions`], answering also what
     /// `answer` makes of the outcomes. A store that holds its write calls
     /// it while the commit is still under way (an answer for JavaScript is
-    /// built while IndexedDB writes), and what it made is dropped if the
-    /// commit fails.
+    /// built while IndexedDB writes): what it made is dropped if the
+    /// commit fails, and if it fails, nothing is written and its error is
+    /// the answer. Other stores call it once the batch is committed.
     pub async fn save_many_answered<T>(
         &self,
         items: Vec<SaveDefinition>,
-        answer: impl FnOnce(&[SaveOutcome]) -> T,
+        answer: impl FnOnce(&[SaveOutcome]) -> Result<T>,
     ) -> Result<(Vec<SaveOutcome>, T)> {
         let items = items.into_iter().map(|i| BatchItem {
             type_name: i.type_name,
@@ -477,7 +477,7 @@ impl MetadataService {
     pub async fn save_texts_answered<T>(
         &self,
         items: Vec<SaveText>,
-        answer: impl FnOnce(&[SaveOutcome]) -> T,
+        answer: impl FnOnce(&[SaveOutcome]) -> Result<T>,
     ) -> Result<(Vec<SaveOutcome>, T)> {
         let items = items.into_iter().map(|i| BatchItem {
             type_name: i.type_name,
@@ -491,13 +491,17 @@ impl MetadataService {
     async fn answered<T>(
         &self,
         items: Vec<BatchItem>,
-        answer: impl FnOnce(&[SaveOutcome]) -> T,
+        answer: impl FnOnce(&[SaveOutcome]) -> Result<T>,
     ) -> Result<(Vec<SaveOutcome>, T)> {
         let mut answer = Some(answer);
         let mut answered = None;
         let outcomes = self
             .save_many_with(items, &mut |outcomes| {
-                answered = answer.take().map(|answer| answer(outcomes));
+                let answer = answer.take().ok_or_else(|| Error::Storage {
+                    message: "a batch was answered twice".into(),
+                })?;
+                answered = Some(answer(outcomes)?);
+                Ok(())
             })
             .await?;
         let answered = answered.ok_or_else(|| Error::Storage {
@@ -510,7 +514,7 @@ impl MetadataService {
     async fn save_many_with(
         &self,
         items: Vec<BatchItem>,
-        answer: &mut dyn FnMut(&[SaveOutcome]),
+        answer: &mut dyn FnMut(&[SaveOutcome]) -> Result<()>,
     ) -> Result<Vec<SaveOutcome>> {
         let mut prepared: Vec<Prepared> = Vec::with_capacity(items.len());
         let mut seen = HashSet::with_capacity(items.len());
@@ -529,19 +533,23 @@ impl MetadataService {
             prepared.push(p);
         }
         if prepared.is_empty() {
-            answer(&[]);
+            answer(&[])?;
             return Ok(Vec::new());
         }
-        let mut outcomes = Ok(Vec::new());
+        let mut outcomes = Vec::new();
         self.commit_all(&mut prepared, &mut |done| {
-            outcomes = done.into_iter().map(Done::outcome).collect();
-            if let Ok(outcomes) = &outcomes {
-                answer(outcomes);
-            }
+            outcomes = done
+                .into_iter()
+                .map(Done::outcome)
+                .collect::<Result<Vec<_>>>()?;
+            answer(&outcomes)
         })
         .await
-        .map_err(|(index, e)| Error::batch(index, prepared[index].key.clone(), e))?;
-        outcomes
+        .map_err(|stop| match stop {
+            Stop::At(index, e) => Error::batch(index, prepared[index].key.clone(), e),
+            other => other.into_error(),
+        })?;
+        Ok(outcomes)
     }
 
     /// Soft-deletes (type, name): `is_active` becomes false in a new version.

@@ -86,6 +86,13 @@ pub async fn hold<'a>(
             format!("{key} is outside the batch's scope"),
         ));
     }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    if let Some(key) = keys.iter().find(|k| !seen.insert(*k)) {
+        return Err(Error::validation(
+            "batch",
+            format!("{key} appears twice in one batch"),
+        ));
+    }
     let Some((current, first_seq, held)) = store.hold(tenant_id, keys).await? else {
         return Ok(None);
     };
@@ -123,9 +130,13 @@ impl Holding<'_> {
     /// of nothing; `CONFLICT` for one that expects other than what the
     /// hold read. Nothing of these is handed to the store.
     pub fn write(&mut self, changes: Vec<(usize, Change)>) -> std::result::Result<(), HeldError> {
+        let mut in_piece = std::collections::HashSet::with_capacity(changes.len());
         for (index, change) in &changes {
             let key = change.key();
-            if self.keys.get(*index) != Some(&key) || self.written[*index] {
+            if self.keys.get(*index) != Some(&key)
+                || self.written[*index]
+                || !in_piece.insert(*index)
+            {
                 return Err(Error::validation(
                     "batch",
                     format!("{key} was not held, or is written twice"),

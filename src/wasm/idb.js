@@ -203,13 +203,21 @@ export async function idbReadCurrent(db, planText) {
 // `{ rows, historyKeys, firstSeq, held }`: `held` is what idbHeldWrite
 // and idbHeldFinish take. Nothing else writes until it commits.
 export function idbHold(db, planText, scope) {
+  let tx;
+  try {
+    // Throws on a connection that was closed (another tab upgraded or
+    // deleted the database): a rejection, so the Rust half reconnects.
+    tx = db.transaction(STORES, 'readwrite');
+  } catch (e) {
+    return Promise.reject(e);
+  }
   const plan = JSON.parse(planText);
-  const tx = db.transaction(STORES, 'readwrite');
   const held = {
     tx,
     scope,
     next: 0,
     written: 0,
+    settled: false,
     heads: new Map(),
     done: done(tx),
   };
@@ -248,17 +256,25 @@ export function idbHeldWrite(held, batchText, texts) {
   held.next = first + batch.changes.length;
   held.written += batch.changes.length;
   // With every piece, so that whatever commits, the counter agrees.
-  held.tx.objectStore('counters').put({ key: held.scope, seq: held.next - 1 });
+  const counter = held.tx.objectStore('counters').put({ key: held.scope, seq: held.next - 1 });
+  // The Rust half finishes or gives up the hold before it yields, so
+  // before any request of it completes. If this completes first, the
+  // Rust half stopped without doing either (a trap): nothing is kept.
+  counter.onsuccess = () => {
+    if (!held.settled) idbHeldAbort(held);
+  };
 }
 
 // Commits a held write: resolves when the transaction completes, rejects
 // with its error.
 export function idbHeldFinish(held) {
+  held.settled = true;
   return held.done;
 }
 
 // Gives up a held write: nothing it wrote is kept.
 export function idbHeldAbort(held) {
+  held.settled = true;
   try {
     held.tx.abort();
   } catch {

@@ -304,10 +304,10 @@ impl JsMetadataService {
         promise(async move {
             let text = bounded_string_arg(&text, "text", super::boundary::MAX_ARG_BYTES)?;
             let definitions = save_items(&chain, &text)?;
-            chain
+            let (_, answer) = chain
                 .save_texts_answered(definitions, outcomes_to_js)
-                .await?
-                .1
+                .await?;
+            Ok(answer)
         })
     }
 
@@ -555,10 +555,10 @@ impl JsMetadataService {
             let text =
                 super::boundary::items_json_text(&items, "items", chain.database().tenant_id())?;
             let definitions = save_items(&chain, &text)?;
-            chain
+            let (_, answer) = chain
                 .save_texts_answered(definitions, outcomes_to_js)
-                .await?
-                .1
+                .await?;
+            Ok(answer)
         })
     }
 
