@@ -218,7 +218,7 @@ extern "C" {
     #[wasm_bindgen(js_name = describeDatabase)]
     fn describe_database(name: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = spoilRow)]
-    fn spoil_row(name: &str, key: &str, json: Option<String>) -> js_sys::Promise;
+    fn spoil_row(name: &str, key: &str, json: Option<String>, keep_hash: bool) -> js_sys::Promise;
 }
 
 #[wasm_bindgen_test]
@@ -236,20 +236,30 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     let id = objectstack_metadata::store::layout::record_id(&key);
     // c's own record, whole and valid, under b's key.
     let c = svc.load_record("view", "c").await.unwrap().unwrap();
-    for (spoiled, says) in [
+    // Each spoiled with the hash the writer stored, which the spoiled text
+    // no longer has; then without it (as rows were written before they
+    // had one), where the record itself says what is wrong.
+    let mismatch = "the stored row */view/b does not match the hash stored with it";
+    let c_text = serde_json::to_string(&c).unwrap();
+    let not_a_record = r#"{"not":"a record"}"#.to_owned();
+    for (spoiled, keep_hash, says) in [
+        (Some(c_text.clone()), true, mismatch),
+        (Some(not_a_record.clone()), true, mismatch),
         (
-            Some(serde_json::to_string(&c).unwrap()),
+            Some(c_text),
+            false,
             "stored under the key */view/b, not its own",
         ),
+        (Some(not_a_record), false, "stored record does not decode"),
         (
-            Some(r#"{"not":"a record"}"#.to_owned()),
-            "stored record does not decode",
+            Some("[1,".to_owned()),
+            false,
+            "stored rows are not readable",
         ),
-        (Some("[1,".to_owned()), "stored rows are not readable"),
-        (None, "a stored row has no JSON text"),
+        (None, false, "a stored row has no JSON text"),
     ] {
         store.close();
-        JsFuture::from(spoil_row(&name, &id, spoiled))
+        JsFuture::from(spoil_row(&name, &id, spoiled, keep_hash))
             .await
             .unwrap();
         for err in [
@@ -268,6 +278,31 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
             assert!(err.to_string().contains(says), "{err}");
         }
     }
+    // A record that decodes, its definition changed and its checksum not:
+    // a row written before rows had a hash is found out by its checksum
+    // (by the service, which checks what it reads), one with a hash by
+    // the hash, where any read finds it.
+    let a_key = RecordKey::new(None, "view", "a");
+    let a_id = objectstack_metadata::store::layout::record_id(&a_key);
+    let a = store.get(&a_key).await.unwrap().unwrap();
+    let tampered = serde_json::to_string(&a)
+        .unwrap()
+        .replace(r#""n":"a""#, r#""n":"x""#);
+    assert_ne!(tampered, serde_json::to_string(&a).unwrap());
+    store.close();
+    JsFuture::from(spoil_row(&name, &a_id, Some(tampered.clone()), true))
+        .await
+        .unwrap();
+    let err = store.get(&a_key).await.unwrap_err();
+    assert!(err.to_string().contains("does not match the hash"), "{err}");
+    store.close();
+    JsFuture::from(spoil_row(&name, &a_id, Some(tampered), false))
+        .await
+        .unwrap();
+    assert_eq!(store.get(&a_key).await.unwrap().unwrap().version, 1);
+    let err = svc.load("view", "a").await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
+    assert!(err.to_string().contains("does not match its data"), "{err}");
     delete_database(&ns).await;
 }
 

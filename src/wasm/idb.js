@@ -6,15 +6,16 @@
 // and writes before yielding. Rows are built and decoded by the Rust half;
 // this file only moves them. The object stores, keys and row shapes:
 //
-//   records   key: <storage key>            { key, tenant, version, seq, json }
+//   records   key: <storage key>            { key, tenant, version, seq, json, h }
 //             index: tenant_seq [tenant, seq] (change log)
-//   history   key: <storage key>#<version>  { key, tenant, version, seq, json, head? }
+//   history   key: <storage key>#<version>  { key, tenant, version, seq, json, h, head? }
 //             index: tenant_seq [tenant, seq]
 //   counters  key: <scope prefix>           { key, seq }
 //
 // `tenant` is '' for global rows (no tenant id can be empty). A history row
 // with `head: 1` is an archived head: its json is the record as it was.
-// Rows of schema 1 and 2 also carry `type`, `name` and (heads) `active`,
+// `h` is the hash of `json` the Rust half wrote with it (rows written
+// before rows had one have none). Rows of schema 1 and 2 also carry `type`, `name` and (heads) `active`,
 // which nothing reads.
 //
 // The keys and key ranges come from the Rust half (store/layout.rs is the
@@ -35,13 +36,14 @@ const done = (tx) => new Promise((resolve, reject) => {
   tx.onabort = () => reject(tx.error ?? new DOMException('the transaction was aborted', 'AbortError'));
 });
 
-// Rows as one JSON text `[[key, seq, head, <json>], ...]`, their JSON
+// Rows as one JSON text `[[key, seq, head, h, <json>], ...]`, their JSON
 // embedded as it is stored: one string crosses to the Rust half instead of
 // four property reads and a string per row. The Rust half checks each
-// record against the key it is stored under. A row without JSON text is
+// record against the key it is stored under, and its text against the
+// hash stored with it. A row without JSON text is
 // `null` (the Rust half reports it as corrupted).
 function pack(rows) {
-  return `[${rows.map((r) => (typeof r.json === 'string' ? `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${r.json}]` : 'null')).join(',')}]`;
+  return `[${rows.map((r) => (typeof r.json === 'string' ? `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},${r.json}]` : 'null')).join(',')}]`;
 }
 
 // A [lower, upper) key range.
@@ -339,7 +341,11 @@ function writeChanges(tx, changes, first, replaced) {
 }
 
 // The history row of a replaced head, moved under `key` as it was.
-const archived = (key, old) => ({ key, tenant: old.tenant, version: old.version, seq: old.seq, json: old.json, head: 1 });
+const archived = (key, old) => {
+  const row = { key, tenant: old.tenant, version: old.version, seq: old.seq, json: old.json, head: 1 };
+  if (typeof old.h === 'string') row.h = old.h;
+  return row;
+};
 
 // Applies a batch in one readwrite transaction: checks every expectation
 // against the heads as they are inside the transaction, takes the scope's

@@ -265,13 +265,40 @@ fn by_type(
 }
 
 /// What `idb.js` reads back, packed as one JSON text
-/// `[[key, seq, head, <json>], ...]`: a row's key, its sequence number,
-/// whether a history row is an archived head, and its JSON text as stored.
+/// `[[key, seq, head, hash, <json>], ...]`: a row's key, its sequence
+/// number, whether a history row is an archived head, the hash of its
+/// JSON text the writer stored with it (`null` in rows written before
+/// rows had one) and its JSON text as stored.
 struct StoredRow<'a> {
     key: String,
     seq: u64,
     head: bool,
+    hash: Option<String>,
     json: &'a str,
+}
+
+/// The hash a row carries of its JSON text: xxHash64 (seed 0) of the
+/// text's UTF-8, as 16 lowercase hex digits. A row whose text has this
+/// hash is as this module wrote it, record, checksum and all: its
+/// definition is taken as written, with no canonical form and MD5 to
+/// compute again. A row without one (written before rows had one) is
+/// checked by its checksum, as before.
+fn row_hash(text: &str) -> String {
+    format!("{:016x}", twox_hash::XxHash64::oneshot(0, text.as_bytes()))
+}
+
+/// `CORRUPTED` unless a row's text has the hash stored with it (if any).
+fn check_row_hash(row: &StoredRow<'_>, context: &RecordKey) -> Result<()> {
+    match &row.hash {
+        Some(h) if *h != row_hash(row.json) => Err(Error::Corrupted {
+            key: Box::new(context.clone()),
+            message: format!(
+                "the stored row {} does not match the hash stored with it",
+                row.key
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Writes the batch `idbCommit` takes (see `idb.js`) as JSON text to `out`,
@@ -280,7 +307,8 @@ struct StoredRow<'a> {
 /// [[lower, upper, [index...]]], gets: [index...] }`. A head row, and a
 /// tombstone row of the history store, carries its key, `tenant` (the
 /// change log's index field), the version, the sequence number (0:
-/// `idb.js` sets it when it commits) and an empty `json`: the texts cross
+/// `idb.js` sets it when it commits), an empty `json` and `h`, the hash of
+/// its JSON text ([`row_hash`]): the texts cross
 /// apart, one a change in order in one string, separated by
 /// [`TEXT_SEPARATOR`], so they are not escaped into the batch's JSON and
 /// parsed back out of it. Global rows index under `tenant` "", which no
@@ -321,37 +349,36 @@ fn write_batch(
             Some(v) => write_u64(out, v),
             None => out.push_str("null"),
         }
-        // A row: its key, the change log's index field and the version a
-        // commit checks (the sequence number is set when it commits);
-        // everything else is in its JSON text, which follows in `texts`.
-        let row = |out: &mut String, key: &str, tenant: &Option<String>, version| {
+        // A row: its key, the change log's index field, the version a
+        // commit checks (the sequence number is set when it commits) and
+        // the hash of its JSON text, which follows in `texts`.
+        let row = |out: &mut String, key: &str, tenant: &Option<String>, version, text: &str| {
             out.push_str("{\"key\":");
             write_str(out, key);
             out.push_str(",\"tenant\":");
             write_str(out, tenant.as_deref().unwrap_or(""));
             out.push_str(",\"version\":");
             write_u64(out, version);
-            out.push_str(",\"seq\":0,\"json\":\"\"}");
+            out.push_str(",\"seq\":0,\"json\":\"\",\"h\":\"");
+            out.push_str(&row_hash(text));
+            out.push_str("\"}");
         };
         if i > 0 {
             texts.push(TEXT_SEPARATOR);
         }
+        let start = texts.len();
         match change {
             Change::Put { record: r, .. } => {
-                out.push_str(",\"head\":");
-                row(out, &id, &r.tenant_id, r.version);
-                out.push_str(",\"tombstone\":null");
                 crate::record_json::write_record(texts, r, crate::record_json::DataAt::Third);
+                out.push_str(",\"head\":");
+                row(out, &id, &r.tenant_id, r.version, &texts[start..]);
+                out.push_str(",\"tombstone\":null");
             }
             Change::Purge { tombstone: h, .. } => {
-                out.push_str(",\"head\":null,\"tombstone\":");
-                row(
-                    out,
-                    &layout::history_id(&key, h.version),
-                    &h.tenant_id,
-                    h.version,
-                );
                 texts.push_str(&codec::encode(h)?);
+                out.push_str(",\"head\":null,\"tombstone\":");
+                let at = layout::history_id(&key, h.version);
+                row(out, &at, &h.tenant_id, h.version, &texts[start..]);
             }
         }
         out.push_str(",\"archive\":");
@@ -384,7 +411,15 @@ fn write_batch(
 /// The rows of a packed answer (see `idb.js`), checked: a row without JSON
 /// text, or an answer that is not the packed form, is corrupted storage.
 fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> {
-    type Packed<'a> = Vec<Option<(String, u64, u8, &'a serde_json::value::RawValue)>>;
+    type Packed<'a> = Vec<
+        Option<(
+            String,
+            u64,
+            u8,
+            Option<String>,
+            &'a serde_json::value::RawValue,
+        )>,
+    >;
     let corrupted = |message: String| Error::Corrupted {
         key: Box::new(context.clone()),
         message,
@@ -393,12 +428,13 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
         .map_err(|e| corrupted(format!("stored rows are not readable: {e}")))?;
     rows.into_iter()
         .map(|row| {
-            let (key, seq, head, json) =
+            let (key, seq, head, hash, json) =
                 row.ok_or_else(|| corrupted("a stored row has no JSON text".into()))?;
             Ok(StoredRow {
                 key,
                 seq,
                 head: head != 0,
+                hash,
                 json: json.get(),
             })
         })
@@ -431,7 +467,7 @@ fn heads(text: &str, context: &RecordKey) -> Result<Vec<MetadataRecord>> {
 /// Packed head rows as records, each read as its writer wrote it (see
 /// `record_json`) and stored under its own key; `None` for anything else.
 fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
-    use crate::record_json::{read_record, read_str, read_u64};
+    use crate::record_json::{read_record_as, read_str, read_u64};
     let bytes = text.as_bytes();
     let at = |i: usize, b: u8| bytes.get(i) == Some(&b);
     let mut out = Vec::new();
@@ -455,7 +491,26 @@ fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
         if !(at(end, b',') && (at(end + 1, b'0') || at(end + 1, b'1')) && at(end + 2, b',')) {
             return None;
         }
-        let (mut record, end) = read_record(text, end + 3)?;
+        // The row's hash, or `null`.
+        let (hash, end) = if text.get(end + 3..end + 7) == Some("null") {
+            (None, end + 7)
+        } else {
+            let (hash, end) = read_str(text, end + 3)?;
+            (Some(hash), end)
+        };
+        if !at(end, b',') {
+            return None;
+        }
+        // With a hash, the record is taken as written once its text is
+        // found to have it.
+        let (mut record, start, end) = {
+            let start = end + 1;
+            let (record, end) = read_record_as(text, start, hash.is_some())?;
+            (record, start, end)
+        };
+        if hash.is_some_and(|h| h != row_hash(&text[start..end])) {
+            return None;
+        }
         if !stored_under(&record, id) {
             return None;
         }
@@ -493,6 +548,7 @@ fn misplaced(key: RecordKey, id: &str) -> Error {
 
 /// A head row as a record.
 fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
+    check_row_hash(row, key)?;
     let mut record = codec::record(row.json, key)?;
     if !stored_under(&record, &row.key) {
         return Err(misplaced(record.key(), &row.key));
@@ -503,6 +559,7 @@ fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
 
 /// A history row as an entry: a tombstone, or an archived head.
 fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
+    check_row_hash(row, context)?;
     let mut entry = if row.head {
         codec::record(row.json, context)?.to_history()
     } else {

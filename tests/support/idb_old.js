@@ -102,7 +102,7 @@ export function describeDatabase(name) {
 // Spoils the stored JSON of the head row of `key` in a database of the
 // current schema: `json` replaces the row's text (undefined: the row loses
 // its text).
-export function spoilRow(name, key, json) {
+export function spoilRow(name, key, json, keepHash) {
   return new Promise((resolve, reject) => {
     const open = indexedDB.open(name);
     open.onerror = () => reject(open.error);
@@ -119,6 +119,8 @@ export function spoilRow(name, key, json) {
         }
         if (json === undefined) delete row.json;
         else row.json = json;
+        // Without its hash, as rows were written before they had one.
+        if (!keepHash) delete row.h;
         store.put(row);
       };
       tx.oncomplete = () => { db.close(); resolve(); };
