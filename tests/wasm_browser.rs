@@ -217,6 +217,10 @@ extern "C" {
     fn dump_database(name: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = describeDatabase)]
     fn describe_database(name: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = holdOpen)]
+    fn hold_open(name: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = closeConnection)]
+    fn close_connection(db: &JsValue);
     #[wasm_bindgen(js_name = spoilRow)]
     fn spoil_row(name: &str, key: &str, json: Option<String>, keep_hash: bool) -> js_sys::Promise;
 }
@@ -821,6 +825,29 @@ async fn indexeddb_writes_hold_one_transaction_from_read_to_commit() {
     assert_eq!(store.last_sequence(None).await.unwrap(), 44);
     assert!(store.list(None, Some("form")).await.unwrap().is_empty());
     drop((svc, store, idb));
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_upgrade_blocked_by_a_connection_that_stays_open_is_refused() {
+    let ns = unique("blocked");
+    let name = IndexedDbStore::database_name(&ns);
+    JsFuture::from(write_v1_database(&name, "[]", "[]"))
+        .await
+        .unwrap();
+    // A connection that does not step aside blocks the upgrade: refused
+    // after a while, as unavailable storage, instead of waiting for ever.
+    let other = JsFuture::from(hold_open(&name)).await.unwrap();
+    let started = js_sys::Date::now();
+    let err = IndexedDbStore::open(&ns).await.err().unwrap();
+    assert_eq!(err.code(), "STORAGE_UNAVAILABLE", "{err}");
+    assert!(err.to_string().contains("blocks its upgrade"), "{err}");
+    assert!(js_sys::Date::now() - started >= 4000.0);
+    // Once it closes, the store opens and upgrades.
+    close_connection(&other);
+    let store = IndexedDbStore::open(&ns).await.unwrap();
+    assert!(store.list(None, None).await.unwrap().is_empty());
+    drop(store);
     delete_database(&ns).await;
 }
 

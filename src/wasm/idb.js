@@ -117,8 +117,15 @@ function migrateRows(records, history, counters) {
 }
 
 // Opens (creating or upgrading) a database; resolves with the connection.
+// How long an open waits for other connections to the database to close
+// when an upgrade needs them to (ours close at once: only a connection
+// that ignores `versionchange` keeps it waiting), before it gives up.
+const BLOCKED_MS = 5000;
+
 // A connection steps aside when another tab upgrades or deletes the
-// database (the store reopens on its next call).
+// database (the store reopens on its next call). An upgrade that another
+// connection blocks for BLOCKED_MS is refused with a `BlockedError`; if
+// it goes on later, the connection it opens is closed.
 export function idbOpen(factory, name) {
   return new Promise((resolve, reject) => {
     let request;
@@ -128,6 +135,20 @@ export function idbOpen(factory, name) {
       reject(e);
       return;
     }
+    let timer = null;
+    let gaveUp = false;
+    // "blocked" also comes while a connection closed a moment ago finishes
+    // its last transaction, and the open then goes on: only a wait that
+    // lasts is refused.
+    request.onblocked = () => {
+      timer ??= setTimeout(() => {
+        gaveUp = true;
+        reject(new DOMException(
+          `another connection to ${name} stays open and blocks its upgrade to schema ${SCHEMA_VERSION} (close the other pages of this site that use it)`,
+          'BlockedError',
+        ));
+      }, BLOCKED_MS);
+    };
     let upgradeError = null;
     request.onupgradeneeded = (event) => {
       try {
@@ -138,12 +159,19 @@ export function idbOpen(factory, name) {
       }
     };
     request.onsuccess = () => {
+      clearTimeout(timer);
       const db = request.result;
+      if (gaveUp) {
+        db.close();
+        return;
+      }
       db.onversionchange = () => db.close();
       resolve(db);
     };
-    request.onerror = () => reject(upgradeError ?? request.error);
-    request.onblocked = () => {};
+    request.onerror = () => {
+      clearTimeout(timer);
+      reject(upgradeError ?? request.error);
+    };
   });
 }
 

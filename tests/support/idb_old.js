@@ -128,3 +128,18 @@ export function spoilRow(name, key, json, keepHash) {
     };
   });
 }
+
+// Opens the database at its current version and keeps the connection,
+// which, unlike the store's, does not close when another asks to upgrade
+// or delete the database. Resolves to the connection.
+export function holdOpen(name) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => resolve(open.result);
+  });
+}
+
+export function closeConnection(db) {
+  db.close();
+}
