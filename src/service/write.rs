@@ -79,9 +79,10 @@ fn blame(keys: &[RecordKey], e: &Error) -> usize {
         .unwrap_or(0)
 }
 
-/// The plans as done, the changes written numbered by their events.
-fn done(plans: Vec<Plan>, events: Vec<ChangeEvent>) -> Vec<Done> {
-    let mut seqs = events.into_iter().map(|e| e.sequence);
+/// The plans as done, the changes written numbered in order from
+/// `first_seq` (a batch's changes take consecutive sequence numbers).
+fn done(plans: Vec<Plan>, first_seq: u64) -> Vec<Done> {
+    let mut seqs = first_seq..;
     plans
         .into_iter()
         .map(|p| match p {
@@ -298,7 +299,10 @@ impl MetadataService {
                 Ok(())
             })?;
             match self.store.commit(batch).await {
-                Ok(events) => return answer(done(plans, events)).map_err(Stop::Answer),
+                Ok(events) => {
+                    let first_seq = events.first().map_or(0, |e| e.sequence);
+                    return answer(done(plans, first_seq)).map_err(Stop::Answer);
+                }
                 Err(Error::Conflict { .. })
                     if stalled < MAX_WRITE_ATTEMPTS && rounds < MAX_WRITE_ROUNDS =>
                 {
@@ -365,8 +369,9 @@ impl MetadataService {
             hand_over(piece)?;
         }
         // Given up (the hold dropped) if the answer cannot be made.
-        answer(done(plans, holding.events())).map_err(Stop::Answer)?;
-        holding.commit().await.map_err(|e| Stop::At(0, e))
+        answer(done(plans, holding.first_seq())).map_err(Stop::Answer)?;
+        holding.commit().await.map_err(|e| Stop::At(0, e))?;
+        Ok(())
     }
 
     async fn write_one(&self, prepared: Prepared) -> Result<Done> {

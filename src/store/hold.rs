@@ -128,7 +128,8 @@ impl Holding<'_> {
     /// Writes `changes`, each of the held key at its index. `VALIDATION`
     /// for a change of another key, of a key already written, or a purge
     /// of nothing; `CONFLICT` for one that expects other than what the
-    /// hold read. Nothing of these is handed to the store.
+    /// hold read. Nothing of these is handed to the store. After an error
+    /// from the store the holding is of no more use: drop it.
     pub fn write(&mut self, changes: Vec<(usize, Change)>) -> std::result::Result<(), HeldError> {
         let mut in_piece = std::collections::HashSet::with_capacity(changes.len());
         for (index, change) in &changes {
@@ -159,33 +160,32 @@ impl Holding<'_> {
                 return Err(change.expect().conflict(&key, read.version()).into());
             }
         }
-        let changes: Vec<Change> = changes
-            .into_iter()
-            .map(|(index, change)| {
+        let start = self.changes.len();
+        self.changes
+            .extend(changes.into_iter().map(|(index, change)| {
                 self.written[index] = true;
                 change
-            })
-            .collect();
-        self.held.write(&changes)?;
-        self.changes.extend(changes);
+            }));
+        self.held.write(&self.changes[start..])?;
         Ok(())
     }
 
-    /// The events of what was written, as it will be committed.
-    pub fn events(&self) -> Vec<ChangeEvent> {
-        (self.first_seq..)
-            .zip(&self.changes)
-            .map(|(seq, c)| c.event(seq))
-            .collect()
+    /// The sequence number the first change written gets (the others
+    /// follow in the order written).
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
     }
 
-    /// Commits what was written and announces it.
-    pub async fn commit(self) -> Result<()> {
-        let events = self.events();
+    /// Commits what was written and announces it; its events.
+    pub async fn commit(self) -> Result<Vec<ChangeEvent>> {
         self.held.finish().await?;
+        let events: Vec<ChangeEvent> = (self.first_seq..)
+            .zip(&self.changes)
+            .map(|(seq, c)| c.event(seq))
+            .collect();
         if !events.is_empty() {
             self.store.feed().announce(&events, Origin::Local);
         }
-        Ok(())
+        Ok(events)
     }
 }
