@@ -222,7 +222,13 @@ extern "C" {
     #[wasm_bindgen(js_name = closeConnection)]
     fn close_connection(db: &JsValue);
     #[wasm_bindgen(js_name = spoilRow)]
-    fn spoil_row(name: &str, key: &str, json: Option<String>, keep_hash: bool) -> js_sys::Promise;
+    fn spoil_row(
+        name: &str,
+        key: &str,
+        json: Option<String>,
+        keep_hash: bool,
+        hash: Option<String>,
+    ) -> js_sys::Promise;
 }
 
 #[wasm_bindgen_test]
@@ -263,7 +269,7 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
         (None, false, "a stored row has no JSON text"),
     ] {
         store.close();
-        JsFuture::from(spoil_row(&name, &id, spoiled, keep_hash))
+        JsFuture::from(spoil_row(&name, &id, spoiled, keep_hash, None))
             .await
             .unwrap();
         for err in [
@@ -294,19 +300,34 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
         .replace(r#""n":"a""#, r#""n":"x""#);
     assert_ne!(tampered, serde_json::to_string(&a).unwrap());
     store.close();
-    JsFuture::from(spoil_row(&name, &a_id, Some(tampered.clone()), true))
+    JsFuture::from(spoil_row(&name, &a_id, Some(tampered.clone()), true, None))
         .await
         .unwrap();
     let err = store.get(&a_key).await.unwrap_err();
     assert!(err.to_string().contains("does not match the hash"), "{err}");
     store.close();
-    JsFuture::from(spoil_row(&name, &a_id, Some(tampered), false))
+    JsFuture::from(spoil_row(&name, &a_id, Some(tampered), false, None))
         .await
         .unwrap();
     assert_eq!(store.get(&a_key).await.unwrap().unwrap().version, 1);
     let err = svc.load("view", "a").await.unwrap_err();
     assert_eq!(err.code(), "CORRUPTED", "{err}");
     assert!(err.to_string().contains("does not match its data"), "{err}");
+    // A row that has its hash but whose definition is not JSON (balanced
+    // brackets of the wrong kind): still never served.
+    let broken = serde_json::to_string(&a)
+        .unwrap()
+        .replace(r#""data":{"n":"a"}"#, r#""data":{"n":"a"]"#);
+    assert!(broken.contains(r#"{"n":"a"]"#));
+    let hash = objectstack_metadata::wasm::indexeddb::row_hash(&broken);
+    store.close();
+    JsFuture::from(spoil_row(&name, &a_id, Some(broken), false, Some(hash)))
+        .await
+        .unwrap();
+    let err = store.get(&a_key).await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
+    let err = store.list(None, Some("view")).await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
     delete_database(&ns).await;
 }
 
@@ -843,6 +864,10 @@ async fn indexeddb_upgrade_blocked_by_a_connection_that_stays_open_is_refused() 
     assert_eq!(err.code(), "STORAGE_UNAVAILABLE", "{err}");
     assert!(err.to_string().contains("blocks its upgrade"), "{err}");
     assert!(js_sys::Date::now() - started >= 4000.0);
+    // Another open meanwhile queues behind the first, which is never told
+    // it is blocked: refused the same way, not left waiting.
+    let err = IndexedDbStore::open(&ns).await.err().unwrap();
+    assert_eq!(err.code(), "STORAGE_UNAVAILABLE", "{err}");
     // Once it closes, the store opens and upgrades.
     close_connection(&other);
     let store = IndexedDbStore::open(&ns).await.unwrap();

@@ -122,10 +122,16 @@ function migrateRows(records, history, counters) {
 // that ignores `versionchange` keeps it waiting), before it gives up.
 const BLOCKED_MS = 5000;
 
+// Opens given up while blocked and still pending, by factory and name: an
+// open queues behind them and is never told it is blocked itself.
+const givenUp = new WeakMap();
+
 // A connection steps aside when another tab upgrades or deletes the
 // database (the store reopens on its next call). An upgrade that another
 // connection blocks for BLOCKED_MS is refused with a `BlockedError`; if
-// it goes on later, the connection it opens is closed.
+// it goes on later, the connection it opens is closed. While such an open
+// is pending, later opens of the database wait behind it, and are refused
+// after BLOCKED_MS as well.
 export function idbOpen(factory, name) {
   return new Promise((resolve, reject) => {
     let request;
@@ -135,22 +141,37 @@ export function idbOpen(factory, name) {
       reject(e);
       return;
     }
+    if (!givenUp.has(factory)) givenUp.set(factory, new Map());
+    const pending = givenUp.get(factory);
     let timer = null;
     let gaveUp = false;
-    // "blocked" also comes while a connection closed a moment ago finishes
-    // its last transaction, and the open then goes on: only a wait that
-    // lasts is refused.
-    request.onblocked = () => {
+    const settled = () => {
+      clearTimeout(timer);
+      if (gaveUp) {
+        const left = pending.get(name) - 1;
+        if (left > 0) pending.set(name, left);
+        else pending.delete(name);
+      }
+    };
+    const wait = () => {
       timer ??= setTimeout(() => {
         gaveUp = true;
+        pending.set(name, (pending.get(name) ?? 0) + 1);
         reject(new DOMException(
           `another connection to ${name} stays open and blocks its upgrade to schema ${SCHEMA_VERSION} (close the other pages of this site that use it)`,
           'BlockedError',
         ));
       }, BLOCKED_MS);
     };
+    // "blocked" also comes while a connection closed a moment ago finishes
+    // its last transaction, and the open then goes on: only a wait that
+    // lasts is refused.
+    request.onblocked = wait;
+    if (pending.has(name)) wait();
     let upgradeError = null;
     request.onupgradeneeded = (event) => {
+      // Not blocked any more: the upgrade runs, however long it takes.
+      clearTimeout(timer);
       try {
         upgrade(request.result, request.transaction, event.oldVersion);
       } catch (e) {
@@ -159,7 +180,7 @@ export function idbOpen(factory, name) {
       }
     };
     request.onsuccess = () => {
-      clearTimeout(timer);
+      settled();
       const db = request.result;
       if (gaveUp) {
         db.close();
@@ -169,7 +190,7 @@ export function idbOpen(factory, name) {
       resolve(db);
     };
     request.onerror = () => {
-      clearTimeout(timer);
+      settled();
       reject(upgradeError ?? request.error);
     };
   });

@@ -224,8 +224,8 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
 
 /// What separates the rows' texts where they cross to JavaScript as one
 /// string: a control character, which JSON text never holds raw (inside a
-/// string it is escaped, outside one only whitespace may appear, and
-/// `Definition` refuses a text that holds one), so `idb.js` splits them
+/// string it is escaped, outside one only whitespace may appear, and every
+/// definition, read from a row or not, is JSON), so `idb.js` splits them
 /// apart with no lengths to count.
 const TEXT_SEPARATOR: char = '\u{1}';
 
@@ -280,10 +280,14 @@ struct StoredRow<'a> {
 /// The hash a row carries of its JSON text: xxHash64 (seed 0) of the
 /// text's UTF-8, as 16 lowercase hex digits. A row whose text has this
 /// hash is as this module wrote it, record, checksum and all: its
-/// definition is taken as written, with no canonical form and MD5 to
-/// compute again. A row without one (written before rows had one) is
-/// checked by its checksum, as before.
-fn row_hash(text: &str) -> String {
+/// definition is taken as written (checked only for being JSON), with no
+/// canonical form and MD5 to compute again. A row without one (written
+/// before rows had one) is checked by its checksum, as before.
+///
+/// The hash finds corruption (a torn write, a disk error, a row edited by
+/// hand), not forgery: whatever can write the origin's IndexedDB can write
+/// a row and its hash, as it can call this library.
+pub fn row_hash(text: &str) -> String {
     format!("{:016x}", twox_hash::XxHash64::oneshot(0, text.as_bytes()))
 }
 
@@ -549,7 +553,18 @@ fn misplaced(key: RecordKey, id: &str) -> Error {
 /// A head row as a record.
 fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
     check_row_hash(row, key)?;
-    let mut record = codec::record(row.json, key)?;
+    // With its hash, read as `packed_heads` reads it, so a row is read
+    // the same whatever rows come with it.
+    let trusted = row
+        .hash
+        .as_ref()
+        .and_then(|_| crate::record_json::read_record_as(row.json, 0, true))
+        .filter(|(_, end)| *end == row.json.len())
+        .map(|(record, _)| record);
+    let mut record = match trusted {
+        Some(record) => record,
+        None => codec::record(row.json, key)?,
+    };
     if !stored_under(&record, &row.key) {
         return Err(misplaced(record.key(), &row.key));
     }

@@ -102,7 +102,7 @@ export function describeDatabase(name) {
 // Spoils the stored JSON of the head row of `key` in a database of the
 // current schema: `json` replaces the row's text (undefined: the row loses
 // its text).
-export function spoilRow(name, key, json, keepHash) {
+export function spoilRow(name, key, json, keepHash, hash) {
   return new Promise((resolve, reject) => {
     const open = indexedDB.open(name);
     open.onerror = () => reject(open.error);
@@ -119,8 +119,10 @@ export function spoilRow(name, key, json, keepHash) {
         }
         if (json === undefined) delete row.json;
         else row.json = json;
-        // Without its hash, as rows were written before they had one.
+        // Without its hash, as rows were written before they had one, or
+        // with the one given.
         if (!keepHash) delete row.h;
+        if (typeof hash === 'string') row.h = hash;
         store.put(row);
       };
       tx.oncomplete = () => { db.close(); resolve(); };
