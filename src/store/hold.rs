@@ -57,7 +57,7 @@ pub trait Held {
 /// and announces the committed changes on the store's feed.
 pub struct Holding<'a> {
     store: &'a dyn Store,
-    keys: Vec<RecordKey>,
+    keys: &'a [RecordKey],
     expect: Vec<Expect>,
     written: Vec<bool>,
     first_seq: u64,
@@ -78,7 +78,7 @@ pub struct Hold<'a> {
 pub async fn hold<'a>(
     store: &'a dyn Store,
     tenant_id: Option<&str>,
-    keys: &[RecordKey],
+    keys: &'a [RecordKey],
 ) -> Result<Option<Hold<'a>>> {
     if let Some(key) = keys.iter().find(|k| k.tenant_id.as_deref() != tenant_id) {
         return Err(Error::validation(
@@ -114,7 +114,7 @@ pub async fn hold<'a>(
         current,
         holding: Holding {
             store,
-            keys: keys.to_vec(),
+            keys,
             expect,
             written: vec![false; keys.len()],
             first_seq,
