@@ -104,7 +104,10 @@ pub fn parse_file(path: &str, text: &str, format: FileFormat) -> Result<Value> {
     }
     let value = match format {
         FileFormat::Json => crate::json::parse(text).map_err(|e| fail(e.to_string()))?,
+        #[cfg(feature = "yaml")]
         FileFormat::Yaml => crate::yaml::parse(text).map_err(fail)?,
+        #[cfg(not(feature = "yaml"))]
+        FileFormat::Yaml => return Err(yaml_left_out(path)),
         FileFormat::TypeScript => {
             let body = typescript_body(text).ok_or_else(|| {
                 fail("expected `export default { ... };` with a JSON object literal".into())
@@ -142,11 +145,27 @@ pub fn render_file(data: &Value, format: FileFormat) -> Result<String> {
             s.push('\n');
             Ok(s)
         }
+        #[cfg(feature = "yaml")]
         FileFormat::Yaml => Ok(crate::yaml::render(data)),
+        #[cfg(not(feature = "yaml"))]
+        FileFormat::Yaml => Err(yaml_left_out("a YAML file")),
         FileFormat::TypeScript => {
             let body = serde_json::to_string_pretty(data).map_err(|e| render_err(e.to_string()))?;
             Ok(format!("export default {body};\n"))
         }
+    }
+}
+
+/// A build without the `yaml` feature (the browser module) neither reads
+/// nor writes YAML files: it says so, naming the file and what it reads.
+#[cfg(not(feature = "yaml"))]
+fn yaml_left_out(what: &str) -> Error {
+    Error::Unsupported {
+        message: format!(
+            "{what}: this build reads and writes no YAML (the browser module leaves the YAML reader out \
+             to stay small); give the file as JSON (`.json`) or TypeScript (`.ts`, \
+             `export default {{ ... }};`), or read it with the Node package"
+        ),
     }
 }
 

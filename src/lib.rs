@@ -29,6 +29,7 @@ mod sort;
 pub mod store;
 pub mod sync;
 pub mod validate;
+#[cfg(feature = "yaml")]
 pub mod yaml;
 
 pub use access::{AccessPolicy, Action, Actor, Permission};

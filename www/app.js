@@ -6,7 +6,7 @@ import { MetadataService } from '/pkg/index.web.js';
 
 const $ = (selector) => document.querySelector(selector);
 const FILES = {
-  'apps/crm.app.yaml': 'label: CRM (from a metadata file)\nnavigation: [accounts, contacts]\n',
+  'apps/crm.app.json': '{ "label": "CRM (from a metadata file)", "navigation": ["accounts", "contacts"] }\n',
 };
 const state = { type: null, name: null, base: 0, dirty: false, liveTimer: null };
 

@@ -67,7 +67,8 @@ pub fn js_content_hash(
 
 /// Parses a metadata file (`<folder>/<name>.<type>.json|yaml|yml|ts`):
 /// returns `{ type, name, format, data }`, `null` for a path that is not a
-/// metadata file, or throws a `VALIDATION` error naming the path.
+/// metadata file, or throws a `VALIDATION` error naming the path. The
+/// browser module reads no YAML: a YAML file throws `UNSUPPORTED` there.
 #[wasm_bindgen(js_name = parseMetadataFile, unchecked_return_type = "ParsedMetadataFile | null")]
 pub fn js_parse_metadata_file(
     #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
@@ -92,7 +93,8 @@ pub fn js_parse_metadata_file(
 }
 
 /// Renders a definition as a metadata file: `{ path, text }` for
-/// (type, name) in `format` (`json`, `yaml` or `typescript`).
+/// (type, name) in `format` (`json`, `yaml` or `typescript`; the browser
+/// module writes no YAML and throws `UNSUPPORTED`).
 #[wasm_bindgen(js_name = renderMetadataFile, unchecked_return_type = "RenderedMetadataFile")]
 pub fn js_render_metadata_file(
     #[wasm_bindgen(js_name = "type", unchecked_param_type = "string")] type_name: JsValue,

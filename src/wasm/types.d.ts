@@ -319,7 +319,7 @@ export interface CreateOptions {
   strict?: boolean;
   /** Keep a read cache in front of the chain (default true). */
   cache?: boolean;
-  /** Metadata files for the file layer: path -> text. */
+  /** Metadata files for the file layer: path -> text (JSON, YAML, or `.ts` with `export default { ... };`; the browser module reads no YAML and throws `UNSUPPORTED`). */
   files?: Record<string, string>;
   /** Source recorded when a save names none (default 'database'). */
   source?: Source;

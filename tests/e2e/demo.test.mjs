@@ -245,6 +245,42 @@ test('the package in a page: a storage bucket with a small quota refuses a save 
   await page.close();
 });
 
+test('the package in a page: metadata files as JSON and TypeScript; YAML, left out of the browser module, is UNSUPPORTED', async () => {
+  const page = await open();
+  const out = await page.evaluate(async () => {
+    const { MetadataService, parseMetadataFile, renderMetadataFile } = await import('/pkg/index.web.js');
+    const failure = (f) => { try { f(); return null; } catch (e) { return { name: e.name, code: e.code, message: e.message }; } };
+    const json = parseMetadataFile('views/a.view.json', '{"label":"A"}');
+    const ts = parseMetadataFile('views/b.view.ts', 'export default { "label": "B" };');
+    const parseYaml = failure(() => parseMetadataFile('views/c.view.yaml', 'label: C\n'));
+    const renderYaml = failure(() => renderMetadataFile('view', 'c', { label: 'C' }, 'yaml'));
+    const rendered = renderMetadataFile('view', 'c', { label: 'C' }, 'typescript');
+    let create = null;
+    try {
+      await MetadataService.create({ store: 'memory', files: { 'views/a.view.json': '{"label":"A"}', 'views/c.view.yml': 'label: C\n' } });
+    } catch (e) {
+      create = { name: e.name, code: e.code, message: e.message };
+    }
+    const svc = await MetadataService.create({ store: 'memory', files: { 'views/a.view.json': '{"label":"A"}', 'views/b.view.ts': 'export default { "label": "B" };' } });
+    const loaded = [await svc.load('view', 'a'), await svc.load('view', 'b')];
+    svc.free();
+    return { json, ts, parseYaml, renderYaml, rendered, create, loaded };
+  });
+  assert.deepEqual(out.json, { type: 'view', name: 'a', format: 'json', data: { label: 'A' } });
+  assert.deepEqual(out.ts, { type: 'view', name: 'b', format: 'typescript', data: { label: 'B' } });
+  assert.deepEqual(out.rendered, { path: 'views/c.view.ts', text: 'export default {\n  "label": "C"\n};\n' });
+  for (const e of [out.parseYaml, out.renderYaml, out.create]) {
+    assert.equal(e?.name, 'MetadataError');
+    assert.equal(e.code, 'UNSUPPORTED', e.message);
+    assert.match(e.message, /reads and writes no YAML .* JSON .* TypeScript/);
+  }
+  assert.match(out.parseYaml.message, /views\/c\.view\.yaml/);
+  assert.match(out.create.message, /views\/c\.view\.yml/);
+  assert.deepEqual(out.loaded, [{ label: 'A' }, { label: 'B' }]);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
 test('the package in a page: without the Storage Buckets API, a bucket is UNSUPPORTED, and auto says it fell back', async () => {
   const page = await context.newPage();
   await page.addInitScript(() => {
