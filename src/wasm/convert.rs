@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{describe_thrown, parse_json_text, to_js, written_array_to_js};
+use super::boundary::{
+    describe_thrown, parse_json_text, to_js, written_array_to_js, ARRAY_TEXT_BYTES, TEXT_SEPARATOR,
+};
 use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
@@ -63,6 +65,15 @@ extern "C" {
     /// Gives `target.record` a `data` parsed from `text` when first read.
     #[wasm_bindgen(js_name = withLazyData)]
     fn with_lazy_data(target: &JsValue, text: &JsValue);
+
+    /// [`with_lazy_data`] for `targets[from]` on, one a text of `texts`
+    /// (separated by [`TEXT_SEPARATOR`]).
+    #[wasm_bindgen(js_name = withLazyDataFrom, catch)]
+    fn with_lazy_data_from(
+        targets: &JsValue,
+        from: u32,
+        texts: &JsValue,
+    ) -> std::result::Result<(), JsValue>;
 }
 
 /// `{ record, changed, operation }`, the record's `data` parsed from its
@@ -87,14 +98,41 @@ pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
     outcome_to_js_with(outcome, None)
 }
 
-/// Outcomes as an array, each record with its `data` (parsed with the
-/// rest: a bulk answer is one text, see [`written_array_to_js`]).
+/// Outcomes as an array, each record's `data` parsed from its text when
+/// first read, as [`outcome_to_js`] gives it: the records' metadata cross
+/// as one JSON text, their definitions' texts as strings of about a
+/// mebibyte, several to a string (see [`TEXT_SEPARATOR`]). A bulk save of
+/// 2,000 corpus definitions had spent a sixth of its time decoding and
+/// parsing the 10 MB of definitions its answer echoed (BENCHMARKS.md).
 pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
-    written_array_to_js(
+    let out = written_array_to_js(
         outcomes,
         |o| record_bound(&o.record) + 64,
-        |out, o| write_outcome(out, o, DataAt::Last),
-    )
+        |out, o| write_outcome(out, o, DataAt::Omitted),
+    )?;
+    let mut texts = String::new();
+    let mut from = 0;
+    for (i, o) in outcomes.iter().enumerate() {
+        let text = o.record.data.json_text();
+        let room = text.len() + 1;
+        if texts.capacity() - texts.len() < room && !super::alloc::grown(texts.try_reserve(room)) {
+            return Err(super::alloc::exhausted("the result"));
+        }
+        if i > from {
+            texts.push(TEXT_SEPARATOR);
+        }
+        texts.push_str(text);
+        if texts.len() >= ARRAY_TEXT_BYTES || i + 1 == outcomes.len() {
+            with_lazy_data_from(&out, from as u32, &JsValue::from_str(&texts)).map_err(|e| {
+                Error::Storage {
+                    message: format!("cannot decode result: {}", describe_thrown(&e)),
+                }
+            })?;
+            texts.clear();
+            from = i + 1;
+        }
+    }
+    Ok(out)
 }
 
 /// A definition as a fresh JS object: `JSON.parse` of its text.

@@ -413,6 +413,14 @@ export function withLazyData(target, text) {
   Object.defineProperty(record, 'data', lazyData);
 }
 
+// withLazyData for each of `targets` from index `from` on, its text the
+// next of `texts` (separated by U+0001, which JSON text never holds raw).
+export function withLazyDataFrom(targets, from, texts) {
+  const parts = texts.split('\u0001');
+  if (from + parts.length > targets.length) throw new Error('more texts than records');
+  for (let i = 0; i < parts.length; i++) withLazyData(targets[from + i], parts[i]);
+}
+
 const encoder = new TextEncoder();
 
 let lastRead = 0;

@@ -222,12 +222,7 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
     }
 }
 
-/// What separates the rows' texts where they cross to JavaScript as one
-/// string: a control character, which JSON text never holds raw (inside a
-/// string it is escaped, outside one only whitespace may appear, and every
-/// definition, read from a row or not, is JSON), so `idb.js` splits them
-/// apart with no lengths to count.
-const TEXT_SEPARATOR: char = '\u{1}';
+use super::boundary::TEXT_SEPARATOR;
 
 /// What `idbReadCurrent` reads.
 #[derive(Serialize, Default)]
