@@ -225,7 +225,7 @@ extern "C" {
     fn spoil_row(
         name: &str,
         key: &str,
-        json: Option<String>,
+        json: &JsValue,
         keep_hash: bool,
         hash: Option<String>,
     ) -> js_sys::Promise;
@@ -252,24 +252,39 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     let mismatch = "the stored row */view/b does not match the hash stored with it";
     let c_text = serde_json::to_string(&c).unwrap();
     let not_a_record = r#"{"not":"a record"}"#.to_owned();
+    // As text (rows of schema 3 and before) and as UTF-8 bytes (schema 4).
+    let text = |t: &str| JsValue::from_str(t);
+    let bytes = |b: &[u8]| JsValue::from(js_sys::Uint8Array::from(b));
+    let mut c_bytes = c_text.clone().into_bytes();
     for (spoiled, keep_hash, says) in [
-        (Some(c_text.clone()), true, mismatch),
-        (Some(not_a_record.clone()), true, mismatch),
+        (text(&c_text), true, mismatch),
+        (bytes(c_text.as_bytes()), true, mismatch),
+        (text(&not_a_record), true, mismatch),
         (
-            Some(c_text),
+            text(&c_text),
             false,
             "stored under the key */view/b, not its own",
         ),
-        (Some(not_a_record), false, "stored record does not decode"),
         (
-            Some("[1,".to_owned()),
+            bytes(c_text.as_bytes()),
             false,
-            "stored rows are not readable",
+            "stored under the key */view/b, not its own",
         ),
-        (None, false, "a stored row has no JSON text"),
+        (text(&not_a_record), false, "stored record does not decode"),
+        (text("[1,"), false, "stored rows are not readable"),
+        (JsValue::UNDEFINED, false, "a stored row has no JSON text"),
+        (
+            {
+                // A byte of c's text that no UTF-8 text holds.
+                c_bytes[3] = 0xff;
+                bytes(&c_bytes)
+            },
+            true,
+            "a stored row's text is not UTF-8",
+        ),
     ] {
         store.close();
-        JsFuture::from(spoil_row(&name, &id, spoiled, keep_hash, None))
+        JsFuture::from(spoil_row(&name, &id, &spoiled, keep_hash, None))
             .await
             .unwrap();
         for err in [
@@ -300,15 +315,27 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
         .replace(r#""n":"a""#, r#""n":"x""#);
     assert_ne!(tampered, serde_json::to_string(&a).unwrap());
     store.close();
-    JsFuture::from(spoil_row(&name, &a_id, Some(tampered.clone()), true, None))
-        .await
-        .unwrap();
+    JsFuture::from(spoil_row(
+        &name,
+        &a_id,
+        &JsValue::from_str(&tampered),
+        true,
+        None,
+    ))
+    .await
+    .unwrap();
     let err = store.get(&a_key).await.unwrap_err();
     assert!(err.to_string().contains("does not match the hash"), "{err}");
     store.close();
-    JsFuture::from(spoil_row(&name, &a_id, Some(tampered), false, None))
-        .await
-        .unwrap();
+    JsFuture::from(spoil_row(
+        &name,
+        &a_id,
+        &JsValue::from_str(&tampered),
+        false,
+        None,
+    ))
+    .await
+    .unwrap();
     assert_eq!(store.get(&a_key).await.unwrap().unwrap().version, 1);
     let err = svc.load("view", "a").await.unwrap_err();
     assert_eq!(err.code(), "CORRUPTED", "{err}");
@@ -321,9 +348,15 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     assert!(broken.contains(r#"{"n":"a"]"#));
     let hash = objectstack_metadata::wasm::indexeddb::row_hash(&broken);
     store.close();
-    JsFuture::from(spoil_row(&name, &a_id, Some(broken), false, Some(hash)))
-        .await
-        .unwrap();
+    JsFuture::from(spoil_row(
+        &name,
+        &a_id,
+        &JsValue::from_str(&broken),
+        false,
+        Some(hash),
+    ))
+    .await
+    .unwrap();
     let err = store.get(&a_key).await.unwrap_err();
     assert_eq!(err.code(), "CORRUPTED", "{err}");
     let err = store.list(None, Some("view")).await.unwrap_err();
@@ -395,15 +428,15 @@ async fn layout_of(ns: &str) -> serde_json::Value {
 }
 
 /// Schema 3: the three object stores, and only the indexes a read uses.
-fn schema_3() -> serde_json::Value {
-    json!({"version": 3, "records": ["tenant_seq"], "history": ["tenant_seq"], "counters": []})
+fn schema_4() -> serde_json::Value {
+    json!({"version": 4, "records": ["tenant_seq"], "history": ["tenant_seq"], "counters": []})
 }
 
 #[wasm_bindgen_test]
-async fn indexeddb_creates_schema_3_and_upgrades_a_version_1_database() {
+async fn indexeddb_creates_schema_4_and_upgrades_a_version_1_database() {
     let ns = unique("fresh");
     IndexedDbStore::open(&ns).await.unwrap().close();
-    assert_eq!(layout_of(&ns).await, schema_3());
+    assert_eq!(layout_of(&ns).await, schema_4());
     delete_database(&ns).await;
 
     // Version 1 with data: a (v1, v2), b (v1) for acme; c (v1, purged at v2)
@@ -432,7 +465,7 @@ async fn indexeddb_creates_schema_3_and_upgrades_a_version_1_database() {
     .await
     .unwrap();
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
-    assert_eq!(layout_of(&ns).await, schema_3());
+    assert_eq!(layout_of(&ns).await, schema_4());
     let seqs = |entries: Vec<HistoryEntry>| {
         entries
             .iter()
@@ -474,8 +507,9 @@ async fn indexeddb_creates_schema_3_and_upgrades_a_version_1_database() {
 
 #[wasm_bindgen_test]
 async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
-    // Rows as schema 3 writes them, given the members version 2 also wrote
-    // (writeV2Database adds them), in a database of version 2's layout.
+    // Rows as schema 4 writes them, their JSON as text and given the
+    // members version 2 also wrote (writeV2Database adds them), in a
+    // database of version 2's layout.
     let source = unique("v2-rows");
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&source).await.unwrap());
     let acme = tenant_service(&store, "acme", 0);
@@ -503,6 +537,15 @@ async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
         .as_string()
         .unwrap();
     delete_database(&source).await;
+    let written: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    for store in ["records", "history"] {
+        let rows = written[store].as_array().unwrap();
+        assert!(!rows.is_empty());
+        assert!(
+            rows.iter().all(|row| row["bytes"] == true),
+            "schema 4 stores every row's JSON as UTF-8 bytes: {written}"
+        );
+    }
     let ns = unique("v2");
     JsFuture::from(write_v2_database(
         &IndexedDbStore::database_name(&ns),
@@ -528,7 +571,7 @@ async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
     );
 
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
-    assert_eq!(layout_of(&ns).await, schema_3());
+    assert_eq!(layout_of(&ns).await, schema_4());
     let after = JsFuture::from(dump_database(&IndexedDbStore::database_name(&ns)))
         .await
         .unwrap();
@@ -553,6 +596,28 @@ async fn indexeddb_upgrades_a_version_2_database_keeping_every_row() {
         .await
         .unwrap();
     assert_eq!((updated.record.version, updated.record.seq), (4, 5));
+    // The new head is written as bytes; the text head it replaced is
+    // archived as it was.
+    let now = rows(
+        JsFuture::from(dump_database(&IndexedDbStore::database_name(&ns)))
+            .await
+            .unwrap(),
+    );
+    let row = |store: &str, key: &str| {
+        now[store]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["key"].as_str().is_some_and(|k| k.ends_with(key)))
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row("records", "/view/a")["bytes"], true);
+    assert_eq!(
+        row("history", "/view/a#00000000000000000003")["bytes"],
+        serde_json::Value::Null
+    );
+    assert_eq!(row("history", "/view/a#00000000000000000003")["head"], 1);
     // Version 2's head, archived, reads back as history.
     let versions: Vec<_> = acme
         .history("view", "a")

@@ -167,6 +167,16 @@ pub fn js_string(value: &JsValue) -> Result<Option<String>> {
         })
 }
 
+/// A `Uint8Array`'s bytes copied into the module, once the heap has room
+/// for them and for the work they bring; `None` for anything else.
+pub fn js_bytes(value: &JsValue) -> Result<Option<Vec<u8>>> {
+    let Some(bytes) = value.dyn_ref::<js_sys::Uint8Array>() else {
+        return Ok(None);
+    };
+    super::alloc::admit(bytes.length() as usize)?;
+    Ok(Some(bytes.to_vec()))
+}
+
 /// A JS value as a `serde_json::Value`.
 pub fn value_from_js(value: &JsValue, field: &str) -> Result<Value> {
     let text = json_text_from_js(value, field)?;

@@ -72,7 +72,7 @@ extern "C" {
     fn with_lazy_data_from(
         targets: &JsValue,
         from: u32,
-        texts: &JsValue,
+        texts: &[u8],
     ) -> std::result::Result<(), JsValue>;
 }
 
@@ -100,8 +100,8 @@ pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
 
 /// Outcomes as an array, each record's `data` parsed from its text when
 /// first read, as [`outcome_to_js`] gives it: the records' metadata cross
-/// as one JSON text, their definitions' texts as strings of about a
-/// mebibyte, several to a string (see [`TEXT_SEPARATOR`]). A bulk save of
+/// as one JSON text, their definitions' texts as UTF-8 bytes, about a
+/// mebibyte at a time (see [`TEXT_SEPARATOR`]), decoded when read. A bulk save of
 /// 2,000 corpus definitions had spent a sixth of its time decoding and
 /// parsing the 10 MB of definitions its answer echoed (BENCHMARKS.md).
 pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
@@ -123,7 +123,7 @@ pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
         }
         texts.push_str(text);
         if texts.len() >= ARRAY_TEXT_BYTES || i + 1 == outcomes.len() {
-            with_lazy_data_from(&out, from as u32, &JsValue::from_str(&texts)).map_err(|e| {
+            with_lazy_data_from(&out, from as u32, texts.as_bytes()).map_err(|e| {
                 Error::Storage {
                     message: format!("cannot decode result: {}", describe_thrown(&e)),
                 }

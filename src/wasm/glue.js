@@ -359,6 +359,7 @@ export function copyPlain(value) {
 // not: a record in a proxy, as reactive frameworks hold state, would lose
 // its data).
 const DATA_TEXT = Symbol('definition text');
+const utf8 = new TextDecoder();
 
 // The record holding a text: `object` itself or one on its prototype chain
 // (when the getter is reached through an object inheriting it). The walk
@@ -385,7 +386,8 @@ const lazyData = {
   get() {
     const record = textHolder(this);
     if (record === undefined) return undefined;
-    const data = JSON.parse(record[DATA_TEXT]);
+    const text = record[DATA_TEXT];
+    const data = JSON.parse(typeof text === 'string' ? text : utf8.decode(text));
     // From now on an ordinary member, where the record takes one: a frozen
     // record, or a proxy that refuses it, keeps its getter (each read
     // parses afresh), and the read still answers.
@@ -403,7 +405,8 @@ const lazyData = {
   },
 };
 
-// Gives `target.record` a `data` parsed from `text` when it is first read:
+// Gives `target.record` a `data` parsed from `text` (a string, or its
+// UTF-8 bytes) when it is first read:
 // a save answers with the record it wrote, and most callers never look at
 // the definition they have just given. Reading it (or spreading,
 // serialising or cloning the record) parses it once; assigning replaces it.
@@ -414,11 +417,18 @@ export function withLazyData(target, text) {
 }
 
 // withLazyData for each of `targets` from index `from` on, its text the
-// next of `texts` (separated by U+0001, which JSON text never holds raw).
+// next of `texts`: UTF-8 bytes (a view of the module's memory, copied here)
+// separated by byte 1 (U+0001, which JSON text never holds raw).
 export function withLazyDataFrom(targets, from, texts) {
-  const parts = texts.split('\u0001');
-  if (from + parts.length > targets.length) throw new Error('more texts than records');
-  for (let i = 0; i < parts.length; i++) withLazyData(targets[from + i], parts[i]);
+  const own = texts.slice();
+  let start = 0;
+  for (let i = from; start <= own.length; i++) {
+    if (i >= targets.length) throw new Error('more texts than records');
+    let end = own.indexOf(1, start);
+    if (end === -1) end = own.length;
+    withLazyData(targets[i], own.subarray(start, end));
+    start = end + 1;
+  }
 }
 
 const encoder = new TextEncoder();

@@ -12,17 +12,19 @@
 //             index: tenant_seq [tenant, seq]
 //   counters  key: <scope prefix>           { key, seq }
 //
-// `tenant` is '' for global rows (no tenant id can be empty). A history row
-// with `head: 1` is an archived head: its json is the record as it was.
-// `h` is the hash of `json` the Rust half wrote with it (rows written
-// before rows had one have none). Rows of schema 1 and 2 also carry `type`, `name` and (heads) `active`,
+// `tenant` is '' for global rows (no tenant id can be empty). `json` is the
+// row's JSON text as UTF-8 bytes (a Uint8Array) since schema 4; rows
+// written before are text, read as they are and replaced as their records
+// are written. A history row with `head: 1` is an archived head: its json
+// is the record as it was. `h` is the hash of `json` the Rust half wrote
+// with it (rows written before rows had one have none). Rows of schema 1 and 2 also carry `type`, `name` and (heads) `active`,
 // which nothing reads.
 //
 // The keys and key ranges come from the Rust half (store/layout.rs is the
 // one definition of the layout); only the upgrade from schema 1 below reads
 // keys itself, as schema 1 wrote them.
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 const STORES = ['records', 'history', 'counters'];
 
 const settle = (request) => new Promise((resolve, reject) => {
@@ -36,14 +38,61 @@ const done = (tx) => new Promise((resolve, reject) => {
   tx.onabort = () => reject(tx.error ?? new DOMException('the transaction was aborted', 'AbortError'));
 });
 
-// Rows as one JSON text `[[key, seq, head, h, <json>], ...]`, their JSON
-// embedded as it is stored: one string crosses to the Rust half instead of
-// four property reads and a string per row. The Rust half checks each
-// record against the key it is stored under, and its text against the
-// hash stored with it. A row without JSON text is
-// `null` (the Rust half reports it as corrupted).
+const encoder = new TextEncoder();
+
+// Rows as the UTF-8 bytes of one JSON text `[[key, seq, head, h, <json>],
+// ...]`, their JSON embedded as it is stored: one copy crosses to the Rust
+// half instead of four property reads and a string per row. Rows of schema
+// 4 store their JSON as UTF-8 bytes, copied here as they are; a text row of
+// an earlier schema is encoded. The Rust half checks each record against
+// the key it is stored under, and its text against the hash stored with it.
+// A row without JSON text is `null` (the Rust half reports it as
+// corrupted).
 function pack(rows) {
-  return `[${rows.map((r) => (typeof r.json === 'string' ? `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},${r.json}]` : 'null')).join(',')}]`;
+  const members = new Array(rows.length);
+  const texts = new Array(rows.length);
+  // Room for the brackets and commas, and each row's members before its
+  // JSON at three bytes a UTF-16 unit at most.
+  let room = 2 + rows.length;
+  rows.forEach((r, i) => {
+    const json = typeof r.json === 'string' ? encoder.encode(r.json) : r.json;
+    if (!(json instanceof Uint8Array)) {
+      members[i] = null;
+      room += 4;
+      return;
+    }
+    members[i] = `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},`;
+    texts[i] = json;
+    room += 3 * members[i].length + json.length + 1;
+  });
+  const out = new Uint8Array(room);
+  let at = 0;
+  // Text, mostly ASCII (keys, numbers, hashes): one byte a unit until the
+  // first that is not, the rest by the encoder.
+  const write = (text) => {
+    for (let k = 0; k < text.length; k++) {
+      const unit = text.charCodeAt(k);
+      if (unit > 0x7f) {
+        at += encoder.encodeInto(text.slice(k), out.subarray(at)).written;
+        return;
+      }
+      out[at++] = unit;
+    }
+  };
+  write('[');
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0) write(',');
+    if (members[i] === null) {
+      write('null');
+      continue;
+    }
+    write(members[i]);
+    out.set(texts[i], at);
+    at += texts[i].length;
+    write(']');
+  }
+  write(']');
+  return out.subarray(0, at);
 }
 
 // A [lower, upper) key range.
@@ -78,6 +127,11 @@ function upgrade(db, tx, oldVersion) {
     const records = tx.objectStore('records');
     if (records.indexNames.contains('type_active')) records.deleteIndex('type_active');
   }
+  // Version 4 writes rows' texts as UTF-8 bytes and reads text rows as
+  // they are: nothing to convert. The version changes so that a page of an
+  // earlier version, which cannot read byte rows, is refused the database
+  // (and its open connections are asked to close) instead of finding
+  // every new row corrupted.
 }
 
 // Version 1 kept each head's own version in history too and had no
@@ -353,13 +407,23 @@ export async function idbLastSequence(db, scope) {
   return row ? row.seq : 0;
 }
 
-// The batch with each row's text in place (see idbCommit): the texts are
-// one a change, in order, separated by U+0001, which JSON text never holds
-// raw.
+// The batch with each row's JSON in place (see idbCommit): `texts` holds
+// the UTF-8 bytes of the rows' texts, one a change, in order, separated by
+// byte 1 (U+0001, which JSON text never holds raw, and which no other
+// character's UTF-8 bytes contain). It may be a view of the Rust half's
+// memory: each row gets a copy of its bytes before this returns.
 function withTexts(batch, texts) {
-  const parts = batch.changes.length > 0 ? texts.split('\u0001') : [];
-  if (parts.length !== batch.changes.length) throw new Error('the batch does not account for its texts');
-  batch.changes.forEach((c, i) => { (c.head ?? c.tombstone).json = parts[i]; });
+  const n = batch.changes.length;
+  let from = 0;
+  for (let i = 0; i < n; i++) {
+    const last = i + 1 === n;
+    const end = texts.indexOf(1, from);
+    if (last ? end !== -1 : end === -1) throw new Error('the batch does not account for its texts');
+    const c = batch.changes[i];
+    (c.head ?? c.tombstone).json = texts.slice(from, last ? texts.length : end);
+    from = end + 1;
+  }
+  if (n === 0 && texts.length > 0) throw new Error('the batch does not account for its texts');
   return batch;
 }
 

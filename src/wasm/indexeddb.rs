@@ -25,8 +25,9 @@
 //! writer plans again and commits conditionally (`idbCommit`). A closed or lost
 //! connection is reopened once per call. A `QuotaExceededError`, also when
 //! it arrives as the transaction's `AbortError`, is `QUOTA_EXCEEDED`; the
-//! aborted transaction wrote nothing. Schema version 3 upgrades a version 1
-//! or 2 database in place (see `idb.js`).
+//! aborted transaction wrote nothing. Schema version 4 upgrades a database
+//! of versions 1 to 3 in place (see `idb.js`); rows store their JSON text
+//! as UTF-8 bytes, which cross to and from the module as they are.
 //!
 //! The database lives in the page's default storage, or in a Storage Bucket
 //! ([`Bucket`]): its own quota and eviction, apart from the rest of the
@@ -68,12 +69,15 @@ extern "C" {
     #[wasm_bindgen(js_name = idbLastSequence)]
     fn idb_last_sequence(db: &IdbDatabase, scope: &str) -> Promise;
     #[wasm_bindgen(js_name = idbCommit)]
-    fn idb_commit(db: &IdbDatabase, batch: &str, texts: &str) -> Promise;
+    fn idb_commit(db: &IdbDatabase, batch: &str, texts: &[u8]) -> Promise;
     #[wasm_bindgen(js_name = idbHold)]
     fn idb_hold(db: &IdbDatabase, plan: &str, scope: &str) -> Promise;
     #[wasm_bindgen(catch, js_name = idbHeldWrite)]
-    fn idb_held_write(held: &JsValue, batch: &str, texts: &str)
-        -> std::result::Result<(), JsValue>;
+    fn idb_held_write(
+        held: &JsValue,
+        batch: &str,
+        texts: &[u8],
+    ) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(js_name = idbHeldFinish)]
     fn idb_held_finish(held: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = idbHeldAbort)]
@@ -81,7 +85,7 @@ extern "C" {
 }
 
 /// Schema version of the database (what `idb.js` creates or upgrades to).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A [`Store`] over IndexedDB.
 pub struct IndexedDbStore {
@@ -308,9 +312,9 @@ fn check_row_hash(row: &StoredRow<'_>, context: &RecordKey) -> Result<()> {
 /// change log's index field), the version, the sequence number (0:
 /// `idb.js` sets it when it commits), an empty `json` and `h`, the hash of
 /// its JSON text ([`row_hash`]): the texts cross
-/// apart, one a change in order in one string, separated by
+/// apart as UTF-8 bytes, one a change in order, separated by
 /// [`TEXT_SEPARATOR`], so they are not escaped into the batch's JSON and
-/// parsed back out of it. Global rows index under `tenant` "", which no
+/// parsed back out of it, and are stored as the bytes they are. Global rows index under `tenant` "", which no
 /// tenant id can be.
 fn write_batch(
     out: &mut String,
@@ -440,11 +444,16 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
         .collect()
 }
 
-/// The packed text a call answered (or a member of its answer), copied into
-/// the module only if the heap has room for it.
-fn packed(value: JsValue, what: &str) -> Result<String> {
-    super::boundary::js_string(&value)?.ok_or_else(|| Error::Storage {
+/// The packed text a call answered (or a member of its answer): its UTF-8
+/// bytes copied into the module as they are, once the heap has room for
+/// them. Bytes that are not UTF-8 are a corrupted row of `context`.
+fn packed(value: JsValue, what: &str, context: &RecordKey) -> Result<String> {
+    let bytes = super::boundary::js_bytes(&value)?.ok_or_else(|| Error::Storage {
         message: format!("IndexedDB {what} returned no rows"),
+    })?;
+    String::from_utf8(bytes).map_err(|e| Error::Corrupted {
+        key: Box::new(context.clone()),
+        message: format!("a stored row's text is not UTF-8: {}", e.utf8_error()),
     })
 }
 
@@ -617,7 +626,7 @@ fn read_plan(keys: &[RecordKey]) -> ReadPlan {
 /// [`read_plan`] answered (`{ rows, historyKeys }`).
 fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
     let scope = RecordKey::new(None, "*", "*");
-    let text = packed(get(answer, "rows"), "read")?;
+    let text = packed(get(answer, "rows"), "read", &scope)?;
     // Each is stored under its own key (heads checks that).
     let mut heads: std::collections::HashMap<String, MetadataRecord> = self::heads(&text, &scope)?
         .into_iter()
@@ -672,7 +681,7 @@ impl Held for IdbHeld<'_> {
             &[],
             &[],
         )?;
-        match idb_held_write(&self.handle, &text, &texts) {
+        match idb_held_write(&self.handle, &text, texts.as_bytes()) {
             Ok(()) => {
                 self.written = true;
                 Ok(())
@@ -845,7 +854,7 @@ impl Store for IndexedDbStore {
 
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         let id = layout::record_id(key);
-        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get")?;
+        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get", key)?;
         match heads(&text, key)?.into_iter().next() {
             Some(record) => codec::check_record_at(record, key).map(Some),
             None => Ok(None),
@@ -895,6 +904,7 @@ impl Store for IndexedDbStore {
             self.run("getAll", |db| idb_list(db, &lower, &upper))
                 .await?,
             "getAll",
+            &scope,
         )?;
         let mut out = heads(&text, &scope)?;
         for record in &out {
@@ -910,12 +920,12 @@ impl Store for IndexedDbStore {
         let answer = self
             .run("history", |db| idb_history(db, &id, &lower, &upper))
             .await?;
-        let head_text = packed(get(&answer, "head"), "history")?;
+        let head_text = packed(get(&answer, "head"), "history", key)?;
         let head = match heads(&head_text, key)?.into_iter().next() {
             Some(record) => Some(codec::check_record_at(record, key)?),
             None => None,
         };
-        let archived_text = packed(get(&answer, "archived"), "history")?;
+        let archived_text = packed(get(&answer, "archived"), "history", key)?;
         let mut archived = Vec::new();
         for row in &unpack(&archived_text, key)? {
             let entry = entry_of(row, key)?;
@@ -949,9 +959,9 @@ impl Store for IndexedDbStore {
             })
             .await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
-        let heads_text = packed(get(&answer, "heads"), "changes")?;
+        let heads_text = packed(get(&answer, "heads"), "changes", &scope)?;
         let heads = self::heads(&heads_text, &scope)?;
-        let archived_text = packed(get(&answer, "archived"), "changes")?;
+        let archived_text = packed(get(&answer, "archived"), "changes", &scope)?;
         let archived = unpack(&archived_text, &scope)?
             .iter()
             .map(|row| entry_of(row, &scope))
@@ -1012,7 +1022,7 @@ impl Store for IndexedDbStore {
             &gets,
         )?;
         let answer = self
-            .run("commit", |db| idb_commit(db, &text, &texts))
+            .run("commit", |db| idb_commit(db, &text, texts.as_bytes()))
             .await?;
         let conflict = get(&answer, "conflict");
         if conflict.is_object() {

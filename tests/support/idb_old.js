@@ -28,7 +28,7 @@ export function writeV1Database(name, records, history) {
 }
 
 // Writes a database the way schema version 2 of the store did: the rows of
-// today's schema (`dump`: the JSON text of what dumpDatabase gives) with
+// today's schema, their JSON as text, (`dump`: the JSON text of what dumpDatabase gives) with
 // the members version 2 also wrote (type and name, and a head's active),
 // under the (type, active) index on records that version 3 drops.
 export function writeV2Database(name, dump) {
@@ -36,6 +36,8 @@ export function writeV2Database(name, dump) {
   for (const store of ['records', 'history']) {
     for (const row of rows[store]) {
       const record = JSON.parse(row.json);
+      // Version 2 stored text.
+      delete row.bytes;
       row.type = record.type;
       row.name = record.name;
       if (store === 'records') row.active = record.is_active ? 1 : 0;
@@ -75,7 +77,11 @@ export function dumpDatabase(name) {
       const out = {};
       for (const store of db.objectStoreNames) {
         const all = tx.objectStore(store).getAll();
-        all.onsuccess = () => { out[store] = all.result; };
+        // A row's JSON as text, marked `bytes` where it is stored as
+        // UTF-8 bytes (schema 4).
+        all.onsuccess = () => {
+          out[store] = all.result.map((row) => (row.json instanceof Uint8Array ? { ...row, json: new TextDecoder().decode(row.json), bytes: true } : row));
+        };
       }
       tx.oncomplete = () => { db.close(); resolve(JSON.stringify(out)); };
       tx.onabort = () => { db.close(); reject(tx.error); };
