@@ -303,10 +303,76 @@ pub fn written_array_to_js<T>(
 }
 
 /// `JSON.parse(text)`.
+///
+/// The text crosses as ASCII, each character beyond ASCII written as its
+/// `\u` escape ([`ascii_json`]): Chromium's `TextDecoder` takes ASCII
+/// about four times as fast as UTF-8 text with a few accents or dashes
+/// (10 MB of corpus definitions: 5.7 against 20.5 ms), which also leaves
+/// `JSON.parse` a one-byte string.
 pub fn parse_json_text(text: &str) -> Result<JsValue> {
-    js_sys::JSON::parse(text).map_err(|e| Error::Storage {
+    js_sys::JSON::parse(&ascii_json(text)?).map_err(|e| Error::Storage {
         message: format!("cannot decode result: {}", describe_thrown(&e)),
     })
+}
+
+/// Where the first byte at or above 0x80 (a character beyond ASCII) of
+/// `bytes` is, eight bytes at a time.
+fn first_non_ascii(bytes: &[u8]) -> Option<usize> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        let high = u64::from_le_bytes(chunk.try_into().unwrap_or_default()) & HIGH;
+        if high != 0 {
+            return Some(at + (high.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b >= 0x80)
+        .map(|p| at + p)
+}
+
+/// Calls `each` with the ASCII before each character of `rest` beyond
+/// ASCII, and that character; returns the ASCII after the last.
+fn beyond_ascii<'a>(mut rest: &'a str, each: &mut dyn FnMut(&'a str, char)) -> &'a str {
+    while let Some(at) = first_non_ascii(rest.as_bytes()) {
+        let (ascii, tail) = rest.split_at(at);
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else { break };
+        each(ascii, c);
+        rest = chars.as_str();
+    }
+    rest
+}
+
+/// JSON text as ASCII: every character beyond ASCII, which JSON text holds
+/// only inside strings, written as its `\u` escape (two for one beyond
+/// the BMP), so the text parses to the same value. ASCII text is itself.
+pub fn ascii_json(text: &str) -> Result<std::borrow::Cow<'_, str>> {
+    let mut len = 0;
+    let last = beyond_ascii(text, &mut |ascii, c| len += ascii.len() + 6 * c.len_utf16());
+    if len == 0 {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
+    let mut out = String::new();
+    if !super::alloc::grown(out.try_reserve_exact(len + last.len())) {
+        return Err(super::alloc::exhausted("the result"));
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let last = beyond_ascii(text, &mut |ascii, c| {
+        out.push_str(ascii);
+        for unit in c.encode_utf16(&mut [0; 2]) {
+            out.push_str("\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(char::from(HEX[usize::from((*unit >> shift) & 0xf)]));
+            }
+        }
+    });
+    out.push_str(last);
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 fn key_details(key: &RecordKey) -> Value {

@@ -217,3 +217,23 @@ test('loadMany answers fresh objects in name order whether each is parsed, parse
   await svc.save('view', 'v3', { i: 'changed' });
   assert.deepEqual((await svc.loadMany('view'))[3], { i: 'changed' });
 });
+
+test('answers carry every character as it was saved: Latin-1, the BMP, beyond it, lone surrogates, in keys and values', async () => {
+  const svc = await MetadataService.create();
+  const data = (i) => ({
+    label: `Café ${i} — “quoted” → 北森 §②`,
+    'clé_é': ['\u00ff', '\u0100', '\u07ff', '\u0800', '\uffff', '😀', '\u{10ffff}', `n${i}`],
+    [`emoji_😀_${i}`]: { lone: '\ud800 and \udfff', mixed: 'a\u00e9b\u2014c\u{1f600}d', ascii: 'plain' },
+  });
+  for (let i = 0; i < 3; i++) await svc.save('view', `v${i}`, data(i));
+  await svc.save('view', 'v0', { ...data(0), again: 'é' });
+  // Twice: parsed from text, then copied from what was kept.
+  for (let round = 0; round < 2; round++) {
+    assert.deepEqual(await svc.load('view', 'v1'), data(1));
+    assert.deepEqual(await svc.loadMany('view'), [{ ...data(0), again: 'é' }, data(1), data(2)]);
+    assert.deepEqual((await svc.query({ type: 'view' })).items.map((r) => r.data), [{ ...data(0), again: 'é' }, data(1), data(2)]);
+    assert.deepEqual((await svc.history('view', 'v0')).map((h) => h.data), [data(0), { ...data(0), again: 'é' }]);
+  }
+  const outcomes = await svc.saveMany([0, 1, 2].map((i) => ({ type: 'app', name: `a${i}`, data: data(i) })));
+  assert.deepEqual(outcomes.map((o) => o.record.data), [data(0), data(1), data(2)]);
+});
