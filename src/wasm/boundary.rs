@@ -246,14 +246,6 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue> {
     parse_bytes(&out.0)
 }
 
-/// What separates JSON texts where several cross to JavaScript as one
-/// string (the rows of an IndexedDB batch, the definitions of a bulk
-/// answer): a control character, which JSON text never holds raw (inside a
-/// string it is escaped, outside one only whitespace may appear, and every
-/// definition, read from a row or not, is JSON), so the JavaScript side
-/// splits them apart with no lengths to count.
-pub const TEXT_SEPARATOR: char = '\u{1}';
-
 /// Most JSON text [`written_array_to_js`] builds before handing it over.
 pub const ARRAY_TEXT_BYTES: usize = 1 << 20;
 

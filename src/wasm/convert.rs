@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use super::boundary::{
-    describe_thrown, parse_json_text, to_js, written_array_to_js, ARRAY_TEXT_BYTES, TEXT_SEPARATOR,
+    describe_thrown, parse_json_text, to_js, written_array_to_js, ARRAY_TEXT_BYTES,
 };
 use crate::definition::Definition;
 use crate::error::{Error, Result};
@@ -66,13 +66,14 @@ extern "C" {
     #[wasm_bindgen(js_name = withLazyData)]
     fn with_lazy_data(target: &JsValue, text: &JsValue);
 
-    /// [`with_lazy_data`] for `targets[from]` on, one a text of `texts`
-    /// (separated by [`TEXT_SEPARATOR`]).
+    /// [`with_lazy_data`] for `targets[from]` on, one a text of `texts`,
+    /// each ending where `ends` says.
     #[wasm_bindgen(js_name = withLazyDataFrom, catch)]
     fn with_lazy_data_from(
         targets: &JsValue,
         from: u32,
         texts: &[u8],
+        ends: &[u32],
     ) -> std::result::Result<(), JsValue>;
 }
 
@@ -101,7 +102,7 @@ pub fn outcome_to_js(outcome: &SaveOutcome) -> Result<JsValue> {
 /// Outcomes as an array, each record's `data` parsed from its text when
 /// first read, as [`outcome_to_js`] gives it: the records' metadata cross
 /// as one JSON text, their definitions' texts as UTF-8 bytes, about a
-/// mebibyte at a time (see [`TEXT_SEPARATOR`]), decoded when read. A bulk save of
+/// mebibyte at a time, decoded when read. A bulk save of
 /// 2,000 corpus definitions had spent a sixth of its time decoding and
 /// parsing the 10 MB of definitions its answer echoed (BENCHMARKS.md).
 pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
@@ -110,25 +111,25 @@ pub fn outcomes_to_js(outcomes: &[SaveOutcome]) -> Result<JsValue> {
         |o| record_bound(&o.record) + 64,
         |out, o| write_outcome(out, o, DataAt::Omitted),
     )?;
-    let mut texts = String::new();
+    let (mut texts, mut ends) = (String::new(), Vec::new());
     let mut from = 0;
     for (i, o) in outcomes.iter().enumerate() {
         let text = o.record.data.json_text();
-        let room = text.len() + 1;
-        if texts.capacity() - texts.len() < room && !super::alloc::grown(texts.try_reserve(room)) {
+        if texts.capacity() - texts.len() < text.len()
+            && !super::alloc::grown(texts.try_reserve(text.len()))
+        {
             return Err(super::alloc::exhausted("the result"));
         }
-        if i > from {
-            texts.push(TEXT_SEPARATOR);
-        }
         texts.push_str(text);
+        ends.push(texts.len() as u32);
         if texts.len() >= ARRAY_TEXT_BYTES || i + 1 == outcomes.len() {
-            with_lazy_data_from(&out, from as u32, texts.as_bytes()).map_err(|e| {
+            with_lazy_data_from(&out, from as u32, texts.as_bytes(), &ends).map_err(|e| {
                 Error::Storage {
                     message: format!("cannot decode result: {}", describe_thrown(&e)),
                 }
             })?;
             texts.clear();
+            ends.clear();
             from = i + 1;
         }
     }

@@ -417,17 +417,15 @@ export function withLazyData(target, text) {
 }
 
 // withLazyData for each of `targets` from index `from` on, its text the
-// next of `texts`: UTF-8 bytes (a view of the module's memory, copied here)
-// separated by byte 1 (U+0001, which JSON text never holds raw).
-export function withLazyDataFrom(targets, from, texts) {
+// next of `texts` (UTF-8 bytes, a view of the module's memory, copied
+// here), each ending where `ends` says.
+export function withLazyDataFrom(targets, from, texts, ends) {
+  if (from + ends.length > targets.length) throw new Error('more texts than records');
   const own = texts.slice();
   let start = 0;
-  for (let i = from; start <= own.length; i++) {
-    if (i >= targets.length) throw new Error('more texts than records');
-    let end = own.indexOf(1, start);
-    if (end === -1) end = own.length;
-    withLazyData(targets[i], own.subarray(start, end));
-    start = end + 1;
+  for (let k = 0; k < ends.length; k++) {
+    withLazyData(targets[from + k], own.subarray(start, ends[k]));
+    start = ends[k];
   }
 }
 

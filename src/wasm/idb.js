@@ -348,10 +348,10 @@ export function idbHold(db, planText, scope) {
 // Writes changes into a held transaction, at the scope's next sequence
 // numbers, without waiting: the batch (JSON text) is idbCommit's, without
 // its expectations (the hold read what the writer planned against) and
-// with the texts as idbCommit takes them. Throws what the transaction
+// with the texts and their ends as idbCommit takes them. Throws what the transaction
 // throws (TransactionInactiveError when it ended before the writer came).
-export function idbHeldWrite(held, batchText, texts) {
-  const batch = withTexts(JSON.parse(batchText), texts);
+export function idbHeldWrite(held, batchText, texts, ends) {
+  const batch = withTexts(JSON.parse(batchText), texts, ends);
   const first = held.next;
   writeChanges(held.tx, batch.changes, first, (c) => {
     const old = held.heads.get(c.key);
@@ -408,22 +408,20 @@ export async function idbLastSequence(db, scope) {
 }
 
 // The batch with each row's JSON in place (see idbCommit): `texts` holds
-// the UTF-8 bytes of the rows' texts, one a change, in order, separated by
-// byte 1 (U+0001, which JSON text never holds raw, and which no other
-// character's UTF-8 bytes contain). It may be a view of the Rust half's
-// memory: each row gets a copy of its bytes before this returns.
-function withTexts(batch, texts) {
+// the UTF-8 bytes of the rows' texts, one a change, in order, each ending
+// where `ends` says. Both may be views of the Rust half's memory: each row
+// gets a copy of its bytes before this returns.
+function withTexts(batch, texts, ends) {
   const n = batch.changes.length;
+  if (ends.length !== n || (n > 0 ? ends[n - 1] : 0) !== texts.length) {
+    throw new Error('the batch does not account for its texts');
+  }
   let from = 0;
   for (let i = 0; i < n; i++) {
-    const last = i + 1 === n;
-    const end = texts.indexOf(1, from);
-    if (last ? end !== -1 : end === -1) throw new Error('the batch does not account for its texts');
     const c = batch.changes[i];
-    (c.head ?? c.tombstone).json = texts.slice(from, last ? texts.length : end);
-    from = end + 1;
+    (c.head ?? c.tombstone).json = texts.slice(from, ends[i]);
+    from = ends[i];
   }
-  if (n === 0 && texts.length > 0) throw new Error('the batch does not account for its texts');
   return batch;
 }
 
@@ -469,12 +467,12 @@ const archived = (key, old) => {
 // the changes that expect no head are checked by the keys of a range where
 // there are many of one range (`absent`), the others by reading their head
 // (`gets`); `archive` is the history key a replaced head moves to. Each
-// head's and tombstone's JSON text is in `texts`, one a change in order,
-// separated by U+0001.
+// head's and tombstone's JSON text is in `texts` (UTF-8 bytes), one a
+// change in order, each ending where `ends` says (see withTexts).
 // Resolves with { firstSeq } or { conflict: { index, found } } (nothing
 // written); rejects with the transaction's error.
-export async function idbCommit(db, batchText, texts) {
-  const batch = withTexts(JSON.parse(batchText), texts);
+export async function idbCommit(db, batchText, texts, ends) {
+  const batch = withTexts(JSON.parse(batchText), texts, ends);
   const tx = db.transaction(STORES, 'readwrite');
   const records = tx.objectStore('records');
   const counters = tx.objectStore('counters');

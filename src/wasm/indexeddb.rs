@@ -69,7 +69,7 @@ extern "C" {
     #[wasm_bindgen(js_name = idbLastSequence)]
     fn idb_last_sequence(db: &IdbDatabase, scope: &str) -> Promise;
     #[wasm_bindgen(js_name = idbCommit)]
-    fn idb_commit(db: &IdbDatabase, batch: &str, texts: &[u8]) -> Promise;
+    fn idb_commit(db: &IdbDatabase, batch: &str, texts: &[u8], ends: &[u32]) -> Promise;
     #[wasm_bindgen(js_name = idbHold)]
     fn idb_hold(db: &IdbDatabase, plan: &str, scope: &str) -> Promise;
     #[wasm_bindgen(catch, js_name = idbHeldWrite)]
@@ -77,6 +77,7 @@ extern "C" {
         held: &JsValue,
         batch: &str,
         texts: &[u8],
+        ends: &[u32],
     ) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(js_name = idbHeldFinish)]
     fn idb_held_finish(held: &JsValue) -> Promise;
@@ -226,8 +227,6 @@ fn idb_error(what: &str, e: Option<DomException>, fallback: &JsValue) -> Error {
     }
 }
 
-use super::boundary::TEXT_SEPARATOR;
-
 /// What `idbReadCurrent` reads.
 #[derive(Serialize, Default)]
 struct ReadPlan {
@@ -312,13 +311,14 @@ fn check_row_hash(row: &StoredRow<'_>, context: &RecordKey) -> Result<()> {
 /// change log's index field), the version, the sequence number (0:
 /// `idb.js` sets it when it commits), an empty `json` and `h`, the hash of
 /// its JSON text ([`row_hash`]): the texts cross
-/// apart as UTF-8 bytes, one a change in order, separated by
-/// [`TEXT_SEPARATOR`], so they are not escaped into the batch's JSON and
-/// parsed back out of it, and are stored as the bytes they are. Global rows index under `tenant` "", which no
+/// apart as UTF-8 bytes, one a change in order, each ending where `ends`
+/// says, so they are not escaped into the batch's JSON and parsed back out
+/// of it, and are stored as the bytes they are. Global rows index under `tenant` "", which no
 /// tenant id can be.
 fn write_batch(
     out: &mut String,
     texts: &mut String,
+    ends: &mut Vec<u32>,
     tenant_id: Option<&str>,
     changes: &[Change],
     absent: &[(String, String, Vec<usize>)],
@@ -366,9 +366,6 @@ fn write_batch(
             out.push_str(&row_hash(text));
             out.push_str("\"}");
         };
-        if i > 0 {
-            texts.push(TEXT_SEPARATOR);
-        }
         let start = texts.len();
         match change {
             Change::Put { record: r, .. } => {
@@ -384,6 +381,7 @@ fn write_batch(
                 row(out, &at, &h.tenant_id, h.version, &texts[start..]);
             }
         }
+        ends.push(texts.len() as u32);
         out.push_str(",\"archive\":");
         // Where the replaced head moves to (its version is the expected one).
         match expect {
@@ -672,16 +670,17 @@ struct IdbHeld<'a> {
 #[async_trait(?Send)]
 impl Held for IdbHeld<'_> {
     fn write(&mut self, changes: &[Change]) -> std::result::Result<(), HeldError> {
-        let (mut text, mut texts) = (String::new(), String::new());
+        let (mut text, mut texts, mut ends) = (String::new(), String::new(), Vec::new());
         write_batch(
             &mut text,
             &mut texts,
+            &mut ends,
             self.tenant_id.as_deref(),
             changes,
             &[],
             &[],
         )?;
-        match idb_held_write(&self.handle, &text, texts.as_bytes()) {
+        match idb_held_write(&self.handle, &text, texts.as_bytes(), &ends) {
             Ok(()) => {
                 self.written = true;
                 Ok(())
@@ -1011,18 +1010,20 @@ impl Store for IndexedDbStore {
                 gets.push(i);
             }
         }
-        let mut texts = String::new();
-        let mut text = String::new();
+        let (mut text, mut texts, mut ends) = (String::new(), String::new(), Vec::new());
         write_batch(
             &mut text,
             &mut texts,
+            &mut ends,
             batch.tenant_id.as_deref(),
             &batch.changes,
             &absent,
             &gets,
         )?;
         let answer = self
-            .run("commit", |db| idb_commit(db, &text, texts.as_bytes()))
+            .run("commit", |db| {
+                idb_commit(db, &text, texts.as_bytes(), &ends)
+            })
             .await?;
         let conflict = get(&answer, "conflict");
         if conflict.is_object() {
