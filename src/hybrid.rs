@@ -215,6 +215,9 @@ impl Default for HybridConfig {
 struct Cache {
     answers: RefCell<HashMap<(String, String), Option<Found>>>,
     generation: Cell<u64>,
+    /// The store's [`Store::epoch`](crate::store::Store::epoch) the
+    /// answers were read under.
+    epoch: Cell<u64>,
 }
 
 impl Cache {
@@ -228,6 +231,15 @@ impl Cache {
     fn forget_all(&self) {
         self.generation.set(self.generation.get() + 1);
         self.answers.borrow_mut().clear();
+    }
+
+    /// Forgets every answer if the store's epoch moved on since they were
+    /// read (its database deleted or replaced elsewhere, unannounced).
+    fn follow_epoch(&self, epoch: u64) {
+        if self.epoch.get() != epoch {
+            self.epoch.set(epoch);
+            self.forget_all();
+        }
     }
 }
 
@@ -422,6 +434,7 @@ impl HybridService {
         self.db.check(Action::Load, type_name)?;
         let cache_key = (type_name.to_owned(), name.to_owned());
         if self.config.cache {
+            self.cache.follow_epoch(self.db.store().epoch());
             if let Some(found) = self.cache.answers.borrow().get(&cache_key) {
                 return Ok(Resolution {
                     found: found.clone(),
@@ -475,6 +488,7 @@ impl HybridService {
     /// layer that has it, ordered by name. Healthy answers warm the cache.
     pub async fn load_many(&self, type_name: &str) -> Result<ManyResolution> {
         validate::type_name(type_name)?;
+        self.cache.follow_epoch(self.db.store().epoch());
         let generation = self.cache.generation.get();
         let mut degraded = Vec::new();
         let mut merged: BTreeMap<String, Found> = BTreeMap::new();

@@ -971,6 +971,50 @@ async fn indexeddb_writes_reconnect_after_another_context_deleted_the_database()
 }
 
 #[wasm_bindgen_test]
+async fn cached_reads_end_when_another_context_deletes_the_database() {
+    let ns = unique("deleted-cached");
+    let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let chain = HybridService::new(service(Rc::clone(&store)), None, HybridConfig::default());
+    chain
+        .save("view", "a", json!({"n": 1}), SaveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(chain.load_many("view").await.unwrap().items.len(), 1);
+    let cached = chain.load("view", "a").await.unwrap();
+    assert!(cached.from_cache);
+    assert_eq!(cached.data(), Some(&json!({"n": 1})));
+    // Another context deletes the database (a sign-out that clears the
+    // site's data, say): nothing announces it, but the connection hears
+    // `versionchange`, and the cache stops answering from what is gone.
+    let epoch = store.epoch();
+    delete_database(&ns).await;
+    assert_eq!(store.epoch(), epoch + 1);
+    let gone = chain.load("view", "a").await.unwrap();
+    assert!(!gone.from_cache);
+    assert_eq!(gone.data(), None);
+    assert!(chain.load_many("view").await.unwrap().items.is_empty());
+    // The store reconnects, creating the database anew, and caches again.
+    chain
+        .save("view", "a", json!({"n": 2}), SaveOptions::default())
+        .await
+        .unwrap();
+    let again = chain.load("view", "a").await.unwrap();
+    assert_eq!(again.data(), Some(&json!({"n": 2})));
+    assert_eq!(
+        chain
+            .database()
+            .load_record("view", "a")
+            .await
+            .unwrap()
+            .map(|r| r.version),
+        Some(1)
+    );
+    assert!(chain.load("view", "a").await.unwrap().from_cache);
+    drop((chain, store));
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
 async fn local_storage_passes_the_store_contract() {
     run_all(&LocalStorages).await;
     web_sys::window()

@@ -341,6 +341,15 @@ pub trait Store {
     /// Where committed changes are announced.
     fn feed(&self) -> &Feed;
 
+    /// A number that changes when what the store holds may have changed
+    /// without an announcement on its [`feed`](Store::feed): its database
+    /// was deleted or replaced by another context (IndexedDB's
+    /// `versionchange`). A cache in front of the store drops everything it
+    /// holds when it changes. 0 for stores where that cannot happen.
+    fn epoch(&self) -> u64 {
+        0
+    }
+
     /// The head stored under `key`, active or not.
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>>;
 
@@ -430,6 +439,9 @@ impl<S: Store + ?Sized> Store for std::rc::Rc<S> {
     }
     fn feed(&self) -> &Feed {
         (**self).feed()
+    }
+    fn epoch(&self) -> u64 {
+        (**self).epoch()
     }
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         (**self).get(key).await

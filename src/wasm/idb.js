@@ -181,12 +181,13 @@ const BLOCKED_MS = 5000;
 const givenUp = new WeakMap();
 
 // A connection steps aside when another tab upgrades or deletes the
-// database (the store reopens on its next call). An upgrade that another
+// database (the store reopens on its next call), and calls `onAway` (the
+// store's caches then forget what they read from it). An upgrade that another
 // connection blocks for BLOCKED_MS is refused with a `BlockedError`; if
 // it goes on later, the connection it opens is closed. While such an open
 // is pending, later opens of the database wait behind it, and are refused
 // after BLOCKED_MS as well.
-export function idbOpen(factory, name) {
+export function idbOpen(factory, name, onAway) {
   return new Promise((resolve, reject) => {
     let request;
     try {
@@ -240,7 +241,10 @@ export function idbOpen(factory, name) {
         db.close();
         return;
       }
-      db.onversionchange = () => db.close();
+      db.onversionchange = () => {
+        db.close();
+        onAway();
+      };
       resolve(db);
     };
     request.onerror = () => {

@@ -34,6 +34,7 @@
 //! origin's data, where the browser has the Storage Buckets API.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use async_trait::async_trait;
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -53,7 +54,7 @@ use crate::store::{codec, layout, Batch, Change, Current, Feed, Held, HeldError,
 #[wasm_bindgen(module = "/src/wasm/idb.js")]
 extern "C" {
     #[wasm_bindgen(js_name = idbOpen)]
-    fn idb_open(factory: &IdbFactory, name: &str) -> Promise;
+    fn idb_open(factory: &IdbFactory, name: &str, on_away: &Function) -> Promise;
     #[wasm_bindgen(js_name = idbClose)]
     fn idb_close(db: &IdbDatabase);
     #[wasm_bindgen(js_name = idbGet)]
@@ -95,6 +96,11 @@ pub struct IndexedDbStore {
     bucket: Option<String>,
     db: RefCell<Option<IdbDatabase>>,
     feed: Feed,
+    /// [`Store::epoch`]: how many times another context deleted or
+    /// upgraded the database under an open connection (`versionchange`),
+    /// counted by `on_away`, which `idbOpen` calls then.
+    epoch: Rc<Cell<u64>>,
+    on_away: Closure<dyn Fn()>,
     /// Held writes committed, and holds lost before their first write
     /// (see [`IndexedDbStore::held_writes`]).
     held_commits: Cell<u64>,
@@ -751,12 +757,15 @@ impl IndexedDbStore {
         factory: IdbFactory,
         bucket: Option<String>,
     ) -> Result<Self> {
+        let epoch = Rc::new(Cell::new(0));
         let store = IndexedDbStore {
             name: Self::database_name(namespace),
             factory,
             bucket,
             db: RefCell::new(None),
             feed: Feed::new(),
+            epoch: Rc::clone(&epoch),
+            on_away: Closure::new(move || epoch.set(epoch.get() + 1)),
             held_commits: Cell::new(0),
             lost_holds: Cell::new(0),
         };
@@ -778,7 +787,8 @@ impl IndexedDbStore {
     }
 
     async fn connect(&self) -> Result<IdbDatabase> {
-        let db: IdbDatabase = JsFuture::from(idb_open(&self.factory, &self.name))
+        let on_away: &Function = self.on_away.as_ref().unchecked_ref();
+        let db: IdbDatabase = JsFuture::from(idb_open(&self.factory, &self.name, on_away))
             .await
             .map_err(|e| unavailable("open", &e))?
             .unchecked_into();
@@ -849,6 +859,10 @@ impl Store for IndexedDbStore {
 
     fn feed(&self) -> &Feed {
         &self.feed
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.get()
     }
 
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
