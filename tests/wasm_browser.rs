@@ -364,6 +364,50 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     delete_database(&ns).await;
 }
 
+#[wasm_bindgen_test]
+async fn indexeddb_an_older_version_copied_over_the_head_is_corrupted() {
+    let ns = unique("replayed");
+    let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let svc = service(store.clone());
+    svc.save("view", "a", json!({"n": 1}), SaveOptions::default())
+        .await
+        .unwrap();
+    let first = svc.load_record("view", "a").await.unwrap().unwrap();
+    svc.save("view", "a", json!({"n": 2}), SaveOptions::default())
+        .await
+        .unwrap();
+    // Version 1's whole text, with its own checksum and a hash that
+    // matches, over the head row, which still says it holds version 2.
+    let key = RecordKey::new(None, "view", "a");
+    let id = objectstack_metadata::store::layout::record_id(&key);
+    let text = serde_json::to_string(&first).unwrap();
+    let hash = objectstack_metadata::wasm::indexeddb::row_hash(&text);
+    store.close();
+    JsFuture::from(spoil_row(
+        &IndexedDbStore::database_name(&ns),
+        &id,
+        &JsValue::from_str(&text),
+        false,
+        Some(hash),
+    ))
+    .await
+    .unwrap();
+    let says = "the stored row */view/a is of version 2, its text of version 1";
+    for err in [
+        store.get(&key).await.unwrap_err(),
+        store.list(None, Some("view")).await.unwrap_err(),
+        svc.load("view", "a").await.unwrap_err(),
+        svc.save("view", "a", json!({"n": 3}), SaveOptions::default())
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.code(), "CORRUPTED", "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    drop((svc, store));
+    delete_database(&ns).await;
+}
+
 fn v1_record(tenant: Option<&str>, name: &str, version: u64, at: i64, n: i64) -> serde_json::Value {
     let data = json!({ "n": n });
     let mut record = serde_json::to_value(MetadataRecord {

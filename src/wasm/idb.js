@@ -40,8 +40,9 @@ const done = (tx) => new Promise((resolve, reject) => {
 
 const encoder = new TextEncoder();
 
-// Rows as the UTF-8 bytes of one JSON text `[[key, seq, head, h, <json>],
-// ...]`, their JSON embedded as it is stored: one copy crosses to the Rust
+// Rows as the UTF-8 bytes of one JSON text `[[key, seq, head, h, version,
+// <json>], ...]` (`version`: the row's own, which commits check, or null),
+// their JSON embedded as it is stored: one copy crosses to the Rust
 // half instead of four property reads and a string per row. Rows of schema
 // 4 store their JSON as UTF-8 bytes, copied here as they are; a text row of
 // an earlier schema is encoded. The Rust half checks each record against
@@ -61,7 +62,7 @@ function pack(rows) {
       room += 4;
       return;
     }
-    members[i] = `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},`;
+    members[i] = `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},${Number.isSafeInteger(r.version) && r.version >= 0 ? r.version : 'null'},`;
     texts[i] = json;
     room += 3 * members[i].length + json.length + 1;
   });

@@ -278,7 +278,25 @@ struct StoredRow<'a> {
     seq: u64,
     head: bool,
     hash: Option<String>,
+    /// The version the row says it holds (its `version` member, which
+    /// commits check expectations against), if it has one.
+    version: Option<u64>,
     json: &'a str,
+}
+
+/// `CORRUPTED` when a row says it holds another version than its text
+/// does: an older version's text (with its hash) copied over a newer row.
+fn check_row_version(row: &StoredRow<'_>, found: u64, context: &RecordKey) -> Result<()> {
+    match row.version {
+        Some(v) if v != found => Err(Error::Corrupted {
+            key: Box::new(context.clone()),
+            message: format!(
+                "the stored row {} is of version {v}, its text of version {found}",
+                row.key
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The hash a row carries of its JSON text: xxHash64 (seed 0) of the
@@ -424,6 +442,7 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
             u64,
             u8,
             Option<String>,
+            Option<u64>,
             &'a serde_json::value::RawValue,
         )>,
     >;
@@ -435,13 +454,14 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
         .map_err(|e| corrupted(format!("stored rows are not readable: {e}")))?;
     rows.into_iter()
         .map(|row| {
-            let (key, seq, head, hash, json) =
+            let (key, seq, head, hash, version, json) =
                 row.ok_or_else(|| corrupted("a stored row has no JSON text".into()))?;
             Ok(StoredRow {
                 key,
                 seq,
                 head: head != 0,
                 hash,
+                version,
                 json: json.get(),
             })
         })
@@ -513,6 +533,16 @@ fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
         if !at(end, b',') {
             return None;
         }
+        // The version the row says it holds, or `null`.
+        let (version, end) = if text.get(end + 1..end + 5) == Some("null") {
+            (None, end + 5)
+        } else {
+            let (version, end) = read_u64(text, end + 1)?;
+            (Some(version), end)
+        };
+        if !at(end, b',') {
+            return None;
+        }
         // With a hash, the record is taken as written once its text is
         // found to have it.
         let (mut record, start, end) = {
@@ -523,7 +553,7 @@ fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
         if hash.is_some_and(|h| h != row_hash(&text[start..end])) {
             return None;
         }
-        if !stored_under(&record, id) {
+        if !stored_under(&record, id) || version.is_some_and(|v| v != record.version) {
             return None;
         }
         record.seq = seq;
@@ -576,6 +606,7 @@ fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
     if !stored_under(&record, &row.key) {
         return Err(misplaced(record.key(), &row.key));
     }
+    check_row_version(row, record.version, key)?;
     record.seq = row.seq;
     Ok(record)
 }
@@ -592,6 +623,7 @@ fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
     if !layout::is_history_id(&row.key, tenant, type_name, name, entry.version) {
         return Err(misplaced(entry.key(), &row.key));
     }
+    check_row_version(row, entry.version, context)?;
     entry.seq = row.seq;
     Ok(entry)
 }
