@@ -296,11 +296,11 @@ pub fn written_array_to_js<T>(
 
 /// `JSON.parse(text)`.
 ///
-/// The text crosses as ASCII, each character beyond ASCII written as its
-/// `\u` escape ([`ascii_json`]): Chromium's `TextDecoder` takes ASCII
-/// about four times as fast as UTF-8 text with a few accents or dashes
-/// (10 MB of corpus definitions: 5.7 against 20.5 ms), which also leaves
-/// `JSON.parse` a one-byte string.
+/// Text with a few characters beyond ASCII crosses as ASCII, each of them
+/// written as its `\u` escape ([`ascii_json`]): Chromium's `TextDecoder`
+/// takes ASCII about four times as fast as UTF-8 text with a few accents
+/// or dashes (10 MB of corpus definitions: 5.7 against 20.5 ms), which
+/// also leaves `JSON.parse` a one-byte string.
 pub fn parse_json_text(text: &str) -> Result<JsValue> {
     js_sys::JSON::parse(&ascii_json(text)?).map_err(|e| Error::Storage {
         message: format!("cannot decode result: {}", describe_thrown(&e)),
@@ -328,25 +328,41 @@ fn first_non_ascii(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Calls `each` with the ASCII before each character of `rest` beyond
-/// ASCII, and that character; returns the ASCII after the last.
-fn beyond_ascii<'a>(mut rest: &'a str, each: &mut dyn FnMut(&'a str, char)) -> &'a str {
+/// ASCII, and that character, while it answers true; returns the ASCII
+/// after the last, or `None` when `each` stopped it.
+fn beyond_ascii<'a>(
+    mut rest: &'a str,
+    each: &mut dyn FnMut(&'a str, char) -> bool,
+) -> Option<&'a str> {
     while let Some(at) = first_non_ascii(rest.as_bytes()) {
         let (ascii, tail) = rest.split_at(at);
         let mut chars = tail.chars();
         let Some(c) = chars.next() else { break };
-        each(ascii, c);
+        if !each(ascii, c) {
+            return None;
+        }
         rest = chars.as_str();
     }
-    rest
+    Some(rest)
 }
 
 /// JSON text as ASCII: every character beyond ASCII, which JSON text holds
 /// only inside strings, written as its `\u` escape (two for one beyond
-/// the BMP), so the text parses to the same value. ASCII text is itself.
+/// the BMP), so the text parses to the same value. ASCII text is itself,
+/// and so is text whose escapes would make it an eighth longer or more:
+/// for text mostly beyond Latin-1 (Chinese, say) the escapes cost more to
+/// parse than the UTF-8 costs to decode.
 pub fn ascii_json(text: &str) -> Result<std::borrow::Cow<'_, str>> {
+    let most = text.len() + text.len() / 8;
     let mut len = 0;
-    let last = beyond_ascii(text, &mut |ascii, c| len += ascii.len() + 6 * c.len_utf16());
-    if len == 0 {
+    let counted = beyond_ascii(text, &mut |ascii, c| {
+        len += ascii.len() + 6 * c.len_utf16();
+        len <= most
+    });
+    let Some(last) = counted.filter(|_| len > 0) else {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    };
+    if len + last.len() > most {
         return Ok(std::borrow::Cow::Borrowed(text));
     }
     let mut out = String::new();
@@ -362,7 +378,9 @@ pub fn ascii_json(text: &str) -> Result<std::borrow::Cow<'_, str>> {
                 out.push(char::from(HEX[usize::from((*unit >> shift) & 0xf)]));
             }
         }
-    });
+        true
+    })
+    .unwrap_or_default();
     out.push_str(last);
     Ok(std::borrow::Cow::Owned(out))
 }

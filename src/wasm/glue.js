@@ -391,8 +391,11 @@ const lazyData = {
     // From now on an ordinary member, where the record takes one: a frozen
     // record, or a proxy that refuses it, keeps its getter (each read
     // parses afresh), and the read still answers.
+    // The text goes with it: nothing reads it again.
     try {
-      if (Object.isExtensible(record)) Reflect.defineProperty(record, 'data', dataValue(data));
+      if (Object.isExtensible(record) && Reflect.defineProperty(record, 'data', dataValue(data))) {
+        Reflect.deleteProperty(record, DATA_TEXT);
+      }
     } catch {
       // Keeping the parsed value is only a saving.
     }
@@ -402,6 +405,7 @@ const lazyData = {
     // As assigning an ordinary member: it lands on the object assigned to
     // (an object inheriting from the record gets its own).
     Object.defineProperty(this, 'data', dataValue(value));
+    if (Object.prototype.hasOwnProperty.call(this, DATA_TEXT)) Reflect.deleteProperty(this, DATA_TEXT);
   },
 };
 
@@ -412,19 +416,19 @@ const lazyData = {
 // serialising or cloning the record) parses it once; assigning replaces it.
 export function withLazyData(target, text) {
   const record = target.record;
-  Object.defineProperty(record, DATA_TEXT, { value: text });
+  Object.defineProperty(record, DATA_TEXT, { value: text, configurable: true });
   Object.defineProperty(record, 'data', lazyData);
 }
 
 // withLazyData for each of `targets` from index `from` on, its text the
-// next of `texts` (UTF-8 bytes, a view of the module's memory, copied
-// here), each ending where `ends` says.
+// next of `texts` (UTF-8 bytes, a view of the module's memory), each ending
+// where `ends` says. Each record gets a copy of its own bytes: a view of a
+// shared copy would keep all of them alive for as long as any record.
 export function withLazyDataFrom(targets, from, texts, ends) {
   if (from + ends.length > targets.length) throw new Error('more texts than records');
-  const own = texts.slice();
   let start = 0;
   for (let k = 0; k < ends.length; k++) {
-    withLazyData(targets[from + k], own.subarray(start, ends[k]));
+    withLazyData(targets[from + k], texts.slice(start, ends[k]));
     start = ends[k];
   }
 }

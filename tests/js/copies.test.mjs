@@ -175,6 +175,15 @@ test('a bulk save answers every outcome in order with its record and data, also 
   }));
   const outcomes = await svc.saveMany(items);
   assert.equal(outcomes.length, items.length);
+  // Before its data is read, a record keeps its definition's text, in a
+  // buffer of its own: not a view of the answer's shared pieces, which
+  // would keep a mebibyte alive with every record kept.
+  const kept = (record) => Object.getOwnPropertySymbols(record).map((k) => record[k]);
+  for (const o of [outcomes[0], outcomes[300], outcomes.at(-1)]) {
+    const [text] = kept(o.record);
+    assert.ok(text instanceof Uint8Array);
+    assert.equal(text.buffer.byteLength, text.byteLength);
+  }
   outcomes.forEach((o, i) => {
     assert.equal(o.changed, true);
     assert.equal(o.operation, 'create');
@@ -183,6 +192,8 @@ test('a bulk save answers every outcome in order with its record and data, also 
     assert.deepEqual(Object.keys(o.record).at(-1), 'data');
     assert.deepEqual(o.record.data, JSON.parse(JSON.stringify(items[i].data)));
   });
+  // Once read, the data is an ordinary member, and the text is let go.
+  assert.deepEqual(outcomes.map((o) => kept(o.record).length), outcomes.map(() => 0));
   // Each record's data is its own object.
   outcomes[0].record.data.i = 'mine';
   assert.equal(outcomes[1].record.data.i, 1);
@@ -224,6 +235,8 @@ test('answers carry every character as it was saved: Latin-1, the BMP, beyond it
     label: `Café ${i} — “quoted” → 北森 §②`,
     'clé_é': ['\u00ff', '\u0100', '\u07ff', '\u0800', '\uffff', '😀', '\u{10ffff}', `n${i}`],
     [`emoji_😀_${i}`]: { lone: '\ud800 and \udfff', mixed: 'a\u00e9b\u2014c\u{1f600}d', ascii: 'plain' },
+    // Mostly ASCII, so the answers write the rest as escapes.
+    padding: 'ascii text '.repeat(100),
   });
   for (let i = 0; i < 3; i++) await svc.save('view', `v${i}`, data(i));
   await svc.save('view', 'v0', { ...data(0), again: 'é' });
@@ -236,4 +249,13 @@ test('answers carry every character as it was saved: Latin-1, the BMP, beyond it
   }
   const outcomes = await svc.saveMany([0, 1, 2].map((i) => ({ type: 'app', name: `a${i}`, data: data(i) })));
   assert.deepEqual(outcomes.map((o) => o.record.data), [data(0), data(1), data(2)]);
+  // Mostly beyond ASCII (answers cross as UTF-8 then), and mixed in one answer.
+  const chinese = (i) => ({ 标题: `元数据存储 ${i} `.repeat(50), 字段: ['名称', '所有者', `😀${i}`], lone: '\udbff' });
+  await svc.saveMany([0, 1].map((i) => ({ type: 'page', name: `p${i}`, data: chinese(i) })));
+  await svc.save('page', 'p2', data(2));
+  for (let round = 0; round < 2; round++) {
+    assert.deepEqual(await svc.load('page', 'p0'), chinese(0));
+    assert.deepEqual(await svc.loadMany('page'), [chinese(0), chinese(1), data(2)]);
+    assert.deepEqual((await svc.query({ type: 'page' })).items.map((r) => r.data), [chinese(0), chinese(1), data(2)]);
+  }
 });
