@@ -280,7 +280,7 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
                 bytes(&c_bytes)
             },
             true,
-            "a stored row's text is not UTF-8",
+            "the stored row */view/b has a text that is not UTF-8",
         ),
     ] {
         store.close();

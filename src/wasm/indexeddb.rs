@@ -475,10 +475,34 @@ fn packed(value: JsValue, what: &str, context: &RecordKey) -> Result<String> {
     let bytes = super::boundary::js_bytes(&value)?.ok_or_else(|| Error::Storage {
         message: format!("IndexedDB {what} returned no rows"),
     })?;
-    String::from_utf8(bytes).map_err(|e| Error::Corrupted {
-        key: Box::new(context.clone()),
-        message: format!("a stored row's text is not UTF-8: {}", e.utf8_error()),
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let row = packed_row_key(e.as_bytes(), at).unwrap_or_else(|| "?".into());
+        Error::Corrupted {
+            key: Box::new(context.clone()),
+            message: format!("the stored row {row} has a text that is not UTF-8"),
+        }
     })
+}
+
+/// The key of the packed row (see `idb.js`) that holds byte `at`, the
+/// first that is not UTF-8: the last row header (`[<key>,<seq>,`, after
+/// `[` or `,`) before it. What names the row in the error; a text that
+/// holds something like a header could only misname it.
+fn packed_row_key(bytes: &[u8], at: usize) -> Option<String> {
+    use crate::record_json::{read_str, read_u64};
+    let text = std::str::from_utf8(bytes.get(..at)?).ok()?;
+    let mut end = text.len();
+    while let Some(i) = text.get(..end)?.rfind("[\"") {
+        let after_row = i > 0 && matches!(text.as_bytes().get(i - 1), Some(b'[' | b','));
+        if let Some((key, e)) = read_str(text, i + 1).filter(|_| after_row) {
+            if text.get(e..e + 1) == Some(",") && read_u64(text, e + 1).is_some() {
+                return Some(key.to_owned());
+            }
+        }
+        end = i;
+    }
+    None
 }
 
 /// The head rows of a packed answer as records, each read where it lies in
