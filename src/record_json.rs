@@ -183,9 +183,8 @@ pub(crate) fn read_record_as(
     r.literal(b",\"checksum\":")?;
     let checksum = r.string()?;
     let data = if trusted {
-        // Still JSON (a parse into nothing, no canonical form, no MD5):
-        // a definition is never anything else.
-        serde_json::from_str::<serde::de::IgnoredAny>(data).ok()?;
+        // Checked to be JSON as its end was found (no canonical form, no
+        // MD5): a definition is never anything else.
         Definition::from_trusted_text(data, checksum.clone())
     } else {
         Definition::from_json_text(data).ok()?
@@ -325,43 +324,147 @@ impl<'a> Reader<'a> {
         self.text[start..self.pos].parse().ok()
     }
 
-    /// The definition: an object, its end found by its brackets outside
-    /// strings, then read as every definition is read.
+    /// The definition: a JSON object, checked to be JSON as its end is
+    /// found (its canonical form is for the caller).
     fn definition(&mut self) -> Option<&'a str> {
         let start = self.pos;
         if self.bytes.get(start) != Some(&b'{') {
             return None;
         }
-        let mut depth = 0usize;
-        let mut i = start;
-        loop {
-            match *self.bytes.get(i)? {
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                b'"' => {
-                    i += 1;
-                    loop {
-                        i += crate::canonical_order::special_byte(self.bytes.get(i..)?)?;
-                        match self.bytes[i] {
-                            b'"' => break,
-                            b'\\' => i += 2,
-                            // A raw control character: not JSON.
-                            _ => return None,
-                        }
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        self.pos = i + 1;
+        self.pos = json_end(self.bytes, start)?;
         self.text.get(start..self.pos)
     }
+}
+
+/// Where the JSON value (RFC 8259) starting at `at` in `bytes`, after any
+/// whitespace, ends; `None` when the text there is not one. One pass with
+/// a stack of the open containers, no recursion and nothing built: what
+/// checks that a definition taken as written is JSON, and finds its end.
+pub(crate) fn json_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut open: Vec<u8> = Vec::new();
+    let mut i = at;
+    'value: loop {
+        i = skip_space(bytes, i);
+        match *bytes.get(i)? {
+            b'{' => {
+                i = skip_space(bytes, i + 1);
+                if bytes.get(i) == Some(&b'}') {
+                    i += 1;
+                } else {
+                    open.push(b'}');
+                    i = member_name(bytes, i)?;
+                    continue 'value;
+                }
+            }
+            b'[' => {
+                i = skip_space(bytes, i + 1);
+                if bytes.get(i) == Some(&b']') {
+                    i += 1;
+                } else {
+                    open.push(b']');
+                    continue 'value;
+                }
+            }
+            b'"' => i = string_end(bytes, i)?,
+            b't' => i = literal_end(bytes, i, b"true")?,
+            b'f' => i = literal_end(bytes, i, b"false")?,
+            b'n' => i = literal_end(bytes, i, b"null")?,
+            _ => i = number_end(bytes, i)?,
+        }
+        // After a value: the containers it closes, up to the next value.
+        loop {
+            let Some(&close) = open.last() else {
+                return Some(i);
+            };
+            i = skip_space(bytes, i);
+            match *bytes.get(i)? {
+                b',' if close == b'}' => {
+                    i = member_name(bytes, skip_space(bytes, i + 1))?;
+                    continue 'value;
+                }
+                b',' => {
+                    i += 1;
+                    continue 'value;
+                }
+                b if b == close => {
+                    open.pop();
+                    i += 1;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn skip_space(bytes: &[u8], mut i: usize) -> usize {
+    while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// `"name" :` at `i`: where the member's value may start.
+fn member_name(bytes: &[u8], i: usize) -> Option<usize> {
+    if bytes.get(i) != Some(&b'"') {
+        return None;
+    }
+    let i = skip_space(bytes, string_end(bytes, i)?);
+    (bytes.get(i) == Some(&b':')).then_some(i + 1)
+}
+
+/// The end of the string whose opening quote is at `i`: escapes checked,
+/// no raw control character.
+fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        i += crate::canonical_order::special_byte(bytes.get(i..)?)?;
+        match *bytes.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => match *bytes.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' if bytes.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+fn literal_end(bytes: &[u8], i: usize, literal: &[u8]) -> Option<usize> {
+    let end = i + literal.len();
+    (bytes.get(i..end)? == literal).then_some(end)
+}
+
+/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` at `i`.
+fn number_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    use crate::canonical_order::digits;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match bytes.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i += digits(bytes, i),
+        _ => return None,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        let n = digits(bytes, i + 1);
+        if n == 0 {
+            return None;
+        }
+        i += 1 + n;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(bytes, i);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    Some(i)
 }
 
 #[cfg(test)]
@@ -520,5 +623,112 @@ mod tests {
                 without
             );
         }
+    }
+
+    /// `json_end`'s verdict on `text`: one JSON value, nothing but
+    /// whitespace after it.
+    fn is_json(text: &str) -> bool {
+        json_end(text.as_bytes(), 0).is_some_and(|end| {
+            text[end..]
+                .bytes()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        })
+    }
+
+    fn serde_says(text: &str) -> bool {
+        serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    }
+
+    #[test]
+    fn json_end_agrees_with_serde_on_hand_picked_texts() {
+        for text in [
+            r#"{}"#,
+            r#"{ }"#,
+            r#" {"a" : [1, -0, 2.5e-3, 1E+2, true, false, null, "x"] } "#,
+            r#"{"\u00e9\ud800\"\\\/\b\f\n\r\t":{"b":[[],{}]}}"#,
+            r#"[]"#,
+            r#"[1]"#,
+            r#""é""#,
+            r#"{"a":1,}"#,
+            r#"[1,]"#,
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{,}"#,
+            r#"{"a":1"b":2}"#,
+            r#"[1 2]"#,
+            r#"01"#,
+            r#"1."#,
+            r#".5"#,
+            r#"1e"#,
+            r#"-"#,
+            r#"+1"#,
+            r#"tru"#,
+            r#"nulll"#,
+            r#""\x""#,
+            r#""\u12g4""#,
+            "\"\u{1}\"",
+            r#"{"a":1]"#,
+            r#"[1}"#,
+            r#"{"a":1}}"#,
+            r#"]"#,
+            r#""#,
+            r#"{"a":{"b":1}"#,
+            r#"["unterminated]"#,
+            r#"{"a":1} {"b":2}"#,
+        ] {
+            assert_eq!(is_json(text), serde_says(text), "{text}");
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// Any text of JSON's tokens, well or badly put together: `json_end`
+        /// accepts exactly what serde_json reads.
+        #[test]
+        fn json_end_agrees_with_serde(tokens in proptest::collection::vec(proptest::sample::select(vec![
+            "{", "}", "[", "]", ",", ":", " ", "\n", "\"a\"", "\"\\u00e9\"", "\"\\q\"", "\"\\\"\"",
+            "\"é\"", "\"", "0", "-1", "12", "01", "1.5", "1.", "2e3", "-0E-7", "1e", "true", "false",
+            "null", "nul", "x", "\u{1}",
+        ]), 0..24)) {
+            let text: String = tokens.concat();
+            proptest::prop_assert_eq!(is_json(&text), serde_says(&text), "{}", text);
+        }
+
+        /// Every JSON text is accepted, compact or pretty; with one
+        /// character taken out, `json_end` still agrees with serde_json.
+        #[test]
+        fn json_end_accepts_json_and_agrees_on_it_cut(value in json_value(), pretty: bool, cut: usize) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            proptest::prop_assert!(is_json(&text), "{}", text);
+            let mut chars: Vec<char> = text.chars().collect();
+            chars.remove(cut % chars.len());
+            let cut: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(is_json(&cut), serde_says(&cut), "{}", cut);
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e300f64..1e300).prop_map(Value::from),
+            "[a-z\"\\\\\u{0}-\u{1f}é😀]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z\"é]{0,4}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 }
