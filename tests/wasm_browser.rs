@@ -282,6 +282,19 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
             true,
             "the stored row */view/b has a text that is not UTF-8",
         ),
+        (
+            // After something shaped like a row's first members.
+            bytes(
+                &[
+                    &br#"{"data":[["low",1],["high",2]],"bad":""#[..],
+                    &[0xff],
+                    br#""}"#,
+                ]
+                .concat(),
+            ),
+            true,
+            "the stored row */view/b has a text that is not UTF-8",
+        ),
     ] {
         store.close();
         JsFuture::from(spoil_row(&name, &id, &spoiled, keep_hash, None))
@@ -1056,6 +1069,38 @@ async fn cached_reads_end_when_another_context_deletes_the_database() {
     assert!(chain.load("view", "a").await.unwrap().from_cache);
     drop((chain, store));
     delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
+async fn cached_reads_end_when_the_browser_closes_the_connection() {
+    // Deleting a Storage Bucket (as clearing the site's data does) closes
+    // the connections to its databases with `close`, not `versionchange`.
+    let bucket = Bucket::named(format!("closed-{:x}", js_sys::Math::random().to_bits()));
+    let ns = unique("closed-cached");
+    let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open_in_bucket(&ns, &bucket).await.unwrap());
+    let chain = HybridService::new(service(Rc::clone(&store)), None, HybridConfig::default());
+    chain
+        .save("view", "a", json!({"n": 1}), SaveOptions::default())
+        .await
+        .unwrap();
+    chain.load("view", "a").await.unwrap();
+    assert!(chain.load("view", "a").await.unwrap().from_cache);
+    let epoch = store.epoch();
+    delete_bucket(&bucket.name).await;
+    for _ in 0..50 {
+        if store.epoch() != epoch {
+            break;
+        }
+        next_task().await;
+    }
+    assert_eq!(store.epoch(), epoch + 1);
+    // Not the cached record: whatever the closed bucket answers now.
+    match chain.load("view", "a").await {
+        Ok(r) => assert!(!r.from_cache && r.data().is_none(), "{:?}", r.data()),
+        // The bucket is gone under the store: an error is an answer too.
+        Err(_) => {}
+    }
+    drop((chain, store));
 }
 
 #[wasm_bindgen_test]

@@ -387,14 +387,18 @@ const lazyData = {
     const record = textHolder(this);
     if (record === undefined) return undefined;
     const text = record[DATA_TEXT];
+    if (text === undefined) return undefined;
     const data = JSON.parse(typeof text === 'string' ? text : utf8.decode(text));
     // From now on an ordinary member, where the record takes one: a frozen
     // record, or a proxy that refuses it, keeps its getter (each read
     // parses afresh), and the read still answers.
-    // The text goes with it: nothing reads it again.
+    // The text goes with it once `data` is the parsed value (a proxy may
+    // say it defined it and not have): overwritten, not deleted, which
+    // would turn the record into a slower dictionary of properties.
     try {
-      if (Object.isExtensible(record) && Reflect.defineProperty(record, 'data', dataValue(data))) {
-        Reflect.deleteProperty(record, DATA_TEXT);
+      if (Object.isExtensible(record) && Reflect.defineProperty(record, 'data', dataValue(data))
+        && Object.getOwnPropertyDescriptor(record, 'data')?.value === data) {
+        Reflect.defineProperty(record, DATA_TEXT, { value: undefined });
       }
     } catch {
       // Keeping the parsed value is only a saving.
@@ -405,7 +409,7 @@ const lazyData = {
     // As assigning an ordinary member: it lands on the object assigned to
     // (an object inheriting from the record gets its own).
     Object.defineProperty(this, 'data', dataValue(value));
-    if (Object.prototype.hasOwnProperty.call(this, DATA_TEXT)) Reflect.deleteProperty(this, DATA_TEXT);
+    if (Object.prototype.hasOwnProperty.call(this, DATA_TEXT)) Reflect.defineProperty(this, DATA_TEXT, { value: undefined });
   },
 };
 

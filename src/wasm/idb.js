@@ -183,7 +183,8 @@ const givenUp = new WeakMap();
 
 // A connection steps aside when another tab upgrades or deletes the
 // database (the store reopens on its next call), and calls `onAway` (the
-// store's caches then forget what they read from it). An upgrade that another
+// store's caches then forget what they read from it), as it does when the
+// browser closes the connection. An upgrade that another
 // connection blocks for BLOCKED_MS is refused with a `BlockedError`; if
 // it goes on later, the connection it opens is closed. While such an open
 // is pending, later opens of the database wait behind it, and are refused
@@ -242,10 +243,22 @@ export function idbOpen(factory, name, onAway) {
         db.close();
         return;
       }
+      // Another context deletes or upgrades the database (versionchange),
+      // or the browser closes the connection itself (site data cleared, a
+      // Storage Bucket deleted: close). A store freed meanwhile has let its
+      // callback go: nothing is left to tell.
+      const away = () => {
+        try {
+          onAway();
+        } catch {
+          // The store is gone.
+        }
+      };
       db.onversionchange = () => {
         db.close();
-        onAway();
+        away();
       };
+      db.onclose = away;
       resolve(db);
     };
     request.onerror = () => {

@@ -98,7 +98,8 @@ pub struct IndexedDbStore {
     feed: Feed,
     /// [`Store::epoch`]: how many times another context deleted or
     /// upgraded the database under an open connection (`versionchange`),
-    /// counted by `on_away`, which `idbOpen` calls then.
+    /// or the browser closed one (`close`: site data cleared, the bucket
+    /// deleted), counted by `on_away`, which `idbOpen` calls then.
     epoch: Rc<Cell<u64>>,
     on_away: Closure<dyn Fn()>,
     /// Held writes committed, and holds lost before their first write
@@ -486,19 +487,43 @@ fn packed(value: JsValue, what: &str, context: &RecordKey) -> Result<String> {
 }
 
 /// The key of the packed row (see `idb.js`) that holds byte `at`, the
-/// first that is not UTF-8: the last row header (`[<key>,<seq>,`, after
-/// `[` or `,`) before it. What names the row in the error; a text that
-/// holds something like a header could only misname it.
+/// first that is not UTF-8: the last whole row header before it
+/// (`[<key>,<seq>,<0|1>,<hash|null>,<version|null>,`, after `[` or `,`).
+/// What names the row in the error; a text that holds such a header
+/// could only misname it.
 fn packed_row_key(bytes: &[u8], at: usize) -> Option<String> {
     use crate::record_json::{read_str, read_u64};
     let text = std::str::from_utf8(bytes.get(..at)?).ok()?;
+    // `null,` or what `value` reads, then `,`: the rest after it.
+    fn null_or(rest: &str, value: impl Fn(&str) -> Option<usize>) -> Option<&str> {
+        match rest.strip_prefix("null,") {
+            Some(rest) => Some(rest),
+            None => rest.get(value(rest)?..)?.strip_prefix(','),
+        }
+    }
+    let header = |i: usize| -> Option<String> {
+        if !matches!(text.as_bytes().get(i.checked_sub(1)?), Some(b'[' | b',')) {
+            return None;
+        }
+        let (key, e) = read_str(text, i + 1)?;
+        let rest = text.get(e..)?.strip_prefix(',')?;
+        let (_, e) = read_u64(rest, 0)?;
+        let rest = rest.get(e..)?;
+        let rest = rest
+            .strip_prefix(",0,")
+            .or_else(|| rest.strip_prefix(",1,"))?;
+        let rest = null_or(rest, |r| {
+            read_str(r, 0)
+                .filter(|(h, _)| h.len() == 16)
+                .map(|(_, e)| e)
+        })?;
+        null_or(rest, |r| read_u64(r, 0).map(|(_, e)| e))?;
+        Some(key.to_owned())
+    };
     let mut end = text.len();
     while let Some(i) = text.get(..end)?.rfind("[\"") {
-        let after_row = i > 0 && matches!(text.as_bytes().get(i - 1), Some(b'[' | b','));
-        if let Some((key, e)) = read_str(text, i + 1).filter(|_| after_row) {
-            if text.get(e..e + 1) == Some(",") && read_u64(text, e + 1).is_some() {
-                return Some(key.to_owned());
-            }
+        if let Some(key) = header(i) {
+            return Some(key);
         }
         end = i;
     }
@@ -848,7 +873,11 @@ impl IndexedDbStore {
             .await
             .map_err(|e| unavailable("open", &e))?
             .unchecked_into();
-        *self.db.borrow_mut() = Some(db.clone());
+        // Calls that raced to reconnect each opened one: only the last is
+        // kept, the others close (once their transactions are done).
+        if let Some(replaced) = self.db.borrow_mut().replace(db.clone()) {
+            idb_close(&replaced);
+        }
         Ok(db)
     }
 
