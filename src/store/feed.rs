@@ -139,6 +139,8 @@ struct Follow {
     closed: Cell<bool>,
     notified: Cell<bool>,
     waker: RefCell<Option<Waker>>,
+    /// The store's [`Store::epoch`] the stream's position belongs to.
+    epoch: Cell<u64>,
 }
 
 impl Follow {
@@ -249,6 +251,7 @@ impl Follower {
             closed: Cell::new(false),
             notified: Cell::new(false),
             waker: RefCell::default(),
+            epoch: Cell::new(store.epoch()),
         });
         // Listen before reading where the log ends: nothing committed in
         // between can be missed.
@@ -290,6 +293,23 @@ impl Follower {
             }
             if let Some(event) = follow.ready.borrow_mut().pop_front() {
                 return Some(Ok(event));
+            }
+            let epoch = self.store.epoch();
+            if epoch != follow.epoch.get() {
+                // The database was deleted or replaced under the store. A
+                // log that now ends before this stream's position is a new
+                // one: it is followed from its start.
+                match self.store.last_sequence(follow.tenant_id.as_deref()).await {
+                    Ok(last) => {
+                        follow.epoch.set(epoch);
+                        if last + 1 < follow.next.get() {
+                            follow.next.set(1);
+                            follow.known.set(last);
+                        }
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+                continue;
             }
             if follow.behind() {
                 let before = follow.next.get();
