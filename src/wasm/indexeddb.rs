@@ -494,31 +494,22 @@ fn packed(value: JsValue, what: &str, context: &RecordKey) -> Result<String> {
 fn packed_row_key(bytes: &[u8], at: usize) -> Option<String> {
     use crate::record_json::{read_str, read_u64};
     let text = std::str::from_utf8(bytes.get(..at)?).ok()?;
-    // `null,` or what `value` reads, then `,`: the rest after it.
-    fn null_or(rest: &str, value: impl Fn(&str) -> Option<usize>) -> Option<&str> {
-        match rest.strip_prefix("null,") {
-            Some(rest) => Some(rest),
-            None => rest.get(value(rest)?..)?.strip_prefix(','),
-        }
-    }
     let header = |i: usize| -> Option<String> {
         if !matches!(text.as_bytes().get(i.checked_sub(1)?), Some(b'[' | b',')) {
             return None;
         }
+        let comma = |e: usize| (text.get(e..e + 1) == Some(",")).then_some(e + 1);
         let (key, e) = read_str(text, i + 1)?;
-        let rest = text.get(e..)?.strip_prefix(',')?;
-        let (_, e) = read_u64(rest, 0)?;
-        let rest = rest.get(e..)?;
-        let rest = rest
-            .strip_prefix(",0,")
-            .or_else(|| rest.strip_prefix(",1,"))?;
-        let rest = null_or(rest, |r| {
-            read_str(r, 0)
-                .filter(|(h, _)| h.len() == 16)
-                .map(|(_, e)| e)
-        })?;
-        null_or(rest, |r| read_u64(r, 0).map(|(_, e)| e))?;
-        Some(key.to_owned())
+        let (_, e) = read_u64(text, comma(e)?)?;
+        if !matches!(text.get(e..e + 3), Some(",0," | ",1,")) {
+            return None;
+        }
+        let (hash, e) = null_or(text, e + 3, read_str)?;
+        if hash.is_some_and(|h| h.len() != 16) {
+            return None;
+        }
+        let (_, e) = null_or(text, comma(e)?, read_u64)?;
+        comma(e).map(|_| key.to_owned())
     };
     let mut end = text.len();
     while let Some(i) = text.get(..end)?.rfind("[\"") {
@@ -528,6 +519,19 @@ fn packed_row_key(bytes: &[u8], at: usize) -> Option<String> {
         end = i;
     }
     None
+}
+
+/// `null`, or what `read` reads, at `at` in `text`; and where it ends.
+fn null_or<'t, T>(
+    text: &'t str,
+    at: usize,
+    read: impl Fn(&'t str, usize) -> Option<(T, usize)>,
+) -> Option<(Option<T>, usize)> {
+    if text.get(at..at + 4) == Some("null") {
+        Some((None, at + 4))
+    } else {
+        read(text, at).map(|(value, end)| (Some(value), end))
+    }
 }
 
 /// The head rows of a packed answer as records, each read where it lies in
@@ -572,23 +576,12 @@ fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
         if !(at(end, b',') && (at(end + 1, b'0') || at(end + 1, b'1')) && at(end + 2, b',')) {
             return None;
         }
-        // The row's hash, or `null`.
-        let (hash, end) = if text.get(end + 3..end + 7) == Some("null") {
-            (None, end + 7)
-        } else {
-            let (hash, end) = read_str(text, end + 3)?;
-            (Some(hash), end)
-        };
+        // The row's hash, then the version it says it holds.
+        let (hash, end) = null_or(text, end + 3, read_str)?;
         if !at(end, b',') {
             return None;
         }
-        // The version the row says it holds, or `null`.
-        let (version, end) = if text.get(end + 1..end + 5) == Some("null") {
-            (None, end + 5)
-        } else {
-            let (version, end) = read_u64(text, end + 1)?;
-            (Some(version), end)
-        };
+        let (version, end) = null_or(text, end + 1, read_u64)?;
         if !at(end, b',') {
             return None;
         }
