@@ -380,36 +380,49 @@ const dataValue = (value) => ({ value, writable: true, enumerable: true, configu
 // closures over the text) gave each record a hidden class of its own, kept
 // until a full collection, and with it the text: a fifth of a no-op save
 // went to the garbage collector copying those texts (BENCHMARKS.md).
+// Parsed definitions of records that cannot take them as a member (frozen
+// or sealed ones, a proxy that refuses): one for each, so that every read
+// answers the same object, as a member would.
+const keptData = new WeakMap();
+
 const lazyData = {
   configurable: true,
   enumerable: true,
   get() {
     const record = textHolder(this);
     if (record === undefined) return undefined;
+    if (keptData.has(record)) return keptData.get(record);
     const text = record[DATA_TEXT];
     if (text === undefined) return undefined;
     const data = JSON.parse(typeof text === 'string' ? text : utf8.decode(text));
-    // From now on an ordinary member, where the record takes one: a frozen
-    // record, or a proxy that refuses it, keeps its getter (each read
-    // parses afresh), and the read still answers.
-    // The text goes with it once `data` is the parsed value (a proxy may
-    // say it defined it and not have): overwritten, not deleted, which
-    // would turn the record into a slower dictionary of properties.
+    // From now on an ordinary member, where the record takes one, and the
+    // text goes with it once `data` is the parsed value (a proxy may say it
+    // defined it and not have): overwritten, not deleted, which would turn
+    // the record into a slower dictionary of properties.
     try {
-      if (Object.isExtensible(record) && Reflect.defineProperty(record, 'data', dataValue(data))
+      if (Reflect.defineProperty(record, 'data', dataValue(data))
         && Object.getOwnPropertyDescriptor(record, 'data')?.value === data) {
         Reflect.defineProperty(record, DATA_TEXT, { value: undefined });
+        return data;
       }
     } catch {
-      // Keeping the parsed value is only a saving.
+      // Kept beside the record instead.
     }
+    keptData.set(record, data);
     return data;
   },
   set(value) {
     // As assigning an ordinary member: it lands on the object assigned to
     // (an object inheriting from the record gets its own).
-    Object.defineProperty(this, 'data', dataValue(value));
-    if (Object.prototype.hasOwnProperty.call(this, DATA_TEXT)) Reflect.defineProperty(this, DATA_TEXT, { value: undefined });
+    if (Reflect.defineProperty(this, 'data', dataValue(value))
+      && Object.getOwnPropertyDescriptor(this, 'data')?.value === value) {
+      if (Object.prototype.hasOwnProperty.call(this, DATA_TEXT)) Reflect.defineProperty(this, DATA_TEXT, { value: undefined });
+      return;
+    }
+    // A frozen record refuses it, as a frozen object does; a sealed one (or
+    // a proxy that refuses the member) keeps it beside it.
+    if (Object.isFrozen(this)) throw new TypeError("Cannot assign to read only property 'data' of a frozen record");
+    keptData.set(this, value);
   },
 };
 

@@ -91,7 +91,10 @@ test('a save answers with the record it wrote; its data is the definition, as re
   const frozen = Object.freeze((await svc.save('object', 'sixth', { e: 5 })).record);
   assert.deepEqual(frozen.data, { e: 5 });
   assert.deepEqual(frozen.data, { e: 5 });
-  assert.notEqual(frozen.data, frozen.data, 'each read of a frozen record parses afresh');
+  // The same object on every read, as a member: changes to it stay.
+  assert.equal(frozen.data, frozen.data);
+  frozen.data.e = 6;
+  assert.deepEqual(frozen.data, { e: 6 });
   // The text behind it is in no string key, and no copy carries it.
   const plainKeys = (await svc.save('object', 'seventh', { f: 6 })).record;
   assert.deepEqual(Object.getOwnPropertyNames(plainKeys), Object.keys(plainKeys));
@@ -184,6 +187,25 @@ test('a bulk save answers every outcome in order with its record and data, also 
     assert.ok(text instanceof Uint8Array);
     assert.equal(text.buffer.byteLength, text.byteLength);
   }
+  // A frozen record answers the same parsed object on every read, and
+  // refuses an assignment as a frozen object does; a sealed one takes it;
+  // one that only stops new members makes `data` a member as usual.
+  const data = (i) => JSON.parse(JSON.stringify(items[i].data));
+  const [frozen, sealed, closed] = [2, 3, 4].map((i) => outcomes[i].record);
+  Object.freeze(frozen);
+  Object.seal(sealed);
+  Object.preventExtensions(closed);
+  assert.equal(frozen.data, frozen.data);
+  assert.deepEqual(frozen.data, data(2));
+  frozen.data.i = 'changed';
+  assert.equal(frozen.data.i, 'changed');
+  assert.throws(() => { frozen.data = {}; }, TypeError);
+  assert.equal(sealed.data, sealed.data);
+  assert.deepEqual(sealed.data, data(3));
+  sealed.data = { mine: true };
+  assert.deepEqual(sealed.data, { mine: true });
+  assert.deepEqual(closed.data, data(4));
+  assert.deepEqual(Object.getOwnPropertyDescriptor(closed, 'data').value, data(4));
   // Through a proxy that says it defined `data` and has not, every read
   // still answers (the text is kept until `data` is really the value).
   const liar = new Proxy(outcomes[1].record, { defineProperty: () => true });
@@ -196,10 +218,11 @@ test('a bulk save answers every outcome in order with its record and data, also 
     assert.equal(o.record.name, items[i].name);
     assert.equal(o.record.version, 1);
     assert.deepEqual(Object.keys(o.record).at(-1), 'data');
-    assert.deepEqual(o.record.data, JSON.parse(JSON.stringify(items[i].data)));
+    if (i !== 2 && i !== 3) assert.deepEqual(o.record.data, JSON.parse(JSON.stringify(items[i].data)));
   });
   // Once read, the data is an ordinary member, and the text is let go.
-  assert.deepEqual(outcomes.map((o) => kept(o.record).filter((t) => t !== undefined).length), outcomes.map(() => 0));
+  // (A frozen or sealed record keeps its text: it cannot be changed.)
+  assert.deepEqual(outcomes.map((o) => kept(o.record).filter((t) => t !== undefined).length), outcomes.map((_, i) => (i === 2 || i === 3 ? 1 : 0)));
   // Each record's data is its own object.
   outcomes[0].record.data.i = 'mine';
   assert.equal(outcomes[1].record.data.i, 1);
