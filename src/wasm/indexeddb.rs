@@ -269,11 +269,12 @@ fn by_type(
     groups
 }
 
-/// What `idb.js` reads back, packed as one JSON text
-/// `[[key, seq, head, hash, <json>], ...]`: a row's key, its sequence
-/// number, whether a history row is an archived head, the hash of its
-/// JSON text the writer stored with it (`null` in rows written before
-/// rows had one) and its JSON text as stored.
+/// What `idb.js` reads back, packed as the UTF-8 bytes of one JSON text
+/// `[[key, seq, head, hash, version, <json>], ...]`: a row's key, its
+/// sequence number, whether a history row is an archived head, the hash of
+/// its JSON text the writer stored with it (`null` in rows written before
+/// rows had one), the version the row says it holds (`null` if none) and
+/// its JSON text as stored.
 struct StoredRow<'a> {
     key: String,
     seq: u64,
@@ -335,10 +336,10 @@ fn check_row_hash(row: &StoredRow<'_>, context: &RecordKey) -> Result<()> {
 /// tombstone row of the history store, carries its key, `tenant` (the
 /// change log's index field), the version, the sequence number (0:
 /// `idb.js` sets it when it commits), an empty `json` and `h`, the hash of
-/// its JSON text ([`row_hash`]): the texts cross
-/// apart as UTF-8 bytes, one a change in order, each ending where `ends`
-/// says, so they are not escaped into the batch's JSON and parsed back out
-/// of it, and are stored as the bytes they are. Global rows index under `tenant` "", which no
+/// its JSON text ([`row_hash`]). The texts cross apart as UTF-8 bytes, one
+/// a change in order, each ending where `ends` says, so they are not
+/// escaped into the batch's JSON and parsed back out of it, and are stored
+/// as the bytes they are. Global rows index under `tenant` "", which no
 /// tenant id can be.
 fn write_batch(
     out: &mut String,
@@ -1078,9 +1079,10 @@ impl Store for IndexedDbStore {
 
     async fn apply(&self, batch: &Batch) -> Result<u64> {
         // Encoded before the transaction opens: nothing but IndexedDB
-        // requests happens while it is live. The rows cross to JavaScript as
-        // one JSON text (one crossing per batch rather than a dozen per row;
-        // see BENCHMARKS.md).
+        // requests happens while it is live. The batch crosses to
+        // JavaScript as one JSON text and its rows' texts as one run of
+        // bytes (one crossing per batch rather than a dozen per row; see
+        // BENCHMARKS.md).
         let mut absent = Vec::new();
         let mut gets = Vec::new();
         let creating = batch
