@@ -353,6 +353,17 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     let err = svc.load("view", "a").await.unwrap_err();
     assert_eq!(err.code(), "CORRUPTED", "{err}");
     assert!(err.to_string().contains("does not match its data"), "{err}");
+    // Nor is it archived as a version by the next write to it.
+    let versions = |h: Vec<HistoryEntry>| h.iter().map(|e| e.version).collect::<Vec<_>>();
+    let before = versions(store.history(&a_key).await.unwrap());
+    let err = svc
+        .save("view", "a", json!({ "n": "y" }), SaveOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
+    assert!(err.to_string().contains("does not match its data"), "{err}");
+    assert_eq!(versions(store.history(&a_key).await.unwrap()), before);
+    assert_eq!(store.get(&a_key).await.unwrap().unwrap().version, 1);
     // A row that has its hash but whose definition is not JSON (balanced
     // brackets of the wrong kind): still never served.
     let broken = serde_json::to_string(&a)
@@ -374,6 +385,82 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     assert_eq!(err.code(), "CORRUPTED", "{err}");
     let err = store.list(None, Some("view")).await.unwrap_err();
     assert_eq!(err.code(), "CORRUPTED", "{err}");
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
+    let ns = unique("blamed");
+    let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let svc = service(store.clone());
+    // More than a batch reads record by record, so that a batch of all of
+    // them reads the type's range.
+    let names: Vec<String> = (0..40).map(|i| format!("v{i:02}")).collect();
+    let items = |names: &[String]| -> Vec<SaveItem> {
+        names
+            .iter()
+            .map(|n| SaveItem {
+                type_name: "view".into(),
+                name: n.clone(),
+                data: json!({ "n": n, "again": true }),
+                options: SaveOptions::default(),
+            })
+            .collect()
+    };
+    for n in &names {
+        svc.save("view", n, json!({ "n": n }), SaveOptions::default())
+            .await
+            .unwrap();
+    }
+    let db = IndexedDbStore::database_name(&ns);
+    let key = RecordKey::new(None, "view", "v07");
+    let id = objectstack_metadata::store::layout::record_id(&key);
+    let v08 = svc.load_record("view", "v08").await.unwrap().unwrap();
+    let v08_text = serde_json::to_string(&v08).unwrap();
+    let mut not_utf8 = v08_text.clone().into_bytes();
+    not_utf8[3] = 0xff;
+    // A text its hash does not match; another record's text; bytes that
+    // are not UTF-8.
+    for (spoiled, keep_hash) in [
+        (JsValue::from_str(r#"{"not":"a record"}"#), true),
+        (JsValue::from_str(&v08_text), false),
+        (JsValue::from(js_sys::Uint8Array::from(&not_utf8[..])), true),
+    ] {
+        store.close();
+        JsFuture::from(spoil_row(&db, &id, &spoiled, keep_hash, None))
+            .await
+            .unwrap();
+        let err = svc
+            .save("view", "v07", json!({}), SaveOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupted { key: k, .. } if **k == key),
+            "{err:?}"
+        );
+        // Read record by record, then as the type's range.
+        for (from, to, index) in [(6, 9, 1), (0, 40, 7)] {
+            let err = svc.save_many(items(&names[from..to])).await.unwrap_err();
+            match &err {
+                Error::Batch {
+                    index: i,
+                    key: k,
+                    source,
+                } => {
+                    assert_eq!((*i, &**k), (index, &key), "{err}");
+                    assert!(
+                        matches!(&**source, Error::Corrupted { key: k, .. } if **k == key),
+                        "{err:?}"
+                    );
+                }
+                other => panic!("not a batch error: {other:?}"),
+            }
+        }
+    }
+    // Nothing was written.
+    let v06 = svc.load_record("view", "v06").await.unwrap().unwrap();
+    assert_eq!(v06.version, 1);
+    drop((svc, store));
     delete_database(&ns).await;
 }
 

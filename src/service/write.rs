@@ -71,11 +71,13 @@ fn plan_write(ctx: &Context<'_>, w: &Prepared, current: &Current) -> Result<Plan
     plan::plan(ctx, &w.key, current, w.intent()?)
 }
 
-/// The index of the write a commit's error is about: the record of a
-/// conflict, else the first.
+/// The index of the write a read's or a commit's error is about: the
+/// record of a conflict or of a corrupted row, else the first.
 fn blame(keys: &[RecordKey], e: &Error) -> usize {
     keys.iter()
-        .position(|k| matches!(e, Error::Conflict { key, .. } if **key == *k))
+        .position(|k| {
+            matches!(e, Error::Conflict { key, .. } | Error::Corrupted { key, .. } if **key == *k)
+        })
         .unwrap_or(0)
 }
 
@@ -270,7 +272,7 @@ impl MetadataService {
         let keys: Vec<RecordKey> = writes.iter().map(|w| w.key.clone()).collect();
         let held = crate::store::hold(&*self.store, self.tenant_id.as_deref(), &keys)
             .await
-            .map_err(|e| Stop::At(0, e))?;
+            .map_err(|e| Stop::At(blame(&keys, &e), e))?;
         if let Some(held) = held {
             match self.commit_held(writes, &keys, held, answer).await {
                 Err(Stop::Lost) => {}
@@ -285,7 +287,7 @@ impl MetadataService {
                 .store
                 .read_current(&keys)
                 .await
-                .map_err(|e| Stop::At(0, e))?;
+                .map_err(|e| Stop::At(blame(&keys, &e), e))?;
             // The versions read: when they are what the round before read,
             // the conflict it lost was not to a writer that got through.
             let versions: Vec<u64> = read.iter().map(|c| c.last_version).collect();
@@ -326,6 +328,9 @@ impl MetadataService {
         let ctx = self.context(&now);
         let mut plans = Vec::with_capacity(writes.len());
         for (i, (w, current)) in writes.iter_mut().zip(read).enumerate() {
+            if let Some(head) = &current.record {
+                self.check_stored(head).map_err(|e| Stop::At(i, e))?;
+            }
             w.read().map_err(|e| Stop::At(i, e))?;
             let planned = plan_write(&ctx, w, current).map_err(|e| Stop::At(i, e))?;
             if let Plan::Write(change) = &planned {
@@ -370,7 +375,10 @@ impl MetadataService {
         }
         // Given up (the hold dropped) if the answer cannot be made.
         answer(done(plans, holding.first_seq())).map_err(Stop::Answer)?;
-        holding.commit().await.map_err(|e| Stop::At(0, e))?;
+        holding
+            .commit()
+            .await
+            .map_err(|e| Stop::At(blame(keys, &e), e))?;
         Ok(())
     }
 

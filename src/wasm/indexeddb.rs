@@ -473,18 +473,64 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
 /// The packed text a call answered (or a member of its answer): its UTF-8
 /// bytes copied into the module as they are, once the heap has room for
 /// them. Bytes that are not UTF-8 are a corrupted row of `context`.
-fn packed(value: JsValue, what: &str, context: &RecordKey) -> Result<String> {
+fn packed(value: JsValue, what: &str, blame: &Blame<'_>) -> Result<String> {
     let bytes = super::boundary::js_bytes(&value)?.ok_or_else(|| Error::Storage {
         message: format!("IndexedDB {what} returned no rows"),
     })?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
-        let row = packed_row_key(e.as_bytes(), at).unwrap_or_else(|| "?".into());
+        let row = packed_row_key(e.as_bytes(), at);
+        let key = row.as_deref().map_or(blame.scope, |id| blame.row(id));
         Error::Corrupted {
-            key: Box::new(context.clone()),
-            message: format!("the stored row {row} has a text that is not UTF-8"),
+            key: Box::new(key.clone()),
+            message: format!(
+                "the stored row {} has a text that is not UTF-8",
+                row.as_deref().unwrap_or("?")
+            ),
         }
     })
+}
+
+/// Whom a corrupted row is reported against: the record it is stored for
+/// when the read asked for that record (a `get`, the read before a write),
+/// so a batch's error names the item whose row is damaged; otherwise, and
+/// for an answer that cannot be told apart by row, `scope`.
+struct Blame<'a> {
+    scope: &'a RecordKey,
+    keys: &'a [RecordKey],
+    /// `keys` by storage key, built when a row is first looked up (rows
+    /// that read as written never are).
+    by_id: std::cell::OnceCell<std::collections::HashMap<String, &'a RecordKey>>,
+}
+
+impl<'a> Blame<'a> {
+    /// Every row reported against `scope`.
+    fn scope(scope: &'a RecordKey) -> Self {
+        Self::asked(scope, &[])
+    }
+
+    /// A read of `keys`: each row reported against its own record.
+    fn asked(scope: &'a RecordKey, keys: &'a [RecordKey]) -> Self {
+        Blame {
+            scope,
+            keys,
+            by_id: Default::default(),
+        }
+    }
+
+    /// The record stored under `id`, if the read asked for it.
+    fn asked_for(&self, id: &str) -> Option<&'a RecordKey> {
+        let keys = self.keys;
+        let by_id = self
+            .by_id
+            .get_or_init(|| keys.iter().map(|k| (layout::record_id(k), k)).collect());
+        by_id.get(id).copied()
+    }
+
+    /// The key a corrupted row stored under `id` is reported against.
+    fn row(&self, id: &str) -> &'a RecordKey {
+        self.asked_for(id).unwrap_or(self.scope)
+    }
 }
 
 /// The key of the packed row (see `idb.js`) that holds byte `at`, the
@@ -540,13 +586,13 @@ fn null_or<'t, T>(
 /// again was a twelfth of a cold hydrate); where that fails (a row not as
 /// the writer writes it), row by row, each by `codec::record`, which says
 /// which row is corrupted and why.
-fn heads(text: &str, context: &RecordKey) -> Result<Vec<MetadataRecord>> {
+fn heads(text: &str, blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
     if let Some(records) = packed_heads(text) {
         return Ok(records);
     }
-    unpack(text, context)?
+    unpack(text, blame.scope)?
         .iter()
-        .map(|row| head_of(row, context))
+        .map(|row| head_of(row, blame))
         .collect()
 }
 
@@ -632,7 +678,8 @@ fn misplaced(key: RecordKey, id: &str) -> Error {
 }
 
 /// A head row as a record.
-fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
+fn head_of(row: &StoredRow<'_>, blame: &Blame<'_>) -> Result<MetadataRecord> {
+    let key = blame.row(&row.key);
     check_row_hash(row, key)?;
     // With its hash, read as `packed_heads` reads it, so a row is read
     // the same whatever rows come with it.
@@ -647,7 +694,11 @@ fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
         None => codec::record(row.json, key)?,
     };
     if !stored_under(&record, &row.key) {
-        return Err(misplaced(record.key(), &row.key));
+        // Another record's text: the row asked for is the damaged one.
+        let blamed = blame
+            .asked_for(&row.key)
+            .map_or_else(|| record.key(), Clone::clone);
+        return Err(misplaced(blamed, &row.key));
     }
     check_row_version(row, record.version, key)?;
     record.seq = row.seq;
@@ -704,10 +755,11 @@ fn read_plan(keys: &[RecordKey]) -> ReadPlan {
 /// The current state of each of `keys` from what a read of its
 /// [`read_plan`] answered (`{ rows, historyKeys }`).
 fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
-    let scope = RecordKey::new(None, "*", "*");
-    let text = packed(get(answer, "rows"), "read", &scope)?;
+    let scope = RecordKey::new(keys.first().and_then(|k| k.tenant_id.as_deref()), "*", "*");
+    let blame = Blame::asked(&scope, keys);
+    let text = packed(get(answer, "rows"), "read", &blame)?;
     // Each is stored under its own key (heads checks that).
-    let mut heads: std::collections::HashMap<String, MetadataRecord> = self::heads(&text, &scope)?
+    let mut heads: std::collections::HashMap<String, MetadataRecord> = self::heads(&text, &blame)?
         .into_iter()
         .map(|r| (layout::record_id(&r.key()), r))
         .collect();
@@ -946,8 +998,9 @@ impl Store for IndexedDbStore {
 
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         let id = layout::record_id(key);
-        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get", key)?;
-        match heads(&text, key)?.into_iter().next() {
+        let blame = Blame::asked(key, std::slice::from_ref(key));
+        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get", &blame)?;
+        match heads(&text, &blame)?.into_iter().next() {
             Some(record) => codec::check_record_at(record, key).map(Some),
             None => Ok(None),
         }
@@ -996,9 +1049,9 @@ impl Store for IndexedDbStore {
             self.run("getAll", |db| idb_list(db, &lower, &upper))
                 .await?,
             "getAll",
-            &scope,
+            &Blame::scope(&scope),
         )?;
-        let mut out = heads(&text, &scope)?;
+        let mut out = heads(&text, &Blame::scope(&scope))?;
         for record in &out {
             codec::check_in_scope(record, tenant_id, type_name)?;
         }
@@ -1012,12 +1065,13 @@ impl Store for IndexedDbStore {
         let answer = self
             .run("history", |db| idb_history(db, &id, &lower, &upper))
             .await?;
-        let head_text = packed(get(&answer, "head"), "history", key)?;
-        let head = match heads(&head_text, key)?.into_iter().next() {
+        let blame = Blame::asked(key, std::slice::from_ref(key));
+        let head_text = packed(get(&answer, "head"), "history", &blame)?;
+        let head = match heads(&head_text, &blame)?.into_iter().next() {
             Some(record) => Some(codec::check_record_at(record, key)?),
             None => None,
         };
-        let archived_text = packed(get(&answer, "archived"), "history", key)?;
+        let archived_text = packed(get(&answer, "archived"), "history", &blame)?;
         let mut archived = Vec::new();
         for row in &unpack(&archived_text, key)? {
             let entry = entry_of(row, key)?;
@@ -1051,9 +1105,10 @@ impl Store for IndexedDbStore {
             })
             .await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
-        let heads_text = packed(get(&answer, "heads"), "changes", &scope)?;
-        let heads = self::heads(&heads_text, &scope)?;
-        let archived_text = packed(get(&answer, "archived"), "changes", &scope)?;
+        let blame = Blame::scope(&scope);
+        let heads_text = packed(get(&answer, "heads"), "changes", &blame)?;
+        let heads = self::heads(&heads_text, &blame)?;
+        let archived_text = packed(get(&answer, "archived"), "changes", &blame)?;
         let archived = unpack(&archived_text, &scope)?
             .iter()
             .map(|row| entry_of(row, &scope))
