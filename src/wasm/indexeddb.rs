@@ -498,38 +498,46 @@ fn packed(value: JsValue, what: &str, blame: &Blame<'_>) -> Result<String> {
 struct Blame<'a> {
     scope: &'a RecordKey,
     keys: &'a [RecordKey],
-    /// `keys` by storage key, built when a row is first looked up (rows
-    /// that read as written never are).
-    by_id: std::cell::OnceCell<std::collections::HashMap<String, &'a RecordKey>>,
 }
 
 impl<'a> Blame<'a> {
     /// Every row reported against `scope`.
     fn scope(scope: &'a RecordKey) -> Self {
-        Self::asked(scope, &[])
+        Blame { scope, keys: &[] }
     }
 
     /// A read of `keys`: each row reported against its own record.
     fn asked(scope: &'a RecordKey, keys: &'a [RecordKey]) -> Self {
-        Blame {
-            scope,
-            keys,
-            by_id: Default::default(),
-        }
+        Blame { scope, keys }
     }
 
-    /// The record stored under `id`, if the read asked for it.
-    fn asked_for(&self, id: &str) -> Option<&'a RecordKey> {
-        let keys = self.keys;
-        let by_id = self
-            .by_id
-            .get_or_init(|| keys.iter().map(|k| (layout::record_id(k), k)).collect());
-        by_id.get(id).copied()
-    }
-
-    /// The key a corrupted row stored under `id` is reported against.
+    /// The key a corrupted row stored under `id` is reported against (on
+    /// the error path only: a search of the keys).
     fn row(&self, id: &str) -> &'a RecordKey {
-        self.asked_for(id).unwrap_or(self.scope)
+        self.keys
+            .iter()
+            .find(|k| layout::is_record_id(id, k.tenant_id.as_deref(), &k.type_name, &k.name))
+            .unwrap_or(self.scope)
+    }
+
+    /// `e`, a failure to read the row stored under `id`, reported against
+    /// [`Blame::row`] (even where it names the record the row holds: the
+    /// row asked for is the damaged one).
+    fn rekey(&self, e: Error, id: &str) -> Error {
+        match e {
+            Error::Corrupted { key, message } => {
+                let asked = self.row(id);
+                Error::Corrupted {
+                    key: if asked == self.scope {
+                        key
+                    } else {
+                        Box::new(asked.clone())
+                    },
+                    message,
+                }
+            }
+            other => other,
+        }
     }
 }
 
@@ -592,7 +600,7 @@ fn heads(text: &str, blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
     }
     unpack(text, blame.scope)?
         .iter()
-        .map(|row| head_of(row, blame))
+        .map(|row| head_of(row, blame.scope).map_err(|e| blame.rekey(e, &row.key)))
         .collect()
 }
 
@@ -678,8 +686,7 @@ fn misplaced(key: RecordKey, id: &str) -> Error {
 }
 
 /// A head row as a record.
-fn head_of(row: &StoredRow<'_>, blame: &Blame<'_>) -> Result<MetadataRecord> {
-    let key = blame.row(&row.key);
+fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
     check_row_hash(row, key)?;
     // With its hash, read as `packed_heads` reads it, so a row is read
     // the same whatever rows come with it.
@@ -694,11 +701,7 @@ fn head_of(row: &StoredRow<'_>, blame: &Blame<'_>) -> Result<MetadataRecord> {
         None => codec::record(row.json, key)?,
     };
     if !stored_under(&record, &row.key) {
-        // Another record's text: the row asked for is the damaged one.
-        let blamed = blame
-            .asked_for(&row.key)
-            .map_or_else(|| record.key(), Clone::clone);
-        return Err(misplaced(blamed, &row.key));
+        return Err(misplaced(record.key(), &row.key));
     }
     check_row_version(row, record.version, key)?;
     record.seq = row.seq;
