@@ -92,8 +92,10 @@ pub const SCHEMA_VERSION: u32 = 4;
 /// A [`Store`] over IndexedDB.
 pub struct IndexedDbStore {
     name: String,
-    factory: IdbFactory,
-    bucket: Option<String>,
+    /// Where the database is opened: the global scope's IndexedDB or the
+    /// bucket's, which is opened again if the bucket was deleted.
+    factory: RefCell<IdbFactory>,
+    bucket: Option<Bucket>,
     db: RefCell<Option<IdbDatabase>>,
     feed: Feed,
     /// [`Store::epoch`]: how many times another context deleted or
@@ -879,18 +881,18 @@ impl IndexedDbStore {
     /// if new). `UNSUPPORTED` where the browser has no Storage Buckets.
     pub async fn open_in_bucket(namespace: &str, bucket: &Bucket) -> Result<Self> {
         let factory = bucket.factory().await?;
-        Self::open_with(namespace, factory, Some(bucket.name.clone())).await
+        Self::open_with(namespace, factory, Some(bucket.clone())).await
     }
 
     async fn open_with(
         namespace: &str,
         factory: IdbFactory,
-        bucket: Option<String>,
+        bucket: Option<Bucket>,
     ) -> Result<Self> {
         let epoch = Rc::new(Cell::new(0));
         let store = IndexedDbStore {
             name: Self::database_name(namespace),
-            factory,
+            factory: RefCell::new(factory),
             bucket,
             db: RefCell::new(None),
             feed: Feed::new(),
@@ -913,21 +915,39 @@ impl IndexedDbStore {
 
     /// The Storage Bucket holding the database, if not the default storage.
     pub fn bucket(&self) -> Option<&str> {
-        self.bucket.as_deref()
+        self.bucket.as_ref().map(|b| b.name.as_str())
     }
 
     async fn connect(&self) -> Result<IdbDatabase> {
-        let on_away: &Function = self.on_away.as_ref().unchecked_ref();
-        let db: IdbDatabase = JsFuture::from(idb_open(&self.factory, &self.name, on_away))
-            .await
-            .map_err(|e| unavailable("open", &e))?
-            .unchecked_into();
+        let db = match self.open_database().await {
+            Ok(db) => db,
+            // A deleted bucket's IndexedDB opens nothing any more: the
+            // bucket is opened again (made anew, as a deleted database is
+            // when it is next opened), then the database in it.
+            Err(e) => match &self.bucket {
+                Some(bucket) => {
+                    let factory = bucket.factory().await.map_err(|_| e)?;
+                    self.factory.replace(factory);
+                    self.open_database().await?
+                }
+                None => return Err(e),
+            },
+        };
         // Calls that raced to reconnect each opened one: only the last is
         // kept, the others close (once their transactions are done).
         if let Some(replaced) = self.db.borrow_mut().replace(db.clone()) {
             idb_close(&replaced);
         }
         Ok(db)
+    }
+
+    async fn open_database(&self) -> Result<IdbDatabase> {
+        let on_away: &Function = self.on_away.as_ref().unchecked_ref();
+        let opening = idb_open(&self.factory.borrow(), &self.name, on_away);
+        Ok(JsFuture::from(opening)
+            .await
+            .map_err(|e| unavailable("open", &e))?
+            .unchecked_into())
     }
 
     /// Runs `op` on the connection, reopening it once if it was closed or
