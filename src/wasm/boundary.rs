@@ -22,11 +22,11 @@ extern "C" {
     /// A JS string (as a value, not yet copied into the module).
     #[wasm_bindgen(js_name = toJsonText, catch)]
     fn to_json_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
-    /// [`to_json_text`] of `saveMany`'s items; a failure of one item throws
-    /// `{ itemIndex, type, name, message }`.
-    #[wasm_bindgen(js_name = itemsToJsonText, catch)]
-    fn items_to_json_text(items: &JsValue, max_bytes: f64)
-        -> std::result::Result<JsValue, JsValue>;
+    /// `saveMany`'s items as [`to_json_text`] sees them, each definition
+    /// as a text of its own: `{ items, data }`; a failure of one item
+    /// throws `{ itemIndex, type, name, message }`.
+    #[wasm_bindgen(js_name = itemsToTexts, catch)]
+    fn items_to_texts(items: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
     /// `TextEncoder.encodeInto(text from UTF-16 unit from, into)`: the
     /// UTF-8 bytes written.
     #[wasm_bindgen(js_name = encodeInto)]
@@ -105,13 +105,20 @@ pub fn json_texts_within(
     Ok((text, copied))
 }
 
-/// JSON text of a list of items that each wrap a definition (`saveMany`'s
-/// `[{ type, name, data }]`): the list and the item do not count against
-/// the nesting limit, which each definition then meets on its own. An item
-/// that cannot be stored is a batch error naming it (its key in the scope
-/// of `tenant_id`), as a refused definition is.
-pub fn items_json_text(value: &JsValue, field: &str, tenant_id: Option<&str>) -> Result<String> {
-    let text = items_to_json_text(value, MAX_ARG_BYTES as f64).map_err(|e| {
+/// A list of items that each wrap a definition (`saveMany`'s `[{ type,
+/// name, data }]`): the JSON text of the list with each item's `data`
+/// written as 0 (see `itemsToTexts` in `glue.js`), and each definition's
+/// own JSON text, item by item (`undefined` where an item has none). The
+/// list and the item do not count against the nesting limit, which each
+/// definition then meets on its own. An item that cannot be stored is a
+/// batch error naming it (its key in the scope of `tenant_id`), as a
+/// refused definition is.
+pub fn items_texts(
+    value: &JsValue,
+    field: &str,
+    tenant_id: Option<&str>,
+) -> Result<(String, js_sys::Array)> {
+    let texts = items_to_texts(value, MAX_ARG_BYTES as f64).map_err(|e| {
         // The glue's own plain object, whatever was thrown.
         let member = |name: &str| js_sys::Reflect::get(&e, &JsValue::from_str(name)).ok();
         let text = |name: &str| member(name).and_then(|v| v.as_string()).unwrap_or_default();
@@ -124,7 +131,17 @@ pub fn items_json_text(value: &JsValue, field: &str, tenant_id: Option<&str>) ->
             _ => Error::validation(field, text("message")),
         }
     })?;
-    Ok(js_string(&text)?.unwrap_or_default())
+    let member = |name: &str| js_sys::Reflect::get(&texts, &JsValue::from_str(name));
+    let items = member("items").ok().and_then(|t| js_string(&t).transpose());
+    let data = member("data")
+        .ok()
+        .and_then(|d| d.dyn_into::<js_sys::Array>().ok());
+    match (items, data) {
+        (Some(items), Some(data)) => Ok((items?, data)),
+        _ => Err(Error::Storage {
+            message: "the items came across in no known form".into(),
+        }),
+    }
 }
 
 /// A JS string copied into the module, once the heap has room for it and

@@ -256,15 +256,25 @@ function copy(raw, key, depth, budget) {
 // JSON.stringify itself. `wrappers`: how many outer levels hold the data
 // rather than being it (they do not count against the nesting limit).
 export function toJsonText(value, maxBytes, wrappers = 0) {
-  let data = value;
+  return jsonText(walked(value, maxBytes, wrappers), maxBytes);
+}
+
+// `value` checked as `toJsonText` checks it: itself when it is plain data,
+// else upstream's walk's copy of it.
+function walked(value, maxBytes, wrappers) {
   try {
     // The quiet walk first; the one with messages only to say what is wrong.
     const quiet = noInheritedKeys() && plainItem(value, -1 - wrappers, { bytes: 0, max: maxBytes }, 0);
     if (!quiet) check(value, -wrappers, new Budget(maxBytes));
+    return value;
   } catch (e) {
     if (e !== NEEDS_COPY) throw e;
-    data = copy(value, '', -wrappers, new Budget(maxBytes));
+    return copy(value, '', -wrappers, new Budget(maxBytes));
   }
+}
+
+// JSON.stringify of walked data, at most `maxBytes` long.
+function jsonText(data, maxBytes) {
   const text = JSON.stringify(data);
   if (typeof text !== 'string') {
     throw new TypeError(`${data === undefined ? 'undefined' : typeof data} has no JSON form`);
@@ -274,15 +284,54 @@ export function toJsonText(value, maxBytes, wrappers = 0) {
   return text;
 }
 
-// JSON text of saveMany's items (`[{ type, name, data, options? }]`), as
-// `toJsonText` writes it, or throws `{ itemIndex, type, name, message }`,
-// made here whatever was thrown: `itemIndex` names the first item that
-// cannot be stored, or is -1 when the list as a whole cannot (too large,
-// not a list) or no item is found to blame.
-export function itemsToJsonText(items, maxBytes) {
+const isOwnEnumerable = (object, key) => Object.prototype.propertyIsEnumerable.call(object, key);
+
+// saveMany's items (`[{ type, name, data, options? }]`) as `toJsonText`
+// sees the list, each definition as a JSON text of its own:
+// `{ items, data }`, where `items` is the JSON text of the list with each
+// item's `data` written as 0 (left out where the item has none, so the
+// core says so) and `data[i]` the text of item i's definition. Printed
+// apart, most definitions stay one-byte strings (one character beyond
+// Latin-1 makes a whole list two bytes a character), and the core reads
+// each from its own text instead of finding it in the list's. Or throws
+// `{ itemIndex, type, name, message }`, made here whatever was thrown:
+// `itemIndex` names the first item that cannot be stored, or is -1 when
+// the list as a whole cannot (too large, not a list) or no item is found
+// to blame.
+export function itemsToTexts(items, maxBytes) {
+  return blamed(items, maxBytes, () => {
+    const list = walked(items, maxBytes, 2);
+    if (!Array.isArray(list)) return { items: jsonText(list, maxBytes), data: [] };
+    const n = list.length;
+    const heads = new Array(n);
+    const data = new Array(n);
+    let size = 0;
+    for (let i = 0; i < n; i++) {
+      const item = list[i];
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        heads[i] = item;
+        continue;
+      }
+      // Own enumerable members, as JSON.stringify reads them.
+      const { data: definition, ...head } = item;
+      if (definition !== undefined && isOwnEnumerable(item, 'data')) {
+        data[i] = JSON.stringify(definition);
+        size += data[i].length;
+        head.data = 0;
+      }
+      heads[i] = head;
+    }
+    const text = JSON.stringify(heads);
+    if (size + text.length > maxBytes) throw tooLarge(maxBytes);
+    return { items: text, data };
+  });
+}
+
+// What `read()` answers, or throws as `itemsToTexts` says.
+function blamed(items, maxBytes, read) {
   const refusals = sizeRefusals;
   try {
-    return toJsonText(items, maxBytes, 2);
+    return read();
   } catch (e) {
     const failure = { itemIndex: -1, type: '', name: '', message: thrownMessage(e) };
     // Refused for its size, the list is too large as a whole (the walk

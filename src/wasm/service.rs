@@ -303,7 +303,7 @@ impl JsMetadataService {
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let text = bounded_string_arg(&text, "text", super::boundary::MAX_ARG_BYTES)?;
-            let definitions = save_items(&chain, &text)?;
+            let definitions = save_items(&chain, &text, None)?;
             let (_, answer) = chain
                 .save_texts_answered(definitions, outcomes_to_js)
                 .await?;
@@ -552,9 +552,9 @@ impl JsMetadataService {
         promise(async move {
             // As saveManyJson reads them: each definition from its own text,
             // as save reads one (lone surrogates, every nesting level).
-            let text =
-                super::boundary::items_json_text(&items, "items", chain.database().tenant_id())?;
-            let definitions = save_items(&chain, &text)?;
+            let (text, data) =
+                super::boundary::items_texts(&items, "items", chain.database().tenant_id())?;
+            let definitions = save_items(&chain, &text, Some(&data))?;
             let (_, answer) = chain
                 .save_texts_answered(definitions, outcomes_to_js)
                 .await?;
@@ -774,8 +774,14 @@ impl Fetcher {
 /// `saveMany` items from their JSON text (`[{ type, name, data, options? }]`,
 /// nothing else). Each definition is read from its own text, as `save`
 /// reads one, when its write is planned; its refusal is a batch error
-/// naming the item.
-fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveText>> {
+/// naming the item. With `data`, the definitions are not in the text
+/// (each item's `data` is a placeholder) but there, each its own JS
+/// string (see [`super::boundary::items_texts`]).
+fn save_items(
+    chain: &HybridService,
+    text: &str,
+    data: Option<&js_sys::Array>,
+) -> Result<Vec<SaveText>> {
     #[derive(serde::Deserialize)]
     #[serde(
         deny_unknown_fields,
@@ -827,13 +833,23 @@ fn save_items(chain: &HybridService, text: &str) -> Result<Vec<SaveText>> {
     };
     // Each definition is read when its write is planned: a held write
     // reads it while IndexedDB writes what was planned before.
-    Ok(items
+    items
         .into_iter()
-        .map(|item| SaveText {
-            type_name: item.type_name,
-            name: item.name,
-            data: item.data.get().to_owned(),
-            options: item.options,
+        .enumerate()
+        .map(|(index, item)| {
+            // Apart where the glue printed it apart (not for an item the
+            // text holds as a list: serde reads a struct from one too).
+            let apart = match data {
+                Some(texts) => super::boundary::js_string(&texts.get(index as u32))?,
+                None => None,
+            };
+            let data = apart.unwrap_or_else(|| item.data.get().to_owned());
+            Ok(SaveText {
+                type_name: item.type_name,
+                name: item.name,
+                data,
+                options: item.options,
+            })
         })
-        .collect())
+        .collect()
 }

@@ -178,6 +178,61 @@ test('query and saveMany', async () => {
   assert.equal((await svc.query({ type: 'view' })).items.some((r) => /^[wh]\d/.test(r.name)), false);
 });
 
+test('saveMany reads each item as JSON.stringify prints the list', async () => {
+  const svc = await MetadataService.create();
+  const item = (name, data) => ({ type: 'view', name, data });
+  // Items whose definition JSON.stringify leaves out: none, undefined,
+  // inherited, or not enumerable. Each is an item without one.
+  class Inherits {
+    constructor(name) {
+      this.type = 'view';
+      this.name = name;
+    }
+
+    get data() {
+      return { from: 'the prototype' };
+    }
+  }
+  const hidden = { type: 'view', name: 'x' };
+  Object.defineProperty(hidden, 'data', { value: { hidden: true }, enumerable: false });
+  const own = JSON.parse('{"type":"view","name":"x","data":{},"__proto__":{"polluted":true}}');
+  const cases = [
+    [{ type: 'view', name: 'x' }, /missing field `data`/],
+    [item('x', undefined), /missing field `data`/],
+    [new Inherits('x'), /missing field `data`/],
+    [hidden, /missing field `data`/],
+    [own, /unknown field `__proto__`/],
+    [item('x', null), /./],
+  ];
+  for (const [bad, message] of cases) {
+    await rejectsWith(svc.saveMany([item('ok', {}), bad]), 'VALIDATION', (e) => {
+      assert.equal(e.index, 1, e.message);
+      assert.match(e.message, message);
+    });
+  }
+  assert.equal(await svc.load('view', 'ok'), null);
+  // What JSON.stringify prints of an item is what is saved: a toJSON of
+  // the item, a proxy, a definition that prints as its toJSON says, text
+  // beyond Latin-1 and a lone surrogate.
+  const data = { s: 'caf\u00e9 \u2014 \u4e2d\u6587 \ud83d\ude00', lone: '\ud800x', when: new Date(0) };
+  const outcomes = await svc.saveMany([
+    { toJSON: () => item('by_to_json', { a: 1 }) },
+    new Proxy(item('proxied', { b: 2 }), {}),
+    item('texts', data),
+    item('empty', {}),
+  ]);
+  assert.deepEqual(outcomes.map((o) => o.record.name), ['by_to_json', 'proxied', 'texts', 'empty']);
+  assert.deepEqual(await svc.load('view', 'by_to_json'), { a: 1 });
+  assert.deepEqual(await svc.load('view', 'proxied'), { b: 2 });
+  assert.deepEqual(await svc.load('view', 'texts'), JSON.parse(JSON.stringify(data)));
+  assert.equal(outcomes[2].record.checksum, checksum(data));
+  assert.deepEqual(outcomes[2].record.data, JSON.parse(JSON.stringify(data)));
+  // The same items as one JSON text: the same records.
+  const again = await MetadataService.create();
+  const fromText = await again.saveManyJson(JSON.stringify([item('texts', data)]));
+  assert.equal(fromText[0].record.checksum, outcomes[2].record.checksum);
+});
+
 test('the chain: registry and files below the database, with diagnostics', async () => {
   const svc = await MetadataService.create({
     files: { 'views/home.view.yaml': 'label: Home (file)\n', 'apps/crm.app.json': '{"label": "CRM"}' },
