@@ -235,21 +235,12 @@ impl MetadataService {
     }
 
     fn verify(&self, record: MetadataRecord) -> Result<MetadataRecord> {
-        self.check_stored(&record)?;
-        Ok(record)
-    }
-
-    /// `CORRUPTED` when a record read from a store that holds others'
-    /// writes does not match its own checksum (unless reads are not
-    /// verified). Reads check what they serve; writes what they would
-    /// archive, so a damaged head never enters history as a version.
-    fn check_stored(&self, record: &MetadataRecord) -> Result<()> {
         if !self.verify_reads || self.store.holds_only_own_writes() {
-            return Ok(());
+            return Ok(record);
         }
         let sum = record.data.checksum();
         if sum == record.checksum {
-            Ok(())
+            Ok(record)
         } else {
             Err(Error::Corrupted {
                 key: Box::new(record.key()),

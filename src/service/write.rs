@@ -328,9 +328,6 @@ impl MetadataService {
         let ctx = self.context(&now);
         let mut plans = Vec::with_capacity(writes.len());
         for (i, (w, current)) in writes.iter_mut().zip(read).enumerate() {
-            if let Some(head) = &current.record {
-                self.check_stored(head).map_err(|e| Stop::At(i, e))?;
-            }
             w.read().map_err(|e| Stop::At(i, e))?;
             let planned = plan_write(&ctx, w, current).map_err(|e| Stop::At(i, e))?;
             if let Plan::Write(change) = &planned {

@@ -513,32 +513,29 @@ impl<'a> Blame<'a> {
         Blame { scope, keys }
     }
 
-    /// The key a corrupted row stored under `id` is reported against (on
-    /// the error path only: a search of the keys).
-    fn row(&self, id: &str) -> &'a RecordKey {
+    /// The record stored under `id`, if the read asked for it (a search
+    /// of the keys, on the error path only).
+    fn asked_for(&self, id: &str) -> Option<&'a RecordKey> {
         self.keys
             .iter()
             .find(|k| layout::is_record_id(id, k.tenant_id.as_deref(), &k.type_name, &k.name))
-            .unwrap_or(self.scope)
+    }
+
+    /// The key a corrupted row stored under `id` is reported against.
+    fn row(&self, id: &str) -> &'a RecordKey {
+        self.asked_for(id).unwrap_or(self.scope)
     }
 
     /// `e`, a failure to read the row stored under `id`, reported against
-    /// [`Blame::row`] (even where it names the record the row holds: the
-    /// row asked for is the damaged one).
+    /// the record the read asked for there (even where it names the
+    /// record the row holds: the row asked for is the damaged one).
     fn rekey(&self, e: Error, id: &str) -> Error {
-        match e {
-            Error::Corrupted { key, message } => {
-                let asked = self.row(id);
-                Error::Corrupted {
-                    key: if asked == self.scope {
-                        key
-                    } else {
-                        Box::new(asked.clone())
-                    },
-                    message,
-                }
-            }
-            other => other,
+        match (e, self.asked_for(id)) {
+            (Error::Corrupted { message, .. }, Some(asked)) => Error::Corrupted {
+                key: Box::new(asked.clone()),
+                message,
+            },
+            (e, _) => e,
         }
     }
 }
@@ -682,8 +679,8 @@ fn stored_under(record: &MetadataRecord, id: &str) -> bool {
 /// A record (or entry) found under another key than its own.
 fn misplaced(key: RecordKey, id: &str) -> Error {
     Error::Corrupted {
+        message: format!("the row stored under the key {id} holds {key}, not its own"),
         key: Box::new(key),
-        message: format!("stored under the key {id}, not its own"),
     }
 }
 
@@ -921,17 +918,26 @@ impl IndexedDbStore {
     async fn connect(&self) -> Result<IdbDatabase> {
         let db = match self.open_database().await {
             Ok(db) => db,
-            // A deleted bucket's IndexedDB opens nothing any more: the
-            // bucket is opened again (made anew, as a deleted database is
-            // when it is next opened), then the database in it.
-            Err(e) => match &self.bucket {
-                Some(bucket) => {
-                    let factory = bucket.factory().await.map_err(|_| e)?;
-                    self.factory.replace(factory);
-                    self.open_database().await?
-                }
-                None => return Err(e),
-            },
+            // A deleted bucket's IndexedDB opens nothing any more (an
+            // `UnknownError`): the bucket is opened again (made anew, as a
+            // deleted database is when it is next opened), then the
+            // database in it. Not on any other failure: a blocked upgrade
+            // opened again would wait behind the first, with no time limit.
+            Err(e) if self.bucket.is_some() && thrown_name(&e) == "UnknownError" => {
+                let bucket = self
+                    .bucket
+                    .as_ref()
+                    .ok_or_else(|| unavailable("open", &e))?;
+                let factory = bucket
+                    .factory()
+                    .await
+                    .map_err(|_| unavailable("open", &e))?;
+                self.factory.replace(factory);
+                self.open_database()
+                    .await
+                    .map_err(|e| unavailable("open", &e))?
+            }
+            Err(e) => return Err(unavailable("open", &e)),
         };
         // Calls that raced to reconnect each opened one: only the last is
         // kept, the others close (once their transactions are done).
@@ -941,13 +947,11 @@ impl IndexedDbStore {
         Ok(db)
     }
 
-    async fn open_database(&self) -> Result<IdbDatabase> {
+    /// Opens the database with the factory at hand; what `idbOpen` threw.
+    async fn open_database(&self) -> std::result::Result<IdbDatabase, JsValue> {
         let on_away: &Function = self.on_away.as_ref().unchecked_ref();
         let opening = idb_open(&self.factory.borrow(), &self.name, on_away);
-        Ok(JsFuture::from(opening)
-            .await
-            .map_err(|e| unavailable("open", &e))?
-            .unchecked_into())
+        Ok(JsFuture::from(opening).await?.unchecked_into())
     }
 
     /// Runs `op` on the connection, reopening it once if it was closed or

@@ -151,3 +151,27 @@ export function holdOpen(name) {
 export function closeConnection(db) {
   db.close();
 }
+
+// The IndexedDB of the Storage Bucket `name` (opened, or made).
+export async function bucketFactory(name) {
+  return (await navigator.storageBuckets.open(name)).indexedDB;
+}
+
+// A connection to `name` in `factory` at `version` (made with the first
+// schema's stores when new) that does not step aside for an upgrade.
+export function holdOpenAt(factory, name, version) {
+  return new Promise((resolve, reject) => {
+    const open = factory.open(name, version);
+    open.onupgradeneeded = () => {
+      open.result.createObjectStore('records', { keyPath: 'key' });
+      open.result.createObjectStore('history', { keyPath: 'key' });
+    };
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => resolve(open.result);
+  });
+}
+
+// `promise`, or 'timed out' after `ms`.
+export function within(promise, ms) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve('timed out'), ms))]);
+}
