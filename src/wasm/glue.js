@@ -284,8 +284,6 @@ function jsonText(data, maxBytes) {
   return text;
 }
 
-const isOwnEnumerable = (object, key) => Object.prototype.propertyIsEnumerable.call(object, key);
-
 // saveMany's items (`[{ type, name, data, options? }]`) as `toJsonText`
 // sees the list, each definition as a JSON text of its own:
 // `{ items, data }`, where `items` is the JSON text of the list with each
@@ -305,6 +303,8 @@ export function itemsToTexts(items, maxBytes) {
     const n = list.length;
     const heads = new Array(n);
     const data = new Array(n);
+    // The list's text as one: the definitions, and the heads less their
+    // placeholders.
     let size = 0;
     for (let i = 0; i < n; i++) {
       const item = list[i];
@@ -312,12 +312,17 @@ export function itemsToTexts(items, maxBytes) {
         heads[i] = item;
         continue;
       }
-      // Own enumerable members, as JSON.stringify reads them.
-      const { data: definition, ...head } = item;
-      if (definition !== undefined && isOwnEnumerable(item, 'data')) {
-        data[i] = JSON.stringify(definition);
-        size += data[i].length;
-        head.data = 0;
+      // Its own enumerable members, each read once, in order, as
+      // JSON.stringify reads them (an inherited `data` is not read).
+      const head = { ...item };
+      if (Object.hasOwn(head, 'data')) {
+        if (head.data === undefined) {
+          delete head.data;
+        } else {
+          data[i] = JSON.stringify(head.data);
+          size += data[i].length - 1;
+          head.data = 0;
+        }
       }
       heads[i] = head;
     }

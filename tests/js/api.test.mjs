@@ -195,11 +195,22 @@ test('saveMany reads each item as JSON.stringify prints the list', async () => {
   }
   const hidden = { type: 'view', name: 'x' };
   Object.defineProperty(hidden, 'data', { value: { hidden: true }, enumerable: false });
+  class Throws {
+    constructor(name) {
+      this.type = 'view';
+      this.name = name;
+    }
+
+    get data() {
+      throw new Error('an inherited member is never read');
+    }
+  }
   const own = JSON.parse('{"type":"view","name":"x","data":{},"__proto__":{"polluted":true}}');
   const cases = [
     [{ type: 'view', name: 'x' }, /missing field `data`/],
     [item('x', undefined), /missing field `data`/],
     [new Inherits('x'), /missing field `data`/],
+    [new Throws('x'), /missing field `data`/],
     [hidden, /missing field `data`/],
     [own, /unknown field `__proto__`/],
     [item('x', null), /./],
@@ -211,6 +222,16 @@ test('saveMany reads each item as JSON.stringify prints the list', async () => {
     });
   }
   assert.equal(await svc.load('view', 'ok'), null);
+  // A `data` accessor on Object.prototype is not called on the way.
+  let called = 0;
+  Object.defineProperty(Object.prototype, 'data', { configurable: true, get() { called += 1; }, set() { called += 1; } });
+  try {
+    const [saved] = await svc.saveMany([item('polluted', { p: 1 })]);
+    assert.equal(saved.record.checksum, checksum({ p: 1 }));
+  } finally {
+    delete Object.prototype.data;
+  }
+  assert.equal(called, 0);
   // What JSON.stringify prints of an item is what is saved: a toJSON of
   // the item, a proxy, a definition that prints as its toJSON says, text
   // beyond Latin-1 and a lone surrogate.
@@ -227,6 +248,20 @@ test('saveMany reads each item as JSON.stringify prints the list', async () => {
   assert.deepEqual(await svc.load('view', 'texts'), JSON.parse(JSON.stringify(data)));
   assert.equal(outcomes[2].record.checksum, checksum(data));
   assert.deepEqual(outcomes[2].record.data, JSON.parse(JSON.stringify(data)));
+  // The list's size is counted as one text's, to the byte: a list of
+  // exactly the limit is taken, one byte more refused.
+  const limit = 64 * 2 ** 20;
+  // (Nine definitions: each may take 8 MiB.)
+  const sized = (extra) => {
+    const list = Array.from({ length: 9 }, (_, i) => item(`big${i}`, { s: '' }));
+    const room = limit + extra - JSON.stringify(list).length;
+    list.forEach((it, i) => { it.data.s = 'x'.repeat(Math.floor(room / 9) + (i < room % 9 ? 1 : 0)); });
+    assert.equal(JSON.stringify(list).length, limit + extra);
+    return list;
+  };
+  await rejectsWith(svc.saveMany(sized(1)), 'VALIDATION', (e) => assert.match(e.message, /larger than/));
+  const big = await svc.saveMany(sized(0));
+  assert.equal(big.length, 9);
   // The same items as one JSON text: the same records.
   const again = await MetadataService.create();
   const fromText = await again.saveManyJson(JSON.stringify([item('texts', data)]));
