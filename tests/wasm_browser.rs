@@ -1219,45 +1219,67 @@ async fn cached_reads_end_when_another_context_deletes_the_database() {
 
 #[wasm_bindgen_test]
 async fn a_change_stream_follows_a_database_deleted_and_made_anew() {
+    // Changes before the deletion, heard; then changes in the new
+    // database, which are numbered from 1 again: fewer, as many and more
+    // than before, one by one or in one batch.
+    for (before, after, batch) in [(3, 2, false), (1, 1, false), (3, 3, true), (2, 5, false)] {
+        follow_across_a_deletion(before, after, batch).await;
+    }
+}
+
+async fn follow_across_a_deletion(before: u64, after: u64, batch: bool) {
     use objectstack_metadata::store::Follower;
     let ns = unique("deleted-followed");
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
     let svc = service(Rc::clone(&store));
-    for n in ["a", "b", "c"] {
-        svc.save("view", n, json!({}), SaveOptions::default())
-            .await
-            .unwrap();
+    for i in 1..=before {
+        svc.save(
+            "view",
+            &format!("old{i}"),
+            json!({}),
+            SaveOptions::default(),
+        )
+        .await
+        .unwrap();
     }
     let follower = Follower::start(Rc::clone(&store), None, Some(0))
         .await
         .unwrap();
     let mut heard = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..before {
         let e = follower.next().await.unwrap().unwrap();
         heard.push((e.name, e.sequence));
     }
-    // Another context deletes the database; the next changes are numbered
-    // from 1 again in the new one, and the stream follows them.
+    // Another context deletes the database.
     delete_database(&ns).await;
-    for n in ["x", "y"] {
-        svc.save("view", n, json!({}), SaveOptions::default())
-            .await
-            .unwrap();
+    let names: Vec<String> = (1..=after).map(|i| format!("new{i}")).collect();
+    if batch {
+        let items = names
+            .iter()
+            .map(|n| SaveItem {
+                type_name: "view".into(),
+                name: n.clone(),
+                data: json!({}),
+                options: SaveOptions::default(),
+            })
+            .collect();
+        svc.save_many(items).await.unwrap();
+    } else {
+        for n in &names {
+            svc.save("view", n, json!({}), SaveOptions::default())
+                .await
+                .unwrap();
+        }
     }
-    for _ in 0..2 {
+    for _ in 0..after {
         let e = follower.next().await.unwrap().unwrap();
         heard.push((e.name, e.sequence));
     }
-    assert_eq!(
-        heard,
-        [
-            ("a".into(), 1),
-            ("b".into(), 2),
-            ("c".into(), 3),
-            ("x".into(), 1),
-            ("y".into(), 2)
-        ]
-    );
+    let want: Vec<(String, u64)> = (1..=before)
+        .map(|i| (format!("old{i}"), i))
+        .chain((1..=after).map(|i| (format!("new{i}"), i)))
+        .collect();
+    assert_eq!(heard, want, "{before} before, {after} after");
     drop((follower, svc, store));
     delete_database(&ns).await;
 }

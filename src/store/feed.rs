@@ -141,6 +141,9 @@ struct Follow {
     waker: RefCell<Option<Waker>>,
     /// The store's [`Store::epoch`] the stream's position belongs to.
     epoch: Cell<u64>,
+    /// The last event handed out: what tells, once the epoch moves,
+    /// whether the log is still the one it came from.
+    last: RefCell<Option<ChangeEvent>>,
 }
 
 impl Follow {
@@ -252,6 +255,7 @@ impl Follower {
             notified: Cell::new(false),
             waker: RefCell::default(),
             epoch: Cell::new(store.epoch()),
+            last: RefCell::default(),
         });
         // Listen before reading where the log ends: nothing committed in
         // between can be missed.
@@ -291,25 +295,28 @@ impl Follower {
             if follow.closed.get() {
                 return None;
             }
-            if let Some(event) = follow.ready.borrow_mut().pop_front() {
-                return Some(Ok(event));
-            }
             let epoch = self.store.epoch();
             if epoch != follow.epoch.get() {
-                // The database was deleted or replaced under the store. A
-                // log that now ends before this stream's position is a new
-                // one: it is followed from its start.
-                match self.store.last_sequence(follow.tenant_id.as_deref()).await {
-                    Ok(last) => {
+                // The database was deleted or replaced under the store:
+                // events heard since may be of a new log, numbered from 1
+                // again, and taken for the old one's next.
+                match self.same_log().await {
+                    Ok(true) => follow.epoch.set(epoch),
+                    Ok(false) => {
+                        // A new log: followed from its start, read afresh.
                         follow.epoch.set(epoch);
-                        if last + 1 < follow.next.get() {
-                            follow.next.set(1);
-                            follow.known.set(last);
-                        }
+                        follow.ready.borrow_mut().clear();
+                        follow.next.set(1);
+                        follow.known.set(u64::MAX);
                     }
                     Err(e) => return Some(Err(e)),
                 }
                 continue;
+            }
+            let event = follow.ready.borrow_mut().pop_front();
+            if let Some(event) = event {
+                *follow.last.borrow_mut() = Some(event.clone());
+                return Some(Ok(event));
             }
             if follow.behind() {
                 let before = follow.next.get();
@@ -338,6 +345,48 @@ impl Follower {
                 continue;
             }
             Notified(follow).await;
+        }
+    }
+
+    /// Whether the log is still the one the stream's position belongs to:
+    /// it holds the last event handed out where it was (a log made anew
+    /// numbers its changes from 1 again, and an event of another record,
+    /// version or time is not the same), or, before any, it reaches that
+    /// far.
+    async fn same_log(&self) -> Result<bool> {
+        let follow = &self.follow;
+        let tenant_id = follow.tenant_id.as_deref();
+        let last = follow.last.borrow().clone();
+        match last {
+            Some(last) => {
+                let query = ChangeQuery {
+                    since: last.sequence.saturating_sub(1),
+                    limit: Some(1),
+                    ..ChangeQuery::default()
+                };
+                let found = self.store.changes(tenant_id, &query).await?;
+                // The change itself: which record, which version, what it
+                // held, when (not how it is told, which a heard event and
+                // one read back may word apart).
+                Ok(found.first().is_some_and(|e| {
+                    (
+                        e.sequence,
+                        &e.type_name,
+                        &e.name,
+                        e.version,
+                        &e.checksum,
+                        &e.timestamp,
+                    ) == (
+                        last.sequence,
+                        &last.type_name,
+                        &last.name,
+                        last.version,
+                        &last.checksum,
+                        &last.timestamp,
+                    )
+                }))
+            }
+            None => Ok(self.store.last_sequence(tenant_id).await? + 1 >= follow.next.get()),
         }
     }
 
