@@ -277,7 +277,11 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
         ),
         (text(&not_a_record), false, "stored record does not decode"),
         (text("[1,"), false, "stored rows are not readable"),
-        (JsValue::UNDEFINED, false, "a stored row has no JSON text"),
+        (
+            JsValue::UNDEFINED,
+            false,
+            "the stored row */view/b has no JSON text",
+        ),
         (
             {
                 // A byte of c's text that no UTF-8 text holds.
@@ -390,6 +394,7 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
     // More than a batch reads record by record, so that a batch of all of
     // them reads the type's range.
     let names: Vec<String> = (0..40).map(|i| format!("v{i:02}")).collect();
+    let others: Vec<String> = (0..32).map(|i| format!("w{i:02}")).collect();
     let items = |names: &[String]| -> Vec<SaveItem> {
         names
             .iter()
@@ -414,11 +419,17 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
     let mut not_utf8 = v08_text.clone().into_bytes();
     not_utf8[3] = 0xff;
     // A text its hash does not match; another record's text; bytes that
-    // are not UTF-8.
-    for (spoiled, keep_hash) in [
-        (JsValue::from_str(r#"{"not":"a record"}"#), true),
-        (JsValue::from_str(&v08_text), false),
-        (JsValue::from(js_sys::Uint8Array::from(&not_utf8[..])), true),
+    // are not UTF-8; no text at all.
+    for (spoiled, keep_hash, readable) in [
+        (JsValue::UNDEFINED, true, true),
+        (JsValue::from_str(r#"{"not":"a record"}"#), true, true),
+        (JsValue::from_str(&v08_text), false, true),
+        // (Not UTF-8: the rows read with it are not told apart.)
+        (
+            JsValue::from(js_sys::Uint8Array::from(&not_utf8[..])),
+            true,
+            false,
+        ),
     ] {
         store.close();
         JsFuture::from(spoil_row(&db, &id, &spoiled, keep_hash, None))
@@ -449,6 +460,11 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
                 }
                 other => panic!("not a batch error: {other:?}"),
             }
+        }
+        // A batch of other records of the type, read as the type's range
+        // with the damaged row in it, is not failed by it.
+        if readable {
+            svc.save_many(items(&others)).await.unwrap();
         }
     }
     // Nothing was written.

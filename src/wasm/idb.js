@@ -47,8 +47,10 @@ const encoder = new TextEncoder();
 // 4 store their JSON as UTF-8 bytes, copied here as they are; a text row of
 // an earlier schema is encoded. The Rust half checks each record against
 // the key it is stored under, and its text against the hash stored with it.
-// A row without JSON text is `null` (the Rust half reports it as
-// corrupted).
+// A row without JSON text has `null` for it (the Rust half reports the row
+// as corrupted, by its key).
+const NO_TEXT = encoder.encode('null');
+
 function pack(rows) {
   const members = new Array(rows.length);
   const texts = new Array(rows.length);
@@ -57,14 +59,10 @@ function pack(rows) {
   let room = 2 + rows.length;
   rows.forEach((r, i) => {
     const json = typeof r.json === 'string' ? encoder.encode(r.json) : r.json;
-    if (!(json instanceof Uint8Array)) {
-      members[i] = null;
-      room += 4;
-      return;
-    }
     members[i] = `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},${Number.isSafeInteger(r.version) && r.version >= 0 ? r.version : 'null'},`;
-    texts[i] = json;
-    room += 3 * members[i].length + json.length + 1;
+    // A row without JSON text keeps its key: `null` in its place.
+    texts[i] = json instanceof Uint8Array ? json : NO_TEXT;
+    room += 3 * members[i].length + texts[i].length + 1;
   });
   const out = new Uint8Array(room);
   let at = 0;
@@ -83,10 +81,6 @@ function pack(rows) {
   write('[');
   for (let i = 0; i < rows.length; i++) {
     if (i > 0) write(',');
-    if (members[i] === null) {
-      write('null');
-      continue;
-    }
     write(members[i]);
     out.set(texts[i], at);
     at += texts[i].length;

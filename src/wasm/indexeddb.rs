@@ -303,6 +303,17 @@ fn check_row_version(row: &StoredRow<'_>, found: u64, context: &RecordKey) -> Re
     }
 }
 
+/// `CORRUPTED` for a row without JSON text (`null` in the packed rows).
+fn check_row_text(row: &StoredRow<'_>, context: &RecordKey) -> Result<()> {
+    if row.json == "null" {
+        return Err(Error::Corrupted {
+            key: Box::new(context.clone()),
+            message: format!("the stored row {} has no JSON text", row.key),
+        });
+    }
+    Ok(())
+}
+
 /// The hash a row carries of its JSON text: xxHash64 (seed 0) of the
 /// text's UTF-8, as 16 lowercase hex digits. A row whose text has this
 /// hash is as this module wrote it, record, checksum and all: its
@@ -597,8 +608,20 @@ fn heads(text: &str, blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
     if let Some(records) = packed_heads(text) {
         return Ok(records);
     }
-    unpack(text, blame.scope)?
-        .iter()
+    let rows = unpack(text, blame.scope)?;
+    // A read of some records (a get, the read before a write, which may
+    // read a whole type's range) reads only theirs: a damaged row of
+    // another record does not fail it.
+    let asked: Option<std::collections::HashMap<String, u64>> =
+        (!blame.keys.is_empty()).then(|| {
+            blame
+                .keys
+                .iter()
+                .map(|k| (layout::record_id(k), 0))
+                .collect()
+        });
+    rows.iter()
+        .filter(|row| asked.as_ref().is_none_or(|a| a.contains_key(&row.key)))
         .map(|row| head_of(row, blame.scope).map_err(|e| blame.rekey(e, &row.key)))
         .collect()
 }
@@ -686,6 +709,7 @@ fn misplaced(key: RecordKey, id: &str) -> Error {
 
 /// A head row as a record.
 fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
+    check_row_text(row, key)?;
     check_row_hash(row, key)?;
     // With its hash, read as `packed_heads` reads it, so a row is read
     // the same whatever rows come with it.
@@ -709,6 +733,7 @@ fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
 
 /// A history row as an entry: a tombstone, or an archived head.
 fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
+    check_row_text(row, context)?;
     check_row_hash(row, context)?;
     let mut entry = if row.head {
         codec::record(row.json, context)?.to_history()
