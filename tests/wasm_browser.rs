@@ -1238,12 +1238,20 @@ async fn a_change_stream_follows_a_database_deleted_and_made_anew() {
     // Changes before the deletion, heard; then changes in the new
     // database, which are numbered from 1 again: fewer, as many and more
     // than before, one by one or in one batch.
-    for (before, after, batch) in [(3, 2, false), (1, 1, false), (3, 3, true), (2, 5, false)] {
-        follow_across_a_deletion(before, after, batch).await;
+    // Also a stream from the log's end, which has handed out nothing.
+    for (before, after, batch, heard_before) in [
+        (3, 2, false, true),
+        (1, 1, false, true),
+        (3, 3, true, true),
+        (2, 5, false, true),
+        (1, 1, false, false),
+        (3, 4, true, false),
+    ] {
+        follow_across_a_deletion(before, after, batch, heard_before).await;
     }
 }
 
-async fn follow_across_a_deletion(before: u64, after: u64, batch: bool) {
+async fn follow_across_a_deletion(before: u64, after: u64, batch: bool, heard_before: bool) {
     use objectstack_metadata::store::Follower;
     let ns = unique("deleted-followed");
     let store: Rc<dyn Store> = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
@@ -1258,11 +1266,12 @@ async fn follow_across_a_deletion(before: u64, after: u64, batch: bool) {
         .await
         .unwrap();
     }
-    let follower = Follower::start(Rc::clone(&store), None, Some(0))
+    let since = if heard_before { 0 } else { before };
+    let follower = Follower::start(Rc::clone(&store), None, Some(since))
         .await
         .unwrap();
     let mut heard = Vec::new();
-    for _ in 0..before {
+    for _ in since..before {
         let e = follower.next().await.unwrap().unwrap();
         heard.push((e.name, e.sequence));
     }
@@ -1291,7 +1300,7 @@ async fn follow_across_a_deletion(before: u64, after: u64, batch: bool) {
         let e = follower.next().await.unwrap().unwrap();
         heard.push((e.name, e.sequence));
     }
-    let want: Vec<(String, u64)> = (1..=before)
+    let want: Vec<(String, u64)> = (since + 1..=before)
         .map(|i| (format!("old{i}"), i))
         .chain((1..=after).map(|i| (format!("new{i}"), i)))
         .collect();
@@ -1316,6 +1325,12 @@ async fn cached_reads_end_when_the_browser_closes_the_connection() {
     assert!(chain.load("view", "a").await.unwrap().from_cache);
     let epoch = store.epoch();
     delete_bucket(&bucket.name).await;
+    // At once, before the connection's `close` has come: the write's
+    // transaction aborts, and it runs again in the bucket made anew.
+    chain
+        .save("view", "b", json!({"n": 1}), SaveOptions::default())
+        .await
+        .unwrap();
     for _ in 0..50 {
         if store.epoch() != epoch {
             break;

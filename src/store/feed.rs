@@ -271,6 +271,18 @@ impl Follower {
             None => store.last_sequence(tenant_id).await?,
         };
         let follow = &follower.follow;
+        // The change at the starting point stands for the last handed out:
+        // what tells a log made anew from this one before any is (see
+        // `Follower::same_log`).
+        if from >= 1 {
+            let query = ChangeQuery {
+                since: from - 1,
+                limit: Some(1),
+                ..ChangeQuery::default()
+            };
+            let at = store.changes(tenant_id, &query).await?;
+            *follow.last.borrow_mut() = at.into_iter().find(|e| e.sequence == from);
+        }
         follow.next.set(from + 1);
         // Replaying from `since` means reading the log up to where it ends.
         let head = if since.is_some() {
@@ -349,10 +361,10 @@ impl Follower {
     }
 
     /// Whether the log is still the one the stream's position belongs to:
-    /// it holds the last event handed out where it was (a log made anew
-    /// numbers its changes from 1 again, and an event of another record,
-    /// version or time is not the same), or, before any, it reaches that
-    /// far.
+    /// it holds the last event handed out (or the one at the starting
+    /// point) where it was (a log made anew numbers its changes from 1
+    /// again, and an event of another record, version or time is not the
+    /// same), or, for a stream from the log's start, it reaches that far.
     async fn same_log(&self) -> Result<bool> {
         let follow = &self.follow;
         let tenant_id = follow.tenant_id.as_deref();

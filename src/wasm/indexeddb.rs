@@ -944,11 +944,15 @@ impl IndexedDbStore {
         let db = match self.open_database().await {
             Ok(db) => db,
             // A deleted bucket's IndexedDB opens nothing any more (an
-            // `UnknownError`): the bucket is opened again (made anew, as a
-            // deleted database is when it is next opened), then the
-            // database in it. Not on any other failure: a blocked upgrade
-            // opened again would wait behind the first, with no time limit.
-            Err(e) if self.bucket.is_some() && thrown_name(&e) == "UnknownError" => {
+            // `UnknownError`, or an `AbortError` while the deletion closes
+            // it): the bucket is opened again (made anew, as a deleted
+            // database is when it is next opened), then the database in
+            // it. Not on any other failure: a blocked upgrade opened again
+            // would wait behind the first, with no time limit.
+            Err(e)
+                if self.bucket.is_some()
+                    && matches!(thrown_name(&e).as_str(), "UnknownError" | "AbortError") =>
+            {
                 let bucket = self
                     .bucket
                     .as_ref()
@@ -981,13 +985,18 @@ impl IndexedDbStore {
 
     /// Runs `op` on the connection, reopening it once if it was closed or
     /// lost (another tab upgraded or deleted the database, the browser
-    /// dropped it).
+    /// dropped it): `InvalidStateError` where it was closed before `op`,
+    /// `AbortError` where it closed under `op`'s transaction, before its
+    /// `close` event came (a deleted Storage Bucket). An aborted
+    /// transaction wrote nothing, so `op` runs again on a new connection.
     async fn run(&self, what: &str, op: impl Fn(&IdbDatabase) -> Promise) -> Result<JsValue> {
         let current = self.db.borrow().clone();
         if let Some(db) = current {
             match JsFuture::from(op(&db)).await {
                 Ok(v) => return Ok(v),
-                Err(e) if thrown_name(&e) != "InvalidStateError" => {
+                Err(e)
+                    if !matches!(thrown_name(&e).as_str(), "InvalidStateError" | "AbortError") =>
+                {
                     return Err(idb_error(what, e.dyn_ref::<DomException>().cloned(), &e))
                 }
                 Err(_) => {}
