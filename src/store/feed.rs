@@ -402,6 +402,14 @@ impl Follower {
         }
     }
 
+    /// Waits until a change is announced (or the stream ends), at once if
+    /// one was since the stream last waited: what a reader whose
+    /// [`Follower::next`] failed waits for before it asks again, rather
+    /// than asking again at once or giving up.
+    pub async fn announced(&self) {
+        Notified(&self.follow).await;
+    }
+
     /// The sequence number of the last change handed out or ready (the
     /// position to resume from).
     pub fn position(&self) -> u64 {

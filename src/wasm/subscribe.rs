@@ -61,11 +61,20 @@ pub fn follow_log(
         followers.borrow_mut().push(Rc::downgrade(&follower));
         *slot.borrow_mut() = Some(Rc::clone(&follower));
         let audience = db.audience();
-        while let Some(Ok(event)) = follower.next().await {
-            if audience.hears(&event) {
-                if let Ok(e) = event_to_js(&event, false) {
-                    let _ = listener.call1(&JsValue::NULL, &e);
+        loop {
+            match follower.next().await {
+                None => break,
+                Some(Ok(event)) => {
+                    if audience.hears(&event) {
+                        if let Ok(e) = event_to_js(&event, false) {
+                            let _ = listener.call1(&JsValue::NULL, &e);
+                        }
+                    }
                 }
+                // The log could not be read (a store that failed, a damaged
+                // row): read again once another change is announced, rather
+                // than ending the stream unheard.
+                Some(Err(_)) => follower.announced().await,
             }
         }
     });

@@ -149,3 +149,25 @@ test('a host returning garbage is CORRUPTED or HOST_CALLBACK_FAILED, never serve
   await assert.rejects(svc.loadMany('view'), (e) => e.code === 'HOST_CALLBACK_FAILED' && e.operation === 'list');
   await assert.rejects(svc.query({}), (e) => e.code === 'HOST_CALLBACK_FAILED');
 });
+
+test('a change stream whose log cannot be read reads it again at the next change, instead of ending', async () => {
+  const { store, calls, failNext } = mapStore();
+  const svc = await MetadataService.create({ store });
+  await svc.save('view', 'a', { n: 1 });
+  await svc.save('view', 'b', { n: 2 });
+  // The next listing (the stream's first read of the log) fails.
+  failNext('list');
+  const failing = (calls.list ?? 0) + 1;
+  const events = [];
+  const stop = svc.subscribe((e) => events.push(`${e.name}#${e.sequence}`), { since: 0 });
+  for (let i = 0; i < 20 && (calls.list ?? 0) < failing; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(calls.list, failing, 'the failing read was made');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(events, []);
+  // A change announced: the stream reads the log again, from where it was.
+  await svc.save('view', 'c', { n: 3 });
+  for (let i = 0; i < 50 && events.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(events, ['a#1', 'b#2', 'c#3']);
+  stop();
+  svc.free();
+});
