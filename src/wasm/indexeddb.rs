@@ -485,7 +485,8 @@ fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> 
 
 /// The packed text a call answered (or a member of its answer): its UTF-8
 /// bytes copied into the module as they are, once the heap has room for
-/// them. Bytes that are not UTF-8 are a corrupted row of `context`.
+/// them. Bytes that are not UTF-8 are a corrupted row, reported as
+/// `blame` says.
 fn packed(value: JsValue, what: &str, blame: &Blame<'_>) -> Result<String> {
     let bytes = super::boundary::js_bytes(&value)?.ok_or_else(|| Error::Storage {
         message: format!("IndexedDB {what} returned no rows"),
@@ -611,7 +612,9 @@ fn heads(text: &str, blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
     let rows = unpack(text, blame.scope)?;
     // A read of some records (a get, the read before a write, which may
     // read a whole type's range) reads only theirs: a damaged row of
-    // another record does not fail it.
+    // another record does not fail it. (A map of the kind the module
+    // already builds, its values unused, rather than a set: one less
+    // instantiation in the browser module.)
     let asked: Option<std::collections::HashMap<String, u64>> =
         (!blame.keys.is_empty()).then(|| {
             blame
