@@ -200,6 +200,21 @@ impl Future for Notified<'_> {
     }
 }
 
+/// The change the scope's log holds at `sequence`, if any.
+async fn change_at(
+    store: &dyn Store,
+    tenant_id: Option<&str>,
+    sequence: u64,
+) -> Result<Option<ChangeEvent>> {
+    let query = ChangeQuery {
+        since: sequence.saturating_sub(1),
+        limit: Some(1),
+        ..ChangeQuery::default()
+    };
+    let found = store.changes(tenant_id, &query).await?;
+    Ok(found.into_iter().find(|e| e.sequence == sequence))
+}
+
 /// Most changes read from the log at once while catching up.
 const CATCH_UP_PAGE: usize = 500;
 
@@ -275,13 +290,7 @@ impl Follower {
         // what tells a log made anew from this one before any is (see
         // `Follower::same_log`).
         if from >= 1 {
-            let query = ChangeQuery {
-                since: from - 1,
-                limit: Some(1),
-                ..ChangeQuery::default()
-            };
-            let at = store.changes(tenant_id, &query).await?;
-            *follow.last.borrow_mut() = at.into_iter().find(|e| e.sequence == from);
+            *follow.last.borrow_mut() = change_at(&*store, tenant_id, from).await?;
         }
         follow.next.set(from + 1);
         // Replaying from `since` means reading the log up to where it ends.
@@ -371,16 +380,11 @@ impl Follower {
         let last = follow.last.borrow().clone();
         match last {
             Some(last) => {
-                let query = ChangeQuery {
-                    since: last.sequence.saturating_sub(1),
-                    limit: Some(1),
-                    ..ChangeQuery::default()
-                };
-                let found = self.store.changes(tenant_id, &query).await?;
+                let found = change_at(&*self.store, tenant_id, last.sequence).await?;
                 // The change itself: which record, which version, what it
                 // held, when (not how it is told, which a heard event and
                 // one read back may word apart).
-                Ok(found.first().is_some_and(|e| {
+                Ok(found.is_some_and(|e| {
                     (
                         e.sequence,
                         &e.type_name,
