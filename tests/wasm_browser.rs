@@ -226,6 +226,8 @@ extern "C" {
     fn within(promise: &js_sys::Promise, ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = closeConnection)]
     fn close_connection(db: &JsValue);
+    #[wasm_bindgen(js_name = copyRow)]
+    fn copy_row(name: &str, key: &str, copy: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = spoilRow)]
     fn spoil_row(
         name: &str,
@@ -265,6 +267,8 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
         (text(&c_text), true, mismatch),
         (bytes(c_text.as_bytes()), true, mismatch),
         (text(&not_a_record), true, mismatch),
+        // Torn, with the hash of the whole text.
+        (bytes(&c_text.as_bytes()[..20]), true, mismatch),
         (
             text(&c_text),
             false,
@@ -276,7 +280,15 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
             "the row stored under the key */view/b holds view/c, not its own",
         ),
         (text(&not_a_record), false, "stored record does not decode"),
-        (text("[1,"), false, "stored rows are not readable"),
+        // Torn: the row alone is damaged, and says so.
+        (text("[1,"), false, "stored record does not decode"),
+        // Bytes after the record shaped as a further row of the old
+        // packed form: part of this row's text, not a row.
+        (
+            text(&format!(r#"{c_text}],["*/view/z",1,0,null,null,{c_text}"#)),
+            false,
+            "stored record does not decode",
+        ),
         (
             JsValue::UNDEFINED,
             false,
@@ -387,6 +399,52 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
 }
 
 #[wasm_bindgen_test]
+async fn indexeddb_a_row_under_a_key_no_record_has_is_named_by_it() {
+    let ns = unique("forged");
+    let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let svc = service(store.clone());
+    for n in ["a", "b"] {
+        svc.save("view", n, json!({ "n": n }), SaveOptions::default())
+            .await
+            .unwrap();
+    }
+    // b's row copied under a key in view's range that no record has: with
+    // a quote, a backslash and a control character, which its key's JSON
+    // escapes.
+    let b = objectstack_metadata::store::layout::record_id(&RecordKey::new(None, "view", "b"));
+    let forged = format!("{b}\"\\\u{7}");
+    store.close();
+    JsFuture::from(copy_row(&IndexedDbStore::database_name(&ns), &b, &forged))
+        .await
+        .unwrap();
+    let err = svc.load_many("view").await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "the row stored under the key {forged} holds view/b"
+        )),
+        "{err}"
+    );
+    // Reads and writes of records are not failed by it, also where they
+    // read the type's range.
+    assert_eq!(
+        svc.load("view", "a").await.unwrap().as_deref(),
+        Some(&json!({ "n": "a" }))
+    );
+    let items: Vec<SaveItem> = (0..40)
+        .map(|i| SaveItem {
+            type_name: "view".into(),
+            name: format!("v{i:02}"),
+            data: json!({ "i": i }),
+            options: SaveOptions::default(),
+        })
+        .collect();
+    assert_eq!(svc.save_many(items).await.unwrap().len(), 40);
+    drop((svc, store));
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
 async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
     let ns = unique("blamed");
     let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
@@ -419,18 +477,25 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
     let mut not_utf8 = v08_text.clone().into_bytes();
     not_utf8[3] = 0xff;
     // A text its hash does not match; another record's text; bytes that
-    // are not UTF-8; no text at all.
-    for (spoiled, keep_hash, readable) in [
-        (JsValue::UNDEFINED, true, true),
-        (JsValue::from_str(r#"{"not":"a record"}"#), true, true),
-        (JsValue::from_str(&v08_text), false, true),
-        // (Not UTF-8: the rows read with it are not told apart.)
+    // are not UTF-8; no text at all; text that is not JSON: torn, empty,
+    // with bytes after the record, with or without its hash.
+    let torn = &v08_text[..v08_text.len() / 2];
+    let trailing = format!("{v08_text}]]");
+    let spoiled_texts = [
+        (JsValue::UNDEFINED, true),
+        (JsValue::from_str(r#"{"not":"a record"}"#), true),
+        (JsValue::from_str(&v08_text), false),
+        (JsValue::from(js_sys::Uint8Array::from(&not_utf8[..])), true),
+        (JsValue::from_str(torn), true),
+        (JsValue::from_str(torn), false),
+        (JsValue::from_str(""), false),
+        (JsValue::from_str(&trailing), false),
         (
-            JsValue::from(js_sys::Uint8Array::from(&not_utf8[..])),
+            JsValue::from(js_sys::Uint8Array::from(trailing.as_bytes())),
             true,
-            false,
         ),
-    ] {
+    ];
+    for (spoiled, keep_hash) in spoiled_texts {
         store.close();
         JsFuture::from(spoil_row(&db, &id, &spoiled, keep_hash, None))
             .await
@@ -463,9 +528,7 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
         }
         // A batch of other records of the type, read as the type's range
         // with the damaged row in it, is not failed by it.
-        if readable {
-            svc.save_many(items(&others)).await.unwrap();
-        }
+        svc.save_many(items(&others)).await.unwrap();
     }
     // Nothing was written.
     let v06 = svc.load_record("view", "v06").await.unwrap().unwrap();

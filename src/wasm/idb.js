@@ -40,54 +40,40 @@ const done = (tx) => new Promise((resolve, reject) => {
 
 const encoder = new TextEncoder();
 
-// Rows as the UTF-8 bytes of one JSON text `[[key, seq, head, h, version,
-// <json>], ...]` (`version`: the row's own, which commits check, or null),
-// their JSON embedded as it is stored: one copy crosses to the Rust
-// half instead of four property reads and a string per row. Rows of schema
-// 4 store their JSON as UTF-8 bytes, copied here as they are; a text row of
-// an earlier schema is encoded. The Rust half checks each record against
-// the key it is stored under, and its text against the hash stored with it.
-// A row without JSON text has `null` for it (the Rust half reports the row
-// as corrupted, by its key).
-const NO_TEXT = encoder.encode('null');
-
+// Rows as one run of UTF-8 bytes: a JSON header `[[key, seq, head, h,
+// version, length], ...]` (`version`: the row's own, which commits check,
+// or null; `length`: the byte length of the row's JSON text, or null for a
+// row without one), then each row's JSON text in order, as it is stored.
+// One copy crosses to the Rust half instead of four property reads and a
+// string per row, and each text is framed by its length, not by its
+// content: a row whose text is torn, is not JSON or is not UTF-8 is that
+// row's damage alone, and no text can pass for further rows. Rows of
+// schema 4 store their JSON as UTF-8 bytes, copied here as they are; a
+// text row of an earlier schema is encoded. The Rust half checks each
+// text (UTF-8, JSON, its hash), and the record against the key it is
+// stored under.
 function pack(rows) {
-  const members = new Array(rows.length);
+  const headers = new Array(rows.length);
   const texts = new Array(rows.length);
-  // Room for the brackets and commas, and each row's members before its
-  // JSON at three bytes a UTF-16 unit at most.
-  let room = 2 + rows.length;
+  let size = 0;
   rows.forEach((r, i) => {
     const json = typeof r.json === 'string' ? encoder.encode(r.json) : r.json;
-    members[i] = `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},${Number.isSafeInteger(r.version) && r.version >= 0 ? r.version : 'null'},`;
-    // A row without JSON text keeps its key: `null` in its place.
-    texts[i] = json instanceof Uint8Array ? json : NO_TEXT;
-    room += 3 * members[i].length + texts[i].length + 1;
+    const text = json instanceof Uint8Array ? json : null;
+    texts[i] = text;
+    size += text ? text.length : 0;
+    headers[i] = `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},${Number.isSafeInteger(r.version) && r.version >= 0 ? r.version : 'null'},${text ? text.length : 'null'}]`;
   });
-  const out = new Uint8Array(room);
-  let at = 0;
-  // Text, mostly ASCII (keys, numbers, hashes): one byte a unit until the
-  // first that is not, the rest by the encoder.
-  const write = (text) => {
-    for (let k = 0; k < text.length; k++) {
-      const unit = text.charCodeAt(k);
-      if (unit > 0x7f) {
-        at += encoder.encodeInto(text.slice(k), out.subarray(at)).written;
-        return;
-      }
-      out[at++] = unit;
+  const header = encoder.encode(`[${headers.join(',')}]`);
+  const out = new Uint8Array(header.length + size);
+  out.set(header);
+  let at = header.length;
+  for (const text of texts) {
+    if (text) {
+      out.set(text, at);
+      at += text.length;
     }
-  };
-  write('[');
-  for (let i = 0; i < rows.length; i++) {
-    if (i > 0) write(',');
-    write(members[i]);
-    out.set(texts[i], at);
-    at += texts[i].length;
-    write(']');
   }
-  write(']');
-  return out.subarray(0, at);
+  return out;
 }
 
 // A [lower, upper) key range.

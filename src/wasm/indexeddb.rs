@@ -33,6 +33,7 @@
 //! ([`Bucket`]): its own quota and eviction, apart from the rest of the
 //! origin's data, where the browser has the Storage Buckets API.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -271,21 +272,33 @@ fn by_type(
     groups
 }
 
-/// What `idb.js` reads back, packed as the UTF-8 bytes of one JSON text
-/// `[[key, seq, head, hash, version, <json>], ...]`: a row's key, its
-/// sequence number, whether a history row is an archived head, the hash of
-/// its JSON text the writer stored with it (`null` in rows written before
-/// rows had one), the version the row says it holds (`null` if none) and
-/// its JSON text as stored.
+/// A row `idb.js` reads back (see `pack` there): its key, its sequence
+/// number, whether a history row is an archived head, the hash of its
+/// JSON text the writer stored with it (`None` in rows written before rows
+/// had one), the version the row says it holds (`None` if none) and its
+/// JSON text's bytes as stored (`None`: the row has none).
 struct StoredRow<'a> {
-    key: String,
+    key: Cow<'a, str>,
     seq: u64,
     head: bool,
-    hash: Option<String>,
+    hash: Option<Cow<'a, str>>,
     /// The version the row says it holds (its `version` member, which
     /// commits check expectations against), if it has one.
     version: Option<u64>,
-    json: &'a str,
+    text: Option<&'a [u8]>,
+}
+
+impl<'a> StoredRow<'a> {
+    /// The row's JSON text; `CORRUPTED` for a row without one, or whose
+    /// bytes are not UTF-8.
+    fn json(&self, context: &RecordKey) -> Result<&'a str> {
+        let corrupted = |what: &str| Error::Corrupted {
+            key: Box::new(context.clone()),
+            message: format!("the stored row {} {what}", self.key),
+        };
+        let bytes = self.text.ok_or_else(|| corrupted("has no JSON text"))?;
+        std::str::from_utf8(bytes).map_err(|_| corrupted("has a text that is not UTF-8"))
+    }
 }
 
 /// `CORRUPTED` when a row says it holds another version than its text
@@ -303,17 +316,6 @@ fn check_row_version(row: &StoredRow<'_>, found: u64, context: &RecordKey) -> Re
     }
 }
 
-/// `CORRUPTED` for a row without JSON text (`null` in the packed rows).
-fn check_row_text(row: &StoredRow<'_>, context: &RecordKey) -> Result<()> {
-    if row.json == "null" {
-        return Err(Error::Corrupted {
-            key: Box::new(context.clone()),
-            message: format!("the stored row {} has no JSON text", row.key),
-        });
-    }
-    Ok(())
-}
-
 /// The hash a row carries of its JSON text: xxHash64 (seed 0) of the
 /// text's UTF-8, as 16 lowercase hex digits. A row whose text has this
 /// hash is as this module wrote it, record, checksum and all: its
@@ -328,10 +330,11 @@ pub fn row_hash(text: &str) -> String {
     format!("{:016x}", twox_hash::XxHash64::oneshot(0, text.as_bytes()))
 }
 
-/// `CORRUPTED` unless a row's text has the hash stored with it (if any).
-fn check_row_hash(row: &StoredRow<'_>, context: &RecordKey) -> Result<()> {
+/// `CORRUPTED` unless a row's text `json` has the hash stored with it (if
+/// any).
+fn check_row_hash(row: &StoredRow<'_>, json: &str, context: &RecordKey) -> Result<()> {
     match &row.hash {
-        Some(h) if *h != row_hash(row.json) => Err(Error::Corrupted {
+        Some(h) if *h != row_hash(json) => Err(Error::Corrupted {
             key: Box::new(context.clone()),
             message: format!(
                 "the stored row {} does not match the hash stored with it",
@@ -448,60 +451,121 @@ fn write_batch(
     Ok(())
 }
 
-/// The rows of a packed answer (see `idb.js`), checked: a row without JSON
-/// text, or an answer that is not the packed form, is corrupted storage.
-fn unpack<'a>(text: &'a str, context: &RecordKey) -> Result<Vec<StoredRow<'a>>> {
-    type Packed<'a> = Vec<
-        Option<(
-            String,
-            u64,
-            u8,
-            Option<String>,
-            Option<u64>,
-            &'a serde_json::value::RawValue,
-        )>,
-    >;
-    let corrupted = |message: String| Error::Corrupted {
+/// The rows of a packed answer (see `pack` in `idb.js`): its header read,
+/// and each row's text framed by the length the header gives it (read and
+/// checked as the row is). An answer that is not the packed form is
+/// corrupted storage, reported against `context`.
+fn unpack<'a>(bytes: &'a [u8], context: &RecordKey) -> Result<Vec<StoredRow<'a>>> {
+    let corrupted = |message: &str| Error::Corrupted {
         key: Box::new(context.clone()),
-        message,
+        message: format!("stored rows are not readable: {message}"),
     };
-    let rows: Packed<'a> = serde_json::from_str(text)
-        .map_err(|e| corrupted(format!("stored rows are not readable: {e}")))?;
-    rows.into_iter()
-        .map(|row| {
-            let (key, seq, head, hash, version, json) =
-                row.ok_or_else(|| corrupted("a stored row has no JSON text".into()))?;
-            Ok(StoredRow {
-                key,
-                seq,
-                head: head != 0,
-                hash,
-                version,
-                json: json.get(),
-            })
-        })
-        .collect()
+    let end = crate::record_json::json_end(bytes, 0)
+        .ok_or_else(|| corrupted("their header is not JSON"))?;
+    let header =
+        std::str::from_utf8(&bytes[..end]).map_err(|_| corrupted("their header is not UTF-8"))?;
+    let mut rows = match read_headers(header) {
+        Some(rows) => rows,
+        None => {
+            type Header = (String, u64, u8, Option<String>, Option<u64>, Option<u64>);
+            serde_json::from_str::<Vec<Header>>(header)
+                .map_err(|e| corrupted(&e.to_string()))?
+                .into_iter()
+                .map(|(key, seq, head, hash, version, length)| {
+                    let row = StoredRow {
+                        key: Cow::Owned(key),
+                        seq,
+                        head: head != 0,
+                        hash: hash.map(Cow::Owned),
+                        version,
+                        text: None,
+                    };
+                    (row, length)
+                })
+                .collect()
+        }
+    };
+    let mut at = end;
+    for (row, length) in &mut rows {
+        if let Some(n) = *length {
+            let text = usize::try_from(n)
+                .ok()
+                .and_then(|n| bytes.get(at..at.checked_add(n)?))
+                .ok_or_else(|| corrupted("a row's text is longer than the rows"))?;
+            at += text.len();
+            row.text = Some(text);
+        }
+    }
+    if at != bytes.len() {
+        return Err(corrupted("bytes follow the last row's text"));
+    }
+    Ok(rows.into_iter().map(|(row, _)| row).collect())
 }
 
-/// The packed text a call answered (or a member of its answer): its UTF-8
-/// bytes copied into the module as they are, once the heap has room for
-/// them. Bytes that are not UTF-8 are a corrupted row, reported as
-/// `blame` says.
-fn packed(value: JsValue, what: &str, blame: &Blame<'_>) -> Result<String> {
-    let bytes = super::boundary::js_bytes(&value)?.ok_or_else(|| Error::Storage {
-        message: format!("IndexedDB {what} returned no rows"),
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let row = packed_row_key(e.as_bytes(), at);
-        let key = row.as_deref().map_or(blame.scope, |id| blame.row(id));
-        Error::Corrupted {
-            key: Box::new(key.clone()),
-            message: format!(
-                "the stored row {} has a text that is not UTF-8",
-                row.as_deref().unwrap_or("?")
-            ),
+/// The header of packed rows (`[[key, seq, 0|1, hash|null, version|null,
+/// length|null], ...]`) as `idb.js` writes it for keys and hashes without
+/// escapes: each row without its text, and its text's length. `None` for
+/// anything else, which serde_json reads.
+fn read_headers(text: &str) -> Option<Vec<(StoredRow<'_>, Option<u64>)>> {
+    use crate::record_json::{read_str, read_u64};
+    let bytes = text.as_bytes();
+    let at = |i: usize, b: u8| bytes.get(i) == Some(&b);
+    let mut out = Vec::new();
+    if !at(0, b'[') {
+        return None;
+    }
+    if at(1, b']') {
+        return (bytes.len() == 2).then_some(out);
+    }
+    let mut i = 1;
+    loop {
+        if !at(i, b'[') {
+            return None;
         }
+        let (key, end) = read_str(text, i + 1)?;
+        if !at(end, b',') {
+            return None;
+        }
+        let (seq, end) = read_u64(text, end + 1)?;
+        // `,0,` or `,1,`: whether the row is an archived head.
+        if !(at(end, b',') && (at(end + 1, b'0') || at(end + 1, b'1')) && at(end + 2, b',')) {
+            return None;
+        }
+        let head = at(end + 1, b'1');
+        let (hash, end) = null_or(text, end + 3, read_str)?;
+        if !at(end, b',') {
+            return None;
+        }
+        let (version, end) = null_or(text, end + 1, read_u64)?;
+        if !at(end, b',') {
+            return None;
+        }
+        let (length, end) = null_or(text, end + 1, read_u64)?;
+        if !at(end, b']') {
+            return None;
+        }
+        let row = StoredRow {
+            key: Cow::Borrowed(key),
+            seq,
+            head,
+            hash: hash.map(Cow::Borrowed),
+            version,
+            text: None,
+        };
+        out.push((row, length));
+        match bytes.get(end + 1) {
+            Some(b',') => i = end + 2,
+            Some(b']') if end + 2 == bytes.len() => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The packed rows a call answered (or a member of its answer), copied
+/// into the module once the heap has room for them.
+fn packed(value: JsValue, what: &str) -> Result<Vec<u8>> {
+    super::boundary::js_bytes(&value)?.ok_or_else(|| Error::Storage {
+        message: format!("IndexedDB {what} returned no rows"),
     })
 }
 
@@ -533,11 +597,6 @@ impl<'a> Blame<'a> {
             .find(|k| layout::is_record_id(id, k.tenant_id.as_deref(), &k.type_name, &k.name))
     }
 
-    /// The key a corrupted row stored under `id` is reported against.
-    fn row(&self, id: &str) -> &'a RecordKey {
-        self.asked_for(id).unwrap_or(self.scope)
-    }
-
     /// `e`, a failure to read the row stored under `id`, reported against
     /// the record the read asked for there (even where it names the
     /// record the row holds: the row asked for is the damaged one).
@@ -550,41 +609,6 @@ impl<'a> Blame<'a> {
             (e, _) => e,
         }
     }
-}
-
-/// The key of the packed row (see `idb.js`) that holds byte `at`, the
-/// first that is not UTF-8: the last whole row header before it
-/// (`[<key>,<seq>,<0|1>,<hash|null>,<version|null>,`, after `[` or `,`).
-/// What names the row in the error; a text that holds such a header
-/// could only misname it.
-fn packed_row_key(bytes: &[u8], at: usize) -> Option<String> {
-    use crate::record_json::{read_str, read_u64};
-    let text = std::str::from_utf8(bytes.get(..at)?).ok()?;
-    let header = |i: usize| -> Option<String> {
-        if !matches!(text.as_bytes().get(i.checked_sub(1)?), Some(b'[' | b',')) {
-            return None;
-        }
-        let comma = |e: usize| (text.get(e..e + 1) == Some(",")).then_some(e + 1);
-        let (key, e) = read_str(text, i + 1)?;
-        let (_, e) = read_u64(text, comma(e)?)?;
-        if !matches!(text.get(e..e + 3), Some(",0," | ",1,")) {
-            return None;
-        }
-        let (hash, e) = null_or(text, e + 3, read_str)?;
-        if hash.is_some_and(|h| h.len() != 16) {
-            return None;
-        }
-        let (_, e) = null_or(text, comma(e)?, read_u64)?;
-        comma(e).map(|_| key.to_owned())
-    };
-    let mut end = text.len();
-    while let Some(i) = text.get(..end)?.rfind("[\"") {
-        if let Some(key) = header(i) {
-            return Some(key);
-        }
-        end = i;
-    }
-    None
 }
 
 /// `null`, or what `read` reads, at `at` in `text`; and where it ends.
@@ -600,96 +624,55 @@ fn null_or<'t, T>(
     }
 }
 
-/// The head rows of a packed answer as records, each read where it lies in
-/// one pass over the text (finding each row's end first and reading it
-/// again was a twelfth of a cold hydrate); where that fails (a row not as
-/// the writer writes it), row by row, each by `codec::record`, which says
-/// which row is corrupted and why.
-fn heads(text: &str, blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
-    if let Some(records) = packed_heads(text) {
-        return Ok(records);
+/// The head rows of a packed answer as records: each read as its writer
+/// wrote it (see `record_json`) where it can be; otherwise by [`head_of`],
+/// which says why a row is corrupted. A read of some records (a get, the
+/// read before a write, which may read a whole type's range) fails only
+/// on their rows: a damaged row of another record is left out.
+fn heads(bytes: &[u8], blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
+    let rows = unpack(bytes, blame.scope)?;
+    let mut out = Vec::with_capacity(rows.len());
+    // The ids asked for, made on the first row read the slow way. (A map
+    // of the kind the module already builds, its values unused, rather
+    // than a set: one less instantiation in the browser module.)
+    let mut asked: Option<std::collections::HashMap<String, u64>> = None;
+    for row in &rows {
+        if let Some(record) = written_head(row) {
+            out.push(record);
+            continue;
+        }
+        if !blame.keys.is_empty() {
+            let asked = asked.get_or_insert_with(|| {
+                blame
+                    .keys
+                    .iter()
+                    .map(|k| (layout::record_id(k), 0))
+                    .collect()
+            });
+            if !asked.contains_key(row.key.as_ref()) {
+                continue;
+            }
+        }
+        out.push(head_of(row, blame.scope).map_err(|e| blame.rekey(e, &row.key))?);
     }
-    let rows = unpack(text, blame.scope)?;
-    // A read of some records (a get, the read before a write, which may
-    // read a whole type's range) reads only theirs: a damaged row of
-    // another record does not fail it. (A map of the kind the module
-    // already builds, its values unused, rather than a set: one less
-    // instantiation in the browser module.)
-    let asked: Option<std::collections::HashMap<String, u64>> =
-        (!blame.keys.is_empty()).then(|| {
-            blame
-                .keys
-                .iter()
-                .map(|k| (layout::record_id(k), 0))
-                .collect()
-        });
-    rows.iter()
-        .filter(|row| asked.as_ref().is_none_or(|a| a.contains_key(&row.key)))
-        .map(|row| head_of(row, blame.scope).map_err(|e| blame.rekey(e, &row.key)))
-        .collect()
+    Ok(out)
 }
 
-/// Packed head rows as records, each read as its writer wrote it (see
-/// `record_json`) and stored under its own key; `None` for anything else.
-fn packed_heads(text: &str) -> Option<Vec<MetadataRecord>> {
-    use crate::record_json::{read_record_as, read_str, read_u64};
-    let bytes = text.as_bytes();
-    let at = |i: usize, b: u8| bytes.get(i) == Some(&b);
-    let mut out = Vec::new();
-    if !at(0, b'[') {
+/// A head row as a record, read as its writer wrote it and stored under
+/// its own key; `None` for anything else.
+fn written_head(row: &StoredRow<'_>) -> Option<MetadataRecord> {
+    let text = std::str::from_utf8(row.text?).ok()?;
+    // With a hash, the record is taken as written once its text is found
+    // to have it.
+    let (mut record, end) = crate::record_json::read_record_as(text, 0, row.hash.is_some())?;
+    if end != text.len() || row.hash.as_ref().is_some_and(|h| *h != row_hash(text)) {
         return None;
     }
-    let mut i = 1;
-    if at(i, b']') {
-        return (i + 1 == bytes.len()).then_some(out);
+    if !stored_under(&record, &row.key) || row.version.is_some_and(|v| v != record.version) {
+        return None;
     }
-    loop {
-        if !at(i, b'[') {
-            return None;
-        }
-        let (id, end) = read_str(text, i + 1)?;
-        if !at(end, b',') {
-            return None;
-        }
-        let (seq, end) = read_u64(text, end + 1)?;
-        // `,0,` or `,1,`: whether the row is an archived head.
-        if !(at(end, b',') && (at(end + 1, b'0') || at(end + 1, b'1')) && at(end + 2, b',')) {
-            return None;
-        }
-        // The row's hash, then the version it says it holds.
-        let (hash, end) = null_or(text, end + 3, read_str)?;
-        if !at(end, b',') {
-            return None;
-        }
-        let (version, end) = null_or(text, end + 1, read_u64)?;
-        if !at(end, b',') {
-            return None;
-        }
-        // With a hash, the record is taken as written once its text is
-        // found to have it.
-        let (mut record, start, end) = {
-            let start = end + 1;
-            let (record, end) = read_record_as(text, start, hash.is_some())?;
-            (record, start, end)
-        };
-        if hash.is_some_and(|h| h != row_hash(&text[start..end])) {
-            return None;
-        }
-        if !stored_under(&record, id) || version.is_some_and(|v| v != record.version) {
-            return None;
-        }
-        record.seq = seq;
-        out.push(record);
-        if !at(end, b']') {
-            return None;
-        }
-        i = end + 2;
-        match bytes.get(end + 1) {
-            Some(b',') => {}
-            Some(b']') if i == bytes.len() => return Some(out),
-            _ => return None,
-        }
-    }
+    record.seq = row.seq;
+    Some(record)
 }
 
 /// Whether `record` is the one stored under head row key `id`.
@@ -712,19 +695,19 @@ fn misplaced(key: RecordKey, id: &str) -> Error {
 
 /// A head row as a record.
 fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
-    check_row_text(row, key)?;
-    check_row_hash(row, key)?;
-    // With its hash, read as `packed_heads` reads it, so a row is read
+    let json = row.json(key)?;
+    check_row_hash(row, json, key)?;
+    // With its hash, read as `written_head` reads it, so a row is read
     // the same whatever rows come with it.
     let trusted = row
         .hash
         .as_ref()
-        .and_then(|_| crate::record_json::read_record_as(row.json, 0, true))
-        .filter(|(_, end)| *end == row.json.len())
+        .and_then(|_| crate::record_json::read_record_as(json, 0, true))
+        .filter(|(_, end)| *end == json.len())
         .map(|(record, _)| record);
     let mut record = match trusted {
         Some(record) => record,
-        None => codec::record(row.json, key)?,
+        None => codec::record(json, key)?,
     };
     if !stored_under(&record, &row.key) {
         return Err(misplaced(record.key(), &row.key));
@@ -736,12 +719,12 @@ fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
 
 /// A history row as an entry: a tombstone, or an archived head.
 fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
-    check_row_text(row, context)?;
-    check_row_hash(row, context)?;
+    let json = row.json(context)?;
+    check_row_hash(row, json, context)?;
     let mut entry = if row.head {
-        codec::record(row.json, context)?.to_history()
+        codec::record(json, context)?.to_history()
     } else {
-        codec::entry(row.json, context)?
+        codec::entry(json, context)?
     };
     let (tenant, type_name, name) = (entry.tenant_id.as_deref(), &entry.type_name, &entry.name);
     if !layout::is_history_id(&row.key, tenant, type_name, name, entry.version) {
@@ -787,7 +770,7 @@ fn read_plan(keys: &[RecordKey]) -> ReadPlan {
 fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
     let scope = RecordKey::new(keys.first().and_then(|k| k.tenant_id.as_deref()), "*", "*");
     let blame = Blame::asked(&scope, keys);
-    let text = packed(get(answer, "rows"), "read", &blame)?;
+    let text = packed(get(answer, "rows"), "read")?;
     // Each is stored under its own key (heads checks that).
     let mut heads: std::collections::HashMap<String, MetadataRecord> = self::heads(&text, &blame)?
         .into_iter()
@@ -1063,7 +1046,7 @@ impl Store for IndexedDbStore {
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         let id = layout::record_id(key);
         let blame = Blame::asked(key, std::slice::from_ref(key));
-        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get", &blame)?;
+        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get")?;
         match heads(&text, &blame)?.into_iter().next() {
             Some(record) => codec::check_record_at(record, key).map(Some),
             None => Ok(None),
@@ -1113,7 +1096,6 @@ impl Store for IndexedDbStore {
             self.run("getAll", |db| idb_list(db, &lower, &upper))
                 .await?,
             "getAll",
-            &Blame::scope(&scope),
         )?;
         let mut out = heads(&text, &Blame::scope(&scope))?;
         for record in &out {
@@ -1130,12 +1112,12 @@ impl Store for IndexedDbStore {
             .run("history", |db| idb_history(db, &id, &lower, &upper))
             .await?;
         let blame = Blame::asked(key, std::slice::from_ref(key));
-        let head_text = packed(get(&answer, "head"), "history", &blame)?;
+        let head_text = packed(get(&answer, "head"), "history")?;
         let head = match heads(&head_text, &blame)?.into_iter().next() {
             Some(record) => Some(codec::check_record_at(record, key)?),
             None => None,
         };
-        let archived_text = packed(get(&answer, "archived"), "history", &blame)?;
+        let archived_text = packed(get(&answer, "archived"), "history")?;
         let mut archived = Vec::new();
         for row in &unpack(&archived_text, key)? {
             let entry = entry_of(row, key)?;
@@ -1170,9 +1152,9 @@ impl Store for IndexedDbStore {
             .await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
         let blame = Blame::scope(&scope);
-        let heads_text = packed(get(&answer, "heads"), "changes", &blame)?;
+        let heads_text = packed(get(&answer, "heads"), "changes")?;
         let heads = self::heads(&heads_text, &blame)?;
-        let archived_text = packed(get(&answer, "archived"), "changes", &blame)?;
+        let archived_text = packed(get(&answer, "archived"), "changes")?;
         let archived = unpack(&archived_text, &scope)?
             .iter()
             .map(|row| entry_of(row, &scope))

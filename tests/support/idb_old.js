@@ -105,6 +105,30 @@ export function describeDatabase(name) {
   });
 }
 
+// Copies the head row of `key` under `copy`, as it is (its text names
+// the record of `key`).
+export function copyRow(name, key, copy) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(['records'], 'readwrite');
+      const store = tx.objectStore('records');
+      const get = store.get(key);
+      get.onsuccess = () => {
+        if (!get.result) {
+          tx.abort();
+          return;
+        }
+        store.put({ ...get.result, key: copy });
+      };
+      tx.oncomplete = () => { db.close(); resolve(); };
+      tx.onabort = () => { db.close(); reject(tx.error ?? new Error(`no row ${key}`)); };
+    };
+  });
+}
+
 // Spoils the stored JSON of the head row of `key` in a database of the
 // current schema: `json` replaces the row's text (undefined: the row loses
 // its text).
