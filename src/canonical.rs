@@ -31,10 +31,17 @@ use sha2::Sha256;
 
 use crate::error::{Error, Result};
 
-/// Deepest nesting of arrays and objects accepted (the same bound serde_json
-/// applies when it parses JSON text). Deeper values are refused with a
-/// `VALIDATION` error instead of risking the stack.
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting of arrays and objects accepted, in levels: the bound
+/// serde_json applies when it parses JSON text, which every other reader
+/// and writer of values (JavaScript's, YAML's, this module's) applies too.
+/// Deeper values are refused with a `VALIDATION` error, always with
+/// [`nesting_message`], instead of risking the stack.
+pub const MAX_DEPTH: usize = 127;
+
+/// What a value nested deeper than [`MAX_DEPTH`] is refused with.
+pub fn nesting_message() -> String {
+    format!("nesting deeper than {MAX_DEPTH} levels of arrays and objects")
+}
 
 /// The canonical JSON text of `value`.
 ///
@@ -79,7 +86,7 @@ pub fn canonicalize_text(text: &str) -> Result<String> {
         Err(_) if crate::canonical_utf16::has_surrogate_escape(text) => {
             return crate::canonical_utf16::canonicalize(text);
         }
-        Err(e) => return Err(Error::validation("json", e.to_string())),
+        Err(e) => return Err(Error::validation("json", crate::json::error_message(&e))),
     };
     write_node(&mut out, &node, 0)?;
     Ok(out)
@@ -271,10 +278,7 @@ fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<()> {
 
 pub(crate) fn check_depth(depth: usize) -> Result<()> {
     if depth >= MAX_DEPTH {
-        return Err(Error::validation(
-            "data",
-            format!("nesting deeper than {MAX_DEPTH} levels of arrays and objects"),
-        ));
+        return Err(Error::validation("data", nesting_message()));
     }
     Ok(())
 }

@@ -251,7 +251,7 @@ impl Reader<'_> {
     }
 
     fn array(&mut self, depth: usize) -> Option<()> {
-        if depth + 1 >= MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return None;
         }
         self.pos += 1;
@@ -273,7 +273,7 @@ impl Reader<'_> {
     }
 
     fn object(&mut self, depth: usize) -> Option<()> {
-        if depth + 1 >= MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return None;
         }
         let index = self.objects.len();

@@ -137,8 +137,8 @@ impl Parser<'_> {
 
     fn nest(&mut self, depth: usize) -> Result<usize> {
         self.i += 1;
-        // serde_json's bound: at most MAX_DEPTH - 1 levels.
-        if depth + 1 >= MAX_DEPTH {
+        // serde_json's bound: at most MAX_DEPTH levels.
+        if depth >= MAX_DEPTH {
             return Err(self.fail("recursion limit exceeded"));
         }
         Ok(depth + 1)

@@ -165,7 +165,7 @@ impl Definition {
             return Ok(value);
         }
         let value: Value = crate::json::parse(self.json_text())
-            .map_err(|e| Error::validation("data", e.to_string()))?;
+            .map_err(|e| Error::validation("data", crate::json::error_message(&e)))?;
         Ok(self.0.value.get_or_init(|| value))
     }
 

@@ -103,7 +103,9 @@ pub fn parse_file(path: &str, text: &str, format: FileFormat) -> Result<Value> {
         )));
     }
     let value = match format {
-        FileFormat::Json => crate::json::parse(text).map_err(|e| fail(e.to_string()))?,
+        FileFormat::Json => {
+            crate::json::parse(text).map_err(|e| fail(crate::json::error_message(&e)))?
+        }
         #[cfg(feature = "yaml")]
         FileFormat::Yaml => crate::yaml::parse(text).map_err(fail)?,
         #[cfg(not(feature = "yaml"))]
@@ -112,7 +114,7 @@ pub fn parse_file(path: &str, text: &str, format: FileFormat) -> Result<Value> {
             let body = typescript_body(text).ok_or_else(|| {
                 fail("expected `export default { ... };` with a JSON object literal".into())
             })?;
-            crate::json::parse(body).map_err(|e| fail(e.to_string()))?
+            crate::json::parse(body).map_err(|e| fail(crate::json::error_message(&e)))?
         }
     };
     validate::data(&value).map_err(|e| fail(e.to_string()))?;

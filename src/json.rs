@@ -24,6 +24,18 @@ pub fn parse(text: &str) -> serde_json::Result<Value> {
     serde_json::from_str::<Plain>(text).map(|p| p.0)
 }
 
+/// What a failure to read JSON text says: serde_json's own message, but
+/// for nesting beyond its bound, which is said as every other reader says
+/// it ([`nesting_message`](crate::canonical::nesting_message)).
+pub fn error_message(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if message.starts_with("recursion limit exceeded") {
+        crate::canonical::nesting_message()
+    } else {
+        message
+    }
+}
+
 /// `#[serde(deserialize_with = "crate::json::deserialize")]` for a `Value`
 /// field read the same way.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {

@@ -145,10 +145,11 @@ pub fn canonical_definition(canonical: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses JSON text into a value, mapping parse errors (syntax, depth beyond
-/// serde_json's limit of 128, numbers out of range) to `VALIDATION`.
+/// Parses JSON text into a value, mapping parse errors (syntax, nesting
+/// deeper than [`MAX_DEPTH`](crate::canonical::MAX_DEPTH), numbers out of
+/// range) to `VALIDATION`.
 pub fn parse_json(text: &str) -> Result<Value> {
-    crate::json::parse(text).map_err(|e| Error::validation("json", e.to_string()))
+    crate::json::parse(text).map_err(|e| Error::validation("json", crate::json::error_message(&e)))
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -112,23 +112,40 @@ fn nested(depth: usize) -> Value {
 fn hostile_depth_is_bounded_and_named() {
     block_on(async {
         let svc = service();
-        // At the bound: fine.
-        svc.save("view", "ok", nested(canonical::MAX_DEPTH - 2), opts())
+        // At the bound (the object and its arrays: 127 levels), as a
+        // value and as text: fine.
+        let at_bound = nested(canonical::MAX_DEPTH - 1);
+        let at_bound_text = at_bound.to_string();
+        svc.save("view", "ok", at_bound.clone(), opts())
             .await
             .unwrap();
-        // Beyond it: a clear error, no stack overflow.
-        let err = svc
-            .save("view", "deep", nested(500), opts())
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), "VALIDATION");
-        assert!(err.to_string().contains("nesting deeper than 128"), "{err}");
-        assert_eq!(canonicalize(&nested(500)).unwrap_err().code(), "VALIDATION");
+        canonicalize(&at_bound).unwrap();
+        canonical::canonicalize_text(&at_bound_text).unwrap();
+        validate::parse_json(&at_bound_text).unwrap();
+        // One level beyond it, and far beyond: the same clear error
+        // whichever reader refuses it, no stack overflow.
+        assert_eq!(canonical::MAX_DEPTH, 127);
+        let says = "nesting deeper than 127 levels of arrays and objects";
+        for depth in [canonical::MAX_DEPTH, 500] {
+            let value = nested(depth);
+            let text = value.to_string();
+            for err in [
+                svc.save("view", "deep", value.clone(), opts())
+                    .await
+                    .unwrap_err(),
+                canonicalize(&value).unwrap_err(),
+                canonical::canonicalize_text(&text).unwrap_err(),
+                validate::parse_json(&text).unwrap_err(),
+            ] {
+                assert_eq!(err.code(), "VALIDATION");
+                assert!(err.to_string().contains(says), "{depth}: {err}");
+            }
+        }
         // Hostile text never becomes a value at all.
         let text = "[".repeat(100_000) + &"]".repeat(100_000);
         let err = validate::parse_json(&text).unwrap_err();
         assert_eq!(err.code(), "VALIDATION");
-        assert!(err.to_string().contains("recursion limit"), "{err}");
+        assert!(err.to_string().contains(says), "{err}");
         assert_eq!(
             svc.load("view", "deep").await.unwrap().as_deref().cloned(),
             None

@@ -197,7 +197,7 @@ pub fn js_bytes(value: &JsValue) -> Result<Option<Vec<u8>>> {
 /// A JS value as a `serde_json::Value`.
 pub fn value_from_js(value: &JsValue, field: &str) -> Result<Value> {
     let text = json_text_from_js(value, field)?;
-    crate::json::parse(&text).map_err(|e| Error::validation(field, e.to_string()))
+    crate::json::parse(&text).map_err(|e| Error::validation(field, crate::json::error_message(&e)))
 }
 
 /// A buffer that grows only while the heap has room: a result too large

@@ -1,7 +1,7 @@
 // JavaScript half of the boundary: turning JS values into JSON text with the
 // checks JSON.stringify does not make, and building errors.
 
-const MAX_DEPTH = 128;
+const MAX_DEPTH = 127;
 
 // Thrown by the fast check when a value needs upstream's own walk.
 const NEEDS_COPY = Symbol('needs copy');

@@ -110,7 +110,8 @@ pub fn js_render_metadata_file(
         let format = FileFormat::from_name(&options::bounded_string_arg(&format, "format", 64)?)?;
         let data = boundary::json_text_within(&data, "data", crate::validate::MAX_DATA_BYTES)
             .and_then(|t| {
-                crate::json::parse(&t).map_err(|e| Error::validation("data", e.to_string()))
+                crate::json::parse(&t)
+                    .map_err(|e| Error::validation("data", crate::json::error_message(&e)))
             })?;
         crate::validate::data(&data)?;
         let text = files::render_file(&data, format)?;

@@ -804,7 +804,7 @@ fn save_items(
         // An item of the wrong shape: name it, as a refused definition is.
         Err(e) => {
             let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
-                .map_err(|_| Error::validation("items", e.to_string()))?;
+                .map_err(|_| Error::validation("items", crate::json::error_message(&e)))?;
             for (index, item) in raw.iter().enumerate() {
                 if let Err(e) = serde_json::from_str::<Item<'_>>(item.get()) {
                     let value: serde_json::Value =
@@ -828,7 +828,7 @@ fn save_items(
                     ));
                 }
             }
-            return Err(Error::validation("items", e.to_string()));
+            return Err(Error::validation("items", crate::json::error_message(&e)));
         }
     };
     // Each definition is read when its write is planned: a held write

@@ -164,3 +164,43 @@ test('a freed service refuses every method with STORAGE_UNAVAILABLE; free() twic
   derived[Symbol.dispose]();
   await assert.rejects(derived.load('view', 'a'), freed);
 });
+
+// Nesting: 127 levels of objects and arrays are taken on every path that
+// takes a definition, 128 are refused on each with the same error, whether
+// JavaScript's walk, the module's reader of values or of text finds it.
+test('every path takes 127 levels of nesting and refuses 128 with one message', async () => {
+  const { checksum, canonicalize, contentHash } = await import('@objectstack/metadata-wasm');
+  const svc = await MetadataService.create({ store: 'memory' });
+  const nested = (levels) => {
+    let v = 1;
+    for (let i = 1; i < levels; i++) v = [v];
+    return { a: v };
+  };
+  const paths = (levels, n) => {
+    const data = nested(levels);
+    const text = JSON.stringify(data);
+    return {
+      save: () => svc.save('view', `s${n}`, data),
+      saveJson: () => svc.saveJson('view', `j${n}`, text),
+      saveMany: () => svc.saveMany([{ type: 'view', name: `m${n}`, data }]),
+      saveManyJson: () => svc.saveManyJson(`[{"type":"view","name":"t${n}","data":${text}}]`),
+      checksum: () => checksum(data),
+      contentHash: () => contentHash(data),
+      canonicalize: () => canonicalize(data),
+    };
+  };
+  for (const [name, run] of Object.entries(paths(127, 127))) {
+    await assert.doesNotReject(async () => run(), name);
+  }
+  assert.deepEqual(await svc.load('view', 's127'), nested(127));
+  assert.deepEqual(await svc.load('view', 't127'), nested(127));
+  for (const [name, run] of Object.entries(paths(128, 128))) {
+    await assert.rejects(async () => run(), (e) => {
+      assert.equal(e.code, 'VALIDATION', `${name}: ${e.message}`);
+      assert.match(e.message, /nesting deeper than 127 levels of arrays and objects/, name);
+      return true;
+    });
+  }
+  // Nothing refused was written.
+  assert.equal((await svc.loadMany('view')).length, 4);
+});
