@@ -584,9 +584,10 @@ impl JsMetadataService {
     /// `remote: true`); for a tenant, global changes too. With `{ since }`,
     /// it first replays this scope's changes after that sequence number
     /// from the change log, then follows the scope's changes in order, each
-    /// once. Returns the function that unsubscribes (calling it again does
-    /// nothing). A listener that throws does not affect the write or the
-    /// other listeners.
+    /// once; `{ onError }` is told when that log cannot be read. Returns the
+    /// function that unsubscribes (calling it again does nothing). A
+    /// listener that throws does not affect the write or the other
+    /// listeners.
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn subscribe(
         &self,
@@ -598,13 +599,15 @@ impl JsMetadataService {
                 .dyn_into()
                 .map_err(|_| Error::validation("listener", "must be a function")),
         )?;
-        let o: SubscribeOptions = js_result(self::options(&opt(options), "options"))?;
+        let (options, on_error) = js_result(super::subscribe::on_error(opt(options)))?;
+        let o: SubscribeOptions = js_result(self::options(&options, "options"))?;
         Ok(match o.since {
             None => super::subscribe::follow_feed(self.db(), listener),
             Some(since) => super::subscribe::follow_log(
                 Rc::clone(&self.chain),
                 Rc::clone(&self.followers),
                 listener,
+                on_error,
                 since,
             ),
         })

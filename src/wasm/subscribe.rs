@@ -1,17 +1,19 @@
 //! `subscribe`: a JavaScript listener on a store's feed, or on a scope's
 //! change stream replayed from a sequence number. Which events a listener
-//! hears is the core's rule ([`crate::service::Audience`]); a listener that
-//! throws affects nothing (`call1` catches), and the function returned
-//! unsubscribes (a second call does nothing).
+//! hears is the core's rule ([`crate::service::Audience`]); a listener (or
+//! `onError`) that throws affects nothing (`call1` catches), and the
+//! function returned unsubscribes (a second call does nothing).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::Function;
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
+use super::boundary::error_to_js;
 use super::convert::event_to_js;
+use crate::error::{Error, Result};
 use crate::hybrid::HybridService;
 use crate::service::MetadataService;
 use crate::store::Follower;
@@ -37,15 +39,44 @@ pub fn follow_feed(db: &MetadataService, listener: Function) -> JsValue {
     stop.into_js_value()
 }
 
+/// `subscribe`'s options without their `onError` member (a function, which
+/// the options' JSON cannot carry), and that function.
+pub fn on_error(options: JsValue) -> Result<(JsValue, Option<Function>)> {
+    if !options.is_object() {
+        return Ok((options, None));
+    }
+    let key = JsValue::from_str("onError");
+    let thrown = |e: JsValue| Error::validation("options", super::boundary::thrown_message(&e));
+    let callback = Reflect::get(&options, &key).map_err(thrown)?;
+    if callback.is_undefined() {
+        return Ok((options, None));
+    }
+    let callback: Function = callback
+        .dyn_into()
+        .map_err(|_| Error::validation("onError", "must be a function"))?;
+    // The other members, read once as JSON would read them.
+    let rest = Object::assign(&Object::new(), options.unchecked_ref());
+    Reflect::delete_property(&rest, &key).map_err(thrown)?;
+    Ok((rest.into(), Some(callback)))
+}
+
 /// The scope's changes after `since` from the change log, then as they
 /// come, each once and in order; the stream is registered in `followers`,
-/// so freeing the service ends it.
+/// so freeing the service ends it. A failure to read the log is told to
+/// `on_error`: where the stream starts, it then ends; later, the stream
+/// reads the log again once another change is announced.
 pub fn follow_log(
     chain: Rc<HybridService>,
     followers: Rc<RefCell<Vec<Weak<Follower>>>>,
     listener: Function,
+    on_error: Option<Function>,
     since: u64,
 ) -> JsValue {
+    let tell = move |e: &Error| {
+        if let Some(f) = &on_error {
+            let _ = f.call1(&JsValue::NULL, &error_to_js(e));
+        }
+    };
     let started: Rc<RefCell<Option<Rc<Follower>>>> = Rc::default();
     let stopped = Rc::new(Cell::new(false));
     let (slot, halt) = (Rc::clone(&started), Rc::clone(&stopped));
@@ -53,7 +84,12 @@ pub fn follow_log(
         let db = chain.database();
         let follower = match db.follow(Some(since)).await {
             Ok(f) => Rc::new(f),
-            Err(_) => return,
+            Err(e) => {
+                if !halt.get() {
+                    tell(&e);
+                }
+                return;
+            }
         };
         if halt.get() {
             return;
@@ -74,7 +110,10 @@ pub fn follow_log(
                 // The log could not be read (a store that failed, a damaged
                 // row): read again once another change is announced, rather
                 // than ending the stream unheard.
-                Some(Err(_)) => follower.announced().await,
+                Some(Err(e)) => {
+                    tell(&e);
+                    follower.announced().await
+                }
             }
         }
     });

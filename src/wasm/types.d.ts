@@ -187,6 +187,14 @@ export interface SubscribeOptions {
    * Without it, every change the service can read is delivered live.
    */
   since?: number;
+  /**
+   * With `since`: called with the error (a `MetadataError`) each time the
+   * change log cannot be read. If that is where the stream starts (the
+   * change at `since`), the stream ends; later, the stream reads the log
+   * again, from where it was, once another change is announced. A live
+   * stream reads nothing, and is never told of an error.
+   */
+  onError?: (error: MetadataError) => void;
 }
 
 /** Which roles may do what on which metadata types. */

@@ -2,7 +2,7 @@
 // and without an atomic commit, and callbacks that throw or reject.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetadataService } from '@objectstack/metadata-wasm';
+import { MetadataService, isMetadataError } from '@objectstack/metadata-wasm';
 
 // A host store over a Map. `mode` picks sync or async callbacks; `fail`
 // names a callback that fails (throws or rejects) on its `failOn`-th call.
@@ -159,15 +159,59 @@ test('a change stream whose log cannot be read reads it again at the next change
   failNext('list');
   const failing = (calls.list ?? 0) + 1;
   const events = [];
-  const stop = svc.subscribe((e) => events.push(`${e.name}#${e.sequence}`), { since: 0 });
+  const errors = [];
+  const stop = svc.subscribe((e) => events.push(`${e.name}#${e.sequence}`), {
+    since: 0,
+    // Told of the failure (a throw of its own changes nothing).
+    onError: (e) => {
+      errors.push(e);
+      throw new Error('a listener that throws');
+    },
+  });
   for (let i = 0; i < 20 && (calls.list ?? 0) < failing; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(calls.list, failing, 'the failing read was made');
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(events, []);
+  assert.equal(errors.length, 1);
+  assert.ok(isMetadataError(errors[0]));
+  assert.equal(errors[0].code, 'HOST_CALLBACK_FAILED');
+  assert.equal(errors[0].operation, 'list');
   // A change announced: the stream reads the log again, from where it was.
   await svc.save('view', 'c', { n: 3 });
   for (let i = 0; i < 50 && events.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(events, ['a#1', 'b#2', 'c#3']);
+  assert.equal(errors.length, 1);
+  stop();
+  svc.free();
+});
+
+test('a change stream that cannot read its starting point tells onError and ends', async () => {
+  const { store, failNext } = mapStore();
+  const svc = await MetadataService.create({ store });
+  await svc.save('view', 'a', { n: 1 });
+  await svc.save('view', 'b', { n: 2 });
+  // From 1: the stream reads the change at 1 first (what tells a log made
+  // anew later), and that read fails.
+  failNext('list');
+  const events = [];
+  const errors = [];
+  svc.subscribe((e) => events.push(e.name), { since: 1, onError: (e) => errors.push(e) });
+  for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 'HOST_CALLBACK_FAILED');
+  await svc.save('view', 'c', { n: 3 });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(events, []);
+  assert.equal(errors.length, 1);
+  // onError must be a function; the options keep refusing what they do not know.
+  for (const options of [{ since: 0, onError: 1 }, { since: 0, onError: null }, { since: 0, onError: () => {}, other: 1 }]) {
+    assert.throws(() => svc.subscribe(() => {}, options), (e) => e.code === 'VALIDATION');
+  }
+  // Live only (no since): nothing is read, and onError is taken.
+  const live = [];
+  const stop = svc.subscribe((e) => live.push(e.name), { onError: () => {} });
+  await svc.save('view', 'd', { n: 4 });
+  assert.deepEqual(live, ['d']);
   stop();
   svc.free();
 });
