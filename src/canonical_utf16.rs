@@ -137,9 +137,13 @@ impl Parser<'_> {
 
     fn nest(&mut self, depth: usize) -> Result<usize> {
         self.i += 1;
-        // serde_json's bound: at most MAX_DEPTH levels.
+        // serde_json's bound: at most MAX_DEPTH levels, said as every
+        // reader says it.
         if depth >= MAX_DEPTH {
-            return Err(self.fail("recursion limit exceeded"));
+            return Err(Error::validation(
+                "json",
+                crate::canonical::nesting_message(),
+            ));
         }
         Ok(depth + 1)
     }

@@ -42,6 +42,15 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     Plain::deserialize(d).map(|p| p.0)
 }
 
+/// `#[serde(deserialize_with = "crate::json::deserialize_apart")]` for a
+/// definition inside a larger document (a list of items): read as
+/// [`deserialize`] reads it, from its own text, so its nesting counts from
+/// itself, as a definition given alone does, not from where it lies.
+pub fn deserialize_apart<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    let raw = <Box<serde_json::value::RawValue>>::deserialize(d)?;
+    parse(raw.get()).map_err(|e| serde::de::Error::custom(error_message(&e)))
+}
+
 struct Plain(Value);
 
 impl<'de> Deserialize<'de> for Plain {

@@ -73,7 +73,7 @@ pub struct FetchedItem {
     /// Record name.
     pub name: String,
     /// The definition.
-    #[serde(deserialize_with = "crate::json::deserialize")]
+    #[serde(deserialize_with = "crate::json::deserialize_apart")]
     pub data: Value,
 }
 

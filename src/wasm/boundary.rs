@@ -19,9 +19,15 @@ use crate::key::RecordKey;
 
 #[wasm_bindgen(module = "/src/wasm/glue.js")]
 extern "C" {
-    /// A JS string (as a value, not yet copied into the module).
+    /// A JS string (as a value, not yet copied into the module); the
+    /// `wrappers` outer levels of `value` hold definitions rather than
+    /// being one (they do not count against the nesting limit).
     #[wasm_bindgen(js_name = toJsonText, catch)]
-    fn to_json_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
+    fn to_json_text(
+        value: &JsValue,
+        max_bytes: f64,
+        wrappers: u32,
+    ) -> std::result::Result<JsValue, JsValue>;
     /// `saveMany`'s items as [`to_json_text`] sees them, each definition
     /// as a text of its own: `{ items, data }`; a failure of one item
     /// throws `{ itemIndex, type, name, message }`.
@@ -86,6 +92,15 @@ pub fn json_text_from_js(value: &JsValue, field: &str) -> Result<String> {
     json_text_within(value, field, MAX_ARG_BYTES)
 }
 
+/// [`json_text_from_js`] of a value whose `wrappers` outer levels hold
+/// definitions (records, or a list of them): each definition may nest as
+/// deep as one given alone, which the core's readers then bound exactly.
+pub fn json_text_wrapping(value: &JsValue, field: &str, wrappers: u32) -> Result<String> {
+    let text = to_json_text(value, MAX_ARG_BYTES as f64, wrappers)
+        .map_err(|e| Error::validation(field, thrown_message(&e)))?;
+    Ok(js_string(&text)?.unwrap_or_default())
+}
+
 /// [`json_text_from_js`] with a size limit of its own: the value is refused
 /// as soon as its text is known to pass `max_bytes`, before it is
 /// serialised whole or copied into the module.
@@ -99,7 +114,7 @@ pub fn json_texts_within(
     field: &str,
     max_bytes: usize,
 ) -> Result<(JsValue, String)> {
-    let text = to_json_text(value, max_bytes as f64)
+    let text = to_json_text(value, max_bytes as f64, 0)
         .map_err(|e| Error::validation(field, thrown_message(&e)))?;
     let copied = js_string(&text)?.unwrap_or_default();
     Ok((text, copied))

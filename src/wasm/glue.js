@@ -617,14 +617,16 @@ function hostFailure(e) {
 // boundary.rs).
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
-// A host's answer as JSON text ('text'), or null when it has none.
+// A host's answer as JSON text ('text'), or null when it has none. What a
+// store answers as text is a record or history entry (or a row holding
+// one): its own level does not count against its definition's nesting.
 function asText(value) {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') {
     if (value.length > MAX_ANSWER_BYTES) throw tooLarge(MAX_ANSWER_BYTES);
     return value;
   }
-  return toJsonText(value, MAX_ANSWER_BYTES);
+  return toJsonText(value, MAX_ANSWER_BYTES, 1);
 }
 
 function asTexts(value) {
@@ -643,10 +645,11 @@ function asCount(value) {
   return value;
 }
 
-// Plain data from whatever a host answered (through JSON).
-function asData(value) {
+// Plain data from whatever a host answered (through JSON); `wrappers` as
+// toJsonText takes it.
+function asData(value, wrappers = 0) {
   if (value === null || value === undefined) return null;
-  return JSON.parse(toJsonText(value, MAX_ANSWER_BYTES));
+  return JSON.parse(toJsonText(value, MAX_ANSWER_BYTES, wrappers));
 }
 
 // readCurrent's answer, [{ record, lastVersion }]: each record as JSON text
@@ -666,7 +669,13 @@ const SHAPES = {
   text: (v) => asText(v),
   texts: asTexts,
   count: asCount,
-  data: asData,
+  data: (v) => asData(v),
+  // A list of records or items (a fetch's answer): the list and its items
+  // do not count against their definitions' nesting, nor does one level
+  // more, so that a definition too deep is refused where the list is read
+  // as records (VALIDATION, as any definition the core refuses), not as an
+  // answer that is not data.
+  records: (v) => asData(v, 3),
   current: asCurrent,
 };
 

@@ -26,6 +26,9 @@ pub enum Shape {
     Count,
     /// Plain data (through JSON).
     Data,
+    /// A list of records or items: plain data whose two outer levels do
+    /// not count against their definitions' nesting.
+    Records,
     /// `readCurrent`'s answer: `[{ record, lastVersion }]` with each record
     /// as JSON text.
     Current,
@@ -40,6 +43,7 @@ impl Shape {
             Shape::Texts => "texts",
             Shape::Count => "count",
             Shape::Data => "data",
+            Shape::Records => "records",
             Shape::Current => "current",
         }
     }

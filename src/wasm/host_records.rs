@@ -34,7 +34,7 @@ use js_sys::Array;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{call_quietly, json_text_from_js, parse_json_text, to_js};
+use super::boundary::{call_quietly, json_text_wrapping, parse_json_text, to_js};
 use super::convert::get;
 use super::host::{Host, Shape};
 use crate::error::{Error, Result};
@@ -206,7 +206,9 @@ fn text_of(value: &JsValue, operation: &str) -> Result<Option<String>> {
     match super::boundary::js_string(value)? {
         Some(t) => Ok(Some(t)),
         None => {
-            json_text_from_js(value, "answer")
+            // A record or event: its own level does not count against its
+            // definition's nesting.
+            json_text_wrapping(value, "answer", 1)
                 .map(Some)
                 .map_err(|e| Error::HostCallbackFailed {
                     operation: operation.to_owned(),

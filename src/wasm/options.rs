@@ -100,6 +100,14 @@ pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T>
     serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
 }
 
+/// [`parse_arg`] of a list of records or items, each holding a definition:
+/// the list and its items do not count against the definitions' nesting
+/// limit.
+pub fn parse_list_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
+    let text = super::boundary::json_text_wrapping(value, field, 2)?;
+    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
+}
+
 /// A string argument.
 pub fn string_arg(value: &JsValue, field: &str) -> Result<String> {
     super::boundary::js_string(value)?.ok_or_else(|| Error::validation(field, "must be a string"))

@@ -17,8 +17,8 @@ use super::convert::{
 };
 use super::host::{Host, Shape};
 use super::options::{
-    bounded_string_arg, ids, opt, options, parse_arg, version_arg, DeriveOptions, MirrorOptions,
-    SubscribeOptions,
+    bounded_string_arg, ids, opt, options, parse_arg, parse_list_arg, version_arg, DeriveOptions,
+    MirrorOptions, SubscribeOptions,
 };
 use super::tabs::TabLink;
 use crate::access::Actor;
@@ -638,7 +638,7 @@ impl JsMetadataService {
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let manifest: Vec<ManifestEntry> = parse_arg(&manifest, "manifest")?;
-            let items: Vec<FetchedItem> = parse_arg(&items, "items")?;
+            let items: Vec<FetchedItem> = parse_list_arg(&items, "items")?;
             outcomes_to_js(&chain.apply_fetched(&manifest, items).await?.outcome)
         })
     }
@@ -720,7 +720,7 @@ impl JsMetadataService {
         let options = opt(options);
         let chain = Rc::clone(&self.chain);
         promise(async move {
-            let records: Vec<MetadataRecord> = parse_arg(&records, "records")?;
+            let records: Vec<MetadataRecord> = parse_list_arg(&records, "records")?;
             let o: MirrorOptions = self::options(&options, "options")?;
             let mut items: Vec<Mirrored> = records.into_iter().map(Mirrored::Record).collect();
             items.extend(o.gone.into_iter().map(Mirrored::Gone));
@@ -769,8 +769,11 @@ impl Fetcher {
         &self,
         wanted: &W,
     ) -> Result<Vec<T>> {
-        let got = self.0.call("fetch", &[to_js(wanted)?], Shape::Data).await?;
-        parse_arg(&got, "fetched")
+        let got = self
+            .0
+            .call("fetch", &[to_js(wanted)?], Shape::Records)
+            .await?;
+        parse_list_arg(&got, "fetched")
     }
 }
 
