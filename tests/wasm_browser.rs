@@ -226,6 +226,8 @@ extern "C" {
     fn within(promise: &js_sys::Promise, ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = closeConnection)]
     fn close_connection(db: &JsValue);
+    #[wasm_bindgen(js_name = damageRow)]
+    fn damage_row(name: &str, key: &str, kind: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = copyRow)]
     fn copy_row(name: &str, key: &str, copy: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = spoilRow)]
@@ -442,6 +444,78 @@ async fn indexeddb_a_row_under_a_key_no_record_has_is_named_by_it() {
     assert_eq!(svc.save_many(items).await.unwrap().len(), 40);
     drop((svc, store));
     delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_damage_outside_a_rows_text_is_that_rows_own() {
+    let t = RecordKey::new(None, "view", "t");
+    let t_id = objectstack_metadata::store::layout::record_id(&t);
+    let items: Vec<SaveItem> = (0..40)
+        .map(|i| SaveItem {
+            type_name: "view".into(),
+            name: format!("v{i:02}"),
+            data: json!({ "i": i }),
+            options: SaveOptions::default(),
+        })
+        .collect();
+    for kind in [
+        "seq-negative",
+        "seq-infinite",
+        "seq-fraction",
+        "seq-huge",
+        "hash-lone",
+        "hash-short",
+        "lone-key",
+    ] {
+        let ns = unique("damaged");
+        let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+        let svc = service(store.clone());
+        svc.save("view", "t", json!({ "t": 1 }), SaveOptions::default())
+            .await
+            .unwrap();
+        svc.save_many(items.clone()).await.unwrap();
+        store.close();
+        JsFuture::from(damage_row(&IndexedDbStore::database_name(&ns), &t_id, kind))
+            .await
+            .unwrap();
+        // Reads and writes of other records go on, also where they read
+        // the type's range with the damaged row in it.
+        svc.save_many(items.clone()).await.unwrap();
+        assert_eq!(
+            svc.load("view", "v07").await.unwrap().as_deref(),
+            Some(&json!({ "i": 7 })),
+            "{kind}"
+        );
+        // Reads of the whole type fail, naming the row.
+        let err = svc.load_many("view").await.unwrap_err();
+        assert_eq!(err.code(), "CORRUPTED", "{kind}: {err}");
+        assert!(err.to_string().contains(&t_id), "{kind}: {err}");
+        if kind == "lone-key" {
+            // The copy holds t, under a key no record has: t itself is
+            // whole.
+            assert!(err.to_string().contains("holds view/t"), "{err}");
+            assert_eq!(
+                svc.load("view", "t").await.unwrap().as_deref(),
+                Some(&json!({ "t": 1 }))
+            );
+        } else {
+            // The record whose row is damaged: its own error, by its key.
+            for err in [
+                store.get(&t).await.unwrap_err(),
+                svc.save("view", "t", json!({ "t": 2 }), SaveOptions::default())
+                    .await
+                    .unwrap_err(),
+            ] {
+                assert!(
+                    matches!(&err, Error::Corrupted { key, .. } if **key == t),
+                    "{kind}: {err:?}"
+                );
+                assert!(err.to_string().contains(&t_id), "{kind}: {err}");
+            }
+        }
+        drop((svc, store));
+        delete_database(&ns).await;
+    }
 }
 
 #[wasm_bindgen_test]

@@ -44,6 +44,11 @@ const encoder = new TextEncoder();
 // version, length], ...]` (`version`: the row's own, which commits check,
 // or null; `length`: the byte length of the row's JSON text, or null for a
 // row without one), then each row's JSON text in order, as it is stored.
+// The header always reads, whatever a row holds: a sequence number or
+// version that is not a safe non-negative integer is null, a hash that is
+// not one this module writes is "?" (which no text has), and a key that is
+// not well-formed Unicode has each lone surrogate replaced (no record has
+// such a key): the Rust half reports each as that row's damage.
 // One copy crosses to the Rust half instead of four property reads and a
 // string per row, and each text is framed by its length, not by its
 // content: a row whose text is torn, is not JSON or is not UTF-8 is that
@@ -52,6 +57,11 @@ const encoder = new TextEncoder();
 // text row of an earlier schema is encoded. The Rust half checks each
 // text (UTF-8, JSON, its hash), and the record against the key it is
 // stored under.
+const HASH = /^[0-9a-f]{16}$/;
+const count = (n) => (Number.isSafeInteger(n) && n >= 0 ? n : 'null');
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (s) => s.replace(LONE_SURROGATE, '\ufffd');
+
 function pack(rows) {
   const headers = new Array(rows.length);
   const texts = new Array(rows.length);
@@ -61,7 +71,8 @@ function pack(rows) {
     const text = json instanceof Uint8Array ? json : null;
     texts[i] = text;
     size += text ? text.length : 0;
-    headers[i] = `[${JSON.stringify(String(r.key))},${Number(r.seq) || 0},${r.head ? 1 : 0},${typeof r.h === 'string' ? JSON.stringify(r.h) : 'null'},${Number.isSafeInteger(r.version) && r.version >= 0 ? r.version : 'null'},${text ? text.length : 'null'}]`;
+    const hash = typeof r.h !== 'string' ? 'null' : HASH.test(r.h) ? `"${r.h}"` : '"?"';
+    headers[i] = `[${JSON.stringify(wellFormed(String(r.key)))},${count(r.seq)},${r.head ? 1 : 0},${hash},${count(r.version)},${text ? text.length : 'null'}]`;
   });
   const header = encoder.encode(`[${headers.join(',')}]`);
   const out = new Uint8Array(header.length + size);

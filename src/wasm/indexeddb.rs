@@ -273,13 +273,13 @@ fn by_type(
 }
 
 /// A row `idb.js` reads back (see `pack` there): its key, its sequence
-/// number, whether a history row is an archived head, the hash of its
+/// number (`None`: the row has none that can be one), whether a history row is an archived head, the hash of its
 /// JSON text the writer stored with it (`None` in rows written before rows
 /// had one), the version the row says it holds (`None` if none) and its
 /// JSON text's bytes as stored (`None`: the row has none).
 struct StoredRow<'a> {
     key: Cow<'a, str>,
-    seq: u64,
+    seq: Option<u64>,
     head: bool,
     hash: Option<Cow<'a, str>>,
     /// The version the row says it holds (its `version` member, which
@@ -289,6 +289,14 @@ struct StoredRow<'a> {
 }
 
 impl<'a> StoredRow<'a> {
+    /// The row's sequence number; `CORRUPTED` for a row without one.
+    fn seq(&self, context: &RecordKey) -> Result<u64> {
+        self.seq.ok_or_else(|| Error::Corrupted {
+            key: Box::new(context.clone()),
+            message: format!("the stored row {} has no sequence number", self.key),
+        })
+    }
+
     /// The row's JSON text; `CORRUPTED` for a row without one, or whose
     /// bytes are not UTF-8.
     fn json(&self, context: &RecordKey) -> Result<&'a str> {
@@ -467,7 +475,14 @@ fn unpack<'a>(bytes: &'a [u8], context: &RecordKey) -> Result<Vec<StoredRow<'a>>
     let mut rows = match read_headers(header) {
         Some(rows) => rows,
         None => {
-            type Header = (String, u64, u8, Option<String>, Option<u64>, Option<u64>);
+            type Header = (
+                String,
+                Option<u64>,
+                u8,
+                Option<String>,
+                Option<u64>,
+                Option<u64>,
+            );
             serde_json::from_str::<Vec<Header>>(header)
                 .map_err(|e| corrupted(&e.to_string()))?
                 .into_iter()
@@ -526,7 +541,7 @@ fn read_headers(text: &str) -> Option<Vec<(StoredRow<'_>, Option<u64>)>> {
         if !at(end, b',') {
             return None;
         }
-        let (seq, end) = read_u64(text, end + 1)?;
+        let (seq, end) = null_or(text, end + 1, read_u64)?;
         // `,0,` or `,1,`: whether the row is an archived head.
         if !(at(end, b',') && (at(end + 1, b'0') || at(end + 1, b'1')) && at(end + 2, b',')) {
             return None;
@@ -661,6 +676,7 @@ fn heads(bytes: &[u8], blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
 /// A head row as a record, read as its writer wrote it and stored under
 /// its own key; `None` for anything else.
 fn written_head(row: &StoredRow<'_>) -> Option<MetadataRecord> {
+    let seq = row.seq?;
     let text = std::str::from_utf8(row.text?).ok()?;
     // With a hash, the record is taken as written once its text is found
     // to have it.
@@ -671,7 +687,7 @@ fn written_head(row: &StoredRow<'_>) -> Option<MetadataRecord> {
     if !stored_under(&record, &row.key) || row.version.is_some_and(|v| v != record.version) {
         return None;
     }
-    record.seq = row.seq;
+    record.seq = seq;
     Some(record)
 }
 
@@ -683,6 +699,18 @@ fn stored_under(record: &MetadataRecord, id: &str) -> bool {
         &record.type_name,
         &record.name,
     )
+}
+
+/// `e`, a row's text that does not decode, naming the row stored under
+/// `id`.
+fn of_row(e: Error, id: &str) -> Error {
+    match e {
+        Error::Corrupted { key, message } => Error::Corrupted {
+            key,
+            message: format!("the stored row {id}: {message}"),
+        },
+        e => e,
+    }
 }
 
 /// A record (or entry) found under another key than its own.
@@ -707,13 +735,13 @@ fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
         .map(|(record, _)| record);
     let mut record = match trusted {
         Some(record) => record,
-        None => codec::record(json, key)?,
+        None => codec::record(json, key).map_err(|e| of_row(e, &row.key))?,
     };
     if !stored_under(&record, &row.key) {
         return Err(misplaced(record.key(), &row.key));
     }
     check_row_version(row, record.version, key)?;
-    record.seq = row.seq;
+    record.seq = row.seq(key)?;
     Ok(record)
 }
 
@@ -722,16 +750,17 @@ fn entry_of(row: &StoredRow<'_>, context: &RecordKey) -> Result<HistoryEntry> {
     let json = row.json(context)?;
     check_row_hash(row, json, context)?;
     let mut entry = if row.head {
-        codec::record(json, context)?.to_history()
+        codec::record(json, context).map(|r| r.to_history())
     } else {
-        codec::entry(json, context)?
-    };
+        codec::entry(json, context)
+    }
+    .map_err(|e| of_row(e, &row.key))?;
     let (tenant, type_name, name) = (entry.tenant_id.as_deref(), &entry.type_name, &entry.name);
     if !layout::is_history_id(&row.key, tenant, type_name, name, entry.version) {
         return Err(misplaced(entry.key(), &row.key));
     }
     check_row_version(row, entry.version, context)?;
-    entry.seq = row.seq;
+    entry.seq = row.seq(context)?;
     Ok(entry)
 }
 

@@ -129,6 +129,43 @@ export function copyRow(name, key, copy) {
   });
 }
 
+// Damages the head row of `key` outside its text, as `kind` says: its
+// sequence number (`seq-negative`, `seq-infinite`, `seq-fraction`,
+// `seq-huge`), its hash (`hash-lone`: a lone surrogate, `hash-short`), or
+// a copy of it under its key with a lone surrogate added (`lone-key`).
+export function damageRow(name, key, kind) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(['records'], 'readwrite');
+      const store = tx.objectStore('records');
+      const get = store.get(key);
+      get.onsuccess = () => {
+        const row = get.result;
+        if (!row) {
+          tx.abort();
+          return;
+        }
+        const damaged = {
+          'seq-negative': { ...row, seq: -1 },
+          'seq-infinite': { ...row, seq: Infinity },
+          'seq-fraction': { ...row, seq: 1.5 },
+          'seq-huge': { ...row, seq: 2 ** 64 },
+          'hash-lone': { ...row, h: '\ud800abcdefabcdef' },
+          'hash-short': { ...row, h: 'abc' },
+          'lone-key': { ...row, key: `${key}\ud800` },
+        }[kind];
+        if (!damaged) throw new Error(`no damage ${kind}`);
+        store.put(damaged);
+      };
+      tx.oncomplete = () => { db.close(); resolve(); };
+      tx.onabort = () => { db.close(); reject(tx.error ?? new Error(`no row ${key}`)); };
+    };
+  });
+}
+
 // Spoils the stored JSON of the head row of `key` in a database of the
 // current schema: `json` replaces the row's text (undefined: the row loses
 // its text).
