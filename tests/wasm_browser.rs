@@ -331,13 +331,23 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
                 .await
                 .unwrap_err(),
             store.get(&key).await.unwrap_err(),
-            svc.save("view", "b", json!({}), SaveOptions::default())
+            svc.delete("view", "b", ChangeOptions::default())
                 .await
                 .unwrap_err(),
         ] {
             assert_eq!(err.code(), "CORRUPTED", "{err}");
             assert!(err.to_string().contains(says), "{err}");
         }
+        // A save writes over it; history keeps the damaged version.
+        svc.save("view", "b", json!({ "over": true }), SaveOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            svc.load("view", "b").await.unwrap().as_deref(),
+            Some(&json!({ "over": true }))
+        );
+        let err = svc.history("view", "b").await.unwrap_err();
+        assert_eq!(err.code(), "CORRUPTED", "{err}");
     }
     // A record that decodes, its definition changed and its checksum not:
     // a row written before rows had a hash is found out by its checksum
@@ -499,10 +509,11 @@ async fn indexeddb_damage_outside_a_rows_text_is_that_rows_own() {
                 Some(&json!({ "t": 1 }))
             );
         } else {
-            // The record whose row is damaged: its own error, by its key.
+            // The record whose row is damaged: its own error, by its key,
+            // and a write that needs its head (a delete) is refused.
             for err in [
                 store.get(&t).await.unwrap_err(),
-                svc.save("view", "t", json!({ "t": 2 }), SaveOptions::default())
+                svc.delete("view", "t", ChangeOptions::default())
                     .await
                     .unwrap_err(),
             ] {
@@ -512,6 +523,16 @@ async fn indexeddb_damage_outside_a_rows_text_is_that_rows_own() {
                 );
                 assert!(err.to_string().contains(&t_id), "{kind}: {err}");
             }
+            // A save writes over it, after the version its row holds.
+            let out = svc
+                .save("view", "t", json!({ "t": 2 }), SaveOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(out.record.version, 2, "{kind}");
+            assert_eq!(
+                svc.load("view", "t").await.unwrap().as_deref(),
+                Some(&json!({ "t": 2 }))
+            );
         }
         drop((svc, store));
         delete_database(&ns).await;
@@ -574,8 +595,10 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
         JsFuture::from(spoil_row(&db, &id, &spoiled, keep_hash, None))
             .await
             .unwrap();
+        // A write that needs the head (a delete), or a save with a guard:
+        // refused, naming the record.
         let err = svc
-            .save("view", "v07", json!({}), SaveOptions::default())
+            .delete("view", "v07", ChangeOptions::default())
             .await
             .unwrap_err();
         assert!(
@@ -584,7 +607,9 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
         );
         // Read record by record, then as the type's range.
         for (from, to, index) in [(6, 9, 1), (0, 40, 7)] {
-            let err = svc.save_many(items(&names[from..to])).await.unwrap_err();
+            let mut batch = items(&names[from..to]);
+            batch[index].options.expected_version = Some(1);
+            let err = svc.save_many(batch).await.unwrap_err();
             match &err {
                 Error::Batch {
                     index: i,
@@ -607,6 +632,36 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
     // Nothing was written.
     let v06 = svc.load_record("view", "v06").await.unwrap().unwrap();
     assert_eq!(v06.version, 1);
+    // A save without a guard writes over the damaged head (its row says
+    // it holds version 1), alone and in a batch read as the type's range:
+    // the damaged row is archived as it is, where history says what is
+    // wrong with it.
+    let out = svc
+        .save(
+            "view",
+            "v07",
+            json!({ "n": "again" }),
+            SaveOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.record.version, out.operation),
+        (2, Some(Operation::Update))
+    );
+    assert_eq!(
+        svc.load("view", "v07").await.unwrap().as_deref(),
+        Some(&json!({ "n": "again" }))
+    );
+    let err = svc.history("view", "v07").await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
+    store.close();
+    JsFuture::from(spoil_row(&db, &id, &JsValue::UNDEFINED, true, None))
+        .await
+        .unwrap();
+    let out = svc.save_many(items(&names)).await.unwrap();
+    assert_eq!(out[7].record.version, 3);
+    assert_eq!(out[6].record.version, 2);
     // A row without a hash (as written before rows had one), its data
     // changed and its checksum not: loads refuse it; a save over it goes
     // through, and the damaged version is archived as it is, where
@@ -633,17 +688,21 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
         )
         .await
         .unwrap();
-    assert_eq!(out.record.version, 2);
+    // (The batch above made v20 version 2.)
+    assert_eq!(out.record.version, 3);
     assert_eq!(
         svc.load("view", "v20").await.unwrap().as_deref(),
         Some(&json!({ "n": "repaired" }))
     );
     let archived = store.history(&v20).await.unwrap();
-    assert_eq!(archived[0].version, 1);
-    assert_eq!(archived[0].data.value(), &json!({ "n": "tampered" }));
+    assert_eq!(archived[1].version, 2);
+    assert_eq!(
+        archived[1].data.value(),
+        &json!({ "n": "tampered", "again": true })
+    );
     let err = svc.history("view", "v20").await.unwrap_err();
     assert_eq!(err.code(), "CORRUPTED", "{err}");
-    assert!(err.to_string().contains("version 1"), "{err}");
+    assert!(err.to_string().contains("version 2"), "{err}");
     drop((svc, store));
     delete_database(&ns).await;
 }
@@ -681,13 +740,34 @@ async fn indexeddb_an_older_version_copied_over_the_head_is_corrupted() {
         store.get(&key).await.unwrap_err(),
         store.list(None, Some("view")).await.unwrap_err(),
         svc.load("view", "a").await.unwrap_err(),
-        svc.save("view", "a", json!({"n": 3}), SaveOptions::default())
+        svc.delete("view", "a", ChangeOptions::default())
             .await
             .unwrap_err(),
+        svc.save(
+            "view",
+            "a",
+            json!({"n": 3}),
+            SaveOptions {
+                expected_version: Some(2),
+                ..SaveOptions::default()
+            },
+        )
+        .await
+        .unwrap_err(),
     ] {
         assert_eq!(err.code(), "CORRUPTED", "{err}");
         assert!(err.to_string().contains(says), "{err}");
     }
+    // A save without a guard writes over it, as version 3 (after the
+    // version the row says it holds); the damaged row is archived as
+    // version 2, where history finds it out.
+    let out = svc
+        .save("view", "a", json!({"n": 3}), SaveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.record.version, 3);
+    let err = svc.history("view", "a").await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
     drop((svc, store));
     delete_database(&ns).await;
 }

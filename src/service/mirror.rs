@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::events::ChangeEvent;
 use crate::key::RecordKey;
 use crate::record::{MetadataRecord, Operation};
-use crate::store::{Batch, Change, Expect, Origin};
+use crate::store::{Batch, Change, Origin};
 use crate::validate;
 
 /// One thing to mirror.
@@ -82,7 +82,7 @@ impl MetadataService {
             let mut batch = Batch::new(tenant);
             for (item, now) in items.iter().zip(&current) {
                 let head = now.record.as_ref();
-                let expect = Expect::of(head);
+                let expect = now.expect();
                 match item {
                     Mirrored::Record(r) => {
                         let newer = head.is_none_or(|h| {

@@ -7,7 +7,7 @@ use crate::definition::Definition;
 use crate::error::{Error, Result};
 use crate::key::RecordKey;
 use crate::record::{MetadataRecord, Operation, Source};
-use crate::store::{Change, Current, Expect};
+use crate::store::{Change, Current};
 
 use super::options::Guard;
 
@@ -95,7 +95,14 @@ pub(crate) fn plan(
     intent: &Intent,
 ) -> Result<Plan> {
     let head = current.record.as_ref();
-    let expect = Expect::of(head);
+    let expect = current.expect();
+    if let Some(u) = &current.unreadable {
+        // Only a save or rollback, which need nothing of the head, writes
+        // over a head that cannot be read.
+        if !matches!(intent, Intent::Save { .. } | Intent::Rollback { .. }) {
+            return Err(u.error.clone());
+        }
+    }
     let missing =
         |what: &str| Error::not_found(key, Some(format!("no record in this scope to {what}")));
     match intent {
@@ -247,6 +254,8 @@ fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) 
             Some(cur) if cur.is_active => Operation::Update,
             // Saving over a soft-deleted record revives it.
             Some(_) => Operation::Restore,
+            // Over a head that cannot be read: it is replaced.
+            None if current.unreadable.is_some() => Operation::Update,
             None => Operation::Create,
         }
     };
@@ -288,6 +297,67 @@ fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) 
     };
     Ok(Plan::Write(Change::Put {
         record,
-        expect: Expect::of(head),
+        expect: current.expect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Expect, Unreadable};
+    use serde_json::json;
+
+    fn save() -> Intent {
+        Intent::Save {
+            data: Definition::from_value(json!({ "n": 1 })).unwrap(),
+            tags: None,
+            source: None,
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn a_save_writes_over_a_head_that_cannot_be_read_and_nothing_else_does() {
+        let key = RecordKey::new(None, "view", "v");
+        let ctx = Context {
+            actor: "alice",
+            now: "2026-01-01T00:00:00.000Z",
+            default_source: Source::Database,
+        };
+        let damaged = Error::Corrupted {
+            key: Box::new(key.clone()),
+            message: "the stored row */view/v has no JSON text".into(),
+        };
+        let current = Current {
+            record: None,
+            last_version: 4,
+            unreadable: Some(Unreadable {
+                version: 4,
+                error: damaged.clone(),
+            }),
+        };
+        // The save replaces version 4, expecting it there.
+        match plan(&ctx, &key, &current, &save()).unwrap() {
+            Plan::Write(Change::Put { record, expect }) => {
+                assert_eq!(expect, Expect::Version(4));
+                assert_eq!(record.version, 5);
+                assert_eq!(record.operation, Operation::Update);
+                assert_eq!(record.owner, "alice");
+            }
+            other => panic!("{other:?}"),
+        }
+        // What needs the head is refused with what was read.
+        for intent in [Intent::Delete, Intent::Restore, Intent::Purge] {
+            assert_eq!(plan(&ctx, &key, &current, &intent).unwrap_err(), damaged);
+        }
+        // A readable head, and no head at all, as before.
+        let none = Current::default();
+        match plan(&ctx, &key, &none, &save()).unwrap() {
+            Plan::Write(Change::Put { record, expect }) => {
+                assert_eq!((expect, record.version), (Expect::Absent, 1));
+                assert_eq!(record.operation, Operation::Create);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

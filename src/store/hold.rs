@@ -106,10 +106,7 @@ pub async fn hold<'a>(
             ),
         });
     }
-    let expect = current
-        .iter()
-        .map(|c| Expect::of(c.record.as_ref()))
-        .collect();
+    let expect = current.iter().map(Current::expect).collect();
     Ok(Some(Hold {
         current,
         holding: Holding {

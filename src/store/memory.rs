@@ -92,6 +92,7 @@ impl Store for MemoryStore {
                 Current {
                     record,
                     last_version,
+                    unreadable: None,
                 }
             })
             .collect())

@@ -277,6 +277,21 @@ pub struct Current {
     pub record: Option<MetadataRecord>,
     /// The highest version ever written (0: none).
     pub last_version: u64,
+    /// A head the store holds but cannot read (its row is damaged), at
+    /// the version its row says it holds, above every archived one: a
+    /// save (or rollback) writes over it, the damaged row archived as it
+    /// is; any other write, or one with a guard, fails with `error`. With
+    /// it, `record` is `None` and `last_version` is its version.
+    pub unreadable: Option<Unreadable>,
+}
+
+/// A head a store cannot read, and why (see [`Current::unreadable`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    /// The version the head's row says it holds.
+    pub version: u64,
+    /// Why it cannot be read (`CORRUPTED`).
+    pub error: Error,
 }
 
 impl Current {
@@ -302,7 +317,18 @@ impl Current {
         Ok(Current {
             record,
             last_version,
+            unreadable: None,
         })
+    }
+
+    /// What a write over this state expects: the head's version (readable
+    /// or not), or no head.
+    pub fn expect(&self) -> Expect {
+        match (&self.record, &self.unreadable) {
+            (Some(r), _) => Expect::Version(r.version),
+            (None, Some(u)) => Expect::Version(u.version),
+            (None, None) => Expect::Absent,
+        }
     }
 }
 

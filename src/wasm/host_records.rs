@@ -320,6 +320,7 @@ impl Store for HostRecords {
                 Ok(Current {
                     record,
                     last_version,
+                    unreadable: None,
                 })
             })
             .collect()

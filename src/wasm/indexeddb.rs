@@ -646,14 +646,27 @@ fn null_or<'t, T>(
 /// on their rows: a damaged row of another record is left out.
 fn heads(bytes: &[u8], blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
     let rows = unpack(bytes, blame.scope)?;
+    read_heads(&rows, blame)
+        .into_iter()
+        .map(|(_, record)| record)
+        .collect()
+}
+
+/// Each of `rows` (head rows) with its record, or why it has none
+/// (reported as `blame` says), but for rows of records not asked for that
+/// cannot be read (see [`heads`]).
+fn read_heads<'r>(
+    rows: &'r [StoredRow<'r>],
+    blame: &Blame<'_>,
+) -> Vec<(&'r StoredRow<'r>, Result<MetadataRecord>)> {
     let mut out = Vec::with_capacity(rows.len());
     // The ids asked for, made on the first row read the slow way. (A map
     // of the kind the module already builds, its values unused, rather
     // than a set: one less instantiation in the browser module.)
     let mut asked: Option<std::collections::HashMap<String, u64>> = None;
-    for row in &rows {
+    for row in rows {
         if let Some(record) = written_head(row) {
-            out.push(record);
+            out.push((row, Ok(record)));
             continue;
         }
         if !blame.keys.is_empty() {
@@ -668,9 +681,12 @@ fn heads(bytes: &[u8], blame: &Blame<'_>) -> Result<Vec<MetadataRecord>> {
                 continue;
             }
         }
-        out.push(head_of(row, blame.scope).map_err(|e| blame.rekey(e, &row.key))?);
+        out.push((
+            row,
+            head_of(row, blame.scope).map_err(|e| blame.rekey(e, &row.key)),
+        ));
     }
-    Ok(out)
+    out
 }
 
 /// A head row as a record, read as its writer wrote it and stored under
@@ -799,12 +815,21 @@ fn read_plan(keys: &[RecordKey]) -> ReadPlan {
 fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
     let scope = RecordKey::new(keys.first().and_then(|k| k.tenant_id.as_deref()), "*", "*");
     let blame = Blame::asked(&scope, keys);
-    let text = packed(get(answer, "rows"), "read")?;
-    // Each is stored under its own key (heads checks that).
-    let mut heads: std::collections::HashMap<String, MetadataRecord> = self::heads(&text, &blame)?
-        .into_iter()
-        .map(|r| (layout::record_id(&r.key()), r))
-        .collect();
+    let bytes = packed(get(answer, "rows"), "read")?;
+    let stored = unpack(&bytes, &scope)?;
+    // Each is stored under its own key (heads checks that); the rows of
+    // those asked for that cannot be read, with the version each says it
+    // holds.
+    let mut heads: std::collections::HashMap<String, MetadataRecord> = Default::default();
+    let mut unreadable = Vec::new();
+    for (row, record) in read_heads(&stored, &blame) {
+        match record {
+            Ok(r) => {
+                heads.insert(layout::record_id(&r.key()), r);
+            }
+            Err(e) => unreadable.push((row.key.as_ref(), row.version, e)),
+        }
+    }
     let mut last: std::collections::HashMap<String, u64> = Default::default();
     for k in rows(get(answer, "historyKeys"), "read")?.iter() {
         if let Some((record, version)) = k.as_string().as_deref().and_then(layout::split_history_id)
@@ -816,17 +841,35 @@ fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
     keys.iter()
         .map(|key| {
             let id = layout::record_id(key);
+            let archived = last.get(&id).copied().unwrap_or(0);
+            if let Some((_, version, e)) = unreadable.iter().find(|(at, ..)| *at == id) {
+                // A head that cannot be read, whose row says which version
+                // it holds (above every archived one, so that archiving it
+                // takes a free key): a save may write over it.
+                return match (e, version) {
+                    (Error::Corrupted { .. }, Some(v)) if *v > archived => Ok(Current {
+                        record: None,
+                        last_version: *v,
+                        unreadable: Some(crate::store::Unreadable {
+                            version: *v,
+                            error: e.clone(),
+                        }),
+                    }),
+                    _ => Err(e.clone()),
+                };
+            }
             let record = match heads.remove(&id) {
                 Some(r) => Some(codec::check_record_at(r, key)?),
                 None => None,
             };
             let last_version = match &record {
                 Some(r) => r.version,
-                None => last.get(&id).copied().unwrap_or(0),
+                None => archived,
             };
             Ok(Current {
                 record,
                 last_version,
+                unreadable: None,
             })
         })
         .collect()
