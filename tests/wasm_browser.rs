@@ -410,6 +410,19 @@ async fn indexeddb_rows_that_do_not_decode_are_corrupted_and_say_why() {
     delete_database(&ns).await;
 }
 
+/// Views v00 to v39: more than a batch reads record by record, so that a
+/// batch of them reads the type's whole key range.
+fn forty_views() -> Vec<SaveItem> {
+    (0..40)
+        .map(|i| SaveItem {
+            type_name: "view".into(),
+            name: format!("v{i:02}"),
+            data: json!({ "i": i }),
+            options: SaveOptions::default(),
+        })
+        .collect()
+}
+
 #[wasm_bindgen_test]
 async fn indexeddb_a_row_under_a_key_no_record_has_is_named_by_it() {
     let ns = unique("forged");
@@ -443,15 +456,7 @@ async fn indexeddb_a_row_under_a_key_no_record_has_is_named_by_it() {
         svc.load("view", "a").await.unwrap().as_deref(),
         Some(&json!({ "n": "a" }))
     );
-    let items: Vec<SaveItem> = (0..40)
-        .map(|i| SaveItem {
-            type_name: "view".into(),
-            name: format!("v{i:02}"),
-            data: json!({ "i": i }),
-            options: SaveOptions::default(),
-        })
-        .collect();
-    assert_eq!(svc.save_many(items).await.unwrap().len(), 40);
+    assert_eq!(svc.save_many(forty_views()).await.unwrap().len(), 40);
     drop((svc, store));
     delete_database(&ns).await;
 }
@@ -460,14 +465,7 @@ async fn indexeddb_a_row_under_a_key_no_record_has_is_named_by_it() {
 async fn indexeddb_damage_outside_a_rows_text_is_that_rows_own() {
     let t = RecordKey::new(None, "view", "t");
     let t_id = objectstack_metadata::store::layout::record_id(&t);
-    let items: Vec<SaveItem> = (0..40)
-        .map(|i| SaveItem {
-            type_name: "view".into(),
-            name: format!("v{i:02}"),
-            data: json!({ "i": i }),
-            options: SaveOptions::default(),
-        })
-        .collect();
+    let items = forty_views();
     for kind in [
         "seq-negative",
         "seq-infinite",

@@ -105,9 +105,9 @@ export function describeDatabase(name) {
   });
 }
 
-// Copies the head row of `key` under `copy`, as it is (its text names
-// the record of `key`).
-export function copyRow(name, key, copy) {
+// Reads the head row of `key` in a database of the current schema and
+// puts what `change(row)` makes of it (the row itself, changed, or another).
+function rewriteRow(name, key, change) {
   return new Promise((resolve, reject) => {
     const open = indexedDB.open(name);
     open.onerror = () => reject(open.error);
@@ -121,12 +121,18 @@ export function copyRow(name, key, copy) {
           tx.abort();
           return;
         }
-        store.put({ ...get.result, key: copy });
+        store.put(change(get.result));
       };
       tx.oncomplete = () => { db.close(); resolve(); };
       tx.onabort = () => { db.close(); reject(tx.error ?? new Error(`no row ${key}`)); };
     };
   });
+}
+
+// Copies the head row of `key` under `copy`, as it is (its text names
+// the record of `key`).
+export function copyRow(name, key, copy) {
+  return rewriteRow(name, key, (row) => ({ ...row, key: copy }));
 }
 
 // Damages the head row of `key` outside its text, as `kind` says: its
@@ -134,67 +140,32 @@ export function copyRow(name, key, copy) {
 // `seq-huge`), its hash (`hash-lone`: a lone surrogate, `hash-short`), or
 // a copy of it under its key with a lone surrogate added (`lone-key`).
 export function damageRow(name, key, kind) {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open(name);
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const db = open.result;
-      const tx = db.transaction(['records'], 'readwrite');
-      const store = tx.objectStore('records');
-      const get = store.get(key);
-      get.onsuccess = () => {
-        const row = get.result;
-        if (!row) {
-          tx.abort();
-          return;
-        }
-        const damaged = {
-          'seq-negative': { ...row, seq: -1 },
-          'seq-infinite': { ...row, seq: Infinity },
-          'seq-fraction': { ...row, seq: 1.5 },
-          'seq-huge': { ...row, seq: 2 ** 64 },
-          'hash-lone': { ...row, h: '\ud800abcdefabcdef' },
-          'hash-short': { ...row, h: 'abc' },
-          'lone-key': { ...row, key: `${key}\ud800` },
-        }[kind];
-        if (!damaged) throw new Error(`no damage ${kind}`);
-        store.put(damaged);
-      };
-      tx.oncomplete = () => { db.close(); resolve(); };
-      tx.onabort = () => { db.close(); reject(tx.error ?? new Error(`no row ${key}`)); };
-    };
+  return rewriteRow(name, key, (row) => {
+    const damaged = {
+      'seq-negative': { ...row, seq: -1 },
+      'seq-infinite': { ...row, seq: Infinity },
+      'seq-fraction': { ...row, seq: 1.5 },
+      'seq-huge': { ...row, seq: 2 ** 64 },
+      'hash-lone': { ...row, h: '\ud800abcdefabcdef' },
+      'hash-short': { ...row, h: 'abc' },
+      'lone-key': { ...row, key: `${key}\ud800` },
+    }[kind];
+    if (!damaged) throw new Error(`no damage ${kind}`);
+    return damaged;
   });
 }
 
-// Spoils the stored JSON of the head row of `key` in a database of the
-// current schema: `json` replaces the row's text (undefined: the row loses
-// its text).
+// Spoils the stored JSON of the head row of `key`: `json` replaces the
+// row's text (undefined: the row loses its text).
 export function spoilRow(name, key, json, keepHash, hash) {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open(name);
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const db = open.result;
-      const tx = db.transaction(['records'], 'readwrite');
-      const store = tx.objectStore('records');
-      const get = store.get(key);
-      get.onsuccess = () => {
-        const row = get.result;
-        if (!row) {
-          tx.abort();
-          return;
-        }
-        if (json === undefined) delete row.json;
-        else row.json = json;
-        // Without its hash, as rows were written before they had one, or
-        // with the one given.
-        if (!keepHash) delete row.h;
-        if (typeof hash === 'string') row.h = hash;
-        store.put(row);
-      };
-      tx.oncomplete = () => { db.close(); resolve(); };
-      tx.onabort = () => { db.close(); reject(tx.error ?? new Error(`no row ${key}`)); };
-    };
+  return rewriteRow(name, key, (row) => {
+    if (json === undefined) delete row.json;
+    else row.json = json;
+    // Without its hash, as rows were written before they had one, or
+    // with the one given.
+    if (!keepHash) delete row.h;
+    if (typeof hash === 'string') row.h = hash;
+    return row;
   });
 }
 
