@@ -185,11 +185,15 @@ export async function createRepository(options = {}) {
       const queue = [];
       const waiting = [];
       let closed = false;
+      // What ended the stream, if the change log could not be read: the
+      // iterator hands out what it holds, then throws it.
+      let failure = null;
+      let failing = false;
       let last = since ?? 0;
       let chain = Promise.resolve();
       const deliver = (result) => {
         const next = waiting.shift();
-        if (next) next(result);
+        if (next) next.resolve(result);
         else queue.push(result);
       };
       // Each change becomes an upstream event (its hash needs the version's
@@ -209,19 +213,42 @@ export async function createRepository(options = {}) {
       // after watch() returns is missed.
       const svc = service(org, defaultActor);
       const scope = org === globalOrg ? null : org;
+      // A replay whose change log cannot be read ends the iteration with
+      // the error, after what was already delivered (the caller may watch
+      // again from the last seq it saw).
+      const fail = (error) => {
+        if (closed || failing) return;
+        failing = true;
+        unsubscribe();
+        // After the changes heard before it are delivered.
+        chain = chain.then(() => {
+          if (closed) return;
+          closed = true;
+          // Told once: to the next() waiting, or else to the next one.
+          const waiters = waiting.splice(0);
+          if (waiters.length === 0) failure = error;
+          waiters.forEach((next, i) => (i === 0 ? next.reject(error) : next.resolve({ value: undefined, done: true })));
+        });
+      };
       const unsubscribe = since === undefined
         ? svc.subscribe((e) => { if (e.tenant_id === scope) hear(e); })
-        : svc.subscribe(hear, { since });
+        : svc.subscribe(hear, { since, onError: fail });
       const iterator = {
         async next() {
           if (queue.length) return queue.shift();
+          if (failure) {
+            const error = failure;
+            failure = null;
+            throw error;
+          }
           if (closed) return { value: undefined, done: true };
-          return new Promise((resolve) => waiting.push(resolve));
+          return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
         },
         async return() {
           closed = true;
+          failure = null;
           unsubscribe();
-          for (const resolve of waiting.splice(0)) resolve({ value: undefined, done: true });
+          for (const next of waiting.splice(0)) next.resolve({ value: undefined, done: true });
           return { value: undefined, done: true };
         },
         [Symbol.asyncIterator]() {
