@@ -538,6 +538,76 @@ async fn indexeddb_damage_outside_a_rows_text_is_that_rows_own() {
 }
 
 #[wasm_bindgen_test]
+async fn indexeddb_a_damaged_head_is_replaced_only_by_a_later_version() {
+    let ns = unique("replaced");
+    let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let svc = service(store.clone());
+    for n in 1..=3 {
+        svc.save("view", "t", json!({ "n": n }), SaveOptions::default())
+            .await
+            .unwrap();
+    }
+    let v2 = svc.load_record("view", "t").await.unwrap().unwrap();
+    let db = IndexedDbStore::database_name(&ns);
+    let t = RecordKey::new(None, "view", "t");
+    let id = objectstack_metadata::store::layout::record_id(&t);
+    store.close();
+    JsFuture::from(spoil_row(&db, &id, &JsValue::UNDEFINED, true, None))
+        .await
+        .unwrap();
+    // A mirrored version no later than the one the row holds (3) does
+    // not go back over it: nothing is written, the record stays damaged
+    // and can still be written.
+    for version in [2, 3] {
+        let older = MetadataRecord {
+            version,
+            ..v2.clone()
+        };
+        let events = svc
+            .mirror(vec![Mirrored::Record(older)], Origin::Mirrored)
+            .await
+            .unwrap();
+        assert!(events.is_empty(), "{version}: {events:?}");
+        let err = svc.load("view", "t").await.unwrap_err();
+        assert_eq!(err.code(), "CORRUPTED", "{err}");
+    }
+    // A later one replaces it, the damaged row archived as version 3.
+    let later = MetadataRecord {
+        version: 5,
+        ..v2.clone()
+    };
+    let events = svc
+        .mirror(vec![Mirrored::Record(later)], Origin::Mirrored)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        svc.load_record("view", "t").await.unwrap().unwrap().version,
+        5
+    );
+    let out = svc
+        .save("view", "t", json!({ "n": 6 }), SaveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.record.version, 6);
+    // A row whose text is whole and its own, but whose version member says
+    // four more: a save follows the text's version, not the member's.
+    store.close();
+    JsFuture::from(damage_row(&db, &id, "version-ahead"))
+        .await
+        .unwrap();
+    let err = svc.load("view", "t").await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
+    let out = svc
+        .save("view", "t", json!({ "n": 7 }), SaveOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.record.version, 7);
+    drop((svc, store));
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
 async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
     let ns = unique("blamed");
     let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());

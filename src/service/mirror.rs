@@ -85,10 +85,17 @@ impl MetadataService {
                 let expect = now.expect();
                 match item {
                     Mirrored::Record(r) => {
-                        let newer = head.is_none_or(|h| {
-                            h.version < r.version
-                                || (h.version == r.version && h.checksum != r.checksum)
-                        });
+                        let newer = match (head, &now.unreadable) {
+                            (Some(h), _) => {
+                                h.version < r.version
+                                    || (h.version == r.version && h.checksum != r.checksum)
+                            }
+                            // Over a head that cannot be read, only a later
+                            // version (the damaged one is archived where its
+                            // row says; an earlier one would go back).
+                            (None, Some(u)) => u.version < r.version,
+                            (None, None) => true,
+                        };
                         if newer {
                             batch.push(Change::Put {
                                 record: MetadataRecord {

@@ -20,8 +20,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{ChangeEvent, ChangeQuery};
+use crate::key::RecordKey;
 
 /// Where an announced change was committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,19 +347,29 @@ impl Follower {
                     limit: Some(CATCH_UP_PAGE),
                     ..ChangeQuery::default()
                 };
-                match self
-                    .store
-                    .changes(follow.tenant_id.as_deref(), &query)
-                    .await
-                {
+                let tenant_id = follow.tenant_id.as_deref();
+                let after = match self.store.changes(tenant_id, &query).await {
                     Ok(events) => {
+                        let after = events.iter().map(|e| e.sequence).min();
                         for event in events {
                             follow.offer(event);
                         }
+                        after
                     }
                     Err(e) => return Some(Err(e)),
-                }
+                };
                 if follow.next.get() == before {
+                    // The log goes on past a change it does not hold (a
+                    // row lost or damaged out of the log's order): said,
+                    // rather than waited on in silence.
+                    if let Some(at) = after {
+                        return Some(Err(Error::Corrupted {
+                            key: Box::new(RecordKey::new(tenant_id, "*", "*")),
+                            message: format!(
+                                "the change log holds no change {before}, and goes on at {at}"
+                            ),
+                        }));
+                    }
                     // Announced but not readable yet: wait for the next
                     // announcement rather than spin.
                     follow.known.set(before - 1);

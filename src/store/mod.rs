@@ -278,10 +278,13 @@ pub struct Current {
     /// The highest version ever written (0: none).
     pub last_version: u64,
     /// A head the store holds but cannot read (its row is damaged), at
-    /// the version its row says it holds, above every archived one: a
-    /// save (or rollback) writes over it, the damaged row archived as it
-    /// is; any other write, or one with a guard, fails with `error`. With
-    /// it, `record` is `None` and `last_version` is its version.
+    /// the version it holds (its text's, when that is its own record's,
+    /// else the one its row says), above every archived one: a save writes
+    /// over it, the damaged row archived as it is, and a mirrored later
+    /// version replaces it; any other write, or one with a guard, fails
+    /// with `error` (a rollback reads the record's history, which reports
+    /// the damage first). With it, `record` is `None` and `last_version`
+    /// is its version.
     pub unreadable: Option<Unreadable>,
 }
 

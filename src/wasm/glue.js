@@ -613,6 +613,22 @@ function hostFailure(e) {
   };
 }
 
+// subscribe's options without their `onError` member (a function, which
+// the options' JSON cannot carry): `{ options, onError }`. Throws a
+// TypeError for an `onError` that is not a function, and whatever reading
+// the options throws (a getter, a proxy's trap), for the caller to refuse.
+export function splitOnError(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    return { options, onError: undefined };
+  }
+  const onError = options.onError;
+  if (onError === undefined) return { options, onError };
+  if (typeof onError !== 'function') throw new TypeError('onError must be a function');
+  const rest = { ...options };
+  delete rest.onError;
+  return { options: rest, onError };
+}
+
 // Most bytes of JSON text one host answer may take (MAX_ARG_BYTES in
 // boundary.rs).
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
@@ -671,11 +687,9 @@ const SHAPES = {
   count: asCount,
   data: (v) => asData(v),
   // A list of records or items (a fetch's answer): the list and its items
-  // do not count against their definitions' nesting, nor does one level
-  // more, so that a definition too deep is refused where the list is read
-  // as records (VALIDATION, as any definition the core refuses), not as an
-  // answer that is not data.
-  records: (v) => asData(v, 3),
+  // do not count against their definitions' nesting. (A definition nested
+  // too deep fails the answer, as anything else that is not data does.)
+  records: (v) => asData(v, 2),
   current: asCurrent,
 };
 

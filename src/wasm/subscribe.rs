@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -39,25 +39,20 @@ pub fn follow_feed(db: &MetadataService, listener: Function) -> JsValue {
     stop.into_js_value()
 }
 
+#[wasm_bindgen(module = "/src/wasm/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = splitOnError, catch)]
+    fn split_on_error(options: &JsValue) -> std::result::Result<JsValue, JsValue>;
+}
+
 /// `subscribe`'s options without their `onError` member (a function, which
-/// the options' JSON cannot carry), and that function.
+/// the options' JSON cannot carry), and that function. Split in
+/// JavaScript, where whatever reading the options throws is caught.
 pub fn on_error(options: JsValue) -> Result<(JsValue, Option<Function>)> {
-    if !options.is_object() {
-        return Ok((options, None));
-    }
-    let key = JsValue::from_str("onError");
-    let thrown = |e: JsValue| Error::validation("options", super::boundary::thrown_message(&e));
-    let callback = Reflect::get(&options, &key).map_err(thrown)?;
-    if callback.is_undefined() {
-        return Ok((options, None));
-    }
-    let callback: Function = callback
-        .dyn_into()
-        .map_err(|_| Error::validation("onError", "must be a function"))?;
-    // The other members, read once as JSON would read them.
-    let rest = Object::assign(&Object::new(), options.unchecked_ref());
-    Reflect::delete_property(&rest, &key).map_err(thrown)?;
-    Ok((rest.into(), Some(callback)))
+    let split = split_on_error(&options)
+        .map_err(|e| Error::validation("options", super::boundary::thrown_message(&e)))?;
+    let callback = super::convert::get(&split, "onError").dyn_into().ok();
+    Ok((super::convert::get(&split, "options"), callback))
 }
 
 /// The scope's changes after `since` from the change log, then as they

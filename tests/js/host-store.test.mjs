@@ -185,6 +185,24 @@ test('a change stream whose log cannot be read reads it again at the next change
   svc.free();
 });
 
+test('a change log that goes on past a change it lacks is told to onError, not waited on in silence', async () => {
+  const { store, map } = mapStore();
+  const svc = await MetadataService.create({ store, cache: false });
+  for (const n of ['a', 'b', 'c']) await svc.save('view', n, { n });
+  // b's row, damaged: it says it was the fifth change, and there is no second.
+  map.set('r/*/view/b', { ...map.get('r/*/view/b'), seq: 5 });
+  const events = [];
+  const errors = [];
+  const stop = svc.subscribe((e) => events.push(e.sequence), { since: 0, onError: (e) => errors.push(e) });
+  for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(events, [1]);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 'CORRUPTED');
+  assert.match(errors[0].message, /holds no change 2, and goes on at 3/);
+  stop();
+  svc.free();
+});
+
 test('a change stream that cannot read its starting point tells onError and ends', async () => {
   const { store, failNext } = mapStore();
   const svc = await MetadataService.create({ store });
@@ -203,8 +221,12 @@ test('a change stream that cannot read its starting point tells onError and ends
   await new Promise((r) => setTimeout(r, 30));
   assert.deepEqual(events, []);
   assert.equal(errors.length, 1);
-  // onError must be a function; the options keep refusing what they do not know.
-  for (const options of [{ since: 0, onError: 1 }, { since: 0, onError: null }, { since: 0, onError: () => {}, other: 1 }]) {
+  // onError must be a function; the options keep refusing what they do not
+  // know, and what reading them throws (a getter, a proxy's trap) is
+  // refused too, the service untouched (it can still be freed).
+  const throwing = { since: 0, onError: () => {}, get other() { throw new Error('a getter'); } };
+  const trap = new Proxy({ since: 0, onError: () => {} }, { ownKeys() { throw new Error('a trap'); } });
+  for (const options of [{ since: 0, onError: 1 }, { since: 0, onError: null }, { since: 0, onError: () => {}, other: 1 }, throwing, trap]) {
     assert.throws(() => svc.subscribe(() => {}, options), (e) => e.code === 'VALIDATION');
   }
   // Live only (no since): nothing is read, and onError is taken.

@@ -137,8 +137,9 @@ export function copyRow(name, key, copy) {
 
 // Damages the head row of `key` outside its text, as `kind` says: its
 // sequence number (`seq-negative`, `seq-infinite`, `seq-fraction`,
-// `seq-huge`), its hash (`hash-lone`: a lone surrogate, `hash-short`), or
-// a copy of it under its key with a lone surrogate added (`lone-key`).
+// `seq-huge`), its hash (`hash-lone`: a lone surrogate, `hash-short`), a
+// copy of it under its key with a lone surrogate added (`lone-key`), or
+// the version it says it holds (`version-ahead`: four more than its text's).
 export function damageRow(name, key, kind) {
   return rewriteRow(name, key, (row) => {
     const damaged = {
@@ -149,6 +150,7 @@ export function damageRow(name, key, kind) {
       'hash-lone': { ...row, h: '\ud800abcdefabcdef' },
       'hash-short': { ...row, h: 'abc' },
       'lone-key': { ...row, key: `${key}\ud800` },
+      'version-ahead': { ...row, version: row.version + 4 },
     }[kind];
     if (!damaged) throw new Error(`no damage ${kind}`);
     return damaged;
