@@ -165,6 +165,20 @@ impl MetadataService {
             validate::name(n)?;
         }
         let events = self.store.changes(self.tenant_id.as_deref(), query).await?;
+        // Unfiltered, the log runs on from `since` with no gap: one is a
+        // change the store lost, said rather than left out in silence.
+        if query.type_name.is_none() && query.name.is_none() {
+            if let Some((i, e)) = (query.since.saturating_add(1)..)
+                .zip(&events)
+                .find(|(i, e)| e.sequence != *i)
+            {
+                return Err(crate::store::feed::log_gap(
+                    self.tenant_id.as_deref(),
+                    i,
+                    e.sequence,
+                ));
+            }
+        }
         Ok(events
             .into_iter()
             .filter(|e| {

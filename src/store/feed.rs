@@ -216,6 +216,16 @@ async fn change_at(
     Ok(found.into_iter().find(|e| e.sequence == sequence))
 }
 
+/// `CORRUPTED`: the scope's change log goes on at `at` past change
+/// `missing`, which it does not hold (a row lost, or damaged out of the
+/// log's order).
+pub(crate) fn log_gap(tenant_id: Option<&str>, missing: u64, at: u64) -> Error {
+    Error::Corrupted {
+        key: Box::new(RecordKey::new(tenant_id, "*", "*")),
+        message: format!("the change log holds no change {missing}, and goes on at {at}"),
+    }
+}
+
 /// Most changes read from the log at once while catching up.
 const CATCH_UP_PAGE: usize = 500;
 
@@ -363,12 +373,7 @@ impl Follower {
                     // row lost or damaged out of the log's order): said,
                     // rather than waited on in silence.
                     if let Some(at) = after {
-                        return Some(Err(Error::Corrupted {
-                            key: Box::new(RecordKey::new(tenant_id, "*", "*")),
-                            message: format!(
-                                "the change log holds no change {before}, and goes on at {at}"
-                            ),
-                        }));
+                        return Some(Err(log_gap(tenant_id, before, at)));
                     }
                     // Announced but not readable yet: wait for the next
                     // announcement rather than spin.

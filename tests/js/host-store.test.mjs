@@ -200,6 +200,14 @@ test('a change log that goes on past a change it lacks is told to onError, not w
   assert.equal(errors[0].code, 'CORRUPTED');
   assert.match(errors[0].message, /holds no change 2, and goes on at 3/);
   stop();
+  // The log read as a list says so too; filtered by type or name, it
+  // has gaps by design and says nothing.
+  // (The log holds 1, 3 and b's 5.)
+  for (const [since, gap] of [[0, /no change 2, and goes on at 3/], [1, /no change 2, and goes on at 3/], [2, /no change 4, and goes on at 5/]]) {
+    await assert.rejects(svc.changes({ since }), (e) => e.code === 'CORRUPTED' && gap.test(e.message));
+  }
+  assert.deepEqual((await svc.changes({ since: 4 })).map((e) => e.sequence), [5]);
+  assert.deepEqual((await svc.changes({ since: 0, type: 'view' })).map((e) => e.sequence), [1, 3, 5]);
   svc.free();
 });
 
