@@ -4,8 +4,7 @@
 //! conversions in `convert`, building a service in `create` (store opening
 //! in `open`), subscriptions in `subscribe`; every rule is the core's.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -30,7 +29,7 @@ use crate::record::MetadataRecord;
 use crate::service::{
     ChangeOptions, MetadataService, MirrorEntry, Mirrored, SaveOptions, SaveText,
 };
-use crate::store::{Follower, Origin};
+use crate::store::Origin;
 use crate::sync::{FetchedItem, ManifestEntry};
 
 #[wasm_bindgen]
@@ -70,16 +69,14 @@ pub struct JsMetadataService {
     tabs: Option<TabLink>,
     /// Change streams started by `subscribe({ since })`, closed with the
     /// service.
-    followers: Rc<RefCell<Vec<Weak<Follower>>>>,
+    followers: Rc<super::subscribe::Followers>,
     /// Parsed definitions kept for fresh copies (`load`, `loadMany`).
     copies: Rc<super::copies::Copies>,
 }
 
 impl Drop for JsMetadataService {
     fn drop(&mut self) {
-        for follower in self.followers.borrow().iter().filter_map(Weak::upgrade) {
-            follower.close();
-        }
+        self.followers.close();
     }
 }
 

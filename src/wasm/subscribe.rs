@@ -45,6 +45,24 @@ extern "C" {
     fn split_on_error(options: &JsValue) -> std::result::Result<JsValue, JsValue>;
 }
 
+/// The change streams of one service, ended when it is freed; one that
+/// starts after (its first read still pending then) ends as it starts.
+#[derive(Default)]
+pub struct Followers {
+    list: RefCell<Vec<Weak<Follower>>>,
+    gone: Cell<bool>,
+}
+
+impl Followers {
+    /// Ends every stream, and any that starts later.
+    pub fn close(&self) {
+        self.gone.set(true);
+        for follower in self.list.borrow().iter().filter_map(Weak::upgrade) {
+            follower.close();
+        }
+    }
+}
+
 /// `subscribe`'s options without their `onError` member (a function, which
 /// the options' JSON cannot carry), and that function. Split in
 /// JavaScript, where whatever reading the options throws is caught.
@@ -62,7 +80,7 @@ pub fn on_error(options: JsValue) -> Result<(JsValue, Option<Function>)> {
 /// reads the log again once another change is announced.
 pub fn follow_log(
     chain: Rc<HybridService>,
-    followers: Rc<RefCell<Vec<Weak<Follower>>>>,
+    followers: Rc<Followers>,
     listener: Function,
     on_error: Option<Function>,
     since: u64,
@@ -80,16 +98,16 @@ pub fn follow_log(
         let follower = match db.follow(Some(since)).await {
             Ok(f) => Rc::new(f),
             Err(e) => {
-                if !halt.get() {
+                if !halt.get() && !followers.gone.get() {
                     tell(&e);
                 }
                 return;
             }
         };
-        if halt.get() {
+        if halt.get() || followers.gone.get() {
             return;
         }
-        followers.borrow_mut().push(Rc::downgrade(&follower));
+        followers.list.borrow_mut().push(Rc::downgrade(&follower));
         *slot.borrow_mut() = Some(Rc::clone(&follower));
         let audience = db.audience();
         loop {

@@ -211,6 +211,27 @@ test('a change log that goes on past a change it lacks is told to onError, not w
   svc.free();
 });
 
+test('a change stream whose service is freed before it starts ends as it starts, and tells nothing', async () => {
+  const { store, failNext } = mapStore({ async: true });
+  const svc = await MetadataService.create({ store });
+  const other = svc.derive({});
+  await svc.save('view', 'a', { n: 1 });
+  const events = [];
+  const errors = [];
+  // Its first read fails, after the service is freed.
+  failNext('list');
+  svc.subscribe((e) => events.push(e.name), { since: 1, onError: (e) => errors.push(e) });
+  // Its first read succeeds, after the service is freed.
+  svc.subscribe((e) => events.push(e.name), { since: 1, onError: (e) => errors.push(e) });
+  svc.free();
+  await new Promise((r) => setTimeout(r, 30));
+  await other.save('view', 'b', { n: 2 });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(events, []);
+  assert.deepEqual(errors, []);
+  other.free();
+});
+
 test('a change stream that cannot read its starting point tells onError and ends', async () => {
   const { store, failNext } = mapStore();
   const svc = await MetadataService.create({ store });
