@@ -591,7 +591,8 @@ async fn indexeddb_a_damaged_head_is_replaced_only_by_a_later_version() {
         .unwrap();
     assert_eq!(out.record.version, 6);
     // A row whose text is whole and its own, but whose version member says
-    // four more: a save follows the text's version, not the member's.
+    // four more (6 + 4): a save follows the member, what commits check,
+    // and the row is archived as it is (history reports it).
     store.close();
     JsFuture::from(damage_row(&db, &id, "version-ahead"))
         .await
@@ -602,7 +603,32 @@ async fn indexeddb_a_damaged_head_is_replaced_only_by_a_later_version() {
         .save("view", "t", json!({ "n": 7 }), SaveOptions::default())
         .await
         .unwrap();
-    assert_eq!(out.record.version, 7);
+    assert_eq!(out.record.version, 11);
+    let err = svc.history("view", "t").await.unwrap_err();
+    assert_eq!(err.code(), "CORRUPTED", "{err}");
+    // A mirrored version after the member's replaces such a head too;
+    // one after the text's alone is not later.
+    store.close();
+    JsFuture::from(damage_row(&db, &id, "version-ahead"))
+        .await
+        .unwrap();
+    for (version, replaced) in [(12, false), (15, false), (16, true)] {
+        let events = svc
+            .mirror(
+                vec![Mirrored::Record(MetadataRecord {
+                    version,
+                    ..v2.clone()
+                })],
+                Origin::Mirrored,
+            )
+            .await
+            .unwrap();
+        assert_eq!(events.len(), usize::from(replaced), "{version}");
+    }
+    assert_eq!(
+        svc.load_record("view", "t").await.unwrap().unwrap().version,
+        16
+    );
     drop((svc, store));
     delete_database(&ns).await;
 }

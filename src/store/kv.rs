@@ -578,7 +578,14 @@ impl<B: KvBackend> Store for KvStore<B> {
     ) -> Result<Vec<ChangeEvent>> {
         self.ensure_layout().await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
-        let heads = self.list(tenant_id, None).await?;
+        // The counter first. A batch writes its rows, then the counter, so
+        // every change up to it has its rows in place, and the two
+        // listings below, which are not one snapshot, find each of them
+        // (a head replaced in between was archived first); later changes,
+        // which they may find torn, are left to the next read.
+        let through = self.counter(tenant_id).await?.unwrap_or(0);
+        let mut heads = self.list(tenant_id, None).await?;
+        heads.retain(|r| r.seq <= through);
         let mut archived = Vec::new();
         for text in self
             .backend
@@ -592,7 +599,9 @@ impl<B: KvBackend> Store for KvStore<B> {
                     message: format!("listed for {scope} but belongs elsewhere"),
                 });
             }
-            archived.push(entry);
+            if entry.seq <= through {
+                archived.push(entry);
+            }
         }
         Ok(codec::change_log(&heads, &archived, query))
     }

@@ -278,8 +278,8 @@ pub struct Current {
     /// The highest version ever written (0: none).
     pub last_version: u64,
     /// A head the store holds but cannot read (its row is damaged), at
-    /// the version it holds (its text's, when that is its own record's,
-    /// else the one its row says), above every archived one: a save writes
+    /// the version its row says it holds (what the store's commit checks
+    /// expectations against), above every archived one: a save writes
     /// over it, the damaged row archived as it is, and a mirrored later
     /// version replaces it; any other write, or one with a guard, fails
     /// with `error` (a rollback reads the record's history, which reports

@@ -827,10 +827,7 @@ fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
             Ok(r) => {
                 heads.insert(layout::record_id(&r.key()), r);
             }
-            Err(e) => {
-                let text_version = own_text_version(row, &scope);
-                unreadable.push((row.key.as_ref(), [text_version, row.version], e));
-            }
+            Err(e) => unreadable.push((row.key.as_ref(), row.version, e)),
         }
     }
     let mut last: std::collections::HashMap<String, u64> = Default::default();
@@ -845,14 +842,13 @@ fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
         .map(|key| {
             let id = layout::record_id(key);
             let archived = last.get(&id).copied().unwrap_or(0);
-            if let Some((_, versions, e)) = unreadable.iter().find(|(at, ..)| *at == id) {
-                // A head that cannot be read, at the version its own text
-                // holds, else at the one its row says, above every archived
-                // one (so that archiving it takes a free key): a save may
-                // write over it.
-                let version = versions.iter().flatten().find(|v| **v > archived);
+            if let Some((_, version, e)) = unreadable.iter().find(|(at, ..)| *at == id) {
+                // A head that cannot be read, at the version its row says
+                // (what a commit checks expectations against; its text may
+                // say another), above every archived one (so that
+                // archiving it takes a free key): a save may write over it.
                 return match (e, version) {
-                    (Error::Corrupted { .. }, Some(v)) => Ok(Current {
+                    (Error::Corrupted { .. }, Some(v)) if *v > archived => Ok(Current {
                         record: None,
                         last_version: *v,
                         unreadable: Some(crate::store::Unreadable {
@@ -878,16 +874,6 @@ fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
             })
         })
         .collect()
-}
-
-/// The version a head row's text holds, when the text reads, has the hash
-/// stored with it (if any) and is the record stored under the row's key:
-/// what a row whose `version` member alone is wrong holds.
-fn own_text_version(row: &StoredRow<'_>, context: &RecordKey) -> Option<u64> {
-    let json = row.json(context).ok()?;
-    check_row_hash(row, json, context).ok()?;
-    let record = codec::record(json, context).ok()?;
-    stored_under(&record, &row.key).then_some(record.version)
 }
 
 /// A write transaction held open by [`IndexedDbStore::hold`]

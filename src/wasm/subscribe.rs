@@ -124,6 +124,10 @@ pub fn follow_log(
                 // row): read again once another change is announced, rather
                 // than ending the stream unheard.
                 Some(Err(e)) => {
+                    // (A read in flight when the stream ended tells no one.)
+                    if halt.get() || followers.gone.get() {
+                        break;
+                    }
                     tell(&e);
                     follower.announced().await
                 }
