@@ -154,8 +154,10 @@ impl MetadataService {
     }
 
     /// This scope's change log: the changes after `query.since`, oldest
-    /// first. Types the actor may not read are left out (a type filter the
-    /// actor may not read is `FORBIDDEN`).
+    /// first, at most `query.limit` of them. Types the actor may not read
+    /// are left out (a type filter the actor may not read is
+    /// `FORBIDDEN`); a limit counts the changes the actor may read, the
+    /// log read on past those it may not.
     pub async fn changes(&self, query: &ChangeQuery) -> Result<Vec<ChangeEvent>> {
         if let Some(t) = &query.type_name {
             validate::type_name(t)?;
@@ -164,28 +166,47 @@ impl MetadataService {
         if let Some(n) = &query.name {
             validate::name(n)?;
         }
-        let events = self.store.changes(self.tenant_id.as_deref(), query).await?;
-        // Unfiltered, the log runs on from `since` with no gap: one is a
-        // change the store lost, said rather than left out in silence.
-        if query.type_name.is_none() && query.name.is_none() {
-            if let Some((i, e)) = (query.since.saturating_add(1)..)
-                .zip(&events)
-                .find(|(i, e)| e.sequence != *i)
-            {
-                return Err(crate::store::feed::log_gap(
-                    self.tenant_id.as_deref(),
-                    i,
-                    e.sequence,
-                ));
-            }
-        }
-        Ok(events
-            .into_iter()
-            .filter(|e| {
+        let mut page = query.clone();
+        let mut out = Vec::new();
+        loop {
+            let events = self.store.changes(self.tenant_id.as_deref(), &page).await?;
+            self.check_log(&page, &events)?;
+            // A full page may have more after it.
+            let more = page.limit.is_some_and(|l| events.len() >= l);
+            let last = events.last().map(|e| e.sequence);
+            out.extend(events.into_iter().filter(|e| {
                 self.policy
                     .allows(&self.actor, Permission::Read, &e.type_name)
-            })
-            .collect())
+            }));
+            match (query.limit, last) {
+                (Some(limit), Some(last)) if more && out.len() < limit => page.since = last,
+                _ => break,
+            }
+        }
+        if let Some(limit) = query.limit {
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    /// `CORRUPTED` when an unfiltered read of the log skips a change: the
+    /// log runs on from `since` with no gap, and one is a change the store
+    /// lost, said rather than left out in silence.
+    fn check_log(&self, query: &ChangeQuery, events: &[ChangeEvent]) -> Result<()> {
+        if query.type_name.is_some() || query.name.is_some() {
+            return Ok(());
+        }
+        match (query.since.saturating_add(1)..)
+            .zip(events)
+            .find(|(i, e)| e.sequence != *i)
+        {
+            Some((i, e)) => Err(crate::store::feed::log_gap(
+                self.tenant_id.as_deref(),
+                i,
+                e.sequence,
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The sequence number of this scope's last committed change.

@@ -337,6 +337,23 @@ test('access policy: FORBIDDEN names the operation and type', async () => {
   await rejectsWith(dan.load('object', 'o'), 'FORBIDDEN');
 });
 
+test('changes with a limit count what the actor may read, reading past what it may not', async () => {
+  const policy = { roles: { designer: { view: ['read', 'write'] }, admin: { '*': ['admin'] } } };
+  const admin = await MetadataService.create({ actor: 'ann', roles: ['admin'], policy });
+  for (let i = 0; i < 3; i++) await admin.save('flow', `f${i}`, { i });
+  await admin.save('view', 'v0', {});
+  for (let i = 3; i < 6; i++) await admin.save('flow', `f${i}`, { i });
+  await admin.save('view', 'v1', {});
+  const dan = admin.derive({ actor: 'dan', roles: ['designer'] });
+  const seqs = async (query) => (await dan.changes(query)).map((e) => `${e.name}#${e.sequence}`);
+  assert.deepEqual(await seqs({ since: 0, limit: 1 }), ['v0#4']);
+  assert.deepEqual(await seqs({ since: 4, limit: 1 }), ['v1#8']);
+  assert.deepEqual(await seqs({ since: 0, limit: 5 }), ['v0#4', 'v1#8']);
+  assert.deepEqual(await seqs({ since: 8, limit: 1 }), []);
+  assert.deepEqual(await seqs({ since: 0 }), ['v0#4', 'v1#8']);
+  assert.equal((await admin.changes({ since: 0, limit: 2 })).length, 2);
+});
+
 test('subscribe: every committed change, nothing for no-ops or refusals', async () => {
   const svc = await MetadataService.create();
   const events = [];
