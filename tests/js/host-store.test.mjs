@@ -332,3 +332,20 @@ test('a change stream that cannot read its starting point tells onError and ends
   stop();
   svc.free();
 });
+
+test('changes with a limit reads past hidden changes in a few reads of the store, not one a limit apart', async () => {
+  const { store, calls } = mapStore({ atomic: true });
+  const policy = { roles: { designer: { view: ['read', 'write'] }, admin: { '*': ['admin'] } } };
+  const admin = await MetadataService.create({ store, actor: 'ann', roles: ['admin'], policy });
+  for (let b = 0; b < 6; b++) {
+    await admin.saveMany(Array.from({ length: 50 }, (_, i) => ({ type: 'flow', name: `f${b}_${i}`, data: { i } })));
+  }
+  await admin.save('view', 'v', {});
+  const dan = admin.derive({ actor: 'dan', roles: ['designer'] });
+  const before = calls.list ?? 0;
+  const got = await dan.changes({ since: 0, limit: 1 });
+  assert.deepEqual(got.map((e) => `${e.name}#${e.sequence}`), ['v#301']);
+  // Pages of 1, 2, 4 ... 256 changes: nine reads of the log (two listings
+  // each), where pages of one change took 301.
+  assert.ok(calls.list - before <= 2 * 10, `${calls.list - before} listings`);
+});
