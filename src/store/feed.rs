@@ -216,13 +216,23 @@ async fn change_at(
     Ok(found.into_iter().find(|e| e.sequence == sequence))
 }
 
-/// `CORRUPTED`: the scope's change log goes on at `at` past change
-/// `missing`, which it does not hold (a row lost, or damaged out of the
-/// log's order).
-pub(crate) fn log_gap(tenant_id: Option<&str>, missing: u64, at: u64) -> Error {
-    Error::Corrupted {
-        key: Box::new(RecordKey::new(tenant_id, "*", "*")),
-        message: format!("the change log holds no change {missing}, and goes on at {at}"),
+/// `CORRUPTED` when `events`, an unfiltered read of the scope's log after
+/// `since`, skip a change: the log runs on from `since` with no gap, and
+/// one is a change the store lost (a row lost, or damaged out of the log's
+/// order), said rather than left out in silence.
+pub(crate) fn check_log(tenant_id: Option<&str>, since: u64, events: &[ChangeEvent]) -> Result<()> {
+    match (since.saturating_add(1)..)
+        .zip(events)
+        .find(|(i, e)| e.sequence != *i)
+    {
+        Some((missing, e)) => Err(Error::Corrupted {
+            key: Box::new(RecordKey::new(tenant_id, "*", "*")),
+            message: format!(
+                "the change log holds no change {missing}, and goes on at {}",
+                e.sequence
+            ),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -358,22 +368,21 @@ impl Follower {
                     ..ChangeQuery::default()
                 };
                 let tenant_id = follow.tenant_id.as_deref();
-                let after = match self.store.changes(tenant_id, &query).await {
+                let gap = match self.store.changes(tenant_id, &query).await {
                     Ok(events) => {
-                        let after = events.iter().map(|e| e.sequence).min();
+                        let gap = check_log(tenant_id, query.since, &events);
                         for event in events {
                             follow.offer(event);
                         }
-                        after
+                        gap
                     }
                     Err(e) => return Some(Err(e)),
                 };
                 if follow.next.get() == before {
-                    // The log goes on past a change it does not hold (a
-                    // row lost or damaged out of the log's order): said,
-                    // rather than waited on in silence.
-                    if let Some(at) = after {
-                        return Some(Err(log_gap(tenant_id, before, at)));
+                    // The log goes on past a change it does not hold:
+                    // said, rather than waited on in silence.
+                    if let Err(e) = gap {
+                        return Some(Err(e));
                     }
                     // Announced but not readable yet: wait for the next
                     // announcement rather than spin.

@@ -96,9 +96,7 @@ pub fn json_text_from_js(value: &JsValue, field: &str) -> Result<String> {
 /// definitions (records, or a list of them): each definition may nest as
 /// deep as one given alone, which the core's readers then bound exactly.
 pub fn json_text_wrapping(value: &JsValue, field: &str, wrappers: u32) -> Result<String> {
-    let text = to_json_text(value, MAX_ARG_BYTES as f64, wrappers)
-        .map_err(|e| Error::validation(field, thrown_message(&e)))?;
-    Ok(js_string(&text)?.unwrap_or_default())
+    Ok(json_texts(value, field, MAX_ARG_BYTES, wrappers)?.1)
 }
 
 /// [`json_text_from_js`] with a size limit of its own: the value is refused
@@ -114,7 +112,18 @@ pub fn json_texts_within(
     field: &str,
     max_bytes: usize,
 ) -> Result<(JsValue, String)> {
-    let text = to_json_text(value, max_bytes as f64, 0)
+    json_texts(value, field, max_bytes, 0)
+}
+
+/// [`json_texts_within`] of a value whose `wrappers` outer levels hold
+/// definitions (see [`json_text_wrapping`]).
+fn json_texts(
+    value: &JsValue,
+    field: &str,
+    max_bytes: usize,
+    wrappers: u32,
+) -> Result<(JsValue, String)> {
+    let text = to_json_text(value, max_bytes as f64, wrappers)
         .map_err(|e| Error::validation(field, thrown_message(&e)))?;
     let copied = js_string(&text)?.unwrap_or_default();
     Ok((text, copied))

@@ -639,8 +639,7 @@ fn null_or<'t, T>(
     }
 }
 
-/// The head rows of a packed answer as records: each read as its writer
-/// wrote it (see `record_json`) where it can be; otherwise by [`head_of`],
+/// The head rows of a packed answer as records, each read by [`head_of`],
 /// which says why a row is corrupted. A read of some records (a get, the
 /// read before a write, which may read a whole type's range) fails only
 /// on their rows: a damaged row of another record is left out.
@@ -660,16 +659,13 @@ fn read_heads<'r>(
     blame: &Blame<'_>,
 ) -> Vec<(&'r StoredRow<'r>, Result<MetadataRecord>)> {
     let mut out = Vec::with_capacity(rows.len());
-    // The ids asked for, made on the first row read the slow way. (A map
+    // The ids asked for, made at the first row that cannot be read. (A map
     // of the kind the module already builds, its values unused, rather
     // than a set: one less instantiation in the browser module.)
     let mut asked: Option<std::collections::HashMap<String, u64>> = None;
     for row in rows {
-        if let Some(record) = written_head(row) {
-            out.push((row, Ok(record)));
-            continue;
-        }
-        if !blame.keys.is_empty() {
+        let record = head_of(row, blame.scope);
+        if record.is_err() && !blame.keys.is_empty() {
             let asked = asked.get_or_insert_with(|| {
                 blame
                     .keys
@@ -681,30 +677,9 @@ fn read_heads<'r>(
                 continue;
             }
         }
-        out.push((
-            row,
-            head_of(row, blame.scope).map_err(|e| blame.rekey(e, &row.key)),
-        ));
+        out.push((row, record.map_err(|e| blame.rekey(e, &row.key))));
     }
     out
-}
-
-/// A head row as a record, read as its writer wrote it and stored under
-/// its own key; `None` for anything else.
-fn written_head(row: &StoredRow<'_>) -> Option<MetadataRecord> {
-    let seq = row.seq?;
-    let text = std::str::from_utf8(row.text?).ok()?;
-    // With a hash, the record is taken as written once its text is found
-    // to have it.
-    let (mut record, end) = crate::record_json::read_record_as(text, 0, row.hash.is_some())?;
-    if end != text.len() || row.hash.as_ref().is_some_and(|h| *h != row_hash(text)) {
-        return None;
-    }
-    if !stored_under(&record, &row.key) || row.version.is_some_and(|v| v != record.version) {
-        return None;
-    }
-    record.seq = seq;
-    Some(record)
 }
 
 /// Whether `record` is the one stored under head row key `id`.
@@ -741,8 +716,8 @@ fn misplaced(key: RecordKey, id: &str) -> Error {
 fn head_of(row: &StoredRow<'_>, key: &RecordKey) -> Result<MetadataRecord> {
     let json = row.json(key)?;
     check_row_hash(row, json, key)?;
-    // With its hash, read as `written_head` reads it, so a row is read
-    // the same whatever rows come with it.
+    // With its hash, its record is taken as written (see
+    // `record_json`), once its text is found to have it.
     let trusted = row
         .hash
         .as_ref()
@@ -1008,24 +983,21 @@ impl IndexedDbStore {
             // database is when it is next opened), then the database in
             // it. Not on any other failure: a blocked upgrade opened again
             // would wait behind the first, with no time limit.
-            Err(e)
-                if self.bucket.is_some()
-                    && matches!(thrown_name(&e).as_str(), "UnknownError" | "AbortError") =>
-            {
-                let bucket = self
-                    .bucket
-                    .as_ref()
-                    .ok_or_else(|| unavailable("open", &e))?;
-                let factory = bucket
-                    .factory()
-                    .await
-                    .map_err(|_| unavailable("open", &e))?;
-                self.factory.replace(factory);
-                self.open_database()
-                    .await
-                    .map_err(|e| unavailable("open", &e))?
-            }
-            Err(e) => return Err(unavailable("open", &e)),
+            Err(e) => match &self.bucket {
+                Some(bucket)
+                    if matches!(thrown_name(&e).as_str(), "UnknownError" | "AbortError") =>
+                {
+                    let factory = bucket
+                        .factory()
+                        .await
+                        .map_err(|_| unavailable("open", &e))?;
+                    self.factory.replace(factory);
+                    self.open_database()
+                        .await
+                        .map_err(|e| unavailable("open", &e))?
+                }
+                _ => return Err(unavailable("open", &e)),
+            },
         };
         // Calls that raced to reconnect each opened one: only the last is
         // kept, the others close (once their transactions are done).

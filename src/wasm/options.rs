@@ -96,16 +96,21 @@ pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> R
 /// unknown fields. Read from the JSON text straight into the type: one
 /// deserializer per type, none through an intermediate value tree.
 pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
-    let text = json_text_from_js(value, field)?;
-    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
+    parse_text(&json_text_from_js(value, field)?, field)
 }
 
 /// [`parse_arg`] of a list of records or items, each holding a definition:
 /// the list and its items do not count against the definitions' nesting
 /// limit.
 pub fn parse_list_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
-    let text = super::boundary::json_text_wrapping(value, field, 2)?;
-    serde_json::from_str(&text).map_err(|e| Error::validation(field, e.to_string()))
+    parse_text(
+        &super::boundary::json_text_wrapping(value, field, 2)?,
+        field,
+    )
+}
+
+fn parse_text<T: DeserializeOwned>(text: &str, field: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::validation(field, e.to_string()))
 }
 
 /// A string argument.

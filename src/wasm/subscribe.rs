@@ -94,17 +94,19 @@ pub fn follow_log(
     let stopped = Rc::new(Cell::new(false));
     let (slot, halt) = (Rc::clone(&started), Rc::clone(&stopped));
     spawn_local(async move {
+        // Unsubscribed, or its service freed.
+        let ended = || halt.get() || followers.gone.get();
         let db = chain.database();
         let follower = match db.follow(Some(since)).await {
             Ok(f) => Rc::new(f),
             Err(e) => {
-                if !halt.get() && !followers.gone.get() {
+                if !ended() {
                     tell(&e);
                 }
                 return;
             }
         };
-        if halt.get() || followers.gone.get() {
+        if ended() {
             return;
         }
         followers.list.borrow_mut().push(Rc::downgrade(&follower));
@@ -125,7 +127,7 @@ pub fn follow_log(
                 // than ending the stream unheard.
                 Some(Err(e)) => {
                     // (A read in flight when the stream ended tells no one.)
-                    if halt.get() || followers.gone.get() {
+                    if ended() {
                         break;
                     }
                     tell(&e);
