@@ -159,9 +159,11 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
     read_record_as(text, at, false)
 }
 
-/// [`read_record`]; with `trusted`, its definition is taken as written
-/// (its integrity checked another way), checked only for being JSON, with
-/// the checksum stored beside it.
+/// [`read_record`]; with `trusted`, the text is known to be as
+/// [`write_record`] wrote it (a hash written with it matched): its
+/// definition is found without reading it through (see
+/// [`Reader::written_definition`]) and taken as written, with the checksum
+/// stored beside it.
 pub(crate) fn read_record_as(
     text: &str,
     at: usize,
@@ -177,14 +179,17 @@ pub(crate) fn read_record_as(
     r.literal(b",\"name\":")?;
     let name = r.string()?;
     r.literal(b",\"data\":")?;
-    let data = r.definition()?;
+    let data = if trusted {
+        r.written_definition()?
+    } else {
+        r.definition()?
+    };
     r.literal(b",\"version\":")?;
     let version = r.number()?;
     r.literal(b",\"checksum\":")?;
     let checksum = r.string()?;
     let data = if trusted {
-        // Checked to be JSON as its end was found (no canonical form, no
-        // MD5): a definition is never anything else.
+        // No canonical form, no MD5: the text is the writer's.
         Definition::from_trusted_text(data, checksum.clone())
     } else {
         Definition::from_json_text(data).ok()?
@@ -333,6 +338,28 @@ impl<'a> Reader<'a> {
         }
         self.pos = json_end(self.bytes, start)?;
         self.text.get(start..self.pos)
+    }
+
+    /// The definition of a record text as [`write_record`] wrote it: up to
+    /// the record's own `,"version":`, the last in the text, found from the
+    /// end. No string holds those bytes (its quotes are escaped), and no
+    /// member after the definition holds an object, so only the definition
+    /// may hold others, before it. Reading each definition through to find
+    /// its end was most of the module's time in a cold read.
+    fn written_definition(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        const VERSION: &[u8] = b",\"version\":";
+        let end = start
+            + self
+                .bytes
+                .get(start..)?
+                .windows(VERSION.len())
+                .rposition(|w| w == VERSION)?;
+        let whole = end > start + 1
+            && self.bytes.get(start) == Some(&b'{')
+            && self.bytes.get(end - 1) == Some(&b'}');
+        self.pos = end;
+        whole.then(|| self.text.get(start..end)).flatten()
     }
 }
 
@@ -583,6 +610,54 @@ mod tests {
                 derived,
                 "{other}"
             );
+        }
+    }
+
+    #[test]
+    fn a_trusted_read_finds_the_definition_from_the_end() {
+        let [plain, odd] = <[MetadataRecord; 2]>::try_from(records()).ok().unwrap();
+        for (data, owner) in [
+            (r#"{"version":1}"#, "alice"),
+            (
+                r#"{"a":{"version":2},"version":[{"version":3}],"b":",\"version\":4"}"#,
+                "alice",
+            ),
+            (r#"{"a":1}"#, r#","version":5,"x":{"#),
+            (r#"{}"#, "alice"),
+        ] {
+            for base in [&plain, &odd] {
+                let record = MetadataRecord {
+                    data: Definition::from_json_text(data).unwrap(),
+                    owner: owner.into(),
+                    ..base.clone()
+                };
+                let mut text = String::new();
+                write_record(&mut text, &record, DataAt::Third);
+                let read = read_record_as(&text, 0, false);
+                let trusted = read_record_as(&text, 0, true);
+                assert_eq!(trusted, read, "{text}");
+                // Strings with escapes (a quote) are the derived reader's.
+                if base == &plain && !owner.contains('"') {
+                    let (got, end) = trusted.unwrap();
+                    assert_eq!((got.data.json_text(), end), (data, text.len()));
+                    assert_eq!(got.owner, owner);
+                }
+            }
+        }
+        // A text cut before its version member, or whose definition is
+        // not an object, is not read.
+        let mut text = String::new();
+        write_record(&mut text, &plain, DataAt::Third);
+        let at = text.find(",\"version\":").unwrap();
+        for other in [
+            text[..at].to_owned(),
+            text.replace(r#""data":{"b""#, r#""data":[{"b""#),
+            text.replace(
+                r#""data":{"b":[1,"\u0000é"],"a":{"c":null}}"#,
+                r#""data":{"#,
+            ),
+        ] {
+            assert_eq!(read_record_as(&other, 0, true), None, "{other}");
         }
     }
 
