@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MetadataService, checksum, contentHash } from '@objectstack/metadata-wasm';
+import { createHash } from 'node:crypto';
+import { MetadataService, checksum, contentHash, canonicalize } from '@objectstack/metadata-wasm';
 import { InMemoryRepository, hashSpec } from '@objectstack/metadata-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -175,12 +176,35 @@ if (probe) {
   await p('JS only: structuredClone(doc)', () => { for (const d of docs) structuredClone(d); });
 }
 
+// --- what a checksum of a JS value costs at least ------------------------------
+// Its parts measured alone: the text JSON.stringify gives (where every
+// checksum of a value starts), MD5 of text already canonical (native, the
+// fastest MD5 here), and both together (no key put in order): against
+// ours and hashSpec, in the same run.
+const canonicalBytes = docs.map((d) => Buffer.from(canonicalize(d)));
+const floorRows = [];
+{
+  const f = async (what, pass) => floorRows.push({ what, rate: await measure(pass) });
+  await f('JSON.stringify(doc) alone', () => { for (const d of docs) JSON.stringify(d); });
+  await f('MD5 of the canonical text alone (node:crypto, UTF-8 bytes)', () => { for (const b of canonicalBytes) createHash('md5').update(b).digest('hex'); });
+  await f('JSON.stringify + node:crypto MD5 of that text (keys left unordered)', () => { for (const d of docs) createHash('md5').update(JSON.stringify(d)).digest('hex'); });
+  await f('ours: checksum(doc)', () => { for (const d of docs) checksum(d); });
+  await f('upstream: hashSpec(doc)', () => { for (const d of docs) hashSpec(d); });
+}
+
 const fmt = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
 console.log(`\nplatform-objects corpus: ${N} object definitions, ${(JSON.stringify(docs).length / N / 1024).toFixed(1)} KB on average; Node ${process.version}`);
 console.log(`${ROUNDS} alternating rounds of at least 250 ms each; medians, and the spread of the per-round ratios`);
 console.log('\n| operation (ours vs upstream) | ours docs/s | upstream docs/s | ours / upstream | spread | note |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.what} | ${fmt(r.ours)} | ${fmt(r.theirs)} | ${r.ratio.toFixed(2)}x | ${r.lo.toFixed(2)}-${r.hi.toFixed(2)}x | ${r.note} |`);
+{
+  const upstream = floorRows[floorRows.length - 1].rate;
+  console.log(`\nWhat a checksum of a JS value costs at least (median of ${ROUNDS} rounds; the 1.3x target is ${(1e6 / (upstream * 1.3)).toFixed(1)} µs a document in this run)`);
+  console.log('\n| part | docs/s | per doc | hashSpec / this |');
+  console.log('|---|---|---|---|');
+  for (const r of floorRows) console.log(`| ${r.what} | ${fmt(r.rate)} | ${(1e6 / r.rate).toFixed(1)} µs | ${(r.rate / upstream).toFixed(2)}x |`);
+}
 if (probeRows.length) {
   console.log('\n| boundary probe | docs/s | per doc |');
   console.log('|---|---|---|');
