@@ -84,12 +84,23 @@ pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
     Ok((store, options))
 }
 
-/// An options object as its Rust struct (defaults when absent).
+/// An options object as its Rust struct (defaults when absent). Anything
+/// but a plain object is refused: serde would read a list as the struct's
+/// members in order (`[5]` as its first member).
 pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
-    parse_arg(value, field)
+    parse_text(&object_text(value, field)?, field)
+}
+
+/// The JSON text of an options object, refusing any other value (not
+/// generic: one copy in the module).
+fn object_text(value: &JsValue, field: &str) -> Result<String> {
+    if !value.is_object() || js_sys::Array::is_array(value) {
+        return Err(Error::validation(field, "must be an object"));
+    }
+    json_text_from_js(value, field)
 }
 
 /// A JSON argument (array of entries...) as its Rust type, refusing

@@ -242,3 +242,41 @@ test('every path takes 127 levels of nesting and refuses 128 with one message', 
   // Nothing refused was written.
   assert.equal((await svc.loadMany('view')).length, 5);
 });
+
+test('options given as a list or another non-object are refused with VALIDATION and change nothing', async () => {
+  const svc = await MetadataService.create();
+  await svc.save('view', 'a', { v: 1 });
+  // A list was read as the options' members in order: [1] as the first.
+  const refusals = [
+    () => svc.save('view', 'a', { v: 2 }, [1]),
+    () => svc.save('view', 'b', { v: 1 }, ['x']),
+    () => svc.saveJson('view', 'a', '{"v":3}', [1]),
+    () => svc.delete('view', 'a', ['me']),
+    () => svc.rollback('view', 'a', 1, [1]),
+    () => svc.changes([0]),
+    () => svc.changes('0'),
+    () => svc.query([{}]),
+    () => svc.save('view', 'a', { v: 2 }, 5),
+    () => svc.save('view', 'a', { v: 2 }, 'me'),
+  ];
+  for (const call of refusals) {
+    const e = await settles(Promise.resolve().then(call));
+    assert.ok(isMetadataError(e), `${call}: ${e}`);
+    assert.equal(e.code, 'VALIDATION', `${call}`);
+    assert.match(e.message, /must be an object/, `${call}`);
+  }
+  for (const since of [[0], 0, 'x', true]) {
+    assert.throws(() => svc.subscribe(() => {}, since), (e) => isMetadataError(e) && e.code === 'VALIDATION' && /must be an object/.test(e.message), String(since));
+  }
+  // Nothing was written.
+  assert.deepEqual(await svc.load('view', 'a'), { v: 1 });
+  assert.equal(await svc.load('view', 'b'), null);
+  assert.equal((await svc.history('view', 'a')).length, 1);
+  // Objects, undefined and null are options as before.
+  await svc.save('view', 'a', { v: 2 }, undefined);
+  await svc.save('view', 'a', { v: 3 }, null);
+  await svc.save('view', 'a', { v: 4 }, { expectedVersion: 3 });
+  assert.equal((await svc.changes({ since: 0 })).length, 4);
+  svc.subscribe(() => {}, { since: 0 })();
+  svc.free();
+});
