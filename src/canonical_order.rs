@@ -28,19 +28,12 @@ use crate::canonical::{
 /// test is the classic "a byte below n" word trick; a borrow only ever
 /// flags bytes after a true hit, so the lowest flag is the first hit).
 pub(crate) fn special_byte(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
     let mut words = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut words {
         let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let hits = (below(w ^ (ONES * u64::from(b'"')), 1)
-            | below(w ^ (ONES * u64::from(b'\\')), 1)
-            | below(w, 0x20))
-            & HIGH;
-        if hits != 0 {
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        if let Some(hit) = special_in_word(w) {
+            return Some(at + hit);
         }
         at += 8;
     }
@@ -48,6 +41,19 @@ pub(crate) fn special_byte(bytes: &[u8]) -> Option<usize> {
     tail.iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .map(|p| at + p)
+}
+
+/// [`special_byte`] of eight bytes read little-endian.
+#[inline(always)]
+pub(crate) fn special_in_word(w: u64) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
+    let hits = (below(w ^ (ONES * u64::from(b'"')), 1)
+        | below(w ^ (ONES * u64::from(b'\\')), 1)
+        | below(w, 0x20))
+        & HIGH;
+    (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
 }
 
 /// How many ASCII digits `bytes` holds from `from` on.

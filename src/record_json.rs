@@ -33,11 +33,7 @@ pub(crate) enum DataAt {
 /// Appends the JSON text of `record` to `out`, `data` placed as asked.
 pub(crate) fn write_record(out: &mut String, record: &MetadataRecord, data_at: DataAt) {
     // Every member, named: a member added to the record fails to compile
-    // here until it is written. A new member goes after `operation`, never
-    // between `data` and `version`: a reader of an earlier version takes a
-    // hashed row's definition to end at its record's `,"version":`, found
-    // from the end (`Reader::written_definition`), and would take such a
-    // member for part of the definition.
+    // here until it is written.
     let MetadataRecord {
         type_name,
         name,
@@ -165,9 +161,8 @@ pub(crate) fn read_record(text: &str, at: usize) -> Option<(MetadataRecord, usiz
 
 /// [`read_record`]; with `trusted`, the text is known to be as
 /// [`write_record`] wrote it (a hash written with it matched): its
-/// definition is found without reading it through (see
-/// [`Reader::written_definition`]) and taken as written, with the checksum
-/// stored beside it.
+/// definition is taken as written, checked only for being JSON, with the
+/// checksum stored beside it.
 pub(crate) fn read_record_as(
     text: &str,
     at: usize,
@@ -183,17 +178,14 @@ pub(crate) fn read_record_as(
     r.literal(b",\"name\":")?;
     let name = r.string()?;
     r.literal(b",\"data\":")?;
-    let data = if trusted {
-        r.written_definition()?
-    } else {
-        r.definition()?
-    };
+    let data = r.definition()?;
     r.literal(b",\"version\":")?;
     let version = r.number()?;
     r.literal(b",\"checksum\":")?;
     let checksum = r.string()?;
     let data = if trusted {
-        // No canonical form, no MD5: the text is the writer's.
+        // Checked to be JSON as its end was found (no canonical form, no
+        // MD5): a definition is never anything else.
         Definition::from_trusted_text(data, checksum.clone())
     } else {
         Definition::from_json_text(data).ok()?
@@ -343,28 +335,6 @@ impl<'a> Reader<'a> {
         self.pos = json_end(self.bytes, start)?;
         self.text.get(start..self.pos)
     }
-
-    /// The definition of a record text as [`write_record`] wrote it: up to
-    /// the record's own `,"version":`, the last in the text, found from the
-    /// end. No string holds those bytes (its quotes are escaped), and no
-    /// member after the definition holds an object, so only the definition
-    /// may hold others, before it. Reading each definition through to find
-    /// its end was most of the module's time in a cold read.
-    fn written_definition(&mut self) -> Option<&'a str> {
-        let start = self.pos;
-        const VERSION: &[u8] = b",\"version\":";
-        let end = start
-            + self
-                .bytes
-                .get(start..)?
-                .windows(VERSION.len())
-                .rposition(|w| w == VERSION)?;
-        let whole = end > start + 1
-            && self.bytes.get(start) == Some(&b'{')
-            && self.bytes.get(end - 1) == Some(&b'}');
-        self.pos = end;
-        whole.then(|| self.text.get(start..end)).flatten()
-    }
 }
 
 /// Where the JSON value (RFC 8259) starting at `at` in `bytes`, after any
@@ -445,10 +415,21 @@ fn member_name(bytes: &[u8], i: usize) -> Option<usize> {
 
 /// The end of the string whose opening quote is at `i`: escapes checked,
 /// no raw control character.
+#[inline(always)]
 fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
     loop {
-        i += crate::canonical_order::special_byte(bytes.get(i..)?)?;
+        let word = bytes.get(i..i + 8).and_then(|w| w.try_into().ok());
+        i += match word {
+            Some(word) => match crate::canonical_order::special_in_word(u64::from_le_bytes(word)) {
+                Some(at) => at,
+                None => {
+                    i += 8;
+                    continue;
+                }
+            },
+            None => crate::canonical_order::special_byte(bytes.get(i..)?)?,
+        };
         match *bytes.get(i)? {
             b'"' => return Some(i + 1),
             b'\\' => match *bytes.get(i + 1)? {
@@ -618,7 +599,7 @@ mod tests {
     }
 
     #[test]
-    fn a_trusted_read_finds_the_definition_from_the_end() {
+    fn a_trusted_read_takes_only_a_definition_that_is_json() {
         let [plain, odd] = <[MetadataRecord; 2]>::try_from(records()).ok().unwrap();
         for (data, owner) in [
             (r#"{"version":1}"#, "alice"),
@@ -648,61 +629,35 @@ mod tests {
                 }
             }
         }
-        // A text cut before its version member, or whose definition is
-        // not an object, is not read.
+        // A text cut before its version member, whose definition is not
+        // one JSON object, or that holds more between the definition and
+        // the version (as a text changed and hashed again might), is not
+        // read here: the derived reader reads it, or says why not.
         let mut text = String::new();
         write_record(&mut text, &plain, DataAt::Third);
         let at = text.find(",\"version\":").unwrap();
+        let data = r#""data":{"b":[1,"\u0000é"],"a":{"c":null}}"#;
+        let inserted = text.replace(data, &format!(r#"{data},"later":{{"k":{{}}}}"#));
         for other in [
             text[..at].to_owned(),
             text.replace(r#""data":{"b""#, r#""data":[{"b""#),
-            text.replace(
-                r#""data":{"b":[1,"\u0000é"],"a":{"c":null}}"#,
-                r#""data":{"#,
-            ),
+            text.replace(data, r#""data":{"#),
+            text.replace(data, r#""data":{"a":1},{"b":2}"#),
+            text.replace(data, r#""data":{"a":[1}]"#),
+            text.replace(data, r#""data":{"a":"}"#),
+            text.replace(data, r#""data":{"a":1}}"#),
+            text.replace(data, r#""data":{"a":1 x}"#),
+            text.replace(data, r#""data":{"a":}"#),
+            text.replace(data, r#""data":{"a":"\q"}"#),
+            inserted.clone(),
         ] {
             assert_eq!(read_record_as(&other, 0, true), None, "{other}");
         }
-    }
-
-    #[test]
-    fn the_members_after_the_definition_stay_as_earlier_readers_find_them() {
-        // What `written_definition` relies on, in this version and in
-        // every one that reads rows a later version wrote: the definition
-        // is followed by the version, then by members that hold no object.
-        // See `write_record`.
-        for r in records() {
-            let mut text = String::new();
-            write_record(&mut text, &r, DataAt::Third);
-            let after = &text[text.find(r.data.json_text()).unwrap() + r.data.json_text().len()..];
-            let value: serde_json::Value =
-                serde_json::from_str(&format!("{{{}", &after[1..])).unwrap();
-            let names: Vec<&str> = value
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect();
-            assert!(after.starts_with(",\"version\":"), "{after}");
-            assert_eq!(
-                names,
-                [
-                    "version",
-                    "checksum",
-                    "source",
-                    "is_active",
-                    "owner",
-                    "tenant_id",
-                    "tags",
-                    "created_at",
-                    "updated_at",
-                    "updated_by",
-                    "seq",
-                    "operation",
-                ]
-            );
-            assert!(value.as_object().unwrap().values().all(|v| !v.is_object()));
-        }
+        let key = crate::key::RecordKey::new(None, "view", "all_accounts");
+        assert_eq!(
+            crate::store::codec::record(&inserted, &key).ok(),
+            Some(plain)
+        );
     }
 
     #[test]
@@ -756,6 +711,28 @@ mod tests {
 
     fn serde_says(text: &str) -> bool {
         serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    }
+
+    #[test]
+    fn json_end_reads_strings_across_their_eight_byte_words() {
+        // Each escape, valid or not, and a raw control character, at every
+        // place in strings of up to 19 bytes, some ending the text.
+        for special in [
+            "\\\"", "\\\\", "\\u0041", "\\u00", "\\q", "\u{1}", "\"", "é",
+        ] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let body = format!("{}{special}{}", "a".repeat(at), "b".repeat(len - at));
+                    for text in [
+                        format!("\"{body}\""),
+                        format!("[\"{body}\",1]"),
+                        format!("\"{body}"),
+                    ] {
+                        assert_eq!(is_json(&text), serde_says(&text), "{text:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
