@@ -24,10 +24,59 @@ pub struct Query {
     /// Only records updated at or after this RFC 3339 time.
     pub updated_since: Option<String>,
     /// Matches to skip (paging).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count::exact")]
     pub offset: usize,
     /// Most matches to return (all when absent).
+    #[serde(default, deserialize_with = "count::optional")]
     pub limit: Option<usize>,
+}
+
+/// Offsets and limits read from any non-negative integer, held to what
+/// `usize` holds: where it is 32 bits (WebAssembly), a larger count, such
+/// as JavaScript's `Number.MAX_SAFE_INTEGER` for "no limit", means as many
+/// as there can be rather than an error.
+pub(crate) mod count {
+    use serde::de::{Deserialize, Deserializer, Error, Unexpected, Visitor};
+
+    struct Count(usize);
+
+    impl<'de> Deserialize<'de> for Count {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Count;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a non-negative integer")
+                }
+                fn visit_u64<E: Error>(self, v: u64) -> Result<Count, E> {
+                    Ok(Count(usize::try_from(v).unwrap_or(usize::MAX)))
+                }
+                fn visit_i64<E: Error>(self, v: i64) -> Result<Count, E> {
+                    match u64::try_from(v) {
+                        Ok(v) => self.visit_u64(v),
+                        Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+                    }
+                }
+                fn visit_f64<E: Error>(self, v: f64) -> Result<Count, E> {
+                    // Integers past 2^64 arrive as doubles (1e21).
+                    if v >= 0.0 && v.fract() == 0.0 {
+                        Ok(Count(v as usize))
+                    } else {
+                        Err(E::invalid_value(Unexpected::Float(v), &self))
+                    }
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    pub fn exact<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        Count::deserialize(d).map(|c| c.0)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        Option::<Count>::deserialize(d).map(|c| c.map(|c| c.0))
+    }
 }
 
 impl Query {
@@ -76,6 +125,25 @@ impl QueryPage {
             total,
             offset,
             limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_non_negative_integers_held_to_usize() {
+        let q: Query = serde_json::from_str(r#"{"offset":2,"limit":1e21}"#).unwrap();
+        assert_eq!((q.offset, q.limit), (2, Some(usize::MAX)));
+        let q: Query = serde_json::from_str(r#"{"limit":null}"#).unwrap();
+        assert_eq!((q.offset, q.limit), (0, None));
+        let q: Query = serde_json::from_str(r#"{"limit":18446744073709551615}"#).unwrap();
+        assert_eq!(q.limit, Some(usize::MAX));
+        for bad in [r#"{"limit":-1}"#, r#"{"offset":1.5}"#, r#"{"limit":"2"}"#] {
+            let e = serde_json::from_str::<Query>(bad).unwrap_err().to_string();
+            assert!(e.contains("expected a non-negative integer"), "{bad}: {e}");
         }
     }
 }

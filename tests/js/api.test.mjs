@@ -445,3 +445,22 @@ test('checksum sync: diff a manifest, fetch only what changed, apply in one go',
   assert.deepEqual(await client.load('view', 'a'), { v: 1 });
   await assert.rejects(client.sync(manifest2, () => { throw new Error('offline'); }), (e) => e.code === 'HOST_CALLBACK_FAILED' && e.operation === 'fetch');
 });
+
+test('limits and offsets take any non-negative integer; Number.MAX_SAFE_INTEGER means no limit', async () => {
+  const svc = await MetadataService.create();
+  for (const name of ['a', 'b', 'c']) await svc.save('view', name, { name });
+  // Counts past 2^32 - 1 were refused in WebAssembly ("expected usize").
+  for (const limit of [2 ** 32, Number.MAX_SAFE_INTEGER, 1e21]) {
+    assert.equal((await svc.changes({ since: 0, limit })).length, 3, String(limit));
+    const page = await svc.query({ type: 'view', limit });
+    assert.deepEqual(page.items.map((r) => r.name), ['a', 'b', 'c'], String(limit));
+  }
+  assert.equal((await svc.query({ type: 'view', offset: 2 ** 32 })).items.length, 0);
+  assert.equal((await svc.query({ type: 'view', offset: 1, limit: 1 })).items[0].name, 'b');
+  for (const bad of [-1, 1.5, '2', true]) {
+    for (const call of [() => svc.changes({ since: 0, limit: bad }), () => svc.query({ limit: bad }), () => svc.query({ offset: bad })]) {
+      await assert.rejects(call(), (e) => e.code === 'VALIDATION' && /a non-negative integer/.test(e.message), `${bad} ${call}`);
+    }
+  }
+  svc.free();
+});
