@@ -802,6 +802,57 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
 }
 
 #[wasm_bindgen_test]
+async fn indexeddb_a_commit_that_fails_says_why() {
+    let ns = unique("refused");
+    let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
+    let svc = service(store.clone());
+    svc.save("view", "a", json!({"n": 1}), SaveOptions::default())
+        .await
+        .unwrap();
+    let first = svc.load_record("view", "a").await.unwrap().unwrap();
+    svc.save("view", "a", json!({"n": 2}), SaveOptions::default())
+        .await
+        .unwrap();
+    // Version 1 over the head row, whole, with a hash that matches and
+    // the row saying it holds version 1: a save archives it as version 1,
+    // which the history already holds, and IndexedDB refuses the commit.
+    let key = RecordKey::new(None, "view", "a");
+    let id = objectstack_metadata::store::layout::record_id(&key);
+    let text = serde_json::to_string(&first).unwrap();
+    let hash = objectstack_metadata::wasm::indexeddb::row_hash(&text);
+    let db = IndexedDbStore::database_name(&ns);
+    store.close();
+    JsFuture::from(spoil_row(
+        &db,
+        &id,
+        &JsValue::from_str(&text),
+        false,
+        Some(hash),
+    ))
+    .await
+    .unwrap();
+    JsFuture::from(damage_row(&db, &id, "version-behind"))
+        .await
+        .unwrap();
+    let held = svc.load("view", "a").await.unwrap().unwrap();
+    assert_eq!(held.json_text(), r#"{"n":1}"#);
+    // It said "IndexedDB commit: : null": the error of the request that
+    // failed had not reached the transaction when it was told.
+    let err = svc
+        .save("view", "a", json!({"n": 3}), SaveOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "STORAGE_ERROR", "{err}");
+    assert!(err.to_string().contains("ConstraintError"), "{err}");
+    assert!(!err.to_string().contains("null"), "{err}");
+    // Nothing was written.
+    let held = svc.load("view", "a").await.unwrap().unwrap();
+    assert_eq!(held.json_text(), r#"{"n":1}"#);
+    drop((svc, store));
+    delete_database(&ns).await;
+}
+
+#[wasm_bindgen_test]
 async fn indexeddb_an_older_version_copied_over_the_head_is_corrupted() {
     let ns = unique("replayed");
     let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());

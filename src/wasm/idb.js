@@ -32,9 +32,12 @@ const settle = (request) => new Promise((resolve, reject) => {
   request.onerror = () => reject(request.error);
 });
 
+// A request's error reaches its transaction's onerror before the
+// transaction aborts and takes it as its own `error`: until then that is
+// null, and the request's error is the one to tell.
 const done = (tx) => new Promise((resolve, reject) => {
   tx.oncomplete = () => resolve();
-  tx.onerror = () => reject(tx.error);
+  tx.onerror = (event) => reject(tx.error ?? event.target?.error ?? new DOMException('a request of the transaction failed', 'UnknownError'));
   tx.onabort = () => reject(tx.error ?? new DOMException('the transaction was aborted', 'AbortError'));
 });
 

@@ -139,7 +139,8 @@ export function copyRow(name, key, copy) {
 // sequence number (`seq-negative`, `seq-infinite`, `seq-fraction`,
 // `seq-huge`), its hash (`hash-lone`: a lone surrogate, `hash-short`), a
 // copy of it under its key with a lone surrogate added (`lone-key`), or
-// the version it says it holds (`version-ahead`: four more than its text's).
+// the version it says it holds (`version-ahead`: four more than its text's;
+// `version-behind`: one less).
 export function damageRow(name, key, kind) {
   return rewriteRow(name, key, (row) => {
     const damaged = {
@@ -151,6 +152,7 @@ export function damageRow(name, key, kind) {
       'hash-short': { ...row, h: 'abc' },
       'lone-key': { ...row, key: `${key}\ud800` },
       'version-ahead': { ...row, version: row.version + 4 },
+      'version-behind': { ...row, version: row.version - 1 },
     }[kind];
     if (!damaged) throw new Error(`no damage ${kind}`);
     return damaged;
