@@ -338,7 +338,8 @@ impl<'a> Reader<'a> {
 }
 
 /// Where the JSON value (RFC 8259) starting at `at` in `bytes`, after any
-/// whitespace, ends; `None` when the text there is not one. One pass with
+/// whitespace, ends; `None` when the text there is not one, or nests
+/// deeper than [`MAX_DEPTH`](crate::canonical::MAX_DEPTH) levels. One pass with
 /// a stack of the open containers, no recursion and nothing built: what
 /// checks that a definition taken as written is JSON, and finds its end.
 pub(crate) fn json_end(bytes: &[u8], at: usize) -> Option<usize> {
@@ -347,6 +348,8 @@ pub(crate) fn json_end(bytes: &[u8], at: usize) -> Option<usize> {
     'value: loop {
         i = skip_space(bytes, i);
         match *bytes.get(i)? {
+            // As deep as a definition may nest, no deeper.
+            b'{' | b'[' if open.len() >= crate::canonical::MAX_DEPTH => return None,
             b'{' => {
                 i = skip_space(bytes, i + 1);
                 if bytes.get(i) == Some(&b'}') {
@@ -656,8 +659,17 @@ mod tests {
         let key = crate::key::RecordKey::new(None, "view", "all_accounts");
         assert_eq!(
             crate::store::codec::record(&inserted, &key).ok(),
-            Some(plain)
+            Some(plain.clone())
         );
+        // A definition as deep as one may be is read; one level more, or
+        // far more, is not (a save refuses it too).
+        let max = crate::canonical::MAX_DEPTH;
+        for (depth, read) in [(max, true), (max + 1, false), (100_000, false)] {
+            let deep = format!("{}{}", "[".repeat(depth - 1), "]".repeat(depth - 1));
+            let text = text.replace(data, &format!(r#""data":{{"a":{deep}}}"#));
+            assert_eq!(read_record_as(&text, 0, true).is_some(), read, "{depth}");
+            assert_eq!(read_record_as(&text, 0, false).is_some(), read, "{depth}");
+        }
     }
 
     #[test]
