@@ -801,9 +801,15 @@ async fn indexeddb_a_damaged_row_read_before_a_write_names_its_record() {
     delete_database(&ns).await;
 }
 
-#[wasm_bindgen_test]
-async fn indexeddb_a_commit_that_fails_says_why() {
-    let ns = unique("refused");
+/// A service over a new database (named after `name`) whose record
+/// view/a was saved twice, then had version 1's whole text, with its own
+/// checksum and a hash that matches, put over its head row, which still
+/// says it holds version 2. The store is closed; the service opens it
+/// again. Answers the namespace, the store, the service and the row's key.
+async fn version_1_over_the_head(
+    name: &str,
+) -> (String, Rc<IndexedDbStore>, MetadataService, String) {
+    let ns = unique(name);
     let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
     let svc = service(store.clone());
     svc.save("view", "a", json!({"n": 1}), SaveOptions::default())
@@ -813,17 +819,13 @@ async fn indexeddb_a_commit_that_fails_says_why() {
     svc.save("view", "a", json!({"n": 2}), SaveOptions::default())
         .await
         .unwrap();
-    // Version 1 over the head row, whole, with a hash that matches and
-    // the row saying it holds version 1: a save archives it as version 1,
-    // which the history already holds, and IndexedDB refuses the commit.
     let key = RecordKey::new(None, "view", "a");
     let id = objectstack_metadata::store::layout::record_id(&key);
     let text = serde_json::to_string(&first).unwrap();
     let hash = objectstack_metadata::wasm::indexeddb::row_hash(&text);
-    let db = IndexedDbStore::database_name(&ns);
     store.close();
     JsFuture::from(spoil_row(
-        &db,
+        &IndexedDbStore::database_name(&ns),
         &id,
         &JsValue::from_str(&text),
         false,
@@ -831,9 +833,21 @@ async fn indexeddb_a_commit_that_fails_says_why() {
     ))
     .await
     .unwrap();
-    JsFuture::from(damage_row(&db, &id, "version-behind"))
-        .await
-        .unwrap();
+    (ns, store, svc, id)
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_a_commit_that_fails_says_why() {
+    // The row saying it holds version 1 too: a save archives it as version
+    // 1, which the history already holds, and IndexedDB refuses the commit.
+    let (ns, store, svc, id) = version_1_over_the_head("refused").await;
+    JsFuture::from(damage_row(
+        &IndexedDbStore::database_name(&ns),
+        &id,
+        "version-behind",
+    ))
+    .await
+    .unwrap();
     let held = svc.load("view", "a").await.unwrap().unwrap();
     assert_eq!(held.json_text(), r#"{"n":1}"#);
     // It said "IndexedDB commit: : null": the error of the request that
@@ -854,32 +868,8 @@ async fn indexeddb_a_commit_that_fails_says_why() {
 
 #[wasm_bindgen_test]
 async fn indexeddb_an_older_version_copied_over_the_head_is_corrupted() {
-    let ns = unique("replayed");
-    let store = Rc::new(IndexedDbStore::open(&ns).await.unwrap());
-    let svc = service(store.clone());
-    svc.save("view", "a", json!({"n": 1}), SaveOptions::default())
-        .await
-        .unwrap();
-    let first = svc.load_record("view", "a").await.unwrap().unwrap();
-    svc.save("view", "a", json!({"n": 2}), SaveOptions::default())
-        .await
-        .unwrap();
-    // Version 1's whole text, with its own checksum and a hash that
-    // matches, over the head row, which still says it holds version 2.
+    let (ns, store, svc, _) = version_1_over_the_head("replayed").await;
     let key = RecordKey::new(None, "view", "a");
-    let id = objectstack_metadata::store::layout::record_id(&key);
-    let text = serde_json::to_string(&first).unwrap();
-    let hash = objectstack_metadata::wasm::indexeddb::row_hash(&text);
-    store.close();
-    JsFuture::from(spoil_row(
-        &IndexedDbStore::database_name(&ns),
-        &id,
-        &JsValue::from_str(&text),
-        false,
-        Some(hash),
-    ))
-    .await
-    .unwrap();
     let says = "the stored row */view/a is of version 2, its text of version 1";
     for err in [
         store.get(&key).await.unwrap_err(),

@@ -84,9 +84,9 @@ pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
     Ok((store, options))
 }
 
-/// An options object as its Rust struct (defaults when absent). Anything
-/// but a plain object is refused: serde would read a list as the struct's
-/// members in order (`[5]` as its first member).
+/// An options object as its Rust struct (defaults when absent). A list,
+/// or any value that is not an object, is refused: serde would read a list
+/// as the struct's members in order (`[5]` as its first member).
 pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
