@@ -82,7 +82,7 @@ pub struct SaveItem {
     #[serde(deserialize_with = "crate::json::deserialize")]
     pub data: Value,
     /// Per-item options.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object")]
     pub options: SaveOptions,
 }
 
@@ -124,4 +124,29 @@ pub struct SaveOutcome {
     pub changed: bool,
     /// The operation recorded in history, when something changed.
     pub operation: Option<Operation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_items_options_are_an_object_never_a_list() {
+        let item = |options: &str| {
+            serde_json::from_str::<SaveItem>(&format!(
+                r#"{{"type":"view","name":"a","data":{{}}{options}}}"#
+            ))
+        };
+        let read = item(r#","options":{"expectedVersion":2}"#).unwrap();
+        assert_eq!(read.options.expected_version, Some(2));
+        assert_eq!(item("").unwrap().options.expected_version, None);
+        for list in [r#","options":[2]"#, r#","options":[]"#, r#","options":1"#] {
+            let e = item(list).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("expected an object"), "{list}: {e}");
+        }
+        let e = item(r#","options":{"expected":2}"#)
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("unknown field"));
+    }
 }

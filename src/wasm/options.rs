@@ -84,9 +84,10 @@ pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
     Ok((store, options))
 }
 
-/// An options object as its Rust struct (defaults when absent). A list,
-/// or any value that is not an object, is refused: serde would read a list
-/// as the struct's members in order (`[5]` as its first member).
+/// An options object as its Rust struct (defaults when absent). A value
+/// that is not an object, or whose JSON is not one (a list, a boxed
+/// number, a `toJSON` answering a list), is refused: serde would read a
+/// list as the struct's members in order (`[5]` as its first member).
 pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
@@ -94,13 +95,29 @@ pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> R
     parse_text(&object_text(value, field)?, field)
 }
 
-/// The JSON text of an options object, refusing any other value (not
-/// generic: one copy in the module).
-fn object_text(value: &JsValue, field: &str) -> Result<String> {
-    if !value.is_object() || js_sys::Array::is_array(value) {
+/// Options given as JSON text (a `saveMany` item's), refused unless the
+/// text is an object, as [`options`] refuses them.
+pub fn object_options<T: DeserializeOwned>(text: &str, field: &str) -> Result<T> {
+    if !text.starts_with('{') {
         return Err(Error::validation(field, "must be an object"));
     }
-    json_text_from_js(value, field)
+    parse_text(text, field)
+}
+
+/// The JSON text of an options object, refusing any other value (not
+/// generic: one copy in the module). Only `typeof` is asked of the value
+/// itself, which nothing can make throw (a revoked Proxy answers it); the
+/// rest is asked of its text, which the glue makes under guard.
+fn object_text(value: &JsValue, field: &str) -> Result<String> {
+    let must = || Error::validation(field, "must be an object");
+    if !value.is_object() {
+        return Err(must());
+    }
+    let text = json_text_from_js(value, field)?;
+    if !text.starts_with('{') {
+        return Err(must());
+    }
+    Ok(text)
 }
 
 /// A JSON argument (array of entries...) as its Rust type, refusing

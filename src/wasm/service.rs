@@ -796,8 +796,9 @@ fn save_items(
         name: String,
         #[serde(borrow)]
         data: &'a serde_json::value::RawValue,
-        #[serde(default)]
-        options: SaveOptions,
+        /// Read apart: a list must not be read as its members in order.
+        #[serde(default, borrow)]
+        options: Option<&'a serde_json::value::RawValue>,
     }
     let key = |type_name: &str, name: &str| {
         crate::key::RecordKey::new(chain.database().tenant_id(), type_name, name)
@@ -847,11 +848,16 @@ fn save_items(
                 None => None,
             };
             let data = apart.unwrap_or_else(|| item.data.get().to_owned());
+            let options = match item.options.map(|o| o.get()) {
+                None => SaveOptions::default(),
+                Some(text) => super::options::object_options(text, "options")
+                    .map_err(|e| Error::batch(index, key(&item.type_name, &item.name), e))?,
+            };
             Ok(SaveText {
                 type_name: item.type_name,
                 name: item.name,
                 data,
-                options: item.options,
+                options,
             })
         })
         .collect()

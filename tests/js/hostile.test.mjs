@@ -265,9 +265,34 @@ test('options given as a list or another non-object are refused with VALIDATION 
     assert.equal(e.code, 'VALIDATION', `${call}`);
     assert.match(e.message, /must be an object/, `${call}`);
   }
-  for (const since of [[0], 0, 'x', true]) {
+  // What JSON makes of the options decides, not what the value claims to
+  // be: a toJSON answering a list, a Date (its text).
+  for (const options of [{ toJSON: () => [1] }, new Date(0)]) {
+    const e = await settles(svc.save('view', 'a', { v: 2 }, options));
+    assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && /must be an object/.test(e.message), `${options}: ${e}`);
+  }
+  for (const since of [[0], 0, 'x', true, { toJSON: () => [0] }]) {
     assert.throws(() => svc.subscribe(() => {}, since), (e) => isMetadataError(e) && e.code === 'VALIDATION' && /must be an object/.test(e.message), String(since));
   }
+  // A revoked Proxy as options is refused like any value that cannot be
+  // read: Array.isArray threw through the module (an uncaught TypeError).
+  for (const call of [
+    () => svc.save('view', 'a', { v: 2 }, revokedProxy()),
+    () => svc.saveJson('view', 'a', '{"v":2}', revokedProxy()),
+    () => svc.delete('view', 'a', revokedProxy()),
+    () => svc.changes(revokedProxy()),
+    () => svc.query(revokedProxy()),
+    () => svc.mirror([], revokedProxy()),
+  ]) {
+    const e = await settles(Promise.resolve().then(call));
+    assert.ok(isMetadataError(e) && e.code === 'VALIDATION', `${call}: ${e}`);
+  }
+  assert.throws(() => svc.subscribe(() => {}, revokedProxy()), (e) => isMetadataError(e) && e.code === 'VALIDATION');
+  assert.throws(() => svc.derive(revokedProxy()), (e) => isMetadataError(e) && e.code === 'VALIDATION');
+  // An item's options too (saveMany, and the server's batch route).
+  const e = await settles(svc.saveMany([{ type: 'view', name: 'a', data: { v: 2 }, options: [1] }]));
+  assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && /must be an object/.test(e.message), String(e));
+  assert.equal(e.index, 0);
   // Nothing was written.
   assert.deepEqual(await svc.load('view', 'a'), { v: 1 });
   assert.equal(await svc.load('view', 'b'), null);
