@@ -19,7 +19,7 @@
 //   POST   /api/v1/metadata/:type/:name/restore
 //   POST   /api/v1/metadata/:type/:name/purge
 
-import { HttpError, empty, etag, json, readJson, readText, tagsOf } from './http.js';
+import { HttpError, countParam, empty, etag, json, readJson, readText, tagsOf } from './http.js';
 import { changeStream, currentPosition, cursorText, parseCursor } from './stream.js';
 import { BUILT_IN_TYPES as BUILT_IN } from '../upstream.js';
 
@@ -51,8 +51,7 @@ function query(url, type) {
         break;
       case 'offset':
       case 'limit':
-        if (!/^\d{1,9}$/.test(value)) throw new HttpError(400, 'VALIDATION', `${key} is a non-negative integer`, { field: key });
-        q[key] = Number(value);
+        q[key] = countParam(url, key);
         break;
       default:
         q[key] = value;
@@ -174,7 +173,7 @@ export async function adr(request, url, rest, ctx) {
         const accept = request.headers.get('accept') ?? '';
         if (accept.includes('text/event-stream')) return changeStream({ own, global, since, heartbeatMs: limits.heartbeatMs });
         // A page of the caller's own scope's log.
-        const limit = Math.min(Number(url.searchParams.get('limit') ?? 1000) || 1000, 10000);
+        const limit = Math.min(countParam(url, 'limit', 1000), 10000);
         return json(200, await own.changes({ since: since?.own ?? 0, limit }));
       }
       default:

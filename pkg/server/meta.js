@@ -11,7 +11,7 @@
 //   DELETE /api/v1/meta/:type/:name                { success, reset, seq? }, If-Match -> 409
 //   GET    /api/v1/meta/:type/:name/history        { events } (?sinceSeq exclusive, ?limit)
 
-import { HttpError, empty, etag, json, readText, tagsOf } from './http.js';
+import { HttpError, countParam, empty, etag, json, readText, tagsOf } from './http.js';
 import { BUILT_IN_TYPES as BUILT_IN, eventsOf, headVersion, versionOf } from '../upstream.js';
 
 /** The discovery document (readable without a token). */
@@ -79,11 +79,11 @@ export async function meta(request, url, rest, ctx) {
   if (third !== undefined) {
     if (third !== 'history') throw upstreamError(404, 'RESOURCE_NOT_FOUND', `no route ${url.pathname}`);
     allow(['GET']);
-    const since = url.searchParams.get('sinceSeq');
-    const limit = url.searchParams.get('limit');
+    const since = countParam(url, 'sinceSeq', null);
+    const limit = countParam(url, 'limit', null);
     let events = eventsOf(org, await own.history(type, name), 'metadata-wasm');
-    if (since !== null) events = events.filter((e) => e.seq > Number(since));
-    if (limit !== null) events = events.slice(0, Math.max(0, Number(limit) || 0));
+    if (since !== null) events = events.filter((e) => e.seq > since);
+    if (limit !== null) events = events.slice(0, limit);
     return json(200, { events });
   }
 

@@ -346,3 +346,34 @@ test('objectstack-metadata serve: prints where it listens, serves, stops on SIGT
   });
   assert.equal(code, 0);
 });
+
+test('counts in query strings are non-negative integers; anything else is 400, never a silent default', async () => {
+  for (let i = 0; i < 3; i++) await call('PUT', `/report/r${i}`, { body: { i } });
+  // A count past what the store can hold means as many as there are.
+  let r = await call('GET', '/report?limit=9007199254740991');
+  assert.deepEqual([r.status, r.body.items.map((x) => x.name)], [200, ['r0', 'r1', 'r2']]);
+  r = await call('GET', '/report?offset=99999999999999999999');
+  assert.deepEqual([r.status, r.body.items.length], [200, 0]);
+  // limit=0 asks for none: it had meant the default page of 1,000.
+  r = await call('GET', '/_changes?since=0&limit=0', { headers: { accept: 'application/json' } });
+  assert.deepEqual([r.status, r.body], [200, []]);
+  r = await call('GET', '/_changes?since=0&limit=2', { headers: { accept: 'application/json' } });
+  assert.equal(r.body.length, 2);
+  for (const path of [
+    '/report?limit=-1', '/report?offset=1.5', '/report?limit=', '/report?limit=1e3',
+    '/_changes?since=0&limit=abc', '/_changes?since=0&limit=-1', '/_changes?since=0&limit=2.5',
+  ]) {
+    r = await call('GET', path, { headers: { accept: 'application/json' } });
+    assert.deepEqual([r.status, r.body.code], [400, 'VALIDATION'], path);
+    assert.match(r.body.error, /is a non-negative integer/, path);
+  }
+  // Upstream's history route: these had answered 200 with no events.
+  const history = (query) => fetch(`${server.url}/api/v1/meta/report/r0/history${query}`, { headers: ADMIN });
+  for (const query of ['?limit=abc', '?limit=-1', '?sinceSeq=abc', '?sinceSeq=-1', '?limit=1.5']) {
+    const response = await history(query);
+    const body = await response.json();
+    assert.deepEqual([response.status, body.code], [400, 'VALIDATION'], query);
+  }
+  const response = await history('?limit=1');
+  assert.equal((await response.json()).events.length, 1);
+});
