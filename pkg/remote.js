@@ -108,6 +108,31 @@ function serverOf({ url, token, fetch: fetchImpl = globalThis.fetch.bind(globalT
 
 const etagOf = (checksum) => `"${checksum}"`;
 
+const SAVE_OPTIONS = ['expectedVersion', 'expectedChecksum', 'tags', 'source', 'owner'];
+const CHANGE_OPTIONS = ['expectedVersion', 'expectedChecksum'];
+
+/**
+ * A write's options as the local service reads them: absent is none; a
+ * value that is not an object (a list, a number) or a member the call
+ * does not take is VALIDATION, not ignored.
+ */
+function checked(options, allowed) {
+  if (options === undefined || options === null) return {};
+  const refuse = (message) => metadataError('VALIDATION', `invalid options: ${message}`, { field: 'options' });
+  let copy;
+  try {
+    if (typeof options !== 'object' || Array.isArray(options)) throw refuse('must be an object');
+    copy = { ...options };
+  } catch (e) {
+    // A getter or a revoked Proxy that throws is refused the same way.
+    throw e?.code === 'VALIDATION' && e?.field === 'options' ? e : refuse(String(e?.message ?? e));
+  }
+  for (const key of Object.keys(copy)) {
+    if (!allowed.includes(key)) throw refuse(`unknown field \`${key}\`, expected one of ${allowed.map((k) => `\`${k}\``).join(', ')}`);
+  }
+  return copy;
+}
+
 /** The query of a write's explicit expectations. */
 function expectations(options = {}) {
   const headers = {};
@@ -343,8 +368,8 @@ export class RemoteMetadataService {
     }
   }
 
-  async save(type, name, data, options = {}) {
-    const { expectedChecksum, expectedVersion, ...rest } = options ?? {};
+  async save(type, name, data, options) {
+    const { expectedChecksum, expectedVersion, ...rest } = checked(options, SAVE_OPTIONS);
     const pin = await this.#pin(type, name, { expectedChecksum, expectedVersion });
     const query = new URLSearchParams(pin.query ? pin.query.slice(1) : '');
     if (rest.tags) query.set('tags', rest.tags.join(','));
@@ -355,22 +380,22 @@ export class RemoteMetadataService {
   }
 
   async delete(type, name, options) {
-    const pin = await this.#pin(type, name, options);
+    const pin = await this.#pin(type, name, checked(options, CHANGE_OPTIONS));
     return this.#write(type, name, () => this.server.remove(type, name, pin.headers['if-match'] ? { 'if-match': pin.headers['if-match'] } : {}, pin.query));
   }
 
   async restore(type, name, options) {
-    const { headers, query } = expectations(options);
+    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
     return this.#write(type, name, () => this.server.post(type, name, 'restore', {}, headers, query));
   }
 
   async rollback(type, name, version, options) {
-    const { headers, query } = expectations(options);
+    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
     return this.#write(type, name, () => this.server.post(type, name, 'rollback', { version }, headers, query));
   }
 
   async purge(type, name, options) {
-    const { headers, query } = expectations(options);
+    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
     const event = await this.server.post(type, name, 'purge', {}, headers, query);
     await this.local.mirror([], { gone: [{ tenant_id: event.tenant_id, type, name }], own: true });
     return event;

@@ -129,3 +129,37 @@ test('a tenant\'s cache: its own records and the global ones, as the server reso
   await until(async () => (await acme.load('view', 'shared'))?.who === 'global, changed', 'the global change in the tenant cache');
   assert.equal((await root.load('view', 'home')).who, 'global');
 });
+
+test('a cache\'s writes refuse options that are not an object or that they do not take, as a local service does', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(join(dir, 'o.db'));
+  t.after(() => server.stop());
+  const a = await cacheOf(server.url);
+  t.after(() => a.close());
+  await a.save('view', 'v', { n: 1 });
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  // These had been ignored: the write went through without its guard.
+  for (const call of [
+    () => a.save('view', 'v', { n: 2 }, [1]),
+    () => a.save('view', 'v', { n: 2 }, { expectedVerison: 1 }),
+    () => a.save('view', 'v', { n: 2 }, 5),
+    () => a.save('view', 'v', { n: 2 }, proxy),
+    () => a.delete('view', 'v', ['me']),
+    () => a.delete('view', 'v', { tags: ['x'] }),
+    () => a.restore('view', 'v', [1]),
+    () => a.rollback('view', 'v', 1, { expected: 1 }),
+    () => a.purge('view', 'v', 'all'),
+  ]) {
+    await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.field === 'options', String(call));
+  }
+  // Nothing reached the server.
+  const head = await (await fetch(`${server.url}/api/v1/metadata/view/v`, { headers: { authorization: 'Bearer root-token-00001' } })).json();
+  assert.deepEqual([head.version, head.data], [1, { n: 1 }]);
+  // Options it takes still work.
+  const out = await a.save('view', 'v', { n: 2 }, { expectedVersion: 1, tags: ['t'] });
+  assert.deepEqual([out.record.version, out.record.tags], [2, ['t']]);
+  await a.delete('view', 'v', { expectedVersion: 2 });
+  await a.restore('view', 'v', undefined);
+});
