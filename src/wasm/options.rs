@@ -85,9 +85,9 @@ pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
 }
 
 /// An options object as its Rust struct (defaults when absent). A value
-/// that is not an object, or whose JSON is not one (a list, a boxed
-/// number, a `toJSON` answering a list), is refused: serde would read a
-/// list as the struct's members in order (`[5]` as its first member).
+/// that is not an object, or whose JSON is not one (a list, a `toJSON`
+/// answering a list, a `Date`), is refused: serde would read a list as the
+/// struct's members in order (`[5]` as its first member).
 pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
