@@ -93,7 +93,7 @@ impl MetadataService {
                             // Over a head that cannot be read, only a later
                             // version (the damaged one is archived where its
                             // row says; an earlier one would go back).
-                            (None, Some(u)) => u.version < r.version,
+                            (None, Some(_)) => now.last_version < r.version,
                             (None, None) => true,
                         };
                         if newer {

@@ -96,11 +96,11 @@ pub(crate) fn plan(
 ) -> Result<Plan> {
     let head = current.record.as_ref();
     let expect = current.expect();
-    if let Some(u) = &current.unreadable {
+    if let Some(e) = &current.unreadable {
         // Only a save or rollback, which need nothing of the head, writes
         // over a head that cannot be read.
         if !matches!(intent, Intent::Save { .. } | Intent::Rollback { .. }) {
-            return Err(u.error.clone());
+            return Err(e.clone());
         }
     }
     let missing =
@@ -304,7 +304,7 @@ fn upsert(ctx: &Context<'_>, key: &RecordKey, current: &Current, u: Upsert<'_>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Expect, Unreadable};
+    use crate::store::Expect;
     use serde_json::json;
 
     fn save() -> Intent {
@@ -331,10 +331,7 @@ mod tests {
         let current = Current {
             record: None,
             last_version: 4,
-            unreadable: Some(Unreadable {
-                version: 4,
-                error: damaged.clone(),
-            }),
+            unreadable: Some(damaged.clone()),
         };
         // The save replaces version 4, expecting it there.
         match plan(&ctx, &key, &current, &save()).unwrap() {

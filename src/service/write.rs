@@ -67,10 +67,10 @@ impl Stop {
 /// What one write comes to against what was read: `CONFLICT` unless the
 /// head meets its guard, else its plan.
 fn plan_write(ctx: &Context<'_>, w: &Prepared, current: &Current) -> Result<Plan> {
-    if let Some(u) = &current.unreadable {
+    if let Some(e) = &current.unreadable {
         // Nothing to check a guard against.
         if !w.guard().is_none() {
-            return Err(u.error.clone());
+            return Err(e.clone());
         }
     }
     plan::check_guard(&w.key, current.record.as_ref(), w.guard())?;

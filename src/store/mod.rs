@@ -277,24 +277,15 @@ pub struct Current {
     pub record: Option<MetadataRecord>,
     /// The highest version ever written (0: none).
     pub last_version: u64,
-    /// A head the store holds but cannot read (its row is damaged), at
-    /// the version its row says it holds (what the store's commit checks
-    /// expectations against), above every archived one: a save writes
-    /// over it, the damaged row archived as it is, and a mirrored later
-    /// version replaces it; any other write, or one with a guard, fails
-    /// with `error` (a rollback reads the record's history, which reports
-    /// the damage first). With it, `record` is `None` and `last_version`
-    /// is its version.
-    pub unreadable: Option<Unreadable>,
-}
-
-/// A head a store cannot read, and why (see [`Current::unreadable`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unreadable {
-    /// The version the head's row says it holds.
-    pub version: u64,
-    /// Why it cannot be read (`CORRUPTED`).
-    pub error: Error,
+    /// Why the head the store holds cannot be read (its row is damaged:
+    /// `CORRUPTED`). With it, `record` is `None` and `last_version` is the
+    /// version the head's row says it holds (what the store's commit
+    /// checks expectations against), above every archived one: a save
+    /// writes over it, the damaged row archived as it is, and a mirrored
+    /// later version replaces it; any other write, or one with a guard,
+    /// fails with this error (a rollback reads the record's history, which
+    /// reports the damage first).
+    pub unreadable: Option<Error>,
 }
 
 impl Current {
@@ -329,7 +320,7 @@ impl Current {
     pub fn expect(&self) -> Expect {
         match (&self.record, &self.unreadable) {
             (Some(r), _) => Expect::Version(r.version),
-            (None, Some(u)) => Expect::Version(u.version),
+            (None, Some(_)) => Expect::Version(self.last_version),
             (None, None) => Expect::Absent,
         }
     }

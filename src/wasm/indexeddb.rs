@@ -826,10 +826,7 @@ fn current_of(answer: &JsValue, keys: &[RecordKey]) -> Result<Vec<Current>> {
                     (Error::Corrupted { .. }, Some(v)) if *v > archived => Ok(Current {
                         record: None,
                         last_version: *v,
-                        unreadable: Some(crate::store::Unreadable {
-                            version: *v,
-                            error: e.clone(),
-                        }),
+                        unreadable: Some(e.clone()),
                     }),
                     _ => Err(e.clone()),
                 };
@@ -1091,8 +1088,8 @@ impl Store for IndexedDbStore {
     async fn get(&self, key: &RecordKey) -> Result<Option<MetadataRecord>> {
         let id = layout::record_id(key);
         let blame = Blame::asked(key, std::slice::from_ref(key));
-        let text = packed(self.run("get", |db| idb_get(db, &id)).await?, "get")?;
-        match heads(&text, &blame)?.into_iter().next() {
+        let rows = packed(self.run("get", |db| idb_get(db, &id)).await?, "get")?;
+        match heads(&rows, &blame)?.into_iter().next() {
             Some(record) => codec::check_record_at(record, key).map(Some),
             None => Ok(None),
         }
@@ -1137,12 +1134,12 @@ impl Store for IndexedDbStore {
     ) -> Result<Vec<MetadataRecord>> {
         let (lower, upper) = prefix_bounds(layout::scope_or_type_prefix(tenant_id, type_name));
         let scope = RecordKey::new(tenant_id, type_name.unwrap_or("*"), "*");
-        let text = packed(
+        let rows = packed(
             self.run("getAll", |db| idb_list(db, &lower, &upper))
                 .await?,
             "getAll",
         )?;
-        let mut out = heads(&text, &Blame::scope(&scope))?;
+        let mut out = heads(&rows, &Blame::scope(&scope))?;
         for record in &out {
             codec::check_in_scope(record, tenant_id, type_name)?;
         }
@@ -1157,14 +1154,14 @@ impl Store for IndexedDbStore {
             .run("history", |db| idb_history(db, &id, &lower, &upper))
             .await?;
         let blame = Blame::asked(key, std::slice::from_ref(key));
-        let head_text = packed(get(&answer, "head"), "history")?;
-        let head = match heads(&head_text, &blame)?.into_iter().next() {
+        let head_rows = packed(get(&answer, "head"), "history")?;
+        let head = match heads(&head_rows, &blame)?.into_iter().next() {
             Some(record) => Some(codec::check_record_at(record, key)?),
             None => None,
         };
-        let archived_text = packed(get(&answer, "archived"), "history")?;
+        let archived_rows = packed(get(&answer, "archived"), "history")?;
         let mut archived = Vec::new();
-        for row in &unpack(&archived_text, key)? {
+        for row in &unpack(&archived_rows, key)? {
             let entry = entry_of(row, key)?;
             if entry.key() != *key {
                 return Err(Error::Corrupted {
@@ -1197,10 +1194,10 @@ impl Store for IndexedDbStore {
             .await?;
         let scope = RecordKey::new(tenant_id, "*", "*");
         let blame = Blame::scope(&scope);
-        let heads_text = packed(get(&answer, "heads"), "changes")?;
-        let heads = self::heads(&heads_text, &blame)?;
-        let archived_text = packed(get(&answer, "archived"), "changes")?;
-        let archived = unpack(&archived_text, &scope)?
+        let head_rows = packed(get(&answer, "heads"), "changes")?;
+        let heads = self::heads(&head_rows, &blame)?;
+        let archived_rows = packed(get(&answer, "archived"), "changes")?;
+        let archived = unpack(&archived_rows, &scope)?
             .iter()
             .map(|row| entry_of(row, &scope))
             .collect::<Result<Vec<_>>>()?;

@@ -92,7 +92,7 @@ pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> R
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
-    parse_text(&object_text(value, field)?, field)
+    object_options(&object_text(value, field)?, field)
 }
 
 /// Options given as JSON text (a `saveMany` item's), refused unless the
@@ -104,20 +104,16 @@ pub fn object_options<T: DeserializeOwned>(text: &str, field: &str) -> Result<T>
     parse_text(text, field)
 }
 
-/// The JSON text of an options object, refusing any other value (not
-/// generic: one copy in the module). Only `typeof` is asked of the value
-/// itself, which nothing can make throw (a revoked Proxy answers it); the
-/// rest is asked of its text, which the glue makes under guard.
+/// The JSON text of a value given as options, refusing one that is not an
+/// object (not generic: one copy in the module). Only `typeof` is asked of
+/// the value itself, which nothing can make throw (a revoked Proxy answers
+/// it); the rest is asked of its text ([`object_options`]), which the glue
+/// makes under guard.
 fn object_text(value: &JsValue, field: &str) -> Result<String> {
-    let must = || Error::validation(field, "must be an object");
     if !value.is_object() {
-        return Err(must());
+        return Err(Error::validation(field, "must be an object"));
     }
-    let text = json_text_from_js(value, field)?;
-    if !text.starts_with('{') {
-        return Err(must());
-    }
-    Ok(text)
+    json_text_from_js(value, field)
 }
 
 /// A JSON argument (array of entries...) as its Rust type, refusing
