@@ -117,15 +117,36 @@ function tableExists(db, name) {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(name) === 1;
 }
 
-// Creates the schema, or upgrades one written by an earlier version, in one
-// transaction.
-function prepareSchema(db) {
-  const version = db.pragma('user_version', { simple: true });
-  if (version === SCHEMA_VERSION) return;
-  if (version > SCHEMA_VERSION) {
-    throw storageError('UNSUPPORTED', `the database has schema version ${version}; this version reads ${SCHEMA_VERSION}`);
+// Switches a connection to WAL. Another process switching the same new
+// file at that moment holds the lock the switch needs, and SQLite answers
+// SQLITE_BUSY at once rather than waiting for it: tried again, for as long
+// as the driver waits on a lock (5 s).
+async function toWal(db) {
+  const until = Date.now() + 5000;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if (e?.code !== 'SQLITE_BUSY' || Date.now() > until) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
+}
+
+// Creates the schema, or upgrades one written by an earlier version, in one
+// transaction. The version is read again once the transaction holds the
+// write lock: another process opening the same new file may have made the
+// schema in between (it had been upgraded again as an earlier one's, and
+// that open failed).
+function prepareSchema(db) {
+  if (db.pragma('user_version', { simple: true }) === SCHEMA_VERSION) return;
   db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true });
+    if (version === SCHEMA_VERSION) return;
+    if (version > SCHEMA_VERSION) {
+      throw storageError('UNSUPPORTED', `the database has schema version ${version}; this version reads ${SCHEMA_VERSION}`);
+    }
     if (tableExists(db, 'sys_metadata')) upgradeFromV1(db);
     else db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -185,7 +206,7 @@ export async function openSqliteStore(path = './metadata.db', options = {}) {
       // WAL lets readers in other processes go on while one writes. A
       // read-only opening changes nothing, so a read-only file or a backup
       // copy opens as it is.
-      db.pragma('journal_mode = WAL');
+      await toWal(db);
       db.pragma('synchronous = NORMAL');
       prepareSchema(db);
     } else if (db.pragma('user_version', { simple: true }) !== SCHEMA_VERSION) {

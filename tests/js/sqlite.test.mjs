@@ -149,3 +149,27 @@ test('a database written by schema version 1 is upgraded in place, once', async 
     done();
   }
 });
+
+test('processes that open one new file at the same moment all open it', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'osm-sqlite-race-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Both switch the new file to WAL and make its schema: the switch was
+  // refused at once with "database is locked", and the second to make the
+  // schema found it made and upgraded it again as an earlier version's.
+  const child = `import { openSqliteStore } from '@objectstack/metadata-wasm/sqlite';
+try { await openSqliteStore(process.argv[1]); console.log('opened'); } catch (e) { console.log('failed: ' + e.message); }`;
+  const open = (file) => new Promise((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', child, file], (e, out) => resolve(out.trim()));
+  });
+  for (let round = 0; round < 10; round++) {
+    const file = join(dir, `race${round}.db`);
+    assert.deepEqual(await Promise.all([open(file), open(file)]), ['opened', 'opened'], `round ${round}`);
+    const store = await openSqliteStore(file);
+    const svc = await MetadataService.create({ store });
+    await svc.save('view', 'a', { n: 1 });
+    assert.equal((await svc.loadRecord('view', 'a')).version, 1);
+    svc.free();
+    store.close();
+  }
+});
