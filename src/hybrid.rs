@@ -392,6 +392,20 @@ impl HybridService {
         self.cache.forget_all();
     }
 
+    /// Forgets the cached answer for the record a refused write's conflict
+    /// names: the store holds a version this cache has not heard of (made
+    /// through another service on the same store, its announcement not
+    /// yet here), and the caller's next read, before a retry, must see it.
+    fn note_conflict(&self, e: &Error) {
+        let conflict = match e {
+            Error::Batch { source, .. } => source.as_ref(),
+            e => e,
+        };
+        if let Error::Conflict { key, .. } = conflict {
+            self.cache.forget(&key.type_name, &key.name);
+        }
+    }
+
     /// Registers a definition in the registry layer (needs the write
     /// permission on its type).
     pub fn register(&self, type_name: &str, name: &str, data: Value) -> Result<()> {
@@ -583,7 +597,11 @@ impl HybridService {
         data: Value,
         options: SaveOptions,
     ) -> Result<HybridWrite<SaveOutcome>> {
-        let outcome = self.db.save(type_name, name, data, options).await?;
+        let outcome = self
+            .db
+            .save(type_name, name, data, options)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         self.after(outcome)
     }
 
@@ -598,14 +616,19 @@ impl HybridService {
         let outcome = self
             .db
             .save_definition(type_name, name, data, options)
-            .await?;
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         self.after(outcome)
     }
 
     /// Saves several records all-or-nothing (see
     /// [`MetadataService::save_many`]), mirroring each change.
     pub async fn save_many(&self, items: Vec<SaveItem>) -> Result<HybridWrite<Vec<SaveOutcome>>> {
-        let outcome = self.db.save_many(items).await?;
+        let outcome = self
+            .db
+            .save_many(items)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         self.after_many(outcome)
     }
 
@@ -614,7 +637,11 @@ impl HybridService {
         &self,
         items: Vec<crate::service::SaveDefinition>,
     ) -> Result<HybridWrite<Vec<SaveOutcome>>> {
-        let outcome = self.db.save_many_definitions(items).await?;
+        let outcome = self
+            .db
+            .save_many_definitions(items)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         self.after_many(outcome)
     }
 
@@ -626,7 +653,11 @@ impl HybridService {
         items: Vec<crate::service::SaveText>,
         answer: impl FnOnce(&[SaveOutcome]) -> Result<T>,
     ) -> Result<(HybridWrite<Vec<SaveOutcome>>, T)> {
-        let (outcome, answered) = self.db.save_texts_answered(items, answer).await?;
+        let (outcome, answered) = self
+            .db
+            .save_texts_answered(items, answer)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         Ok((self.after_many(outcome)?, answered))
     }
 
@@ -645,7 +676,11 @@ impl HybridService {
         name: &str,
         options: ChangeOptions,
     ) -> Result<HybridWrite<SaveOutcome>> {
-        let outcome = self.db.delete(type_name, name, options).await?;
+        let outcome = self
+            .db
+            .delete(type_name, name, options)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         self.after(outcome)
     }
 
@@ -656,7 +691,11 @@ impl HybridService {
         name: &str,
         options: ChangeOptions,
     ) -> Result<HybridWrite<SaveOutcome>> {
-        let outcome = self.db.restore(type_name, name, options).await?;
+        let outcome = self
+            .db
+            .restore(type_name, name, options)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         self.after(outcome)
     }
 
@@ -668,7 +707,11 @@ impl HybridService {
         version: u64,
         options: ChangeOptions,
     ) -> Result<HybridWrite<SaveOutcome>> {
-        let outcome = self.db.rollback(type_name, name, version, options).await?;
+        let outcome = self
+            .db
+            .rollback(type_name, name, version, options)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         self.after(outcome)
     }
 
@@ -679,7 +722,11 @@ impl HybridService {
         name: &str,
         options: ChangeOptions,
     ) -> Result<HybridWrite<ChangeEvent>> {
-        let outcome = self.db.purge(type_name, name, options).await?;
+        let outcome = self
+            .db
+            .purge(type_name, name, options)
+            .await
+            .inspect_err(|e| self.note_conflict(e))?;
         let degraded = self.mirror(type_name, name, Mirror::Remove)?;
         Ok(HybridWrite { outcome, degraded })
     }

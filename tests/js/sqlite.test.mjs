@@ -173,3 +173,36 @@ try { await openSqliteStore(process.argv[1]); console.log('opened'); } catch (e)
     store.close();
   }
 });
+
+test('a guarded write refused for a change another service made on the same store: the next read sees that change', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'osm-sqlite-conflict-'));
+  const store = await openSqliteStore(join(dir, 'shared.db'));
+  t.after(() => { store.close(); rmSync(dir, { recursive: true, force: true }); });
+  const services = await Promise.all([0, 1, 2].map((i) => MetadataService.create({ store, actor: `s${i}` })));
+  // Three services each save a record and then add one to a shared
+  // counter, read-modify-write with a guard, retrying on CONFLICT with no
+  // timer between tries. A conflict's read had answered the version the
+  // service's cache held before, and the retries spun on it.
+  const refusedReads = [];
+  await Promise.all(services.map(async (svc, i) => {
+    for (let k = 0; k < 5; k++) {
+      await svc.save('view', 'shared', { i, k });
+      for (let tries = 0; ; tries++) {
+        const cur = await svc.loadRecord('view', 'counter');
+        try {
+          await svc.save('view', 'counter', { n: (cur?.data.n ?? 0) + 1 }, { expectedVersion: cur?.version ?? 0 });
+          break;
+        } catch (e) {
+          if (e.code !== 'CONFLICT' || tries >= 10) {
+            refusedReads.push(`${i}/${k}: read ${cur?.version}, ${e.message}`);
+            return;
+          }
+        }
+      }
+    }
+  }));
+  assert.deepEqual(refusedReads, []);
+  const counter = await services[0].loadRecord('view', 'counter');
+  assert.deepEqual([counter.data.n, counter.version], [15, 15]);
+  for (const svc of services) svc.free();
+});
