@@ -35,14 +35,17 @@ export class HttpError extends Error {
 /**
  * The query parameter `key` of `url` as a non-negative integer, or
  * `fallback` when it is absent; anything else (a sign, a fraction, an
- * exponent, letters, nothing) is 400 VALIDATION naming it. A count past
- * what the store can hold means as many as there are.
+ * exponent, letters, nothing, the parameter given twice) is 400
+ * VALIDATION naming it. A count past what the store can hold means as
+ * many as there are.
  */
 export function countParam(url, key, fallback) {
-  const value = url.searchParams.get(key);
-  if (value === null) return fallback;
-  if (!/^\d{1,20}$/.test(value)) throw new HttpError(400, 'VALIDATION', `${key} is a non-negative integer`, { field: key });
-  return Number(value);
+  const values = url.searchParams.getAll(key);
+  if (values.length === 0) return fallback;
+  if (values.length > 1 || !/^\d+$/.test(values[0])) {
+    throw new HttpError(400, 'VALIDATION', `${key} is a non-negative integer, given once`, { field: key });
+  }
+  return Number(values[0]);
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';

@@ -359,9 +359,15 @@ test('counts in query strings are non-negative integers; anything else is 400, n
   assert.deepEqual([r.status, r.body], [200, []]);
   r = await call('GET', '/_changes?since=0&limit=2', { headers: { accept: 'application/json' } });
   assert.equal(r.body.length, 2);
+  r = await call('GET', `/report?limit=${'9'.repeat(30)}`);
+  assert.deepEqual([r.status, r.body.items.length], [200, 3]);
   for (const path of [
     '/report?limit=-1', '/report?offset=1.5', '/report?limit=', '/report?limit=1e3',
     '/_changes?since=0&limit=abc', '/_changes?since=0&limit=-1', '/_changes?since=0&limit=2.5',
+    // Given twice, whichever comes first: the first had decided on one
+    // route and the other been checked alone on another.
+    '/report?limit=1&limit=x', '/report?limit=x&limit=1', '/report?limit=1&limit=2',
+    '/_changes?since=0&limit=1&limit=x',
   ]) {
     r = await call('GET', path, { headers: { accept: 'application/json' } });
     assert.deepEqual([r.status, r.body.code], [400, 'VALIDATION'], path);
