@@ -129,9 +129,32 @@ function checked(options, allowed) {
   }
   for (const key of Object.keys(copy)) {
     if (!allowed.includes(key)) throw refuse(`unknown field \`${key}\`, expected one of ${allowed.map((k) => `\`${k}\``).join(', ')}`);
+    // null is absent, as the local service reads it.
+    if (copy[key] === null || copy[key] === undefined) {
+      delete copy[key];
+    } else if (!MEMBER_OK[key](copy[key])) {
+      throw refuse(`${key} must be ${MEMBER_IS[key]}`);
+    }
   }
   return copy;
 }
+
+// What each member may hold (the server and the local service judge the
+// rest, such as which sources exist).
+const MEMBER_OK = {
+  expectedVersion: (v) => Number.isSafeInteger(v) && v >= 0,
+  expectedChecksum: (v) => typeof v === 'string',
+  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string'),
+  source: (v) => typeof v === 'string',
+  owner: (v) => typeof v === 'string',
+};
+const MEMBER_IS = {
+  expectedVersion: 'a non-negative integer',
+  expectedChecksum: 'a string',
+  tags: 'a list of strings',
+  source: 'a string',
+  owner: 'a string',
+};
 
 /** The query of a write's explicit expectations. */
 function expectations(options = {}) {

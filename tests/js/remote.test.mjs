@@ -151,15 +151,28 @@ test('a cache\'s writes refuse options that are not an object or that they do no
     () => a.restore('view', 'v', [1]),
     () => a.rollback('view', 'v', 1, { expected: 1 }),
     () => a.purge('view', 'v', 'all'),
+    // Members the local service refuses: they had become other guards
+    // (true: version 1; []: none may exist) or a TypeError.
+    () => a.save('view', 'v', { n: 2 }, { expectedVersion: '1' }),
+    () => a.save('view', 'v', { n: 2 }, { expectedVersion: true }),
+    () => a.save('view', 'v', { n: 2 }, { expectedVersion: [] }),
+    () => a.save('view', 'v', { n: 2 }, { expectedChecksum: 5 }),
+    () => a.save('view', 'v', { n: 2 }, { tags: 'abc' }),
+    () => a.save('view', 'v', { n: 2 }, { owner: 5 }),
+    () => a.delete('view', 'v', { expectedVersion: -1 }),
   ]) {
     await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.field === 'options', String(call));
   }
   // Nothing reached the server.
   const head = await (await fetch(`${server.url}/api/v1/metadata/view/v`, { headers: { authorization: 'Bearer root-token-00001' } })).json();
   assert.deepEqual([head.version, head.data], [1, { n: 1 }]);
-  // Options it takes still work.
+  // Options it takes still work; null is no guard, as for a local service
+  // (it had been read as "must not exist" and "checksum null").
   const out = await a.save('view', 'v', { n: 2 }, { expectedVersion: 1, tags: ['t'] });
   assert.deepEqual([out.record.version, out.record.tags], [2, ['t']]);
-  await a.delete('view', 'v', { expectedVersion: 2 });
+  const unguarded = await a.save('view', 'v', { n: 3 }, { expectedVersion: null, expectedChecksum: null });
+  assert.equal(unguarded.record.version, 3);
+  await a.save('view', 'v', { n: 2 }, { expectedVersion: 3 });
+  await a.delete('view', 'v', { expectedVersion: 4 });
   await a.restore('view', 'v', undefined);
 });
