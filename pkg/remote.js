@@ -122,6 +122,10 @@ function checked(options, allowed) {
   let copy;
   try {
     if (typeof options !== 'object' || Array.isArray(options)) throw refuse('must be an object');
+    // A Map, a Set or a boxed value holds its contents elsewhere than in
+    // its members: they would be ignored.
+    const tag = Object.prototype.toString.call(options).slice(8, -1);
+    if (tag !== 'Object') throw refuse(`must be a plain object, not ${/^[AEIOU]/.test(tag) ? 'an' : 'a'} ${tag}`);
     copy = { ...options };
   } catch (e) {
     // A getter or a revoked Proxy that throws is refused the same way.

@@ -40,6 +40,17 @@ where
     d.deserialize_map(ObjectOnly(std::marker::PhantomData))
 }
 
+/// A `T` read only from a JSON object, as [`object`] reads it: for the
+/// items of a list (`Vec<Object<T>>`), where `deserialize_with` cannot
+/// reach.
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object(d).map(Object)
+    }
+}
+
 /// A JSON document as a `Value`, every key kept as a key.
 pub fn parse(text: &str) -> serde_json::Result<Value> {
     serde_json::from_str::<Plain>(text).map(|p| p.0)

@@ -22,6 +22,11 @@ extern "C" {
     /// A JS string (as a value, not yet copied into the module); the
     /// `wrappers` outer levels of `value` hold definitions rather than
     /// being one (they do not count against the nesting limit).
+    /// A call's options as [`to_json_text`] makes them, refusing (a
+    /// TypeError) a Map, a Set, a boxed value: objects whose contents are
+    /// not their members.
+    #[wasm_bindgen(js_name = optionsText, catch)]
+    fn options_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = toJsonText, catch)]
     fn to_json_text(
         value: &JsValue,
@@ -30,7 +35,7 @@ extern "C" {
     ) -> std::result::Result<JsValue, JsValue>;
     /// `saveMany`'s items as [`to_json_text`] sees them, each definition
     /// as a text of its own: `{ items, data }`; a failure of one item
-    /// throws `{ itemIndex, type, name, message }`.
+    /// throws `{ itemIndex, type, name, message, field? }`.
     #[wasm_bindgen(js_name = itemsToTexts, catch)]
     fn items_to_texts(items: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
     /// `TextEncoder.encodeInto(text from UTF-16 unit from, into)`: the
@@ -129,6 +134,14 @@ fn json_texts(
     Ok((text, copied))
 }
 
+/// The JSON text of a call's options (see `optionsText` in `glue.js`), or
+/// `VALIDATION` naming `field`.
+pub fn options_json_text(value: &JsValue, field: &str) -> Result<String> {
+    let text = options_text(value, MAX_ARG_BYTES as f64)
+        .map_err(|e| Error::validation(field, thrown_message(&e)))?;
+    Ok(js_string(&text)?.unwrap_or_default())
+}
+
 /// A list of items that each wrap a definition (`saveMany`'s `[{ type,
 /// name, data }]`): the JSON text of the list with each item's `data`
 /// written as 0 (see `itemsToTexts` in `glue.js`), and each definition's
@@ -150,7 +163,14 @@ pub fn items_texts(
             Some(index) if index >= 0.0 => Error::batch(
                 index as usize,
                 RecordKey::new(tenant_id, &text("type"), &text("name")),
-                Error::validation("item", text("message")),
+                // The item's field at fault, where the glue names one.
+                Error::validation(
+                    member("field")
+                        .and_then(|f| f.as_string())
+                        .as_deref()
+                        .unwrap_or("item"),
+                    text("message"),
+                ),
             ),
             _ => Error::validation(field, text("message")),
         }

@@ -38,7 +38,7 @@ pub struct Created {
 
 /// A service from `create`'s options (see the class docs).
 pub async fn create(options: &JsValue) -> Result<Created> {
-    let (store, o) = create_options(options)?;
+    let (store, mut o) = create_options(options)?;
     let namespace = o.namespace.clone().unwrap_or_else(|| "default".to_owned());
     crate::validate::label("namespace", &namespace)?;
     let bucket = o.bucket()?;
@@ -55,7 +55,7 @@ pub async fn create(options: &JsValue) -> Result<Created> {
             o.actor.clone().unwrap_or_else(|| "system".to_owned()),
             o.roles.clone().unwrap_or_default(),
         ))
-        .policy(o.policy.clone().unwrap_or_default())
+        .policy(o.policy.take().map(|p| p.0).unwrap_or_default())
         .clock(Rc::new(JsClock))
         .verify_reads(o.verify_reads.unwrap_or(true));
     if let Some(source) = o.source {

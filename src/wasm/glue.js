@@ -32,6 +32,29 @@ function isWrapper(value) {
   return false;
 }
 
+// Where a refusal was met, outermost step first, and what it said: kept
+// apart so that a long path (a cycle's) is said in a few steps.
+const paths = new WeakMap();
+
+// Steps of a path said in full at its start and its end; those between are
+// counted.
+const PATH_HEAD = 6;
+const PATH_TAIL = 2;
+
+// `e`, a refusal met under `step` (a key as JSON, or `[index]`), as a
+// TypeError saying the path to it.
+function within(step, e) {
+  const inner = paths.get(e) ?? { steps: [], reason: e.message };
+  const steps = [step, ...inner.steps];
+  const said =
+    steps.length <= PATH_HEAD + PATH_TAIL
+      ? steps
+      : [...steps.slice(0, PATH_HEAD), `(${steps.length - PATH_HEAD - PATH_TAIL} more)`, ...steps.slice(-PATH_TAIL)];
+  const error = new TypeError(`${said.join(': ')}: ${inner.reason}`);
+  paths.set(error, { steps, reason: inner.reason });
+  return error;
+}
+
 function refuse(value) {
   switch (typeof value) {
     case 'number':
@@ -97,7 +120,7 @@ function check(value, depth, budget) {
       try {
         check(item, depth + 1, budget);
       } catch (e) {
-        throw e instanceof TypeError && e !== NEEDS_COPY ? new TypeError(`[${i}]: ${e.message}`) : e;
+        throw e instanceof TypeError && e !== NEEDS_COPY ? within(`[${i}]`, e) : e;
       }
       // undefined (or a hole) prints as null.
       if (item === undefined) budget.add(4);
@@ -113,7 +136,7 @@ function check(value, depth, budget) {
     try {
       check(item, depth + 1, budget);
     } catch (e) {
-      throw e instanceof TypeError && e !== NEEDS_COPY ? new TypeError(`${JSON.stringify(key)}: ${e.message}`) : e;
+      throw e instanceof TypeError && e !== NEEDS_COPY ? within(JSON.stringify(key), e) : e;
     }
   }
 }
@@ -226,7 +249,7 @@ function copy(raw, key, depth, budget) {
       try {
         out[i] = copy(value[i], String(i), depth + 1, budget);
       } catch (e) {
-        throw e instanceof TypeError ? new TypeError(`[${i}]: ${e.message}`) : e;
+        throw e instanceof TypeError ? within(`[${i}]`, e) : e;
       }
       if (out[i] === undefined) budget.add(4);
     }
@@ -240,7 +263,7 @@ function copy(raw, key, depth, budget) {
     try {
       v = copy(value[k], k, depth + 1, budget);
     } catch (e) {
-      throw e instanceof TypeError ? new TypeError(`${JSON.stringify(k)}: ${e.message}`) : e;
+      throw e instanceof TypeError ? within(JSON.stringify(k), e) : e;
     }
     if (v === undefined) continue;
     budget.add(k.length + 3);
@@ -292,12 +315,13 @@ function jsonText(data, maxBytes) {
 // apart, most definitions stay one-byte strings (one character beyond
 // Latin-1 makes a whole list two bytes a character), and the core reads
 // each from its own text instead of finding it in the list's. Or throws
-// `{ itemIndex, type, name, message }`, made here whatever was thrown:
-// `itemIndex` names the first item that cannot be stored, or is -1 when
-// the list as a whole cannot (too large, not a list) or no item is found
-// to blame.
+// `{ itemIndex, type, name, message, field? }`, made here whatever was
+// thrown: `itemIndex` names the first item that cannot be stored, or is -1
+// when the list as a whole cannot (too large, not a list) or no item is
+// found to blame; `field`, the item's member at fault where one is.
 export function itemsToTexts(items, maxBytes) {
   return blamed(items, maxBytes, () => {
+    itemsOptions(items);
     const list = walked(items, maxBytes, 2);
     if (!Array.isArray(list)) return { items: jsonText(list, maxBytes), data: [] };
     const n = list.length;
@@ -338,6 +362,7 @@ function blamed(items, maxBytes, read) {
   try {
     return read();
   } catch (e) {
+    if (namedItems.has(e)) throw e;
     const failure = { itemIndex: -1, type: '', name: '', message: thrownMessage(e) };
     // Refused for its size, the list is too large as a whole (the walk
     // checks the items in order): none is to blame.
@@ -350,6 +375,37 @@ function blamed(items, maxBytes, read) {
     }
     throw failure;
   }
+}
+
+// Refuses the first item whose options notOptions refuses, before the walk
+// makes them `{}`. Read by their descriptors: no getter runs twice.
+function itemsOptions(items) {
+  if (!Array.isArray(items)) return;
+  const value = (object, key) => Object.getOwnPropertyDescriptor(object, key)?.value;
+  for (let i = 0; i < items.length; i++) {
+    const item = value(items, i);
+    if (item === null || typeof item !== 'object') continue;
+    const options = value(item, 'options');
+    const bad = options !== null && typeof options === 'object' ? notOptions(options) : null;
+    if (bad !== null) throw refusedItem(i, { type: value(item, 'type'), name: value(item, 'name') }, bad, 'options');
+  }
+}
+
+// Failures that name their item already (see refusedItem).
+const namedItems = new WeakSet();
+
+// The failure of item `index` (`head` holds its type and name), refused
+// for `message` about its member `field`.
+function refusedItem(index, head, message, field) {
+  const failure = {
+    itemIndex: index,
+    type: typeof head.type === 'string' ? head.type : '',
+    name: typeof head.name === 'string' ? head.name : '',
+    message,
+    field,
+  };
+  namedItems.add(failure);
+  return failure;
 }
 
 // Walks each item again, in a list of its own (as the list holds it: an
@@ -522,12 +578,32 @@ export function encodedUnits() {
   return lastRead;
 }
 
+// Why `options` cannot be options, or null: a Map, a Set, a boxed value or
+// another object whose contents are not its own members (JSON would make
+// it `{}`, and what it holds would be ignored). Lists and Dates are left to
+// their text, which is not an object. Only for an object.
+function notOptions(options) {
+  const tag = Object.prototype.toString.call(options).slice(8, -1);
+  if (tag === 'Object' || tag === 'Array' || tag === 'Date') return null;
+  return `must be a plain object, not ${/^[AEIOU]/.test(tag) ? 'an' : 'a'} ${tag}`;
+}
+
+// A call's options as JSON text (see toJsonText), refusing what notOptions
+// refuses.
+export function optionsText(options, maxBytes) {
+  const bad = options !== null && typeof options === 'object' ? notOptions(options) : null;
+  if (bad !== null) throw new TypeError(bad);
+  return toJsonText(options, maxBytes);
+}
+
 // Splits create()'s options into the store (a name or a host object, which
 // may hold functions) and the rest as JSON text. Throws a TypeError for
 // options that cannot be read (a throwing getter, a revoked proxy).
 export function splitCreateOptions(options, maxBytes) {
   if (options === undefined || options === null) return { store: undefined, rest: '{}' };
   if (typeof options !== 'object') throw new TypeError('must be an object');
+  const bad = notOptions(options);
+  if (bad !== null) throw new TypeError(bad);
   const rest = {};
   let store;
   for (const key of Object.keys(options)) {

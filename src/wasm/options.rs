@@ -26,8 +26,8 @@ pub struct CreateOptions {
     pub actor: Option<String>,
     /// The actor's roles.
     pub roles: Option<Vec<String>>,
-    /// The access policy (default: allow all).
-    pub policy: Option<AccessPolicy>,
+    /// The access policy (default: allow all), an object.
+    pub policy: Option<crate::json::Object<AccessPolicy>>,
     /// The migration phase of the chain.
     pub mode: Option<ChainMode>,
     /// Fail reads when a layer fails instead of answering degraded.
@@ -113,24 +113,31 @@ fn object_text(value: &JsValue, field: &str) -> Result<String> {
     if !value.is_object() {
         return Err(Error::validation(field, "must be an object"));
     }
-    json_text_from_js(value, field)
+    super::boundary::options_json_text(value, field)
 }
 
-/// A JSON argument (array of entries...) as its Rust type, refusing
+/// A JSON argument, a list of entries, each its Rust type, refusing
 /// unknown fields. Read from the JSON text straight into the type: one
 /// deserializer per type, none through an intermediate value tree.
-pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
-    parse_text(&json_text_from_js(value, field)?, field)
+pub fn parse_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<Vec<T>> {
+    objects(&json_text_from_js(value, field)?, field)
 }
 
 /// [`parse_arg`] of a list of records or items, each holding a definition:
 /// the list and its items do not count against the definitions' nesting
 /// limit.
-pub fn parse_list_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<T> {
-    parse_text(
+pub fn parse_list_arg<T: DeserializeOwned>(value: &JsValue, field: &str) -> Result<Vec<T>> {
+    objects(
         &super::boundary::json_text_wrapping(value, field, 2)?,
         field,
     )
+}
+
+/// A list of objects, each its `T`: an item given as a list is refused,
+/// where serde would read it as the members in order.
+fn objects<T: DeserializeOwned>(text: &str, field: &str) -> Result<Vec<T>> {
+    let items: Vec<crate::json::Object<T>> = parse_text(text, field)?;
+    Ok(items.into_iter().map(|o| o.0).collect())
 }
 
 fn parse_text<T: DeserializeOwned>(text: &str, field: &str) -> Result<T> {

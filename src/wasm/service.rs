@@ -803,14 +803,15 @@ fn save_items(
     let key = |type_name: &str, name: &str| {
         crate::key::RecordKey::new(chain.database().tenant_id(), type_name, name)
     };
-    let items: Vec<Item<'_>> = match serde_json::from_str(text) {
+    // Each item an object: serde would read a list as its members in order.
+    let items: Vec<crate::json::Object<Item<'_>>> = match serde_json::from_str(text) {
         Ok(items) => items,
         // An item of the wrong shape: name it, as a refused definition is.
         Err(e) => {
             let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
                 .map_err(|_| Error::validation("items", crate::json::error_message(&e)))?;
             for (index, item) in raw.iter().enumerate() {
-                if let Err(e) = serde_json::from_str::<Item<'_>>(item.get()) {
+                if let Err(e) = serde_json::from_str::<crate::json::Object<Item<'_>>>(item.get()) {
                     let value: serde_json::Value =
                         serde_json::from_str(item.get()).unwrap_or_default();
                     let id = |field: &str| {
@@ -840,7 +841,7 @@ fn save_items(
     items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| {
+        .map(|(index, crate::json::Object(item))| {
             // Apart where the glue printed it apart (not for an item the
             // text holds as a list: serde reads a struct from one too).
             let apart = match data {

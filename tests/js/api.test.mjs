@@ -106,16 +106,22 @@ test('query and saveMany', async () => {
     [(a) => { a[123] = null; }, /./],
     [(a) => { a[123].tag = 1; }, /unknown field `tag`/],
     [(a) => { delete a[123].data; }, /missing field `data`/],
+    // A list is not an item: serde had read it as the members in order.
+    [(a) => { a[123] = ['view', 'w123', { i: 123 }]; }, /invalid type: sequence, expected an object/],
   ];
   for (const [spoil, message] of wrong) {
     const a = items();
     spoil(a);
-    await rejectsWith(svc.saveMany(a), 'VALIDATION', (e) => {
-      assert.equal(e.index, 123);
-      assert.match(e.message, message);
-      assert.doesNotMatch(e.message, /line \d+ column/);
-    });
+    // As objects and as the server's JSON text.
+    for (const save of [() => svc.saveMany(a), () => svc.saveManyJson(JSON.stringify(a))]) {
+      await rejectsWith(save(), 'VALIDATION', (e) => {
+        assert.equal(e.index, 123);
+        assert.match(e.message, message);
+        assert.doesNotMatch(e.message, /line \d+ column/);
+      });
+    }
   }
+  assert.equal(await svc.load('view', 'w0'), null);
   // So is an item whose definition has no JSON form, or throws while it is
   // read, with its key.
   const unreadable = [
@@ -391,6 +397,9 @@ test('no bad call kills the module', async () => {
     () => MetadataService.create({ store: 42 }), () => MetadataService.create({ tenant: '' }),
     () => MetadataService.create({ policy: { roles: { r: { view: ['fly'] } } } }), () => MetadataService.create('x'),
     () => MetadataService.create({ mode: 'sideways' }),
+    // Lists where objects belong: serde had read them as members in order
+    // (this policy as allowAll: true, this manifest as a record to fetch).
+    () => MetadataService.create({ policy: [true] }), () => svc.diff([['view', 'v', 1, 'abc']]),
   ];
   for (const [i, call] of bad.entries()) {
     await assert.rejects(Promise.resolve().then(call), (e) => {
@@ -400,6 +409,11 @@ test('no bad call kills the module', async () => {
     });
   }
   assert.throws(() => svc.subscribe('not a function'), (e) => e.code === 'VALIDATION');
+  // A cycle's path is said in a few steps, not one per level.
+  await assert.rejects(svc.save('view', 'v', { a: [cyclic] }), (e) => {
+    assert.match(e.message, /^invalid data: "a": \[0\]: "self": "self": "self": "self": \(119 more\): "self": "self": nesting deeper than 127 levels/);
+    return e.code === 'VALIDATION';
+  });
   // Still alive and correct.
   const out = await svc.save('view', 'alive', { ok: true });
   assert.equal(out.record.version, 1);

@@ -297,6 +297,28 @@ test('options given as a list or another non-object are refused with VALIDATION 
   assert.deepEqual(await svc.load('view', 'a'), { v: 1 });
   assert.equal(await svc.load('view', 'b'), null);
   assert.equal((await svc.history('view', 'a')).length, 1);
+  // Objects whose contents are not their members (JSON makes them {}, or a
+  // boxed string's characters): refused, where they had been read as no
+  // options, and the write made without its guard.
+  for (const options of [new Map([['expectedVersion', 9]]), new Set(['x']), Object(5), Object('ab'), Object(true)]) {
+    for (const call of [
+      () => svc.save('view', 'a', { v: 2 }, options),
+      () => svc.saveJson('view', 'a', '{"v":2}', options),
+      () => svc.delete('view', 'a', options),
+      () => svc.query(options),
+    ]) {
+      const e = await settles(Promise.resolve().then(call));
+      assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && /must be a plain object, not an? (Map|Set|Number|String|Boolean)$/.test(e.message), `${call} ${options}: ${e}`);
+    }
+    // A batch item's: the item is named, nothing is written.
+    const batch = await settles(svc.saveMany([{ type: 'view', name: 'b', data: { v: 1 } }, { type: 'view', name: 'a', data: { v: 9 }, options }]));
+    assert.ok(isMetadataError(batch) && batch.code === 'VALIDATION', String(batch));
+    assert.deepEqual([batch.index, batch.field, batch.key?.name], [1, 'options', 'a'], batch.message);
+    assert.match(batch.message, /^batch item 1 \(view\/a\) failed: invalid options: must be a plain object/);
+    // create()'s options too.
+    await assert.rejects(MetadataService.create(options), (e) => isMetadataError(e) && e.code === 'VALIDATION' && /plain object/.test(e.message));
+  }
+  assert.equal(await svc.load('view', 'b'), null);
   // Objects, undefined and null are options as before.
   await svc.save('view', 'a', { v: 2 }, undefined);
   await svc.save('view', 'a', { v: 3 }, null);

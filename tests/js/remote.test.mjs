@@ -160,6 +160,11 @@ test('a cache\'s writes refuse options that are not an object or that they do no
     () => a.save('view', 'v', { n: 2 }, { tags: 'abc' }),
     () => a.save('view', 'v', { n: 2 }, { owner: 5 }),
     () => a.delete('view', 'v', { expectedVersion: -1 }),
+    // Objects whose contents are not their members: they had been read as
+    // no options at all.
+    () => a.save('view', 'v', { n: 2 }, new Map([['expectedVersion', 9]])),
+    () => a.delete('view', 'v', new Set([1])),
+    () => a.save('view', 'v', { n: 2 }, Object(5)),
   ]) {
     await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.field === 'options', String(call));
   }
