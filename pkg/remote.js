@@ -147,15 +147,18 @@ function checked(options, allowed) {
 // rest, such as which sources exist).
 const MEMBER_OK = {
   expectedVersion: (v) => Number.isSafeInteger(v) && v >= 0,
-  expectedChecksum: (v) => typeof v === 'string',
-  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string'),
+  // It travels as an entity tag (If-Match), which the server splits at
+  // commas: a line break had failed the request as "server unreachable".
+  expectedChecksum: (v) => typeof v === 'string' && /^[\x21\x23-\x2b\x2d-\x7e]*$/.test(v),
+  // They travel as one query parameter, with commas between.
+  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && !t.includes(',')),
   source: (v) => typeof v === 'string',
   owner: (v) => typeof v === 'string',
 };
 const MEMBER_IS = {
   expectedVersion: 'a non-negative integer',
-  expectedChecksum: 'a string',
-  tags: 'a list of strings',
+  expectedChecksum: 'a string of visible ASCII characters but quotes and commas',
+  tags: 'a list of strings without commas',
   source: 'a string',
   owner: 'a string',
 };

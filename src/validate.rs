@@ -88,7 +88,8 @@ pub fn label(field: &str, value: &str) -> Result<()> {
 }
 
 /// Tags: at most [`MAX_TAGS`], each non-empty, at most [`MAX_TAG_LEN`] bytes,
-/// no control characters. Returns them with duplicates removed (first
+/// no control characters and no commas (the metadata server's query strings
+/// list tags with commas between: `?tags=crm,sales`). Returns them with duplicates removed (first
 /// occurrence kept), since tags are a set.
 pub fn tags(values: &[String]) -> Result<Vec<String>> {
     if values.len() > MAX_TAGS {
@@ -99,10 +100,15 @@ pub fn tags(values: &[String]) -> Result<Vec<String>> {
     }
     let mut out: Vec<String> = Vec::with_capacity(values.len());
     for tag in values {
-        if tag.is_empty() || tag.len() > MAX_TAG_LEN || tag.chars().any(char::is_control) {
+        if tag.is_empty()
+            || tag.len() > MAX_TAG_LEN
+            || tag.chars().any(|c| c.is_control() || c == ',')
+        {
             return Err(Error::validation(
                 "tags",
-                format!("{tag:?}: a tag has 1 to {MAX_TAG_LEN} bytes and no control characters"),
+                format!(
+                    "{tag:?}: a tag has 1 to {MAX_TAG_LEN} bytes, no control characters and no commas"
+                ),
             ));
         }
         if !out.contains(tag) {

@@ -199,6 +199,11 @@ fn oversized_tags_and_owners_are_refused() {
                 tags: Some(vec!["bad\ntag".into()]),
                 ..opts()
             },
+            // The server's query strings list tags with commas between.
+            SaveOptions {
+                tags: Some(vec!["crm,sales".into()]),
+                ..opts()
+            },
             SaveOptions {
                 owner: Some("".into()),
                 ..opts()

@@ -165,6 +165,13 @@ test('a cache\'s writes refuse options that are not an object or that they do no
     () => a.save('view', 'v', { n: 2 }, new Map([['expectedVersion', 9]])),
     () => a.delete('view', 'v', new Set([1])),
     () => a.save('view', 'v', { n: 2 }, Object(5)),
+    // What cannot travel as the server reads it: a checksum that is no
+    // entity tag had failed the request as "server unreachable"; a tag
+    // with a comma had been saved as two tags.
+    () => a.save('view', 'v', { n: 2 }, { expectedChecksum: 'abc\ndef' }),
+    () => a.delete('view', 'v', { expectedChecksum: 'a"b' }),
+    () => a.save('view', 'v', { n: 2 }, { expectedChecksum: 'a,b' }),
+    () => a.save('view', 'v', { n: 2 }, { tags: ['crm,sales'] }),
   ]) {
     await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.field === 'options', String(call));
   }
