@@ -47,6 +47,9 @@ enum Stop {
     Lost,
     /// The write at this index failed; nothing was written.
     At(usize, Error),
+    /// The writes failed together, not for any one of them (the store's
+    /// commit failed); nothing was written.
+    Whole(Error),
     /// The answer could not be made: nothing was written if the write was
     /// held, else the writes were committed.
     Answer(Error),
@@ -56,7 +59,7 @@ impl Stop {
     /// The error, without the index of the write it is about.
     fn into_error(self) -> Error {
         match self {
-            Stop::At(_, e) | Stop::Answer(e) => e,
+            Stop::At(_, e) | Stop::Whole(e) | Stop::Answer(e) => e,
             Stop::Lost => Error::Storage {
                 message: "a write lost a hold it never had".into(),
             },
@@ -77,14 +80,17 @@ fn plan_write(ctx: &Context<'_>, w: &Prepared, current: &Current) -> Result<Plan
     plan::plan(ctx, &w.key, current, w.intent()?)
 }
 
-/// The index of the write a read's or a commit's error is about: the
-/// record of a conflict or of a corrupted row, else the first.
-fn blame(keys: &[RecordKey], e: &Error) -> usize {
-    keys.iter()
-        .position(|k| {
-            matches!(e, Error::Conflict { key, .. } | Error::Corrupted { key, .. } if **key == *k)
-        })
-        .unwrap_or(0)
+/// A read's or a commit's error as the stop of the writes: at the write
+/// it is about (the record of a conflict or of a corrupted row), else of
+/// them all.
+fn blame(keys: &[RecordKey], e: Error) -> Stop {
+    let at = keys.iter().position(
+        |k| matches!(&e, Error::Conflict { key, .. } | Error::Corrupted { key, .. } if **key == *k),
+    );
+    match at {
+        Some(i) => Stop::At(i, e),
+        None => Stop::Whole(e),
+    }
 }
 
 /// The plans as done, the changes written numbered in order from
@@ -278,7 +284,7 @@ impl MetadataService {
         let keys: Vec<RecordKey> = writes.iter().map(|w| w.key.clone()).collect();
         let held = crate::store::hold(&*self.store, self.tenant_id.as_deref(), &keys)
             .await
-            .map_err(|e| Stop::At(blame(&keys, &e), e))?;
+            .map_err(|e| blame(&keys, e))?;
         if let Some(held) = held {
             match self.commit_held(writes, &keys, held, answer).await {
                 Err(Stop::Lost) => {}
@@ -293,7 +299,7 @@ impl MetadataService {
                 .store
                 .read_current(&keys)
                 .await
-                .map_err(|e| Stop::At(blame(&keys, &e), e))?;
+                .map_err(|e| blame(&keys, e))?;
             // The versions read: when they are what the round before read,
             // the conflict it lost was not to a writer that got through.
             let versions: Vec<u64> = read.iter().map(|c| c.last_version).collect();
@@ -316,7 +322,7 @@ impl MetadataService {
                 {
                     continue
                 }
-                Err(e) => return Err(Stop::At(blame(&keys, &e), e)),
+                Err(e) => return Err(blame(&keys, e)),
             }
         }
     }
@@ -363,7 +369,7 @@ impl MetadataService {
         let mut hand_over = |piece: Vec<(usize, Change)>| {
             holding.write(piece).map_err(|e| match e {
                 HeldError::Lost => Stop::Lost,
-                HeldError::Failed(e) => Stop::At(blame(keys, &e), e),
+                HeldError::Failed(e) => blame(keys, e),
             })
         };
         let plans = self.plan_all(writes, &current, &mut |i, change| {
@@ -378,10 +384,7 @@ impl MetadataService {
         }
         // Given up (the hold dropped) if the answer cannot be made.
         answer(done(plans, holding.first_seq())).map_err(Stop::Answer)?;
-        holding
-            .commit()
-            .await
-            .map_err(|e| Stop::At(blame(keys, &e), e))?;
+        holding.commit().await.map_err(|e| blame(keys, e))?;
         Ok(())
     }
 

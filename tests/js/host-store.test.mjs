@@ -97,11 +97,15 @@ for (const async of [false, true]) {
             list: () => svc.loadMany('view'),
             put: () => svc.saveMany([{ type: 'view', name: 'n1', data: {} }, { type: 'view', name: 'keep', data: { v: 3 } }]),
             delete: () => svc.purge('view', 'gone'),
-            commit: () => svc.save('view', 'keep', { v: 2 }),
+            commit: () => svc.saveMany([{ type: 'view', name: 'n1', data: {} }, { type: 'view', name: 'keep', data: { v: 3 } }]),
           };
           await assert.rejects(attempts[op](), (e) => {
             assert.equal(e.code, 'HOST_CALLBACK_FAILED', e.message);
             assert.equal(e.operation, op);
+            // A batch's write failed as a whole: no item is to blame (the
+            // first had been named).
+            assert.equal(e.index, undefined, e.message);
+            assert.doesNotMatch(e.message, /batch item/);
             assert.match(e.message, reject ? /rejected/ : /exploded/);
             return true;
           });
