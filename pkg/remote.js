@@ -111,6 +111,36 @@ const etagOf = (checksum) => `"${checksum}"`;
 const SAVE_OPTIONS = ['expectedVersion', 'expectedChecksum', 'tags', 'source', 'owner'];
 const CHANGE_OPTIONS = ['expectedVersion', 'expectedChecksum'];
 
+// Objects whose contents are not their members, told by brand checks
+// (which neither a prototype nor a Symbol.toStringTag fakes), as the local
+// service tells them: their contents would be ignored.
+const NOT_MEMBERS = [
+  ['a Date', (v) => Date.prototype.getTime.call(v)],
+  ['a Map', (v) => Map.prototype.has.call(v)],
+  ['a Set', (v) => Set.prototype.has.call(v)],
+  ['a WeakMap', (v) => WeakMap.prototype.has.call(v)],
+  ['a WeakSet', (v) => WeakSet.prototype.has.call(v)],
+  ['a boxed value', (v) => Number.prototype.valueOf.call(v)],
+  ['a boxed value', (v) => String.prototype.valueOf.call(v)],
+  ['a boxed value', (v) => Boolean.prototype.valueOf.call(v)],
+  ['a boxed value', (v) => BigInt.prototype.valueOf.call(v)],
+];
+
+/** Why the object `options` is not a plain object of options, or null. */
+function notPlain(options) {
+  const proto = Object.getPrototypeOf(options);
+  if (proto === Object.prototype || proto === null) return null;
+  for (const [name, probe] of NOT_MEMBERS) {
+    try {
+      probe(options);
+      return `must be a plain object, not ${name}`;
+    } catch {
+      // Not of this kind.
+    }
+  }
+  return null;
+}
+
 /**
  * A write's options as the local service reads them: absent is none; a
  * value that is not an object (a list, a number) or a member the call
@@ -122,10 +152,8 @@ function checked(options, allowed) {
   let copy;
   try {
     if (typeof options !== 'object' || Array.isArray(options)) throw refuse('must be an object');
-    // A Map, a Set or a boxed value holds its contents elsewhere than in
-    // its members: they would be ignored.
-    const tag = Object.prototype.toString.call(options).slice(8, -1);
-    if (tag !== 'Object') throw refuse(`must be a plain object, not ${/^[AEIOU]/.test(tag) ? 'an' : 'a'} ${tag}`);
+    const bad = notPlain(options);
+    if (bad !== null) throw refuse(bad);
     copy = { ...options };
   } catch (e) {
     // A getter or a revoked Proxy that throws is refused the same way.
@@ -150,15 +178,16 @@ const MEMBER_OK = {
   // It travels as an entity tag (If-Match), which the server splits at
   // commas: a line break had failed the request as "server unreachable".
   expectedChecksum: (v) => typeof v === 'string' && /^[\x21\x23-\x2b\x2d-\x7e]*$/.test(v),
-  // They travel as one query parameter, with commas between.
-  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && !t.includes(',')),
+  // They travel as one query parameter, with commas between (where an
+  // empty one is no tag).
+  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '' && !t.includes(',')),
   source: (v) => typeof v === 'string',
   owner: (v) => typeof v === 'string',
 };
 const MEMBER_IS = {
   expectedVersion: 'a non-negative integer',
   expectedChecksum: 'a string of visible ASCII characters but quotes and commas',
-  tags: 'a list of strings without commas',
+  tags: 'a list of non-empty strings without commas',
   source: 'a string',
   owner: 'a string',
 };

@@ -19,7 +19,7 @@
 //   POST   /api/v1/metadata/:type/:name/restore
 //   POST   /api/v1/metadata/:type/:name/purge
 
-import { HttpError, countParam, empty, etag, json, readJson, readText, tagsOf } from './http.js';
+import { ANY, HttpError, countParam, empty, etag, json, readJson, readText, tagsOf } from './http.js';
 import { changeStream, currentPosition, cursorText, parseCursor } from './stream.js';
 import { BUILT_IN_TYPES as BUILT_IN } from '../upstream.js';
 
@@ -66,12 +66,12 @@ function writeOptions(request, url, { create = false } = {}) {
   const ifMatch = tagsOf(request.headers.get('if-match'));
   const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
   let conditional = false;
-  if (ifMatch !== null && !ifMatch.includes('*')) {
+  if (ifMatch !== null && !ifMatch.includes(ANY)) {
     if (ifMatch.length !== 1) throw new HttpError(400, 'VALIDATION', 'If-Match names one checksum', { field: 'If-Match' });
     options.expectedChecksum = ifMatch[0];
     conditional = true;
   }
-  if (create || (ifNoneMatch !== null && ifNoneMatch.includes('*'))) {
+  if (create || (ifNoneMatch !== null && ifNoneMatch.includes(ANY))) {
     options.expectedVersion = 0;
     conditional = ifNoneMatch !== null;
   }
@@ -199,7 +199,7 @@ export async function adr(request, url, rest, ctx) {
         const record = await own.loadRecord(type, name);
         if (record === null) throw notFound(type, name);
         const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
-        if (ifNoneMatch?.includes(record.checksum) || ifNoneMatch?.includes('*')) {
+        if (ifNoneMatch?.includes(record.checksum) || ifNoneMatch?.includes(ANY)) {
           return empty(304, { etag: etag(record.checksum) });
         }
         return recordResponse(200, record);

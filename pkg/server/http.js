@@ -132,10 +132,14 @@ export async function readJson(request, limit) {
 /** An entity tag, quoted. */
 export const etag = (value) => `"${value}"`;
 
+/** A bare `*` in an If-Match / If-None-Match header: any version. */
+export const ANY = Symbol('any entity tag');
+
 /**
  * The tags of an If-Match / If-None-Match header, unquoted (weak or not);
- * `['*']` for a star; null when the header is absent. Unquoted tags are
- * taken as they are, as upstream's client sends them.
+ * ANY for a bare star (a quoted `"*"` is a tag named `*`, which no record
+ * has); null when the header is absent. Unquoted tags are taken as they
+ * are, as upstream's client sends them.
  */
 export function tagsOf(header) {
   if (header === null || header === undefined) return null;
@@ -143,6 +147,10 @@ export function tagsOf(header) {
   for (const part of header.split(',')) {
     let tag = part.trim();
     if (tag === '') continue;
+    if (tag === '*') {
+      out.push(ANY);
+      continue;
+    }
     if (tag.startsWith('W/')) tag = tag.slice(2);
     if (tag.length >= 2 && tag.startsWith('"') && tag.endsWith('"')) tag = tag.slice(1, -1);
     out.push(tag);

@@ -11,7 +11,7 @@
 //   DELETE /api/v1/meta/:type/:name                { success, reset, seq? }, If-Match -> 409
 //   GET    /api/v1/meta/:type/:name/history        { events } (?sinceSeq exclusive, ?limit)
 
-import { HttpError, countParam, empty, etag, json, readText, tagsOf } from './http.js';
+import { ANY, HttpError, countParam, empty, etag, json, readText, tagsOf } from './http.js';
 import { BUILT_IN_TYPES as BUILT_IN, eventsOf, headVersion, versionOf } from '../upstream.js';
 
 /** The discovery document (readable without a token). */
@@ -50,6 +50,12 @@ function conflict(type, name, expected, current) {
   return upstreamError(409, 'METADATA_CONFLICT',
     `[metadata_conflict] ${type}/${name} has been modified since you loaded it. Expected parent ${expected ?? 'null'} but current is ${current ?? 'null'}.`);
 }
+
+/**
+ * The parent version an If-Match names, as upstream reads it: its quotes
+ * stripped, a star a version like any other (none has it).
+ */
+const pinOf = (request) => tagsOf(request.headers.get('if-match'))?.map((tag) => (tag === ANY ? '*' : tag)) ?? null;
 
 function refuseDrafts(url) {
   if (url.searchParams.get('mode') === 'draft' || url.searchParams.get('state') === 'draft') {
@@ -103,7 +109,7 @@ export async function meta(request, url, rest, ctx) {
     }
     case 'PUT': {
       refuseDrafts(url);
-      const pin = tagsOf(request.headers.get('if-match'));
+      const pin = pinOf(request);
       const text = await readText(request, limits.body);
       const head = await own.loadOwnRecord(type, name);
       const current = headVersion(head);
@@ -133,7 +139,7 @@ export async function meta(request, url, rest, ctx) {
     }
     default: {
       refuseDrafts(url);
-      const pin = tagsOf(request.headers.get('if-match'));
+      const pin = pinOf(request);
       const head = await own.loadOwnRecord(type, name);
       const current = headVersion(head);
       if (pin !== null && pin.length > 0 && pin[0] !== current) throw conflict(type, name, pin[0], current);

@@ -46,13 +46,18 @@ const PATH_TAIL = 2;
 function within(step, e) {
   const inner = paths.get(e) ?? { steps: [], reason: e.message };
   const steps = [step, ...inner.steps];
+  const error = new TypeError(sayPath(steps, inner.reason));
+  paths.set(error, { steps, reason: inner.reason });
+  return error;
+}
+
+// A refusal's message: its path's steps (the first and last few), then why.
+function sayPath(steps, reason) {
   const said =
     steps.length <= PATH_HEAD + PATH_TAIL
       ? steps
       : [...steps.slice(0, PATH_HEAD), `(${steps.length - PATH_HEAD - PATH_TAIL} more)`, ...steps.slice(-PATH_TAIL)];
-  const error = new TypeError(`${said.join(': ')}: ${inner.reason}`);
-  paths.set(error, { steps, reason: inner.reason });
-  return error;
+  return [...said, reason].join(': ');
 }
 
 function refuse(value) {
@@ -321,7 +326,6 @@ function jsonText(data, maxBytes) {
 // found to blame; `field`, the item's member at fault where one is.
 export function itemsToTexts(items, maxBytes) {
   return blamed(items, maxBytes, () => {
-    itemsOptions(items);
     const list = walked(items, maxBytes, 2);
     if (!Array.isArray(list)) return { items: jsonText(list, maxBytes), data: [] };
     const n = list.length;
@@ -339,6 +343,11 @@ export function itemsToTexts(items, maxBytes) {
       // Its own enumerable members, each read once, in order, as
       // JSON.stringify reads them (an inherited `data` is not read).
       const head = { ...item };
+      // The walk took any options for data: a Map passed as `{}`. Copied,
+      // the list holds what the walk made of them: the caller's item has
+      // them.
+      const bad = itemOptions(() => (list === items ? head : items[i]));
+      if (bad !== null) throw refusedItem(i, head, bad, 'options');
       if (Object.hasOwn(head, 'data')) {
         if (head.data === undefined) {
           delete head.data;
@@ -377,17 +386,14 @@ function blamed(items, maxBytes, read) {
   }
 }
 
-// Refuses the first item whose options notOptions refuses, before the walk
-// makes them `{}`. Read by their descriptors: no getter runs twice.
-function itemsOptions(items) {
-  if (!Array.isArray(items)) return;
-  const value = (object, key) => Object.getOwnPropertyDescriptor(object, key)?.value;
-  for (let i = 0; i < items.length; i++) {
-    const item = value(items, i);
-    if (item === null || typeof item !== 'object') continue;
-    const options = value(item, 'options');
-    const bad = options !== null && typeof options === 'object' ? notOptions(options) : null;
-    if (bad !== null) throw refusedItem(i, { type: value(item, 'type'), name: value(item, 'name') }, bad, 'options');
+// Why the options of the item `read()` answers (absent: undefined or null)
+// cannot be, or null; a failure to read them is why.
+function itemOptions(read) {
+  try {
+    const options = read()?.options;
+    return options === undefined || options === null ? null : notOptions(options);
+  } catch (e) {
+    return thrownMessage(e);
   }
 }
 
@@ -421,19 +427,25 @@ function blameItem(items, maxBytes, failure) {
   for (let i = 0; i < n; i++) {
     const item = items[i];
     const refusals = sizeRefusals;
+    const name = (member) => {
+      const value = tryGet(item, member);
+      return typeof value === 'string' ? value : '';
+    };
+    // Its options first, as the items' texts are made.
+    const bad = item !== null && typeof item === 'object' && !Array.isArray(item) ? itemOptions(() => item) : null;
+    if (bad !== null) {
+      Object.assign(failure, { itemIndex: i, type: name('type'), name: name('name'), message: bad, field: 'options' });
+      return;
+    }
     let text;
     try {
       text = toJsonText([item], room, 2);
     } catch (itemError) {
       if (sizeRefusals !== refusals) return;
-      const message = thrownMessage(itemError);
-      const type = tryGet(item, 'type');
-      const name = tryGet(item, 'name');
-      failure.itemIndex = i;
-      failure.type = typeof type === 'string' ? type : '';
-      failure.name = typeof name === 'string' ? name : '';
       // The path's first step is the list of one.
-      failure.message = message.startsWith('[0]: ') ? message.slice(5) : message;
+      const path = paths.get(itemError);
+      const message = path ? sayPath(path.steps.slice(1), path.reason) : thrownMessage(itemError);
+      Object.assign(failure, { itemIndex: i, type: name('type'), name: name('name'), message });
       return;
     }
     room -= text.length;
@@ -578,19 +590,48 @@ export function encodedUnits() {
   return lastRead;
 }
 
-// Why `options` cannot be options, or null: a Map, a Set, a boxed value or
-// another object whose contents are not its own members (JSON would make
-// it `{}`, and what it holds would be ignored). Lists and Dates are left to
-// their text, which is not an object. Only for an object.
+// Whether `probe(value)` answers rather than throws: a brand check, which
+// neither a prototype nor a Symbol.toStringTag can fake.
+function branded(value, probe) {
+  try {
+    probe(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Objects whose contents are not their members, by their brand checks.
+const NOT_MEMBERS = [
+  ['a Map', (v) => Map.prototype.has.call(v)],
+  ['a Set', (v) => Set.prototype.has.call(v)],
+  ['a WeakMap', (v) => WeakMap.prototype.has.call(v)],
+  ['a WeakSet', (v) => WeakSet.prototype.has.call(v)],
+];
+
+// Why `options` cannot be options, or null. Anything but an object, a
+// list or a Date (what JSON makes of them is not an object), and a Map, a
+// Set or a boxed value: their contents are not their members (JSON would
+// make them `{}` or a string's characters, and what they hold would be
+// ignored). Plain objects, class instances and objects without a
+// prototype are options. Throws what reading `options` throws (a revoked
+// Proxy).
 function notOptions(options) {
-  const tag = Object.prototype.toString.call(options).slice(8, -1);
-  if (tag === 'Object' || tag === 'Array' || tag === 'Date') return null;
-  return `must be a plain object, not ${/^[AEIOU]/.test(tag) ? 'an' : 'a'} ${tag}`;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return 'must be an object';
+  const proto = Object.getPrototypeOf(options);
+  if (proto === Object.prototype || proto === null) return null;
+  if (branded(options, (v) => Date.prototype.getTime.call(v))) return 'must be an object';
+  if (isWrapper(options)) return 'must be a plain object, not a boxed value';
+  for (const [name, probe] of NOT_MEMBERS) {
+    if (branded(options, probe)) return `must be a plain object, not ${name}`;
+  }
+  return null;
 }
 
 // A call's options as JSON text (see toJsonText), refusing what notOptions
 // refuses.
 export function optionsText(options, maxBytes) {
+  // Anything else but an object is refused by the core, by its text.
   const bad = options !== null && typeof options === 'object' ? notOptions(options) : null;
   if (bad !== null) throw new TypeError(bad);
   return toJsonText(options, maxBytes);
@@ -601,7 +642,6 @@ export function optionsText(options, maxBytes) {
 // options that cannot be read (a throwing getter, a revoked proxy).
 export function splitCreateOptions(options, maxBytes) {
   if (options === undefined || options === null) return { store: undefined, rest: '{}' };
-  if (typeof options !== 'object') throw new TypeError('must be an object');
   const bad = notOptions(options);
   if (bad !== null) throw new TypeError(bad);
   const rest = {};

@@ -218,7 +218,7 @@ where
 pub struct MirrorOptions {
     /// Records the server no longer has.
     #[serde(default)]
-    pub gone: Vec<crate::key::RecordKey>,
+    pub gone: Vec<crate::json::Object<crate::key::RecordKey>>,
     /// Whether the changes were made through this cache (pinned writes).
     #[serde(default)]
     pub own: bool,

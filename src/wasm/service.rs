@@ -720,7 +720,7 @@ impl JsMetadataService {
             let records: Vec<MetadataRecord> = parse_list_arg(&records, "records")?;
             let o: MirrorOptions = self::options(&options, "options")?;
             let mut items: Vec<Mirrored> = records.into_iter().map(Mirrored::Record).collect();
-            items.extend(o.gone.into_iter().map(Mirrored::Gone));
+            items.extend(o.gone.into_iter().map(|key| Mirrored::Gone(key.0)));
             let origin = if o.own {
                 Origin::Local
             } else {

@@ -399,7 +399,8 @@ test('no bad call kills the module', async () => {
     () => MetadataService.create({ mode: 'sideways' }),
     // Lists where objects belong: serde had read them as members in order
     // (this policy as allowAll: true, this manifest as a record to fetch).
-    () => MetadataService.create({ policy: [true] }), () => svc.diff([['view', 'v', 1, 'abc']]),
+    () => MetadataService.create({ policy: [true] }), () => svc.diff([['view', 'v', 1, '0'.repeat(32)]]),
+    () => svc.mirror([], { gone: [[null, 'view', 'v']] }),
   ];
   for (const [i, call] of bad.entries()) {
     await assert.rejects(Promise.resolve().then(call), (e) => {
@@ -409,6 +410,10 @@ test('no bad call kills the module', async () => {
     });
   }
   assert.throws(() => svc.subscribe('not a function'), (e) => e.code === 'VALIDATION');
+  // A path is said in full up to eight steps, in a batch as alone.
+  const eight = { k0: { k1: { k2: { k3: { k4: { k5: { k6: 1n } } } } } } };
+  await assert.rejects(svc.save('view', 'v', eight), (e) => e.message === 'invalid data: "k0": "k1": "k2": "k3": "k4": "k5": "k6": BigInt values have no JSON form');
+  await assert.rejects(svc.saveMany([{ type: 'view', name: 'v', data: eight }]), (e) => e.index === 0 && e.message.endsWith('failed: invalid item: "data": "k0": "k1": "k2": "k3": "k4": "k5": "k6": BigInt values have no JSON form'));
   // A cycle's path is said in a few steps, not one per level.
   await assert.rejects(svc.save('view', 'v', { a: [cyclic] }), (e) => {
     assert.match(e.message, /^invalid data: "a": \[0\]: "self": "self": "self": "self": \(119 more\): "self": "self": nesting deeper than 127 levels/);

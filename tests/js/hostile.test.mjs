@@ -308,7 +308,7 @@ test('options given as a list or another non-object are refused with VALIDATION 
       () => svc.query(options),
     ]) {
       const e = await settles(Promise.resolve().then(call));
-      assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && /must be a plain object, not an? (Map|Set|Number|String|Boolean)$/.test(e.message), `${call} ${options}: ${e}`);
+      assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && /must be a plain object, not a (Map|Set|boxed value)$/.test(e.message), `${call} ${options}: ${e}`);
     }
     // A batch item's: the item is named, nothing is written.
     const batch = await settles(svc.saveMany([{ type: 'view', name: 'b', data: { v: 1 } }, { type: 'view', name: 'a', data: { v: 9 }, options }]));
@@ -319,6 +319,39 @@ test('options given as a list or another non-object are refused with VALIDATION 
     await assert.rejects(MetadataService.create(options), (e) => isMetadataError(e) && e.code === 'VALIDATION' && /plain object/.test(e.message));
   }
   assert.equal(await svc.load('view', 'b'), null);
+  // create() takes no list or Date for options either (they had been its
+  // defaults).
+  for (const options of [[], new Date(0), [{ tenant: 'x' }]]) {
+    await assert.rejects(MetadataService.create(options), (e) => isMetadataError(e) && e.code === 'VALIDATION' && /must be an object/.test(e.message), String(options));
+  }
+  // Options given by a getter are judged as they are read (a Map had passed
+  // as {}, the guard dropped), whether the list was walked as it is or
+  // copied (a toJSON elsewhere in it).
+  for (const other of [{ type: 'view', name: 'b', data: { v: 1 } }, { type: 'view', name: 'b', data: { v: 1, d: new Date(0) } }]) {
+    const getter = await settles(svc.saveMany([other, { type: 'view', name: 'a', data: { v: 9 }, get options() { return new Map([['expectedVersion', 99]]); } }]));
+    assert.ok(isMetadataError(getter) && getter.code === 'VALIDATION' && getter.index === 1, String(getter));
+  }
+  // The first item that cannot be stored is named, whichever check refuses
+  // it.
+  for (const [items, index] of [
+    [[{ type: 'view', name: 'x', data: { f() {} } }, { type: 'view', name: 'y', data: {}, options: new Set() }], 0],
+    [[{ type: 'view', name: 'x', data: {}, options: new Set() }, { type: 'view', name: 'y', data: { f() {} } }], 0],
+    [[{ type: 'view', name: 'x', data: {} }, { type: 'view', name: 'y', data: { f() {} }, options: new Map() }], 1],
+  ]) {
+    const e = await settles(svc.saveMany(items));
+    assert.ok(isMetadataError(e) && e.code === 'VALIDATION', String(e));
+    assert.equal(e.index, index, e.message);
+  }
+  assert.equal(await svc.load('view', 'b'), null);
+  // Objects whose members are the options, whatever their prototype or
+  // Symbol.toStringTag says: their guard holds.
+  class Tagged { constructor(options) { Object.assign(this, options); } get [Symbol.toStringTag]() { return 'SaveOptions'; } }
+  for (const options of [new Tagged({ expectedVersion: 7 }), Object.assign(Object.create(null), { expectedVersion: 7 }), { expectedVersion: 7, [Symbol.toStringTag]: 'Map' }]) {
+    const e = await settles(svc.save('view', 'a', { v: 9 }, options));
+    assert.ok(isMetadataError(e) && e.code === 'CONFLICT', String(e));
+    const batch = await settles(svc.saveMany([{ type: 'view', name: 'a', data: { v: 9 }, options }]));
+    assert.ok(isMetadataError(batch) && batch.code === 'CONFLICT', String(batch));
+  }
   // Objects, undefined and null are options as before.
   await svc.save('view', 'a', { v: 2 }, undefined);
   await svc.save('view', 'a', { v: 3 }, null);

@@ -172,15 +172,25 @@ test('a cache\'s writes refuse options that are not an object or that they do no
     () => a.delete('view', 'v', { expectedChecksum: 'a"b' }),
     () => a.save('view', 'v', { n: 2 }, { expectedChecksum: 'a,b' }),
     () => a.save('view', 'v', { n: 2 }, { tags: ['crm,sales'] }),
+    // An empty tag, which the local service refuses, had cleared the tags.
+    () => a.save('view', 'v', { n: 2 }, { tags: [''] }),
+    () => a.save('view', 'v', { n: 2 }, { tags: ['a', ''] }),
+    () => a.save('view', 'v', { n: 2 }, new Date(0)),
   ]) {
     await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.field === 'options', String(call));
   }
+  // A checksum of "*" is one no record has (it had gone out as a bare
+  // star, "any version", and the guarded write through).
+  await assert.rejects(a.save('view', 'v', { n: 2 }, { expectedChecksum: '*' }), (e) => e.code === 'CONFLICT');
   // Nothing reached the server.
   const head = await (await fetch(`${server.url}/api/v1/metadata/view/v`, { headers: { authorization: 'Bearer root-token-00001' } })).json();
   assert.deepEqual([head.version, head.data], [1, { n: 1 }]);
   // Options it takes still work; null is no guard, as for a local service
   // (it had been read as "must not exist" and "checksum null").
-  const out = await a.save('view', 'v', { n: 2 }, { expectedVersion: 1, tags: ['t'] });
+  // Objects whose members are the options, whatever they are called.
+  class Tagged { constructor(options) { Object.assign(this, options); } get [Symbol.toStringTag]() { return 'SaveOptions'; } }
+  await assert.rejects(a.save('view', 'v', { n: 2 }, new Tagged({ expectedVersion: 7 })), (e) => e.code === 'CONFLICT');
+  const out = await a.save('view', 'v', { n: 2 }, Object.assign(Object.create(null), { expectedVersion: 1, tags: ['t'] }));
   assert.deepEqual([out.record.version, out.record.tags], [2, ['t']]);
   const unguarded = await a.save('view', 'v', { n: 3 }, { expectedVersion: null, expectedChecksum: null });
   assert.equal(unguarded.record.version, 3);

@@ -85,6 +85,11 @@ test('records: create, read with ETag and 304, conditional update, 412 on a stal
   assert.equal((await call('GET', '/view/all_accounts')).body.data.label, 'Renamed');
   // If-None-Match: * creates only.
   assert.equal((await call('PUT', '/view/all_accounts', { body: {}, headers: { 'if-none-match': '*' } })).status, 412);
+  // A quoted "*" is a tag no record has, not "any": it had let a guarded
+  // write through.
+  assert.equal((await call('PUT', '/view/all_accounts', { body: { label: 'Starred' }, headers: { 'if-match': '"*"' } })).status, 412);
+  assert.equal((await call('GET', '/view/all_accounts')).body.data.label, 'Renamed');
+  assert.equal((await call('GET', '/view/all_accounts', { headers: { 'if-none-match': '"*"' } })).status, 200);
 
   const current = (await call('GET', '/view/all_accounts')).body.checksum;
   assert.equal((await call('DELETE', '/view/all_accounts', { headers: { 'if-match': `"${first}"` } })).status, 412);
