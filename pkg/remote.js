@@ -115,30 +115,35 @@ const CHANGE_OPTIONS = ['expectedVersion', 'expectedChecksum'];
 // (which neither a prototype nor a Symbol.toStringTag fakes), as the local
 // service tells them: their contents would be ignored.
 const NOT_MEMBERS = [
-  ['a Date', (v) => Date.prototype.getTime.call(v)],
-  ['a Map', (v) => Map.prototype.has.call(v)],
-  ['a Set', (v) => Set.prototype.has.call(v)],
-  ['a WeakMap', (v) => WeakMap.prototype.has.call(v)],
-  ['a WeakSet', (v) => WeakSet.prototype.has.call(v)],
-  ['a boxed value', (v) => Number.prototype.valueOf.call(v)],
-  ['a boxed value', (v) => String.prototype.valueOf.call(v)],
-  ['a boxed value', (v) => Boolean.prototype.valueOf.call(v)],
-  ['a boxed value', (v) => BigInt.prototype.valueOf.call(v)],
+  ['must be an object', (v) => Date.prototype.getTime.call(v)],
+  ['must be a plain object, not a Map', (v) => Map.prototype.has.call(v)],
+  ['must be a plain object, not a Set', (v) => Set.prototype.has.call(v)],
+  ['must be a plain object, not a WeakMap', (v) => WeakMap.prototype.has.call(v)],
+  ['must be a plain object, not a WeakSet', (v) => WeakSet.prototype.has.call(v)],
+  ['must be a plain object, not a boxed value', (v) => Number.prototype.valueOf.call(v)],
+  ['must be a plain object, not a boxed value', (v) => String.prototype.valueOf.call(v)],
+  ['must be a plain object, not a boxed value', (v) => Boolean.prototype.valueOf.call(v)],
+  ['must be a plain object, not a boxed value', (v) => BigInt.prototype.valueOf.call(v)],
 ];
 
-/** Why the object `options` is not a plain object of options, or null. */
+/**
+ * Why the object `options` is not an object of options, or null: one of
+ * NOT_MEMBERS, or an object of another kind than a plain one with no
+ * members of its own (a Promise not awaited, a Proxy of a Map), which
+ * would be read as no options. Class instances with members are options.
+ */
 function notPlain(options) {
   const proto = Object.getPrototypeOf(options);
   if (proto === Object.prototype || proto === null) return null;
-  for (const [name, probe] of NOT_MEMBERS) {
+  for (const [message, probe] of NOT_MEMBERS) {
     try {
       probe(options);
-      return `must be a plain object, not ${name}`;
+      return message;
     } catch {
       // Not of this kind.
     }
   }
-  return null;
+  return Object.keys(options).length === 0 ? 'must be a plain object, not an object of another kind without members' : null;
 }
 
 /**

@@ -150,11 +150,7 @@ pub fn options_json_text(value: &JsValue, field: &str) -> Result<String> {
 /// definition then meets on its own. An item that cannot be stored is a
 /// batch error naming it (its key in the scope of `tenant_id`), as a
 /// refused definition is.
-pub fn items_texts(
-    value: &JsValue,
-    field: &str,
-    tenant_id: Option<&str>,
-) -> Result<(String, js_sys::Array)> {
+pub fn items_texts(value: &JsValue, field: &str, tenant_id: Option<&str>) -> Result<ItemsTexts> {
     let texts = items_to_texts(value, MAX_ARG_BYTES as f64).map_err(|e| {
         // The glue's own plain object, whatever was thrown.
         let member = |name: &str| js_sys::Reflect::get(&e, &JsValue::from_str(name)).ok();
@@ -180,12 +176,32 @@ pub fn items_texts(
     let data = member("data")
         .ok()
         .and_then(|d| d.dyn_into::<js_sys::Array>().ok());
+    let refused = member("refused")
+        .ok()
+        .and_then(|r| r.dyn_into::<js_sys::Array>().ok())
+        .and_then(|r| Some((r.get(0).as_f64()? as usize, r.get(1).as_string()?)));
     match (items, data) {
-        (Some(items), Some(data)) => Ok((items?, data)),
+        (Some(items), Some(data)) => Ok(ItemsTexts {
+            items: items?,
+            data,
+            refused,
+        }),
         _ => Err(Error::Storage {
             message: "the items came across in no known form".into(),
         }),
     }
+}
+
+/// `saveMany`'s items as they crossed (see [`items_texts`]).
+pub struct ItemsTexts {
+    /// The JSON text of the list, each item's definition written as 0.
+    pub items: String,
+    /// Each item's definition, its own JS string (`undefined` where none).
+    pub data: js_sys::Array,
+    /// The first item whose options are an object that JSON would make
+    /// other options (a Map, a Promise), and why: refused in the items'
+    /// order with what the core refuses itself.
+    pub refused: Option<(usize, String)>,
 }
 
 /// A JS string copied into the module, once the heap has room for it and

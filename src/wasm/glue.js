@@ -222,6 +222,10 @@ function plainItem(item, depth, budget, undefinedBytes) {
   }
 }
 
+// What each object `copy` made was made from (after its toJSON): a batch
+// item's options are judged by what the walk read, not by its copy.
+const copiedFrom = new WeakMap();
+
 // Upstream's canonicalize walk, without its sorting (the core sorts): each
 // object's toJSON called once with its key, wrapper objects walked as
 // objects (new String('ab') is {"0":"a","1":"b"}), undefined members dropped,
@@ -261,6 +265,7 @@ function copy(raw, key, depth, budget) {
     return out;
   }
   const out = {};
+  copiedFrom.set(out, value);
   const keys = Object.keys(value);
   budget.add(keys.length + 1);
   for (const k of keys) {
@@ -314,9 +319,12 @@ function jsonText(data, maxBytes) {
 
 // saveMany's items (`[{ type, name, data, options? }]`) as `toJsonText`
 // sees the list, each definition as a JSON text of its own:
-// `{ items, data }`, where `items` is the JSON text of the list with each
-// item's `data` written as 0 (left out where the item has none, so the
-// core says so) and `data[i]` the text of item i's definition. Printed
+// `{ items, data, refused }`, where `items` is the JSON text of the list
+// with each item's `data` written as 0 (left out where the item has none,
+// so the core says so), `data[i]` the text of item i's definition, and
+// `refused`, `[index, message]` of the first item whose options are an
+// object the core would read as other options (see hiddenContents), or
+// undefined. Printed
 // apart, most definitions stay one-byte strings (one character beyond
 // Latin-1 makes a whole list two bytes a character), and the core reads
 // each from its own text instead of finding it in the list's. Or throws
@@ -329,6 +337,7 @@ export function itemsToTexts(items, maxBytes) {
     const list = walked(items, maxBytes, 2);
     if (!Array.isArray(list)) return { items: jsonText(list, maxBytes), data: [] };
     const n = list.length;
+    let refused;
     const heads = new Array(n);
     const data = new Array(n);
     // The list's text as one: the definitions, and the heads less their
@@ -343,11 +352,15 @@ export function itemsToTexts(items, maxBytes) {
       // Its own enumerable members, each read once, in order, as
       // JSON.stringify reads them (an inherited `data` is not read).
       const head = { ...item };
-      // The walk took any options for data: a Map passed as `{}`. Copied,
-      // the list holds what the walk made of them: the caller's item has
-      // them.
-      const bad = itemOptions(() => (list === items ? head : items[i]));
-      if (bad !== null) throw refusedItem(i, head, bad, 'options');
+      // The walk took options for data: a Map passed as `{}`. Judged by
+      // what the walk read (where the list was copied, its copy's source);
+      // said to the core, which refuses it in the items' order with what
+      // it refuses itself (lists and other values that are not objects).
+      if (refused === undefined) {
+        const options = copiedFrom.get(head.options) ?? head.options;
+        const bad = options !== null && typeof options === 'object' && !Array.isArray(options) ? hiddenContents(options) : null;
+        if (bad !== null) refused = [i, bad];
+      }
       if (Object.hasOwn(head, 'data')) {
         if (head.data === undefined) {
           delete head.data;
@@ -361,7 +374,7 @@ export function itemsToTexts(items, maxBytes) {
     }
     const text = JSON.stringify(heads);
     if (size + text.length > maxBytes) throw tooLarge(maxBytes);
-    return { items: text, data };
+    return { items: text, data, refused };
   });
 }
 
@@ -371,7 +384,6 @@ function blamed(items, maxBytes, read) {
   try {
     return read();
   } catch (e) {
-    if (namedItems.has(e)) throw e;
     const failure = { itemIndex: -1, type: '', name: '', message: thrownMessage(e) };
     // Refused for its size, the list is too large as a whole (the walk
     // checks the items in order): none is to blame.
@@ -386,32 +398,15 @@ function blamed(items, maxBytes, read) {
   }
 }
 
-// Why the options of the item `read()` answers (absent: undefined or null)
-// cannot be, or null; a failure to read them is why.
-function itemOptions(read) {
+// Why the options of `item` (absent: undefined or null) cannot be, or
+// null; a failure to read them is why.
+function itemOptions(item) {
   try {
-    const options = read()?.options;
+    const options = item.options;
     return options === undefined || options === null ? null : notOptions(options);
   } catch (e) {
     return thrownMessage(e);
   }
-}
-
-// Failures that name their item already (see refusedItem).
-const namedItems = new WeakSet();
-
-// The failure of item `index` (`head` holds its type and name), refused
-// for `message` about its member `field`.
-function refusedItem(index, head, message, field) {
-  const failure = {
-    itemIndex: index,
-    type: typeof head.type === 'string' ? head.type : '',
-    name: typeof head.name === 'string' ? head.name : '',
-    message,
-    field,
-  };
-  namedItems.add(failure);
-  return failure;
 }
 
 // Walks each item again, in a list of its own (as the list holds it: an
@@ -431,8 +426,9 @@ function blameItem(items, maxBytes, failure) {
       const value = tryGet(item, member);
       return typeof value === 'string' ? value : '';
     };
-    // Its options first, as the items' texts are made.
-    const bad = item !== null && typeof item === 'object' && !Array.isArray(item) ? itemOptions(() => item) : null;
+    // Its options first: the core, which judges what is not an object,
+    // does not see a list the walk refused.
+    const bad = item !== null && typeof item === 'object' && !Array.isArray(item) ? itemOptions(item) : null;
     if (bad !== null) {
       Object.assign(failure, { itemIndex: i, type: name('type'), name: name('name'), message: bad, field: 'options' });
       return;
@@ -610,21 +606,30 @@ const NOT_MEMBERS = [
 ];
 
 // Why `options` cannot be options, or null. Anything but an object, a
-// list or a Date (what JSON makes of them is not an object), and a Map, a
-// Set or a boxed value: their contents are not their members (JSON would
-// make them `{}` or a string's characters, and what they hold would be
-// ignored). Plain objects, class instances and objects without a
-// prototype are options. Throws what reading `options` throws (a revoked
-// Proxy).
+// list or a Date (what JSON makes of them is not an object), and objects
+// whose contents are not their members (see hiddenContents).
 function notOptions(options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) return 'must be an object';
+  if (branded(options, (v) => Date.prototype.getTime.call(v))) return 'must be an object';
+  return hiddenContents(options);
+}
+
+// Why the object `options` (not a list) would be read as other options
+// than it holds, or null: a Map, a Set or a boxed value, whose contents
+// are not its members (JSON makes it `{}`, or a string's characters), or
+// any object of another kind than a plain one with no members of its own
+// (a Promise not awaited, a RegExp, a Proxy of a Map: JSON makes it `{}`).
+// Plain objects, objects without a prototype, and class instances with
+// members are options, whatever their Symbol.toStringTag says. Throws
+// what asking `options` throws (a revoked Proxy).
+function hiddenContents(options) {
   const proto = Object.getPrototypeOf(options);
   if (proto === Object.prototype || proto === null) return null;
-  if (branded(options, (v) => Date.prototype.getTime.call(v))) return 'must be an object';
   if (isWrapper(options)) return 'must be a plain object, not a boxed value';
   for (const [name, probe] of NOT_MEMBERS) {
     if (branded(options, probe)) return `must be a plain object, not ${name}`;
   }
+  if (Object.keys(options).length === 0) return 'must be a plain object, not an object of another kind without members';
   return null;
 }
 

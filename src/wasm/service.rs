@@ -300,7 +300,7 @@ impl JsMetadataService {
         let chain = Rc::clone(&self.chain);
         promise(async move {
             let text = bounded_string_arg(&text, "text", super::boundary::MAX_ARG_BYTES)?;
-            let definitions = save_items(&chain, &text, None)?;
+            let definitions = save_items(&chain, &text, None, None)?;
             let (_, answer) = chain
                 .save_texts_answered(definitions, outcomes_to_js)
                 .await?;
@@ -549,9 +549,14 @@ impl JsMetadataService {
         promise(async move {
             // As saveManyJson reads them: each definition from its own text,
             // as save reads one (lone surrogates, every nesting level).
-            let (text, data) =
+            let crossed =
                 super::boundary::items_texts(&items, "items", chain.database().tenant_id())?;
-            let definitions = save_items(&chain, &text, Some(&data))?;
+            let definitions = save_items(
+                &chain,
+                &crossed.items,
+                Some(&crossed.data),
+                crossed.refused.as_ref(),
+            )?;
             let (_, answer) = chain
                 .save_texts_answered(definitions, outcomes_to_js)
                 .await?;
@@ -779,11 +784,14 @@ impl Fetcher {
 /// reads one, when its write is planned; its refusal is a batch error
 /// naming the item. With `data`, the definitions are not in the text
 /// (each item's `data` is a placeholder) but there, each its own JS
-/// string (see [`super::boundary::items_texts`]).
+/// string (see [`super::boundary::items_texts`]). `refused`: the first
+/// item whose options the glue found to be an object JSON makes other
+/// options of, refused here in its place among the items.
 fn save_items(
     chain: &HybridService,
     text: &str,
     data: Option<&js_sys::Array>,
+    refused: Option<&(usize, String)>,
 ) -> Result<Vec<SaveText>> {
     #[derive(serde::Deserialize)]
     #[serde(
@@ -803,6 +811,11 @@ fn save_items(
     let key = |type_name: &str, name: &str| {
         crate::key::RecordKey::new(chain.database().tenant_id(), type_name, name)
     };
+    let refusal = |index: usize| {
+        refused
+            .filter(|(at, _)| *at == index)
+            .map(|(_, message)| Error::validation("options", message.clone()))
+    };
     // Each item an object: serde would read a list as its members in order.
     let items: Vec<crate::json::Object<Item<'_>>> = match serde_json::from_str(text) {
         Ok(items) => items,
@@ -811,27 +824,30 @@ fn save_items(
             let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)
                 .map_err(|_| Error::validation("items", crate::json::error_message(&e)))?;
             for (index, item) in raw.iter().enumerate() {
-                if let Err(e) = serde_json::from_str::<crate::json::Object<Item<'_>>>(item.get()) {
-                    let value: serde_json::Value =
-                        serde_json::from_str(item.get()).unwrap_or_default();
-                    let id = |field: &str| {
-                        value
-                            .get(field)
-                            .and_then(|v| v.as_str())
-                            .unwrap_or("")
-                            .to_owned()
-                    };
-                    // The position is in a text the caller never sees.
-                    let message = e.to_string();
-                    let message = message
-                        .rsplit_once(" at line ")
-                        .map_or(&*message, |(m, _)| m);
-                    return Err(Error::batch(
-                        index,
-                        key(&id("type"), &id("name")),
-                        Error::validation("item", message),
-                    ));
-                }
+                let error = match serde_json::from_str::<crate::json::Object<Item<'_>>>(item.get())
+                {
+                    Err(e) => {
+                        // The position is in a text the caller never sees.
+                        let message = e.to_string();
+                        let message = message
+                            .rsplit_once(" at line ")
+                            .map_or(&*message, |(m, _)| m);
+                        Error::validation("item", message)
+                    }
+                    Ok(_) => match refusal(index) {
+                        Some(e) => e,
+                        None => continue,
+                    },
+                };
+                let value: serde_json::Value = serde_json::from_str(item.get()).unwrap_or_default();
+                let id = |field: &str| {
+                    value
+                        .get(field)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                return Err(Error::batch(index, key(&id("type"), &id("name")), error));
             }
             return Err(Error::validation("items", crate::json::error_message(&e)));
         }
@@ -849,6 +865,9 @@ fn save_items(
                 None => None,
             };
             let data = apart.unwrap_or_else(|| item.data.get().to_owned());
+            if let Some(e) = refusal(index) {
+                return Err(Error::batch(index, key(&item.type_name, &item.name), e));
+            }
             let options = match item.options.map(|o| o.get()) {
                 None => SaveOptions::default(),
                 Some(text) => super::options::object_options(text, "options")

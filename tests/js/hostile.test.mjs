@@ -300,7 +300,9 @@ test('options given as a list or another non-object are refused with VALIDATION 
   // Objects whose contents are not their members (JSON makes them {}, or a
   // boxed string's characters): refused, where they had been read as no
   // options, and the write made without its guard.
-  for (const options of [new Map([['expectedVersion', 9]]), new Set(['x']), Object(5), Object('ab'), Object(true)]) {
+  // So are objects of other kinds without members of their own, which JSON
+  // makes {} too: a Promise not awaited, a Proxy of a Map, a RegExp.
+  for (const options of [new Map([['expectedVersion', 9]]), new Set(['x']), Object(5), Object('ab'), Object(true), Promise.resolve({ expectedVersion: 9 }), new Proxy(new Map([['expectedVersion', 9]]), {}), /x/]) {
     for (const call of [
       () => svc.save('view', 'a', { v: 2 }, options),
       () => svc.saveJson('view', 'a', '{"v":2}', options),
@@ -308,7 +310,7 @@ test('options given as a list or another non-object are refused with VALIDATION 
       () => svc.query(options),
     ]) {
       const e = await settles(Promise.resolve().then(call));
-      assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && /must be a plain object, not a (Map|Set|boxed value)$/.test(e.message), `${call} ${options}: ${e}`);
+      assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && /must be a plain object, not (a Map|a Set|a boxed value|an object of another kind without members)$/.test(e.message), `${call} ${options}: ${e}`);
     }
     // A batch item's: the item is named, nothing is written.
     const batch = await settles(svc.saveMany([{ type: 'view', name: 'b', data: { v: 1 } }, { type: 'view', name: 'a', data: { v: 9 }, options }]));
@@ -336,12 +338,34 @@ test('options given as a list or another non-object are refused with VALIDATION 
   for (const [items, index] of [
     [[{ type: 'view', name: 'x', data: { f() {} } }, { type: 'view', name: 'y', data: {}, options: new Set() }], 0],
     [[{ type: 'view', name: 'x', data: {}, options: new Set() }, { type: 'view', name: 'y', data: { f() {} } }], 0],
-    [[{ type: 'view', name: 'x', data: {} }, { type: 'view', name: 'y', data: { f() {} }, options: new Map() }], 1],
+    // What the core refuses (a missing definition, options that are a
+    // list) comes before a later item's options, whichever side judges
+    // them.
+    [[{ type: 'view', name: 'x' }, { type: 'view', name: 'y', data: {}, options: new Set() }], 0],
+    [[{ type: 'view', name: 'x', data: {}, options: [] }, { type: 'view', name: 'y', data: {}, options: new Set() }], 0],
+    [[{ type: 'view', name: 'x' }, { type: 'view', name: 'y', data: {}, options: [] }], 0],
+    [[{ type: 'view', name: 'x', data: {} }, { type: 'view', name: 'y', data: {}, options: new Map() }, { type: 'view', name: 'z' }], 1],
   ]) {
     const e = await settles(svc.saveMany(items));
     assert.ok(isMetadataError(e) && e.code === 'VALIDATION', String(e));
     assert.equal(e.index, index, e.message);
   }
+  // Where the walk copied the list (a Date elsewhere in it), the options
+  // are judged as the walk read them, not read again: an inherited getter
+  // is no member, and a getter's first answer is the one written.
+  class Item {
+    constructor(name, data) { Object.assign(this, { type: 'view', name, data }); }
+    get options() { return new Set(); }
+  }
+  for (const [i, other] of [{ type: 'view', name: 'c0', data: {} }, { type: 'view', name: 'c1', data: { at: new Date(0) } }].entries()) {
+    const out = await svc.saveMany([new Item(`item${i}`, { v: 1 }), other]);
+    assert.deepEqual(out.map((o) => [o.record.name, o.operation]), [[`item${i}`, 'create'], [other.name, 'create']]);
+    let reads = 0;
+    const flipping = { type: 'view', name: 'a', data: { v: 9 }, get options() { reads += 1; return reads === 1 ? new Map([['expectedVersion', 99]]) : {}; } };
+    const e = await settles(svc.saveMany([{ ...other, name: 'd', data: { at: new Date(0) } }, flipping]));
+    assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && e.index === 1, String(e));
+  }
+  assert.equal(await svc.load('view', 'd'), null);
   assert.equal(await svc.load('view', 'b'), null);
   // Objects whose members are the options, whatever their prototype or
   // Symbol.toStringTag says: their guard holds.
@@ -353,10 +377,11 @@ test('options given as a list or another non-object are refused with VALIDATION 
     assert.ok(isMetadataError(batch) && batch.code === 'CONFLICT', String(batch));
   }
   // Objects, undefined and null are options as before.
+  const before = (await svc.changes({ since: 0 })).length;
   await svc.save('view', 'a', { v: 2 }, undefined);
   await svc.save('view', 'a', { v: 3 }, null);
   await svc.save('view', 'a', { v: 4 }, { expectedVersion: 3 });
-  assert.equal((await svc.changes({ since: 0 })).length, 4);
+  assert.equal((await svc.changes({ since: 0 })).length, before + 3);
   svc.subscribe(() => {}, { since: 0 })();
   svc.free();
 });
