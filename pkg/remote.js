@@ -94,7 +94,7 @@ function serverOf({ url, token, fetch: fetchImpl = globalThis.fetch.bind(globalT
     manifest: () => call('GET', `${base}/_manifest`).then((r) => r.body),
     fetchRecords: (keys) => call('POST', `${base}/_fetch`, { body: JSON.stringify(keys) }).then((r) => r.body),
     put: (type, name, data, headers, query = '') => call('PUT', path(type, name, query), { body: JSON.stringify(data), headers }).then((r) => r.body),
-    batch: (items) => call('POST', `${base}/_batch`, { body: JSON.stringify(items) }).then((r) => r.body),
+    batch: (text) => call('POST', `${base}/_batch`, { body: text }).then((r) => r.body),
     remove: (type, name, headers, query = '') => call('DELETE', path(type, name, query), { headers }).then((r) => r.body),
     post: (type, name, action, body, headers, query = '') => call('POST', path(type, name, `/${action}${query}`), { body: JSON.stringify(body ?? {}), headers }).then((r) => r.body),
     history: (type, name) => call('GET', path(type, name, '/history')).then((r) => r.body),
@@ -133,8 +133,9 @@ const NOT_MEMBERS = [
  * would be read as no options. Class instances with members are options.
  */
 function notPlain(options) {
+  // A plain object of any realm: its prototype is a realm's root.
   const proto = Object.getPrototypeOf(options);
-  if (proto === Object.prototype || proto === null) return null;
+  if (proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null) return null;
   for (const [message, probe] of NOT_MEMBERS) {
     try {
       probe(options);
@@ -151,12 +152,14 @@ function notPlain(options) {
  * value that is not an object (a list, a number) or a member the call
  * does not take is VALIDATION, not ignored.
  */
-function checked(options, allowed) {
-  if (options === undefined || options === null) return {};
+function checked(given, allowed) {
+  if (given === undefined || given === null) return {};
   const refuse = (message) => metadataError('VALIDATION', `invalid options: ${message}`, { field: 'options' });
   let copy;
   try {
-    if (typeof options !== 'object' || Array.isArray(options)) throw refuse('must be an object');
+    // What JSON makes of them, as the local service reads them.
+    const options = typeof given === 'object' && typeof given.toJSON === 'function' ? given.toJSON('') : given;
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw refuse('must be an object');
     const bad = notPlain(options);
     if (bad !== null) throw refuse(bad);
     copy = { ...options };
@@ -466,7 +469,24 @@ export class RemoteMetadataService {
   }
 
   async saveMany(items) {
-    const outcomes = await this.server.batch(items);
+    let body;
+    try {
+      // The options JSON would make other options of (a Map as {}), as
+      // the local service refuses them; the rest the server judges.
+      for (const [index, item] of (Array.isArray(items) ? items : []).entries()) {
+        const given = item?.options;
+        const options = given !== null && typeof given === 'object' && typeof given.toJSON === 'function' ? given.toJSON('') : given;
+        const bad = options !== null && typeof options === 'object' && !Array.isArray(options) ? notPlain(options) : null;
+        if (bad !== null) {
+          const key = { tenantId: this.local.tenant ?? null, type: String(item.type), name: String(item.name) };
+          throw metadataError('VALIDATION', `batch item ${index} (${key.type}/${key.name}) failed: invalid options: ${bad}`, { index, key, field: 'options' });
+        }
+      }
+      body = JSON.stringify(items);
+    } catch (e) {
+      throw e?.name === 'MetadataError' ? e : metadataError('VALIDATION', `invalid items: ${e?.message ?? e}`, { field: 'items' });
+    }
+    const outcomes = await this.server.batch(body);
     await this.local.mirror(outcomes.map((o) => o.record), { own: true });
     return outcomes;
   }

@@ -402,7 +402,7 @@ function blamed(items, maxBytes, read) {
 // null; a failure to read them is why.
 function itemOptions(item) {
   try {
-    const options = item.options;
+    const options = asJson(item.options);
     return options === undefined || options === null ? null : notOptions(options);
   } catch (e) {
     return thrownMessage(e);
@@ -614,17 +614,27 @@ function notOptions(options) {
   return hiddenContents(options);
 }
 
+// What JSON.stringify prints of `value`: its toJSON's answer where it has
+// one (asked once, with the key ''), else itself. Options are judged by it,
+// as their text is made of it.
+function asJson(value) {
+  if (value === null || typeof value !== 'object') return value;
+  const toJson = value.toJSON;
+  return typeof toJson === 'function' ? toJson.call(value, '') : value;
+}
+
 // Why the object `options` (not a list) would be read as other options
 // than it holds, or null: a Map, a Set or a boxed value, whose contents
 // are not its members (JSON makes it `{}`, or a string's characters), or
 // any object of another kind than a plain one with no members of its own
 // (a Promise not awaited, a RegExp, a Proxy of a Map: JSON makes it `{}`).
-// Plain objects, objects without a prototype, and class instances with
-// members are options, whatever their Symbol.toStringTag says. Throws
-// what asking `options` throws (a revoked Proxy).
+// Plain objects (of any realm), objects without a prototype, and class
+// instances with members are options, whatever their Symbol.toStringTag
+// says. Throws what asking `options` throws (a revoked Proxy).
 function hiddenContents(options) {
+  // A plain object of any realm: its prototype is a realm's root.
   const proto = Object.getPrototypeOf(options);
-  if (proto === Object.prototype || proto === null) return null;
+  if (proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null) return null;
   if (isWrapper(options)) return 'must be a plain object, not a boxed value';
   for (const [name, probe] of NOT_MEMBERS) {
     if (branded(options, probe)) return `must be a plain object, not ${name}`;
@@ -637,9 +647,10 @@ function hiddenContents(options) {
 // refuses.
 export function optionsText(options, maxBytes) {
   // Anything else but an object is refused by the core, by its text.
-  const bad = options !== null && typeof options === 'object' ? notOptions(options) : null;
+  const value = asJson(options);
+  const bad = value !== null && typeof value === 'object' ? notOptions(value) : null;
   if (bad !== null) throw new TypeError(bad);
-  return toJsonText(options, maxBytes);
+  return toJsonText(value, maxBytes);
 }
 
 // Splits create()'s options into the store (a name or a host object, which

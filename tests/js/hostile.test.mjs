@@ -4,6 +4,7 @@
 // module's task runner goes on serving every other call.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runInNewContext } from 'node:vm';
 import { MetadataService, isMetadataError } from '@objectstack/metadata-wasm';
 
 const uncaught = [];
@@ -366,6 +367,35 @@ test('options given as a list or another non-object are refused with VALIDATION 
     assert.ok(isMetadataError(e) && e.code === 'VALIDATION' && e.index === 1, String(e));
   }
   assert.equal(await svc.load('view', 'd'), null);
+  // Options are judged by what JSON makes of them, on every path: a
+  // toJSON's answer (a class with private fields) is the options, and a
+  // toJSON answering a Map is refused.
+  class SaveOptions {
+    #version;
+    constructor(version) { this.#version = version; }
+    toJSON() { return { expectedVersion: this.#version }; }
+  }
+  const hidden = { toJSON: () => new Map([['expectedVersion', 99]]) };
+  for (const save of [
+    (options) => svc.save('view', 'a', { v: 9 }, options),
+    (options) => svc.saveMany([{ type: 'view', name: 'a', data: { v: 9 }, options }]),
+    // The walk of the list fails at item 1: item 0's options judged alike.
+    (options) => svc.saveMany([{ type: 'view', name: 'a', data: { v: 9 }, options }, { type: 'view', name: 'b', data: { f() {} } }]),
+  ]) {
+    const guarded = await settles(save(new SaveOptions(99)));
+    assert.ok(isMetadataError(guarded) && ['CONFLICT', 'VALIDATION'].includes(guarded.code), String(guarded));
+    if (guarded.code === 'VALIDATION') assert.equal(guarded.index, 1, guarded.message);
+    const refused = await settles(save(hidden));
+    assert.ok(isMetadataError(refused) && refused.code === 'VALIDATION' && /not a Map/.test(refused.message), String(refused));
+  }
+  // Plain objects of another realm are plain objects.
+  for (const options of [runInNewContext('({})'), runInNewContext('JSON.parse(\'{"expectedVersion": 99}\')')]) {
+    const e = await settles(svc.save('view', 'realm', { v: 9 }, options));
+    assert.ok(e === 'resolved' ? Object.keys(options).length === 0 : e.code === 'CONFLICT', String(e));
+  }
+  const other = await MetadataService.create(runInNewContext('({ tenant: "realm" })'));
+  assert.equal(other.tenant, 'realm');
+  other.free();
   assert.equal(await svc.load('view', 'b'), null);
   // Objects whose members are the options, whatever their prototype or
   // Symbol.toStringTag says: their guard holds.

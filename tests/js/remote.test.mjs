@@ -181,6 +181,11 @@ test('a cache\'s writes refuse options that are not an object or that they do no
   ]) {
     await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.field === 'options', String(call));
   }
+  // The batch too: options JSON would make {} of had gone to the server
+  // as no options; data JSON cannot carry was a bare TypeError.
+  await assert.rejects(a.saveMany([{ type: 'view', name: 'v', data: { n: 2 } }, { type: 'view', name: 'w', data: {}, options: new Map([['expectedVersion', 9]]) }]),
+    (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.index === 1 && e.field === 'options' && /not a Map/.test(e.message));
+  await assert.rejects(a.saveMany([{ type: 'view', name: 'v', data: { n: 2n } }]), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION');
   // A checksum of "*" is one no record has (it had gone out as a bare
   // star, "any version", and the guarded write through).
   await assert.rejects(a.save('view', 'v', { n: 2 }, { expectedChecksum: '*' }), (e) => e.code === 'CONFLICT');
@@ -192,6 +197,7 @@ test('a cache\'s writes refuse options that are not an object or that they do no
   // Objects whose members are the options, whatever they are called.
   class Tagged { constructor(options) { Object.assign(this, options); } get [Symbol.toStringTag]() { return 'SaveOptions'; } }
   await assert.rejects(a.save('view', 'v', { n: 2 }, new Tagged({ expectedVersion: 7 })), (e) => e.code === 'CONFLICT');
+  await assert.rejects(a.save('view', 'v', { n: 2 }, { toJSON: () => ({ expectedVersion: 7 }) }), (e) => e.code === 'CONFLICT');
   const out = await a.save('view', 'v', { n: 2 }, Object.assign(Object.create(null), { expectedVersion: 1, tags: ['t'] }));
   assert.deepEqual([out.record.version, out.record.tags], [2, ['t']]);
   const unguarded = await a.save('view', 'v', { n: 3 }, { expectedVersion: null, expectedChecksum: null });
