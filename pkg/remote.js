@@ -111,6 +111,16 @@ const etagOf = (checksum) => `"${checksum}"`;
 const SAVE_OPTIONS = ['expectedVersion', 'expectedChecksum', 'tags', 'source', 'owner'];
 const CHANGE_OPTIONS = ['expectedVersion', 'expectedChecksum'];
 
+/** What a thrown value says, whatever it is (a Symbol, a revoked Proxy). */
+function describe(thrown) {
+  try {
+    const message = thrown?.message;
+    return typeof message === 'string' ? message : String(thrown);
+  } catch {
+    return 'a value that cannot be read was thrown';
+  }
+}
+
 // Objects whose contents are not their members, told by brand checks
 // (which neither a prototype nor a Symbol.toStringTag fakes), as the local
 // service tells them: their contents would be ignored.
@@ -154,7 +164,12 @@ function notPlain(options) {
  */
 function checked(given, allowed) {
   if (given === undefined || given === null) return {};
-  const refuse = (message) => metadataError('VALIDATION', `invalid options: ${message}`, { field: 'options' });
+  const refusals = new WeakSet();
+  const refuse = (message) => {
+    const error = metadataError('VALIDATION', `invalid options: ${message}`, { field: 'options' });
+    refusals.add(error);
+    return error;
+  };
   let copy;
   try {
     // What JSON makes of them, as the local service reads them.
@@ -165,7 +180,7 @@ function checked(given, allowed) {
     copy = { ...options };
   } catch (e) {
     // A getter or a revoked Proxy that throws is refused the same way.
-    throw e?.code === 'VALIDATION' && e?.field === 'options' ? e : refuse(String(e?.message ?? e));
+    throw refusals.has(e) ? e : refuse(describe(e));
   }
   for (const key of Object.keys(copy)) {
     if (!allowed.includes(key)) throw refuse(`unknown field \`${key}\`, expected one of ${allowed.map((k) => `\`${k}\``).join(', ')}`);
@@ -469,22 +484,38 @@ export class RemoteMetadataService {
   }
 
   async saveMany(items) {
+    const tenantId = this.local.tenant ?? null;
     let body;
+    let at = -1;
+    const refusals = new WeakSet();
     try {
-      // The options JSON would make other options of (a Map as {}), as
-      // the local service refuses them; the rest the server judges.
-      for (const [index, item] of (Array.isArray(items) ? items : []).entries()) {
-        const given = item?.options;
-        const options = given !== null && typeof given === 'object' && typeof given.toJSON === 'function' ? given.toJSON('') : given;
-        const bad = options !== null && typeof options === 'object' && !Array.isArray(options) ? notPlain(options) : null;
-        if (bad !== null) {
-          const key = { tenantId: this.local.tenant ?? null, type: String(item.type), name: String(item.name) };
-          throw metadataError('VALIDATION', `batch item ${index} (${key.type}/${key.name}) failed: invalid options: ${bad}`, { index, key, field: 'options' });
+      // The items as JSON reads them (each toJSON asked once, own members
+      // only), their options judged as the local service judges them: a
+      // Map would go out as {}. The rest the server judges.
+      const index = new WeakMap();
+      let list;
+      body = JSON.stringify(items, function (key, value) {
+        if (this !== null && typeof this === 'object' && key === '' && list === undefined) {
+          list = value;
+        } else if (this === list && Array.isArray(list)) {
+          at = Number(key);
+          if (value !== null && typeof value === 'object') index.set(value, at);
+        } else if (key === 'options' && index.has(this) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+          const bad = notPlain(value);
+          if (bad !== null) {
+            const item = { type: typeof this.type === 'string' ? this.type : '', name: typeof this.name === 'string' ? this.name : '' };
+            const error = metadataError('VALIDATION', `batch item ${index.get(this)} (${item.type}/${item.name}) failed: invalid options: ${bad}`,
+              { index: index.get(this), key: { tenantId, ...item }, field: 'options' });
+            refusals.add(error);
+            throw error;
+          }
         }
-      }
-      body = JSON.stringify(items);
+        return value;
+      });
     } catch (e) {
-      throw e?.name === 'MetadataError' ? e : metadataError('VALIDATION', `invalid items: ${e?.message ?? e}`, { field: 'items' });
+      if (refusals.has(e)) throw e;
+      const message = `invalid items: ${describe(e)}`;
+      throw metadataError('VALIDATION', at >= 0 ? `batch item ${at} failed: ${message}` : message, at >= 0 ? { index: at, field: 'item' } : { field: 'items' });
     }
     const outcomes = await this.server.batch(body);
     await this.local.mirror(outcomes.map((o) => o.record), { own: true });

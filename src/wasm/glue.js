@@ -398,17 +398,6 @@ function blamed(items, maxBytes, read) {
   }
 }
 
-// Why the options of `item` (absent: undefined or null) cannot be, or
-// null; a failure to read them is why.
-function itemOptions(item) {
-  try {
-    const options = asJson(item.options);
-    return options === undefined || options === null ? null : notOptions(options);
-  } catch (e) {
-    return thrownMessage(e);
-  }
-}
-
 // Walks each item again, in a list of its own (as the list holds it: an
 // undefined item is null there, not refused), until one fails, and names
 // it in `failure`. Its getters run again, and its `type` and `name` are
@@ -426,22 +415,33 @@ function blameItem(items, maxBytes, failure) {
       const value = tryGet(item, member);
       return typeof value === 'string' ? value : '';
     };
-    // Its options first: the core, which judges what is not an object,
-    // does not see a list the walk refused.
-    const bad = item !== null && typeof item === 'object' && !Array.isArray(item) ? itemOptions(item) : null;
-    if (bad !== null) {
-      Object.assign(failure, { itemIndex: i, type: name('type'), name: name('name'), message: bad, field: 'options' });
-      return;
-    }
+    let list;
     let text;
     try {
-      text = toJsonText([item], room, 2);
+      list = walked([item], room, 2);
+      text = jsonText(list, room);
     } catch (itemError) {
       if (sizeRefusals !== refusals) return;
       // The path's first step is the list of one.
       const path = paths.get(itemError);
       const message = path ? sayPath(path.steps.slice(1), path.reason) : thrownMessage(itemError);
       Object.assign(failure, { itemIndex: i, type: name('type'), name: name('name'), message });
+      return;
+    }
+    // Its options as the walk read them (see itemsToTexts), all of them:
+    // the core, which judges what is not an object, does not see a list
+    // the walk refused.
+    const head = list[0];
+    let bad = null;
+    try {
+      const options = head !== null && typeof head === 'object' && !Array.isArray(head) ? head.options : undefined;
+      const read = copiedFrom.get(options) ?? options;
+      bad = read === undefined || read === null ? null : notOptions(read);
+    } catch (e) {
+      bad = thrownMessage(e);
+    }
+    if (bad !== null) {
+      Object.assign(failure, { itemIndex: i, type: name('type'), name: name('name'), message: bad, field: 'options' });
       return;
     }
     room -= text.length;
@@ -614,15 +614,6 @@ function notOptions(options) {
   return hiddenContents(options);
 }
 
-// What JSON.stringify prints of `value`: its toJSON's answer where it has
-// one (asked once, with the key ''), else itself. Options are judged by it,
-// as their text is made of it.
-function asJson(value) {
-  if (value === null || typeof value !== 'object') return value;
-  const toJson = value.toJSON;
-  return typeof toJson === 'function' ? toJson.call(value, '') : value;
-}
-
 // Why the object `options` (not a list) would be read as other options
 // than it holds, or null: a Map, a Set or a boxed value, whose contents
 // are not its members (JSON makes it `{}`, or a string's characters), or
@@ -646,11 +637,15 @@ function hiddenContents(options) {
 // A call's options as JSON text (see toJsonText), refusing what notOptions
 // refuses.
 export function optionsText(options, maxBytes) {
-  // Anything else but an object is refused by the core, by its text.
-  const value = asJson(options);
-  const bad = value !== null && typeof value === 'object' ? notOptions(value) : null;
+  // Judged as the walk read them, which is what is written: JSON's reading
+  // (a toJSON asked once, with the key ''); where the walk copied, its
+  // copy's source. Anything else but an object the core refuses by its
+  // text.
+  const value = walked(options, maxBytes, 0);
+  const read = value === options ? options : (copiedFrom.get(value) ?? value);
+  const bad = read !== null && typeof read === 'object' ? notOptions(read) : null;
   if (bad !== null) throw new TypeError(bad);
-  return toJsonText(value, maxBytes);
+  return jsonText(value, maxBytes);
 }
 
 // Splits create()'s options into the store (a name or a host object, which

@@ -388,6 +388,17 @@ test('options given as a list or another non-object are refused with VALIDATION 
     const refused = await settles(save(hidden));
     assert.ok(isMetadataError(refused) && refused.code === 'VALIDATION' && /not a Map/.test(refused.message), String(refused));
   }
+  // A toJSON is asked once, by the walk, with the key JSON gives it: where
+  // a later item fails, item 0's options are judged as that same reading.
+  const byKey = { toJSON: (key) => (key === '' ? new Map([['expectedVersion', 99]]) : { tags: ['t'] }) };
+  const laterFails = await settles(svc.saveMany([{ type: 'view', name: 'a', data: { v: 9 }, options: byKey }, { type: 'view', name: 'b', data: { f() {} } }]));
+  assert.ok(isMetadataError(laterFails) && laterFails.index === 1 && /function/.test(laterFails.message), String(laterFails));
+  // A toJSON answering an object with a toJSON of its own: JSON would not
+  // ask the second; save and saveMany refuse it alike.
+  const nested = { toJSON: () => ({ toJSON: () => ({ expectedVersion: 99 }) }) };
+  for (const e of [await settles(svc.save('view', 'a', { v: 9 }, nested)), await settles(svc.saveMany([{ type: 'view', name: 'a', data: { v: 9 }, options: nested }]))]) {
+    assert.ok(isMetadataError(e) && e.code === 'VALIDATION', String(e));
+  }
   // Plain objects of another realm are plain objects.
   for (const options of [runInNewContext('({})'), runInNewContext('JSON.parse(\'{"expectedVersion": 99}\')')]) {
     const e = await settles(svc.save('view', 'realm', { v: 9 }, options));

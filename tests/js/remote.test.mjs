@@ -186,6 +186,29 @@ test('a cache\'s writes refuse options that are not an object or that they do no
   await assert.rejects(a.saveMany([{ type: 'view', name: 'v', data: { n: 2 } }, { type: 'view', name: 'w', data: {}, options: new Map([['expectedVersion', 9]]) }]),
     (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.index === 1 && e.field === 'options' && /not a Map/.test(e.message));
   await assert.rejects(a.saveMany([{ type: 'view', name: 'v', data: { n: 2n } }]), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION');
+  // The options judged are the ones sent: an item's toJSON answering a Map,
+  // and a toJSON answering by its key (judged with "options", as sent).
+  const hidden = new Map([['expectedVersion', 9]]);
+  for (const items of [
+    [{ toJSON: () => ({ type: 'view', name: 'w', data: {}, options: hidden }) }],
+    [{ type: 'view', name: 'w', data: {}, options: { toJSON: (key) => (key === 'options' ? hidden : {}) } }],
+  ]) {
+    await assert.rejects(a.saveMany(items), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.index === 0 && /not a Map/.test(e.message));
+  }
+  // Whatever is thrown while the items or options are read is VALIDATION.
+  const throwsSymbol = { toJSON() { throw Symbol('no'); } };
+  const throwsBare = { toJSON() { throw Object.create(null); } };
+  for (const call of [
+    () => a.saveMany([{ type: 'view', name: 'w', data: {}, options: throwsSymbol }]),
+    () => a.saveMany([{ type: 'view', name: 'w', data: throwsBare }]),
+    () => a.save('view', 'v', { n: 2 }, throwsSymbol),
+    () => a.save('view', 'v', { n: 2 }, throwsBare),
+  ]) {
+    await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION', String(call));
+  }
+  // Options JSON does not carry (inherited) are not judged.
+  const inherited = Object.assign(Object.create({ options: hidden }), { type: 'view', name: 'inherits', data: { n: 1 } });
+  assert.deepEqual((await a.saveMany([inherited])).map((o) => o.record.name), ['inherits']);
   // A checksum of "*" is one no record has (it had gone out as a bare
   // star, "any version", and the guarded write through).
   await assert.rejects(a.save('view', 'v', { n: 2 }, { expectedChecksum: '*' }), (e) => e.code === 'CONFLICT');
