@@ -486,7 +486,6 @@ export class RemoteMetadataService {
   async saveMany(items) {
     const tenantId = this.local.tenant ?? null;
     let body;
-    let at = -1;
     const refusals = new WeakSet();
     try {
       // The items as JSON reads them (each toJSON asked once, own members
@@ -498,8 +497,7 @@ export class RemoteMetadataService {
         if (this !== null && typeof this === 'object' && key === '' && list === undefined) {
           list = value;
         } else if (this === list && Array.isArray(list)) {
-          at = Number(key);
-          if (value !== null && typeof value === 'object') index.set(value, at);
+          if (value !== null && typeof value === 'object') index.set(value, Number(key));
         } else if (key === 'options' && index.has(this) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
           const bad = notPlain(value);
           if (bad !== null) {
@@ -514,8 +512,9 @@ export class RemoteMetadataService {
       });
     } catch (e) {
       if (refusals.has(e)) throw e;
-      const message = `invalid items: ${describe(e)}`;
-      throw metadataError('VALIDATION', at >= 0 ? `batch item ${at} failed: ${message}` : message, at >= 0 ? { index: at, field: 'item' } : { field: 'items' });
+      // Which item was being read when it threw JSON does not say: none is
+      // named.
+      throw metadataError('VALIDATION', `invalid items: ${describe(e)}`, { field: 'items' });
     }
     const outcomes = await this.server.batch(body);
     await this.local.mirror(outcomes.map((o) => o.record), { own: true });

@@ -206,6 +206,10 @@ test('a cache\'s writes refuse options that are not an object or that they do no
   ]) {
     await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION', String(call));
   }
+  // An item that throws as it is read: which one JSON does not say, so
+  // none is named (not the one before it).
+  await assert.rejects(a.saveMany([{ type: 'view', name: 'w', data: {} }, { toJSON() { throw new Error('boom'); } }]),
+    (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.index === undefined && /boom/.test(e.message));
   // Options JSON does not carry (inherited) are not judged.
   const inherited = Object.assign(Object.create({ options: hidden }), { type: 'view', name: 'inherits', data: { n: 1 } });
   assert.deepEqual((await a.saveMany([inherited])).map((o) => o.record.name), ['inherits']);
