@@ -645,7 +645,8 @@ export function optionsText(options, maxBytes) {
   const read = value === options ? options : (copiedFrom.get(value) ?? value);
   const bad = read !== null && typeof read === 'object' ? notOptions(read) : null;
   if (bad !== null) throw new TypeError(bad);
-  return jsonText(value, maxBytes);
+  // A toJSON answering nothing leaves them out, as a batch item's.
+  return value === undefined ? 'null' : jsonText(value, maxBytes);
 }
 
 // Splits create()'s options into the store (a name or a host object, which

@@ -89,10 +89,22 @@ pub fn create_options(value: &JsValue) -> Result<(JsValue, CreateOptions)> {
 /// answering a list, a `Date`), is refused: serde would read a list as the
 /// struct's members in order (`[5]` as its first member).
 pub fn options<T: DeserializeOwned + Default>(value: &JsValue, field: &str) -> Result<T> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(T::default());
+    match given_options(value, field)? {
+        None => Ok(T::default()),
+        Some(text) => object_options(&text, field),
     }
-    object_options(&object_text(value, field)?, field)
+}
+
+/// The JSON text of options given, `None` where they are absent:
+/// undefined, null, or a toJSON answering null or nothing (as a batch
+/// item's options that JSON makes null or leaves out). Not generic: one
+/// copy in the module.
+fn given_options(value: &JsValue, field: &str) -> Result<Option<String>> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let text = object_text(value, field)?;
+    Ok((text != "null").then_some(text))
 }
 
 /// Options given as JSON text (a `saveMany` item's), refused unless the

@@ -399,6 +399,17 @@ test('options given as a list or another non-object are refused with VALIDATION 
   for (const e of [await settles(svc.save('view', 'a', { v: 9 }, nested)), await settles(svc.saveMany([{ type: 'view', name: 'a', data: { v: 9 }, options: nested }]))]) {
     assert.ok(isMetadataError(e) && e.code === 'VALIDATION', String(e));
   }
+  // A toJSON answering null or nothing is no options, for save as for a
+  // batch item (save had refused what saveMany took).
+  for (const options of [{ toJSON: () => null }, { toJSON: () => undefined }]) {
+    for (const save of [
+      () => svc.save('view', 'nothing', { v: 1 }, options),
+      () => svc.saveMany([{ type: 'view', name: 'nothing', data: { v: 1 }, options }]),
+      () => svc.delete('view', 'nothing', options),
+    ]) {
+      assert.equal(await settles(save()), 'resolved', String(save));
+    }
+  }
   // Plain objects of another realm are plain objects.
   for (const options of [runInNewContext('({})'), runInNewContext('JSON.parse(\'{"expectedVersion": 99}\')')]) {
     const e = await settles(svc.save('view', 'realm', { v: 9 }, options));
