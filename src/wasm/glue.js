@@ -324,10 +324,10 @@ function jsonText(data, maxBytes) {
 // so the core says so), `data[i]` the text of item i's definition, and
 // `refused`, `[index, message]` of the first item whose options are an
 // object the core would read as other options (see hiddenContents), or
-// undefined. Printed
-// apart, most definitions stay one-byte strings (one character beyond
-// Latin-1 makes a whole list two bytes a character), and the core reads
-// each from its own text instead of finding it in the list's. Or throws
+// undefined. Printed apart, most definitions stay one-byte strings (one
+// character beyond Latin-1 makes a whole list two bytes a character), and
+// the core reads each from its own text instead of finding it in the
+// list's. Or throws
 // `{ itemIndex, type, name, message, field? }`, made here whatever was
 // thrown: `itemIndex` names the first item that cannot be stored, or is -1
 // when the list as a whole cannot (too large, not a list) or no item is
