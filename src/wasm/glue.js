@@ -398,8 +398,9 @@ function blamed(items, maxBytes, read) {
   }
 }
 
-// Walks each item again, in a list of its own (as the list holds it: an
-// undefined item is null there, not refused), until one fails, and names
+// Walks each item again, on its own under its index (an undefined item is
+// left out there, as the list prints it null: not refused), until one
+// fails or its options are refused, and names
 // it in `failure`. Its getters run again, and its `type` and `name` are
 // read once more. The items walked share the list's room, so the search
 // costs at most about one walk of the list: when the room runs out first,
@@ -415,14 +416,17 @@ function blameItem(items, maxBytes, failure) {
       const value = tryGet(item, member);
       return typeof value === 'string' ? value : '';
     };
-    let list;
+    // Under its own index, so that a toJSON of the item is asked with the
+    // key the list gives it.
+    const own = { [i]: item };
+    let walkedOwn;
     let text;
     try {
-      list = walked([item], room, 2);
-      text = jsonText(list, room);
+      walkedOwn = walked(own, room, 2);
+      text = jsonText(walkedOwn, room);
     } catch (itemError) {
       if (sizeRefusals !== refusals) return;
-      // The path's first step is the list of one.
+      // The path's first step is the item's index.
       const path = paths.get(itemError);
       const message = path ? sayPath(path.steps.slice(1), path.reason) : thrownMessage(itemError);
       Object.assign(failure, { itemIndex: i, type: name('type'), name: name('name'), message });
@@ -431,7 +435,7 @@ function blameItem(items, maxBytes, failure) {
     // Its options as the walk read them (see itemsToTexts), all of them:
     // the core, which judges what is not an object, does not see a list
     // the walk refused.
-    const head = list[0];
+    const head = walkedOwn[i];
     let bad = null;
     try {
       const options = head !== null && typeof head === 'object' && !Array.isArray(head) ? head.options : undefined;

@@ -393,6 +393,13 @@ test('options given as a list or another non-object are refused with VALIDATION 
   const byKey = { toJSON: (key) => (key === '' ? new Map([['expectedVersion', 99]]) : { tags: ['t'] }) };
   const laterFails = await settles(svc.saveMany([{ type: 'view', name: 'a', data: { v: 9 }, options: byKey }, { type: 'view', name: 'b', data: { f() {} } }]));
   assert.ok(isMetadataError(laterFails) && laterFails.index === 1 && /function/.test(laterFails.message), String(laterFails));
+  // An item's toJSON too is asked with the key the list gives it, when a
+  // later item fails as when none does.
+  const keyed = { toJSON: (key) => ({ type: 'view', name: 'c', data: {}, options: key === '1' ? new Map([['expectedVersion', 1]]) : {} }) };
+  for (const tail of [[], [{ type: 'view', name: 'b', data: { f() {} } }]]) {
+    const e = await settles(svc.saveMany([{ type: 'view', name: 'ok', data: {} }, keyed, ...tail]));
+    assert.ok(isMetadataError(e) && e.index === 1 && /not a Map/.test(e.message), String(e));
+  }
   // A toJSON answering an object with a toJSON of its own: JSON would not
   // ask the second; save and saveMany refuse it alike.
   const nested = { toJSON: () => ({ toJSON: () => ({ expectedVersion: 99 }) }) };
