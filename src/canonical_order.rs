@@ -43,9 +43,29 @@ pub(crate) fn special_byte(bytes: &[u8]) -> Option<usize> {
         .map(|p| at + p)
 }
 
+/// Where the next `"`, `\\` or control character of `bytes` from `i` on
+/// is: eight bytes at a time in line, then [`special_byte`] for the last
+/// few. Most keys and strings end within two words, where a call to the
+/// general scan cost more than the scan.
+#[inline(always)]
+pub(crate) fn next_special(bytes: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        match bytes
+            .get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
+            Some(word) => match special_in_word(u64::from_le_bytes(word)) {
+                Some(at) => return Some(i + at),
+                None => i += 8,
+            },
+            None => return special_byte(bytes.get(i..)?).map(|at| i + at),
+        }
+    }
+}
+
 /// [`special_byte`] of eight bytes read little-endian.
 #[inline(always)]
-pub(crate) fn special_in_word(w: u64) -> Option<usize> {
+fn special_in_word(w: u64) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
@@ -405,20 +425,7 @@ impl Reader<'_> {
         let mut i = self.pos + 1;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time in line: most keys and strings end
-            // within two words, where a call to the general scan cost more
-            // than the scan.
-            let word = self.bytes.get(i..i + 8).and_then(|w| w.try_into().ok());
-            i += match word {
-                Some(word) => match special_in_word(u64::from_le_bytes(word)) {
-                    Some(at) => at,
-                    None => {
-                        i += 8;
-                        continue;
-                    }
-                },
-                None => special_byte(self.bytes.get(i..)?)?,
-            };
+            i = next_special(self.bytes, i)?;
             match *self.bytes.get(i)? {
                 b'"' => {
                     self.pos = i + 1;

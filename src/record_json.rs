@@ -422,17 +422,7 @@ fn member_name(bytes: &[u8], i: usize) -> Option<usize> {
 fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
     loop {
-        let word = bytes.get(i..i + 8).and_then(|w| w.try_into().ok());
-        i += match word {
-            Some(word) => match crate::canonical_order::special_in_word(u64::from_le_bytes(word)) {
-                Some(at) => at,
-                None => {
-                    i += 8;
-                    continue;
-                }
-            },
-            None => crate::canonical_order::special_byte(bytes.get(i..)?)?,
-        };
+        i = crate::canonical_order::next_special(bytes, i)?;
         match *bytes.get(i)? {
             b'"' => return Some(i + 1),
             b'\\' => match *bytes.get(i + 1)? {

@@ -89,8 +89,8 @@ pub fn label(field: &str, value: &str) -> Result<()> {
 
 /// Tags: at most [`MAX_TAGS`], each non-empty, at most [`MAX_TAG_LEN`] bytes,
 /// no control characters and no commas (the metadata server's query strings
-/// list tags with commas between: `?tags=crm,sales`). Returns them with duplicates removed (first
-/// occurrence kept), since tags are a set.
+/// list tags with commas between: `?tags=crm,sales`). Returns them with
+/// duplicates removed (first occurrence kept), since tags are a set.
 pub fn tags(values: &[String]) -> Result<Vec<String>> {
     if values.len() > MAX_TAGS {
         return Err(Error::validation(

@@ -22,19 +22,19 @@ extern "C" {
     /// A JS string (as a value, not yet copied into the module); the
     /// `wrappers` outer levels of `value` hold definitions rather than
     /// being one (they do not count against the nesting limit).
-    /// A call's options as [`to_json_text`] makes them, refusing (a
-    /// TypeError) a Map, a Set, a boxed value: objects whose contents are
-    /// not their members.
-    #[wasm_bindgen(js_name = optionsText, catch)]
-    fn options_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = toJsonText, catch)]
     fn to_json_text(
         value: &JsValue,
         max_bytes: f64,
         wrappers: u32,
     ) -> std::result::Result<JsValue, JsValue>;
+    /// A call's options as [`to_json_text`] makes them, refusing (a
+    /// TypeError) a Map, a Set, a boxed value: objects whose contents are
+    /// not their members.
+    #[wasm_bindgen(js_name = optionsText, catch)]
+    fn options_text(value: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;
     /// `saveMany`'s items as [`to_json_text`] sees them, each definition
-    /// as a text of its own: `{ items, data }`; a failure of one item
+    /// as a text of its own: `{ items, data, refused }`; a failure of one item
     /// throws `{ itemIndex, type, name, message, field? }`.
     #[wasm_bindgen(js_name = itemsToTexts, catch)]
     fn items_to_texts(items: &JsValue, max_bytes: f64) -> std::result::Result<JsValue, JsValue>;

@@ -858,16 +858,15 @@ fn save_items(
         .into_iter()
         .enumerate()
         .map(|(index, crate::json::Object(item))| {
-            // Apart where the glue printed it apart (not for an item the
-            // text holds as a list: serde reads a struct from one too).
+            if let Some(e) = refusal(index) {
+                return Err(Error::batch(index, key(&item.type_name, &item.name), e));
+            }
+            // Apart where the glue printed it apart.
             let apart = match data {
                 Some(texts) => super::boundary::js_string(&texts.get(index as u32))?,
                 None => None,
             };
             let data = apart.unwrap_or_else(|| item.data.get().to_owned());
-            if let Some(e) = refusal(index) {
-                return Err(Error::batch(index, key(&item.type_name, &item.name), e));
-            }
             let options = match item.options.map(|o| o.get()) {
                 None => SaveOptions::default(),
                 Some(text) => super::options::object_options(text, "options")

@@ -31,13 +31,19 @@ async function until(check, what) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/** A server on a SQLite file of its own, stopped and removed after `t`. */
+async function serverFor(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(join(dir, 'metadata.db'));
+  t.after(() => server.stop());
+  return server;
+}
+
 const cacheOf = (url, token = 'root-token-00001') => MetadataService.create({ store: 'memory', remote: { url, token } });
 
 test('two caches of one server: a change through one reaches the other, with the server\'s versions', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await startServer(join(dir, 'a.db'));
-  t.after(() => server.stop());
+  const server = await serverFor(t);
   const a = await cacheOf(server.url);
   const b = await cacheOf(server.url);
   t.after(() => { a.close(); b.close(); });
@@ -61,10 +67,7 @@ test('two caches of one server: a change through one reaches the other, with the
 });
 
 test('conflicting edits: the second is refused with CONFLICT, and its cache holds the server\'s version', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await startServer(join(dir, 'c.db'));
-  t.after(() => server.stop());
+  const server = await serverFor(t);
   const a = await cacheOf(server.url);
   const b = await cacheOf(server.url);
   t.after(() => { a.close(); b.close(); });
@@ -110,10 +113,7 @@ test('offline: reads are served from the cache; writes say the server is unreach
 });
 
 test('a tenant\'s cache: its own records and the global ones, as the server resolves them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await startServer(join(dir, 't.db'));
-  t.after(() => server.stop());
+  const server = await serverFor(t);
   const root = await cacheOf(server.url);
   t.after(() => root.close());
   await root.save('view', 'home', { who: 'global' });
@@ -131,10 +131,7 @@ test('a tenant\'s cache: its own records and the global ones, as the server reso
 });
 
 test('a cache\'s writes refuse options that are not an object or that they do not take, as a local service does', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'osm-remote-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await startServer(join(dir, 'o.db'));
-  t.after(() => server.stop());
+  const server = await serverFor(t);
   const a = await cacheOf(server.url);
   t.after(() => a.close());
   await a.save('view', 'v', { n: 1 });
