@@ -73,7 +73,7 @@ function writeOptions(request, url, { create = false } = {}) {
   }
   if (create || (ifNoneMatch !== null && ifNoneMatch.includes(ANY))) {
     options.expectedVersion = 0;
-    conditional = ifNoneMatch !== null;
+    conditional ||= ifNoneMatch !== null;
   }
   const expected = url.searchParams.get('expectedVersion');
   if (expected !== null) {
@@ -86,7 +86,23 @@ function writeOptions(request, url, { create = false } = {}) {
   }
   const tags = url.searchParams.get('tags');
   if (tags !== null) options.tags = tags.split(',').filter(Boolean);
-  return { options, conditional, ifMatch };
+  return { options, conditional, ifMatch, anyMatch: ifMatch !== null && ifMatch.includes(ANY) };
+}
+
+/**
+ * `If-Match: *` on a write to (type, name): true only when the record has
+ * a current version (RFC 9110 13.1.1), so it is 412 on a record that does
+ * not exist or is deleted, and nothing is written. The write is then pinned
+ * to the version read, so a writer in between is a 412 too.
+ */
+async function matchAny(own, type, name, write) {
+  if (!write.anyMatch || write.options.expectedChecksum !== undefined) return;
+  const head = await own.loadOwnRecord(type, name);
+  if (head === null || !head.is_active) {
+    throw new HttpError(412, 'CONFLICT', `If-Match: * but ${type}/${name} has no current version`, { key: { type, name } });
+  }
+  write.options.expectedVersion ??= head.version;
+  write.conditional = true;
 }
 
 /** A conflict on a conditional request is 412; on any other, 409. */
@@ -96,6 +112,29 @@ async function guarded(conditional, work) {
   } catch (error) {
     if (error?.code === 'CONFLICT' && conditional) error.status = 412;
     throw error;
+  }
+}
+
+/**
+ * The status of a create that conflicts: 409 when the record exists and
+ * every precondition held, 412 when one failed. If-Match fails unless the
+ * record exists with a tag it names (or any, for `*`); If-None-Match was
+ * the create's own condition.
+ */
+async function createConflictStatus(own, key, conditional, ifMatch) {
+  if (!conditional) return 409;
+  if (ifMatch === null) return 412;
+  const head = key ? await own.loadOwnRecord(key.type, key.name) : null;
+  const held = head !== null && head.is_active && (ifMatch.includes(ANY) || ifMatch.includes(head.checksum));
+  return held ? 409 : 412;
+}
+
+/** The top-level `name` of a JSON body, or undefined. */
+function nameOf(text) {
+  try {
+    return JSON.parse(text)?.name;
+  } catch {
+    return undefined;
   }
 }
 
@@ -185,10 +224,23 @@ export async function adr(request, url, rest, ctx) {
   if (second === undefined) {
     allow(['GET', 'POST']);
     if (method === 'GET') return json(200, await own.query(query(url, type)));
-    const { options } = writeOptions(request, url, { create: true });
+    const { options, conditional, ifMatch, anyMatch } = writeOptions(request, url, { create: true });
     const text = await readText(request, limits.body);
-    const outcome = await own.saveJson(type, null, text, options);
-    return outcomeResponse(201, outcome);
+    // `If-Match: *` asks for a record that exists, which a create refuses
+    // whatever happens: answered without writing (409 or 412, as below).
+    if (anyMatch) {
+      const name = nameOf(text);
+      if (typeof name === 'string') {
+        const status = await createConflictStatus(own, { type, name }, true, ifMatch);
+        throw new HttpError(status, 'CONFLICT', `If-Match: * on a create of ${type}/${name}`, { key: { type, name } });
+      }
+    }
+    try {
+      return outcomeResponse(201, await own.saveJson(type, null, text, options));
+    } catch (error) {
+      if (error?.code === 'CONFLICT') error.status = await createConflictStatus(own, error.key, conditional, ifMatch);
+      throw error;
+    }
   }
 
   const name = second;
@@ -205,14 +257,16 @@ export async function adr(request, url, rest, ctx) {
         return recordResponse(200, record);
       }
       case 'PUT': {
-        const { options, conditional } = writeOptions(request, url);
+        const write = writeOptions(request, url);
         const text = await readText(request, limits.body);
-        const outcome = await guarded(conditional, () => own.saveJson(type, name, text, options));
+        await matchAny(own, type, name, write);
+        const outcome = await guarded(write.conditional, () => own.saveJson(type, name, text, write.options));
         return outcomeResponse(outcome.record.version === 1 && outcome.changed ? 201 : 200, outcome);
       }
       default: {
-        const { options, conditional } = writeOptions(request, url);
-        const outcome = await guarded(conditional, () => own.delete(type, name, options));
+        const write = writeOptions(request, url);
+        await matchAny(own, type, name, write);
+        const outcome = await guarded(write.conditional, () => own.delete(type, name, write.options));
         return outcomeResponse(200, outcome);
       }
     }
@@ -225,18 +279,21 @@ export async function adr(request, url, rest, ctx) {
     case 'rollback': {
       allow(['POST']);
       const body = await readJson(request, limits.body);
-      const { options, conditional } = writeOptions(request, url);
-      return outcomeResponse(200, await guarded(conditional, () => own.rollback(type, name, body.version, options)));
+      const write = writeOptions(request, url);
+      await matchAny(own, type, name, write);
+      return outcomeResponse(200, await guarded(write.conditional, () => own.rollback(type, name, body.version, write.options)));
     }
     case 'restore': {
       allow(['POST']);
-      const { options, conditional } = writeOptions(request, url);
-      return outcomeResponse(200, await guarded(conditional, () => own.restore(type, name, options)));
+      const write = writeOptions(request, url);
+      await matchAny(own, type, name, write);
+      return outcomeResponse(200, await guarded(write.conditional, () => own.restore(type, name, write.options)));
     }
     case 'purge': {
       allow(['POST']);
-      const { options, conditional } = writeOptions(request, url);
-      return json(200, await guarded(conditional, () => own.purge(type, name, options)));
+      const write = writeOptions(request, url);
+      await matchAny(own, type, name, write);
+      return json(200, await guarded(write.conditional, () => own.purge(type, name, write.options)));
     }
     default:
       throw new HttpError(404, 'NOT_FOUND', `no route ${url.pathname}`);

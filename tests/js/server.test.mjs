@@ -101,6 +101,55 @@ test('records: create, read with ETag and 304, conditional update, 412 on a stal
   assert.deepEqual(r.body.map((h) => h.operation), ['create', 'update', 'delete']);
 });
 
+test('If-Match: * holds only on a record with a current version (RFC 9110): 412 and nothing written otherwise', async () => {
+  const ANY = { 'if-match': '*' };
+  // A record that does not exist: not created.
+  for (const [method, path, body] of [
+    ['PUT', '/view/star_missing', { label: 'created?' }],
+    ['DELETE', '/view/star_missing'],
+    ['POST', '/view/star_missing/restore'],
+    ['POST', '/view/star_missing/purge'],
+    ['POST', '/view/star_missing/rollback', { version: 1 }],
+  ]) {
+    const r = await call(method, path, { body, headers: ANY });
+    assert.equal(r.status, 412, `${method} ${path}`);
+    assert.equal(r.body.code, 'CONFLICT');
+  }
+  assert.equal((await call('GET', '/view/star_missing')).status, 404);
+  assert.equal((await call('GET', '/view/star_missing/history')).body.length, 0);
+
+  // A record that exists: any version matches.
+  assert.equal((await call('PUT', '/view/star', { body: { label: 'one' } })).status, 201);
+  let r = await call('PUT', '/view/star', { body: { label: 'two' }, headers: ANY });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.record.version, 2);
+  // With an explicit expectedVersion too, that one is the guard.
+  assert.equal((await call('PUT', '/view/star?expectedVersion=1', { body: { label: 'three' }, headers: ANY })).status, 412);
+  assert.equal((await call('DELETE', '/view/star', { headers: ANY })).status, 200);
+  // Deleted: no current version, so neither an update nor a second delete.
+  assert.equal((await call('PUT', '/view/star', { body: { label: 'back?' }, headers: ANY })).status, 412);
+  assert.equal((await call('DELETE', '/view/star', { headers: ANY })).status, 412);
+  r = await call('GET', '/view/star/history');
+  assert.deepEqual(r.body.map((h) => h.operation), ['create', 'update', 'delete']);
+});
+
+test('POST with If-Match: 412 when it fails, 409 when it held and the record exists; If-None-Match: * stays 412', async () => {
+  const created = await call('POST', '/app', { body: { name: 'pinned', label: 'P' } });
+  assert.equal(created.status, 201);
+  const tag = `"${created.body.record.checksum}"`;
+  // A stale tag, or any tag on a record that does not exist: the condition failed.
+  assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-match': '"0123456789abcdef0123456789abcdef"' } })).status, 412);
+  assert.equal((await call('POST', '/app', { body: { name: 'unborn', label: 'x' }, headers: { 'if-match': tag } })).status, 412);
+  assert.equal((await call('POST', '/app', { body: { name: 'unborn', label: 'x' }, headers: { 'if-match': '*' } })).status, 412);
+  assert.equal((await call('GET', '/app/unborn')).status, 404);
+  // The tag held: the create fails because the record exists.
+  assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-match': tag } })).status, 409);
+  assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-match': '*' } })).status, 409);
+  assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-none-match': '*' } })).status, 412);
+  assert.equal((await call('GET', '/app/pinned')).body.data.label, 'P');
+  await call('POST', '/app/pinned/purge');
+});
+
 test('records: POST creates (409 if it exists), restore, rollback, purge, queries and paging', async () => {
   let r = await call('POST', '/app', { body: { name: 'crm', label: 'CRM' } });
   assert.equal(r.status, 201);
