@@ -133,6 +133,24 @@ pub fn data(value: &Value) -> Result<String> {
     Ok(canonical::md5_hex(text.as_bytes()))
 }
 
+/// The largest integer a JavaScript number holds exactly
+/// (`Number.MAX_SAFE_INTEGER`): no version passes it.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// An `expectedVersion` guard: at most [`MAX_SAFE_INTEGER`], which every
+/// client of the metadata server (JavaScript numbers, the server's own
+/// query parameter) can say exactly. A larger one is `VALIDATION`, not a
+/// conflict with a version no record can have.
+pub fn expected_version(version: Option<u64>) -> Result<Option<u64>> {
+    match version {
+        Some(v) if v > MAX_SAFE_INTEGER => Err(Error::validation(
+            "expectedVersion",
+            format!("{v} is past the largest safe integer ({MAX_SAFE_INTEGER})"),
+        )),
+        other => Ok(other),
+    }
+}
+
 /// Checks the canonical JSON of a definition: an object, at most
 /// [`MAX_DATA_BYTES`] long.
 pub fn canonical_definition(canonical: &str) -> Result<()> {

@@ -191,7 +191,33 @@ fn expected_version_and_checksum_guard_writes() {
             svc.delete("view", "v", del).await.unwrap_err().code(),
             "CONFLICT"
         );
+        // A version past what a JavaScript number says exactly is refused.
+        let past = (1u64 << 53, objectstack_metadata::validate::MAX_SAFE_INTEGER);
+        let err = svc
+            .save("view", "v", json!({"a": 3}), expect_version(past.0))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), err.to_string().contains("expectedVersion")),
+            ("VALIDATION", true)
+        );
+        let del = ChangeOptions {
+            expected_version: Some(u64::MAX),
+            expected_checksum: None,
+        };
+        assert_eq!(
+            svc.delete("view", "v", del).await.unwrap_err().code(),
+            "VALIDATION"
+        );
+        assert_eq!(
+            svc.save("view", "v", json!({"a": 3}), expect_version(past.1))
+                .await
+                .unwrap_err()
+                .code(),
+            "CONFLICT"
+        );
         assert!(svc.load("view", "v").await.unwrap().is_some());
+        assert_eq!(svc.history("view", "v").await.unwrap().len(), 2);
     });
 }
 

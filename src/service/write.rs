@@ -244,7 +244,7 @@ impl MetadataService {
                     owner,
                 })),
             },
-            version: options.expected_version,
+            version: validate::expected_version(options.expected_version)?,
             checksum: options.expected_checksum.clone(),
         })
     }
@@ -262,7 +262,7 @@ impl MetadataService {
         Ok(Prepared {
             key,
             intent: Want::Ready(intent),
-            version: options.expected_version,
+            version: validate::expected_version(options.expected_version)?,
             checksum: options.expected_checksum.clone(),
         })
     }

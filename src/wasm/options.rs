@@ -191,7 +191,7 @@ pub fn ids(type_name: &JsValue, name: &JsValue) -> Result<(String, String)> {
 pub fn version_arg(value: &JsValue) -> Result<u64> {
     value
         .as_f64()
-        .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= 9_007_199_254_740_991.0)
+        .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= crate::validate::MAX_SAFE_INTEGER as f64)
         .map(|v| v as u64)
         .ok_or_else(|| Error::validation("version", "must be a positive integer"))
 }

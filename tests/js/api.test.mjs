@@ -54,6 +54,14 @@ test('no-op saves, versions, concurrency', async () => {
   });
   await rejectsWith(svc.save('view', 'v', { a: 3 }, { expectedVersion: 0 }), 'CONFLICT');
   await rejectsWith(svc.save('view', 'v', { a: 3 }, { expectedChecksum: checksum({ a: 1 }) }), 'CONFLICT');
+  // A version no JavaScript number says exactly is refused, as the server
+  // and a cache of it refuse it; the largest safe one is a conflict.
+  await rejectsWith(svc.save('view', 'v', { a: 3 }, { expectedVersion: Number.MAX_SAFE_INTEGER }), 'CONFLICT');
+  for (const expectedVersion of [2 ** 53, 2 ** 60]) {
+    await rejectsWith(svc.save('view', 'v', { a: 3 }, { expectedVersion }), 'VALIDATION', (e) => assert.equal(e.field, 'expectedVersion'));
+    await rejectsWith(svc.delete('view', 'v', { expectedVersion }), 'VALIDATION');
+    await rejectsWith(svc.saveMany([{ type: 'view', name: 'v', data: { a: 3 }, options: { expectedVersion } }]), 'VALIDATION');
+  }
   assert.deepEqual(await svc.load('view', 'v'), { a: 2 });
   assert.equal((await svc.history('view', 'v')).length, 2);
 });

@@ -157,6 +157,8 @@ test('a cache\'s writes refuse options that are not an object or that they do no
     () => a.save('view', 'v', { n: 2 }, { tags: 'abc' }),
     () => a.save('view', 'v', { n: 2 }, { owner: 5 }),
     () => a.delete('view', 'v', { expectedVersion: -1 }),
+    // Past the largest safe integer: the local service refuses it too.
+    () => a.save('view', 'v', { n: 2 }, { expectedVersion: 2 ** 53 }),
     // Objects whose contents are not their members: they had been read as
     // no options at all.
     () => a.save('view', 'v', { n: 2 }, new Map([['expectedVersion', 9]])),
