@@ -793,11 +793,10 @@ function asCount(value) {
   return value;
 }
 
-// Plain data from whatever a host answered (through JSON); `wrappers` as
-// toJsonText takes it.
-function asData(value, wrappers = 0) {
+// Plain data from whatever a host answered (through JSON).
+function asData(value) {
   if (value === null || value === undefined) return null;
-  return JSON.parse(toJsonText(value, MAX_ANSWER_BYTES, wrappers));
+  return JSON.parse(toJsonText(value, MAX_ANSWER_BYTES));
 }
 
 // readCurrent's answer, [{ record, lastVersion }]: each record as JSON text
@@ -818,10 +817,6 @@ const SHAPES = {
   texts: asTexts,
   count: asCount,
   data: (v) => asData(v),
-  // A list of records or items (a fetch's answer): the list and its items
-  // do not count against their definitions' nesting. (A definition nested
-  // too deep fails the answer, as anything else that is not data does.)
-  records: (v) => asData(v, 2),
   current: asCurrent,
 };
 

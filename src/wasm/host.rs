@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 /// What a host call's answer is turned into before the core sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// The answer itself (a function the host gave back).
+    /// The answer itself (a function the host gave back, or a callback's
+    /// answer the caller reads as its own data).
     Raw,
     /// Nothing.
     Void,
@@ -26,9 +27,6 @@ pub enum Shape {
     Count,
     /// Plain data (through JSON).
     Data,
-    /// A list of records or items: plain data whose two outer levels do
-    /// not count against their definitions' nesting.
-    Records,
     /// `readCurrent`'s answer: `[{ record, lastVersion }]` with each record
     /// as JSON text.
     Current,
@@ -43,7 +41,6 @@ impl Shape {
             Shape::Texts => "texts",
             Shape::Count => "count",
             Shape::Data => "data",
-            Shape::Records => "records",
             Shape::Current => "current",
         }
     }

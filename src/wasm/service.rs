@@ -767,14 +767,16 @@ impl Fetcher {
         Ok(Fetcher(Host::of_function("fetch", fetch)?))
     }
 
+    /// What the callback answers is the caller's data: an answer that is
+    /// not a list of records (nested too deep, NaN, a function) is
+    /// `VALIDATION` of `fetched`, as a record that does not match its
+    /// checksum is; only a callback that throws or rejects is
+    /// `HOST_CALLBACK_FAILED`.
     async fn fetch<W: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
         wanted: &W,
     ) -> Result<Vec<T>> {
-        let got = self
-            .0
-            .call("fetch", &[to_js(wanted)?], Shape::Records)
-            .await?;
+        let got = self.0.call("fetch", &[to_js(wanted)?], Shape::Raw).await?;
         parse_list_arg(&got, "fetched")
     }
 }

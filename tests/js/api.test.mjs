@@ -471,6 +471,19 @@ test('checksum sync: diff a manifest, fetch only what changed, apply in one go',
   await assert.rejects(client.sync(manifest2, (entries) => entries.map((e) => ({ type: e.type, name: e.name, data: { forged: true } }))), (e) => e.code === 'VALIDATION');
   assert.deepEqual(await client.load('view', 'a'), { v: 1 });
   await assert.rejects(client.sync(manifest2, () => { throw new Error('offline'); }), (e) => e.code === 'HOST_CALLBACK_FAILED' && e.operation === 'fetch');
+  // An answer that is not data is the caller's bad data too, not a failed
+  // callback: nested too deep, NaN, a function, not a list.
+  let deep = {};
+  for (let i = 0; i < 200; i++) deep = { deep };
+  for (const answer of [
+    (entries) => entries.map((e) => ({ type: e.type, name: e.name, data: deep })),
+    (entries) => entries.map((e) => ({ type: e.type, name: e.name, data: { v: NaN } })),
+    async (entries) => entries.map((e) => ({ type: e.type, name: e.name, data: { f() {} } })),
+    () => 'records',
+  ]) {
+    await assert.rejects(client.sync(manifest2, answer), (e) => e.code === 'VALIDATION' && e.field === 'fetched', String(answer));
+  }
+  assert.deepEqual(await client.load('view', 'a'), { v: 1 });
 });
 
 test('limits and offsets take any non-negative integer; Number.MAX_SAFE_INTEGER means no limit', async () => {

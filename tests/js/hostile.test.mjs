@@ -232,10 +232,8 @@ test('every path takes 127 levels of nesting and refuses 128 with one message', 
   assert.deepEqual(await svc.load('view', 't127'), nested(127));
   for (const [name, run] of Object.entries({ ...paths(128, 128), ...(await copies(128, 128)) })) {
     await assert.rejects(async () => run(), (e) => {
-      // What a fetch answers that is not data (a definition nested too
-      // deep among it) fails the callback.
-      const code = name === 'replicate' || name === 'sync' ? 'HOST_CALLBACK_FAILED' : 'VALIDATION';
-      assert.equal(e.code, code, `${name}: ${e.message}`);
+      // A fetch's answer too (replicate, sync): the caller's bad data.
+      assert.equal(e.code, 'VALIDATION', `${name}: ${e.message}`);
       assert.match(e.message, /nesting deeper than 127 levels of arrays and objects/, name);
       return true;
     });
