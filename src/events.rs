@@ -93,7 +93,7 @@ pub struct ChangeQuery {
     /// Only changes of records with this name.
     pub name: Option<String>,
     /// At most this many.
-    #[serde(default, deserialize_with = "crate::query::count::optional")]
+    #[serde(default, deserialize_with = "crate::query::count::optional_held")]
     pub limit: Option<usize>,
 }
 

@@ -25,20 +25,22 @@ pub struct Query {
     pub updated_since: Option<String>,
     /// Matches to skip (paging).
     #[serde(default, deserialize_with = "count::exact")]
-    pub offset: usize,
+    pub offset: u64,
     /// Most matches to return (all when absent).
     #[serde(default, deserialize_with = "count::optional")]
-    pub limit: Option<usize>,
+    pub limit: Option<u64>,
 }
 
 /// Offsets and limits read from any non-negative integer, held to what
-/// `usize` holds: where it is 32 bits (WebAssembly), a larger count, such
-/// as JavaScript's `Number.MAX_SAFE_INTEGER` for "no limit", means as many
-/// as there can be rather than an error.
+/// `u64` holds (a larger one, `1e21`, is `u64::MAX`): a count past what
+/// the platform counts in `usize` (32 bits in WebAssembly), such as
+/// JavaScript's `Number.MAX_SAFE_INTEGER` for "no limit", means as many as
+/// there can be rather than an error, and a query's page still says the
+/// count it was given.
 pub(crate) mod count {
     use serde::de::{Deserialize, Deserializer, Error, Unexpected, Visitor};
 
-    struct Count(usize);
+    struct Count(u64);
 
     impl<'de> Deserialize<'de> for Count {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -49,7 +51,7 @@ pub(crate) mod count {
                     f.write_str("a non-negative integer")
                 }
                 fn visit_u64<E: Error>(self, v: u64) -> Result<Count, E> {
-                    Ok(Count(usize::try_from(v).unwrap_or(usize::MAX)))
+                    Ok(Count(v))
                 }
                 fn visit_i64<E: Error>(self, v: i64) -> Result<Count, E> {
                     match u64::try_from(v) {
@@ -60,7 +62,8 @@ pub(crate) mod count {
                 fn visit_f64<E: Error>(self, v: f64) -> Result<Count, E> {
                     // Integers past 2^64 arrive as doubles (1e21).
                     if v >= 0.0 && v.fract() == 0.0 {
-                        Ok(Count(v as usize))
+                        // `as` saturates at u64::MAX.
+                        Ok(Count(v as u64))
                     } else {
                         Err(E::invalid_value(Unexpected::Float(v), &self))
                     }
@@ -70,12 +73,22 @@ pub(crate) mod count {
         }
     }
 
-    pub fn exact<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    pub fn exact<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         Count::deserialize(d).map(|c| c.0)
     }
 
-    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         Option::<Count>::deserialize(d).map(|c| c.map(|c| c.0))
+    }
+
+    /// [`optional`] held to what `usize` holds.
+    pub fn optional_held<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        optional(d).map(|c| c.map(held))
+    }
+
+    /// A count as a `usize`, at most `usize::MAX`.
+    pub fn held(count: u64) -> usize {
+        usize::try_from(count).unwrap_or(usize::MAX)
     }
 }
 
@@ -106,19 +119,19 @@ pub struct QueryPage {
     /// How many records matched in all.
     pub total: usize,
     /// The offset this page starts at.
-    pub offset: usize,
+    pub offset: u64,
     /// The page size asked for, if any.
-    pub limit: Option<usize>,
+    pub limit: Option<u64>,
 }
 
 impl QueryPage {
     /// Cuts one page out of all matches.
-    pub fn paginate(matched: Vec<MetadataRecord>, offset: usize, limit: Option<usize>) -> Self {
+    pub fn paginate(matched: Vec<MetadataRecord>, offset: u64, limit: Option<u64>) -> Self {
         let total = matched.len();
         let items = matched
             .into_iter()
-            .skip(offset)
-            .take(limit.unwrap_or(usize::MAX))
+            .skip(count::held(offset))
+            .take(limit.map_or(usize::MAX, count::held))
             .collect();
         QueryPage {
             items,
@@ -134,13 +147,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_are_non_negative_integers_held_to_usize() {
+    fn counts_are_non_negative_integers_held_to_u64() {
         let q: Query = serde_json::from_str(r#"{"offset":2,"limit":1e21}"#).unwrap();
-        assert_eq!((q.offset, q.limit), (2, Some(usize::MAX)));
+        assert_eq!((q.offset, q.limit), (2, Some(u64::MAX)));
         let q: Query = serde_json::from_str(r#"{"limit":null}"#).unwrap();
         assert_eq!((q.offset, q.limit), (0, None));
         let q: Query = serde_json::from_str(r#"{"limit":18446744073709551615}"#).unwrap();
-        assert_eq!(q.limit, Some(usize::MAX));
+        assert_eq!(q.limit, Some(u64::MAX));
         for bad in [r#"{"limit":-1}"#, r#"{"offset":1.5}"#, r#"{"limit":"2"}"#] {
             let e = serde_json::from_str::<Query>(bad).unwrap_err().to_string();
             assert!(e.contains("expected a non-negative integer"), "{bad}: {e}");

@@ -494,8 +494,13 @@ test('limits and offsets take any non-negative integer; Number.MAX_SAFE_INTEGER 
     assert.equal((await svc.changes({ since: 0, limit })).length, 3, String(limit));
     const page = await svc.query({ type: 'view', limit });
     assert.deepEqual(page.items.map((r) => r.name), ['a', 'b', 'c'], String(limit));
+    // The page says the count it was given (it had said 2^32 - 1 for any
+    // past it); 1e21 is past what a count holds.
+    if (limit <= Number.MAX_SAFE_INTEGER) assert.equal(page.limit, limit);
   }
-  assert.equal((await svc.query({ type: 'view', offset: 2 ** 32 })).items.length, 0);
+  const far = await svc.query({ type: 'view', offset: 2 ** 32 });
+  assert.deepEqual([far.items.length, far.offset, far.total], [0, 2 ** 32, 3]);
+  assert.equal((await svc.query({ type: 'view', offset: Number.MAX_SAFE_INTEGER })).offset, Number.MAX_SAFE_INTEGER);
   assert.equal((await svc.query({ type: 'view', offset: 1, limit: 1 })).items[0].name, 'b');
   for (const bad of [-1, 1.5, '2', true]) {
     for (const call of [() => svc.changes({ since: 0, limit: bad }), () => svc.query({ limit: bad }), () => svc.query({ offset: bad })]) {
