@@ -143,13 +143,9 @@ const NOT_MEMBERS = [
  * would be read as no options. Class instances with members are options.
  */
 function notPlain(options) {
-  // A plain object of any realm: its prototype is a realm's root. One
-  // without members of its own is looked at all the same: a Map whose
-  // prototype was set to Object.prototype is still a Map.
+  // A plain object of any realm: its prototype is a realm's root.
   const proto = Object.getPrototypeOf(options);
-  const plain = proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
-  const empty = Object.keys(options).length === 0;
-  if (plain && !empty) return null;
+  if (proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null) return null;
   for (const [message, probe] of NOT_MEMBERS) {
     try {
       probe(options);
@@ -158,7 +154,7 @@ function notPlain(options) {
       // Not of this kind.
     }
   }
-  return !plain && empty ? 'must be a plain object, not an object of another kind without members' : null;
+  return Object.keys(options).length === 0 ? 'must be a plain object, not an object of another kind without members' : null;
 }
 
 /**

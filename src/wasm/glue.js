@@ -627,18 +627,14 @@ function notOptions(options) {
 // instances with members are options, whatever their Symbol.toStringTag
 // says. Throws what asking `options` throws (a revoked Proxy).
 function hiddenContents(options) {
-  // A plain object of any realm: its prototype is a realm's root. One
-  // without members of its own is looked at all the same: a Map whose
-  // prototype was set to Object.prototype is still a Map.
+  // A plain object of any realm: its prototype is a realm's root.
   const proto = Object.getPrototypeOf(options);
-  const plain = proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
-  const empty = Object.keys(options).length === 0;
-  if (plain && !empty) return null;
+  if (proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null) return null;
   if (isWrapper(options)) return 'must be a plain object, not a boxed value';
   for (const [name, probe] of NOT_MEMBERS) {
     if (branded(options, probe)) return `must be a plain object, not ${name}`;
   }
-  if (!plain && empty) return 'must be a plain object, not an object of another kind without members';
+  if (Object.keys(options).length === 0) return 'must be a plain object, not an object of another kind without members';
   return null;
 }
 

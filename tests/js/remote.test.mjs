@@ -177,7 +177,6 @@ test('a cache\'s writes refuse options that are not an object or that they do no
     () => a.save('view', 'v', { n: 2 }, new Date(0)),
     () => a.save('view', 'v', { n: 2 }, Promise.resolve({ expectedVersion: 9 })),
     () => a.delete('view', 'v', new Proxy(new Map(), {})),
-    () => a.save('view', 'v', { n: 2 }, Object.setPrototypeOf(new Map([['expectedVersion', 9]]), Object.prototype)),
   ]) {
     await assert.rejects(call(), (e) => e.name === 'MetadataError' && e.code === 'VALIDATION' && e.field === 'options', String(call));
   }
