@@ -60,25 +60,36 @@ function query(url, type) {
   return q;
 }
 
-/** Save options from the write's headers and query. */
+/**
+ * Save options from the write's headers and query, and the preconditions
+ * (RFC 9110 13.1) that need the record read first (see `precondition`).
+ * If-Match compares strongly: a weak tag matches nothing. A star stands
+ * alone, and a header with no tag at all is refused.
+ */
 function writeOptions(request, url, { create = false } = {}) {
   const options = {};
-  const ifMatch = tagsOf(request.headers.get('if-match'));
-  const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
+  const ifMatch = conditionTags(request, 'If-Match', true);
+  const ifNoneMatch = conditionTags(request, 'If-None-Match', false);
   let conditional = false;
-  if (ifMatch !== null && !ifMatch.includes(ANY)) {
-    if (ifMatch.length !== 1) throw new HttpError(400, 'VALIDATION', 'If-Match names one checksum', { field: 'If-Match' });
+  // One strong tag: the core's own guard, checked as the write commits.
+  if (ifMatch !== null && ifMatch.length === 1 && typeof ifMatch[0] === 'string') {
     options.expectedChecksum = ifMatch[0];
     conditional = true;
-  }
-  if (create || (ifNoneMatch !== null && ifNoneMatch.includes(ANY))) {
-    options.expectedVersion = 0;
-    conditional ||= ifNoneMatch !== null;
   }
   const expected = url.searchParams.get('expectedVersion');
   if (expected !== null) {
     if (!/^\d{1,15}$/.test(expected)) throw new HttpError(400, 'VALIDATION', 'expectedVersion is a non-negative integer', { field: 'expectedVersion' });
     options.expectedVersion = Number(expected);
+  }
+  const noneMatchAny = ifNoneMatch !== null && ifNoneMatch[0] === ANY;
+  if (create || noneMatchAny) {
+    if (options.expectedVersion !== undefined && options.expectedVersion !== 0) {
+      if (create) throw new HttpError(400, 'VALIDATION', 'a create expects no version: expectedVersion is 0 or absent', { field: 'expectedVersion' });
+      // The record may not exist and must be at that version: never both.
+      throw new HttpError(412, 'CONFLICT', 'If-None-Match: * and expectedVersion cannot both hold');
+    }
+    options.expectedVersion = 0;
+    conditional ||= ifNoneMatch !== null;
   }
   for (const key of ['source', 'owner']) {
     const value = url.searchParams.get(key);
@@ -86,22 +97,54 @@ function writeOptions(request, url, { create = false } = {}) {
   }
   const tags = url.searchParams.get('tags');
   if (tags !== null) options.tags = tags.split(',').filter(Boolean);
-  return { options, conditional, ifMatch, anyMatch: ifMatch !== null && ifMatch.includes(ANY) };
+  return {
+    options,
+    conditional,
+    ifMatch,
+    // What the core's guard cannot say: any current version, one of
+    // several tags, none of some tags.
+    read: (ifMatch !== null && options.expectedChecksum === undefined) || (ifNoneMatch !== null && !noneMatchAny),
+    ifNoneMatch: noneMatchAny ? null : ifNoneMatch,
+  };
+}
+
+/** A weak tag, which strong comparison matches with nothing. */
+const WEAK = Symbol('weak entity tag');
+
+/**
+ * The tags of a condition header, or null when absent: ANY alone for `*`,
+ * WEAK for each weak tag where `strong`. 400 for `*` among tags, or no tag.
+ */
+function conditionTags(request, header, strong) {
+  const tags = tagsOf(request.headers.get(header), strong ? { weak: WEAK } : {});
+  if (tags === null) return null;
+  if (tags.length === 0) throw new HttpError(400, 'VALIDATION', `${header} names no entity tag`, { field: header });
+  if (tags.includes(ANY) && tags.length > 1) throw new HttpError(400, 'VALIDATION', `${header}: * stands alone`, { field: header });
+  return tags;
 }
 
 /**
- * `If-Match: *` on a write to (type, name): true only when the record has
- * a current version (RFC 9110 13.1.1), so it is 412 on a record that does
- * not exist or is deleted, and nothing is written. The write is then pinned
- * to the version read, so a writer in between is a 412 too.
+ * The preconditions of a write to (type, name) that need its record read
+ * (RFC 9110 13.1.1, 13.1.2): If-Match `*` holds only on a record with a
+ * current version (it exists, not deleted), a list of tags when the
+ * current checksum is one of them; If-None-Match with tags holds unless
+ * the current checksum is one of them. 412 and nothing written when one
+ * fails; when they hold, the write is pinned to the version read, so a
+ * writer in between is a 412 too.
  */
-async function matchAny(own, type, name, write) {
-  if (!write.anyMatch || write.options.expectedChecksum !== undefined) return;
+async function precondition(own, type, name, write) {
+  if (!write.read) return;
   const head = await own.loadOwnRecord(type, name);
-  if (head === null || !head.is_active) {
-    throw new HttpError(412, 'CONFLICT', `If-Match: * but ${type}/${name} has no current version`, { key: { type, name } });
+  const current = head !== null && head.is_active ? head.checksum : null;
+  const { ifMatch, ifNoneMatch } = write;
+  if (ifMatch !== null && write.options.expectedChecksum === undefined) {
+    const held = current !== null && (ifMatch[0] === ANY || ifMatch.includes(current));
+    if (!held) throw new HttpError(412, 'CONFLICT', `If-Match does not hold for ${type}/${name}`, { key: { type, name } });
   }
-  write.options.expectedVersion ??= head.version;
+  if (ifNoneMatch !== null && current !== null && ifNoneMatch.includes(current)) {
+    throw new HttpError(412, 'CONFLICT', `If-None-Match does not hold for ${type}/${name}`, { key: { type, name } });
+  }
+  write.options.expectedVersion ??= head === null ? 0 : head.version;
   write.conditional = true;
 }
 
@@ -224,15 +267,15 @@ export async function adr(request, url, rest, ctx) {
   if (second === undefined) {
     allow(['GET', 'POST']);
     if (method === 'GET') return json(200, await own.query(query(url, type)));
-    const { options, conditional, ifMatch, anyMatch } = writeOptions(request, url, { create: true });
+    const { options, conditional, ifMatch } = writeOptions(request, url, { create: true });
     const text = await readText(request, limits.body);
-    // `If-Match: *` asks for a record that exists, which a create refuses
+    // If-Match asks for a record that exists, which a create refuses
     // whatever happens: answered without writing (409 or 412, as below).
-    if (anyMatch) {
+    if (ifMatch !== null) {
       const name = nameOf(text);
       if (typeof name === 'string') {
         const status = await createConflictStatus(own, { type, name }, true, ifMatch);
-        throw new HttpError(status, 'CONFLICT', `If-Match: * on a create of ${type}/${name}`, { key: { type, name } });
+        throw new HttpError(status, 'CONFLICT', `If-Match on a create of ${type}/${name}`, { key: { type, name } });
       }
     }
     try {
@@ -259,13 +302,13 @@ export async function adr(request, url, rest, ctx) {
       case 'PUT': {
         const write = writeOptions(request, url);
         const text = await readText(request, limits.body);
-        await matchAny(own, type, name, write);
+        await precondition(own, type, name, write);
         const outcome = await guarded(write.conditional, () => own.saveJson(type, name, text, write.options));
         return outcomeResponse(outcome.record.version === 1 && outcome.changed ? 201 : 200, outcome);
       }
       default: {
         const write = writeOptions(request, url);
-        await matchAny(own, type, name, write);
+        await precondition(own, type, name, write);
         const outcome = await guarded(write.conditional, () => own.delete(type, name, write.options));
         return outcomeResponse(200, outcome);
       }
@@ -279,20 +322,22 @@ export async function adr(request, url, rest, ctx) {
     case 'rollback': {
       allow(['POST']);
       const body = await readJson(request, limits.body);
+      // `{ version }`; anything else leaves the version for the core to refuse.
+      const version = body !== null && typeof body === 'object' ? body.version : undefined;
       const write = writeOptions(request, url);
-      await matchAny(own, type, name, write);
-      return outcomeResponse(200, await guarded(write.conditional, () => own.rollback(type, name, body.version, write.options)));
+      await precondition(own, type, name, write);
+      return outcomeResponse(200, await guarded(write.conditional, () => own.rollback(type, name, version, write.options)));
     }
     case 'restore': {
       allow(['POST']);
       const write = writeOptions(request, url);
-      await matchAny(own, type, name, write);
+      await precondition(own, type, name, write);
       return outcomeResponse(200, await guarded(write.conditional, () => own.restore(type, name, write.options)));
     }
     case 'purge': {
       allow(['POST']);
       const write = writeOptions(request, url);
-      await matchAny(own, type, name, write);
+      await precondition(own, type, name, write);
       return json(200, await guarded(write.conditional, () => own.purge(type, name, write.options)));
     }
     default:

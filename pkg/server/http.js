@@ -136,12 +136,14 @@ export const etag = (value) => `"${value}"`;
 export const ANY = Symbol('any entity tag');
 
 /**
- * The tags of an If-Match / If-None-Match header, unquoted (weak or not);
- * ANY for a bare star (a quoted `"*"` is a tag named `*`, which no record
- * has); null when the header is absent. Unquoted tags are taken as they
- * are, as upstream's client sends them.
+ * The tags of an If-Match / If-None-Match header, unquoted (weak or not,
+ * or `weak` in place of each weak tag where given: strong comparison
+ * matches a weak tag with nothing); ANY for a bare star (a quoted `"*"`
+ * is a tag named `*`, which no record has); null when the header is
+ * absent. Unquoted tags are taken as they are, as upstream's client sends
+ * them.
  */
-export function tagsOf(header) {
+export function tagsOf(header, { weak } = {}) {
   if (header === null || header === undefined) return null;
   const out = [];
   for (const part of header.split(',')) {
@@ -151,7 +153,13 @@ export function tagsOf(header) {
       out.push(ANY);
       continue;
     }
-    if (tag.startsWith('W/')) tag = tag.slice(2);
+    if (tag.startsWith('W/')) {
+      if (weak !== undefined) {
+        out.push(weak);
+        continue;
+      }
+      tag = tag.slice(2);
+    }
     if (tag.length >= 2 && tag.startsWith('"') && tag.endsWith('"')) tag = tag.slice(1, -1);
     out.push(tag);
   }

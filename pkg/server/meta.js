@@ -114,7 +114,8 @@ export async function meta(request, url, rest, ctx) {
       const head = await own.loadOwnRecord(type, name);
       const current = headVersion(head);
       const options = {};
-      if (pin !== null && pin.length > 0) {
+      // A header naming no version pins to none: a conflict, not no pin.
+      if (pin !== null) {
         if (pin[0] !== current) throw conflict(type, name, pin[0], current);
         // The version read: a writer in between is a conflict too.
         options.expectedVersion = head ? head.version : 0;
@@ -142,7 +143,7 @@ export async function meta(request, url, rest, ctx) {
       const pin = pinOf(request);
       const head = await own.loadOwnRecord(type, name);
       const current = headVersion(head);
-      if (pin !== null && pin.length > 0 && pin[0] !== current) throw conflict(type, name, pin[0], current);
+      if (pin !== null && pin[0] !== current) throw conflict(type, name, pin[0], current);
       if (current === null) {
         return json(200, { success: true, reset: false, message: `No ${type} '${name}' found — nothing to delete.` });
       }

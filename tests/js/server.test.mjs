@@ -133,6 +133,43 @@ test('If-Match: * holds only on a record with a current version (RFC 9110): 412 
   assert.deepEqual(r.body.map((h) => h.operation), ['create', 'update', 'delete']);
 });
 
+test('conditions as RFC 9110 has them: tag lists, weak tags, If-None-Match tags, and a create never updates', async () => {
+  let r = await call('PUT', '/view/cond', { body: { n: 1 } });
+  const v1 = `"${r.body.record.checksum}"`;
+  r = await call('PUT', '/view/cond', { body: { n: 2 } });
+  const v2 = `"${r.body.record.checksum}"`;
+  const status = async (method, path, headers, body) => (await call(method, path, { body, headers })).status;
+  // A create with expectedVersion other than 0 had updated the record.
+  assert.equal(await status('POST', '/view?expectedVersion=2', {}, { name: 'cond', n: 9 }), 400);
+  assert.equal(await status('POST', '/view?expectedVersion=2', { 'if-none-match': '*' }, { name: 'cond', n: 9 }), 400);
+  assert.equal(await status('PUT', '/view/cond?expectedVersion=2', { 'if-none-match': '*' }, { n: 9 }), 412);
+  assert.equal(await status('PUT', '/view/cond?expectedVersion=0', { 'if-none-match': '*' }, { n: 9 }), 412);
+  // If-Match compares strongly: a weak tag matches nothing.
+  assert.equal(await status('PUT', '/view/cond', { 'if-match': `W/${v2}` }, { n: 9 }), 412);
+  // A list holds when one of its tags is current.
+  assert.equal(await status('PUT', '/view/cond', { 'if-match': `${v1}, "0123"` }, { n: 9 }), 412);
+  // If-None-Match with tags: refused when one is current.
+  assert.equal(await status('PUT', '/view/cond', { 'if-none-match': `"0123", ${v2}` }, { n: 9 }), 412);
+  assert.equal(await status('DELETE', '/view/cond', { 'if-none-match': `W/${v2}` }), 412);
+  // A header with no tag, or a star among tags, is not a condition.
+  assert.equal(await status('PUT', '/view/cond', { 'if-match': ',' }, { n: 9 }), 400);
+  assert.equal(await status('PUT', '/view/cond', { 'if-match': `*, ${v2}` }, { n: 9 }), 400);
+  assert.equal(await status('PUT', '/view/cond', { 'if-none-match': ' , ' }, { n: 9 }), 400);
+  // A rollback whose body is not an object: 400, not a server error.
+  assert.equal(await status('POST', '/view/cond/rollback', {}, null), 400);
+  r = await call('GET', '/view/cond');
+  assert.deepEqual([r.body.version, r.body.data], [2, { n: 2 }]);
+  assert.equal((await call('GET', '/view/cond/history')).body.length, 2);
+  // The conditions that hold let the write through.
+  r = await call('PUT', '/view/cond', { body: { n: 3 }, headers: { 'if-match': `"0123", ${v2}` } });
+  assert.deepEqual([r.status, r.body.record.version], [200, 3]);
+  const v3 = `"${r.body.record.checksum}"`;
+  r = await call('PUT', '/view/cond', { body: { n: 4 }, headers: { 'if-none-match': `${v1}, ${v2}` } });
+  assert.deepEqual([r.status, r.body.record.version], [200, 4]);
+  assert.equal(await status('PUT', '/view/cond', { 'if-match': v3 }, { n: 5 }), 412);
+  await call('POST', '/view/cond/purge');
+});
+
 test('POST with If-Match: 412 when it fails, 409 when it held and the record exists; If-None-Match: * stays 412', async () => {
   const created = await call('POST', '/app', { body: { name: 'pinned', label: 'P' } });
   assert.equal(created.status, 201);
@@ -436,4 +473,14 @@ test('counts in query strings are non-negative integers; anything else is 400, n
   }
   const response = await history('?limit=1');
   assert.equal((await response.json()).events.length, 1);
+  // Upstream's write routes: an If-Match naming no version is a conflict,
+  // not a write without a condition (it had written).
+  for (const method of ['PUT', 'DELETE']) {
+    const r = await fetch(`${server.url}/api/v1/meta/report/r0`, {
+      method, headers: { ...ADMIN, 'if-match': ',', 'content-type': 'application/json' }, body: method === 'PUT' ? '{"changed":true}' : undefined,
+    });
+    assert.deepEqual([r.status, (await r.json()).code], [409, 'METADATA_CONFLICT'], method);
+  }
+  assert.equal((await call('GET', '/report/r0')).body.is_active, true);
+  assert.equal((await call('GET', '/report/r0/history')).body.length, 1);
 });
