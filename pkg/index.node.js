@@ -1,5 +1,5 @@
 // Node entry: the wasm module loads synchronously on import.
-import { MetadataService as CoreService } from './node/objectstack_metadata.js';
+import { MetadataService as CoreService, jsonText } from './node/objectstack_metadata.js';
 import { withProjectFiles } from './service.js';
 
 export * from './node/objectstack_metadata.js';
@@ -8,4 +8,4 @@ export * from './node/objectstack_metadata.js';
 export const MetadataService = withProjectFiles(CoreService, async (spec) => {
   const { loadProjectFiles } = await import('./project.js');
   return loadProjectFiles(spec);
-});
+}, jsonText);

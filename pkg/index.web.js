@@ -1,6 +1,6 @@
 // Browser and bundler entry: fetches and instantiates the wasm module once,
 // before any export is used.
-import init, { MetadataService as CoreService } from './web/objectstack_metadata.js';
+import init, { MetadataService as CoreService, jsonText } from './web/objectstack_metadata.js';
 import { projectsUnsupported, withProjectFiles } from './service.js';
 
 await init({ module_or_path: new URL('./web/objectstack_metadata_bg.wasm', import.meta.url) });
@@ -8,4 +8,4 @@ await init({ module_or_path: new URL('./web/objectstack_metadata_bg.wasm', impor
 export * from './web/objectstack_metadata.js';
 
 // Same API as on Node; a project folder needs Node.
-export const MetadataService = withProjectFiles(CoreService, projectsUnsupported);
+export const MetadataService = withProjectFiles(CoreService, projectsUnsupported, jsonText);

@@ -93,7 +93,7 @@ function serverOf({ url, token, fetch: fetchImpl = globalThis.fetch.bind(globalT
     base,
     manifest: () => call('GET', `${base}/_manifest`).then((r) => r.body),
     fetchRecords: (keys) => call('POST', `${base}/_fetch`, { body: JSON.stringify(keys) }).then((r) => r.body),
-    put: (type, name, data, headers, query = '') => call('PUT', path(type, name, query), { body: JSON.stringify(data), headers }).then((r) => r.body),
+    put: (type, name, text, headers, query = '') => call('PUT', path(type, name, query), { body: text, headers }).then((r) => r.body),
     batch: (text) => call('POST', `${base}/_batch`, { body: text }).then((r) => r.body),
     remove: (type, name, headers, query = '') => call('DELETE', path(type, name, query), { headers }).then((r) => r.body),
     post: (type, name, action, body, headers, query = '') => call('POST', path(type, name, `/${action}${query}`), { body: JSON.stringify(body ?? {}), headers }).then((r) => r.body),
@@ -231,7 +231,7 @@ function expectations(options = {}) {
  * Resolves once the first replication is done, or found the server
  * unreachable (then the cache answers what it holds and keeps retrying).
  */
-export async function createRemoteService(createLocal, options) {
+export async function createRemoteService(createLocal, options, jsonText) {
   const { remote, ...rest } = options;
   if (remote === null || typeof remote !== 'object' || typeof remote.url !== 'string') {
     throw metadataError('VALIDATION', 'remote must be { url, token? }', { field: 'remote' });
@@ -255,18 +255,23 @@ export async function createRemoteService(createLocal, options) {
     policy: undefined,
     roles: undefined,
   });
-  const service = new RemoteMetadataService(local, remote);
+  const service = new RemoteMetadataService(local, remote, jsonText);
   await service.ready;
   return service;
 }
 
 /**
  * The service: `local` (a MetadataService over the cache store) and the
- * server at `remote.url`.
+ * server at `remote.url`. `jsonText(value)`: the module's reading of a
+ * definition (the text a local service would store, or VALIDATION for
+ * what JSON cannot carry), so that a cache writes what a local service
+ * writes: JSON.stringify alone would send NaN as null, drop functions and
+ * unwrap boxed strings.
  */
 export class RemoteMetadataService {
-  constructor(local, remote) {
+  constructor(local, remote, jsonText) {
     this.local = local;
+    this.jsonText = jsonText;
     this.server = serverOf(remote);
     this.position = null;
     this.online = false;
@@ -451,6 +456,7 @@ export class RemoteMetadataService {
   }
 
   async save(type, name, data, options) {
+    const text = this.jsonText(data);
     const { expectedChecksum, expectedVersion, ...rest } = checked(options, SAVE_OPTIONS);
     const pin = await this.#pin(type, name, { expectedChecksum, expectedVersion });
     const query = new URLSearchParams(pin.query ? pin.query.slice(1) : '');
@@ -458,7 +464,7 @@ export class RemoteMetadataService {
     if (rest.source) query.set('source', rest.source);
     if (rest.owner) query.set('owner', rest.owner);
     const q = query.toString() ? `?${query}` : '';
-    return this.#write(type, name, () => this.server.put(type, name, data, pin.headers, q));
+    return this.#write(type, name, () => this.server.put(type, name, text, pin.headers, q));
   }
 
   async delete(type, name, options) {
@@ -493,19 +499,34 @@ export class RemoteMetadataService {
       // Map would go out as {}. The rest the server judges.
       const index = new WeakMap();
       let list;
+      const refuse = (holder, field, message) => {
+        const item = { type: typeof holder.type === 'string' ? holder.type : '', name: typeof holder.name === 'string' ? holder.name : '' };
+        const error = metadataError('VALIDATION', `batch item ${index.get(holder)} (${item.type}/${item.name}) failed: ${message}`,
+          { index: index.get(holder), key: { tenantId, ...item }, field });
+        refusals.add(error);
+        return error;
+      };
+      const jsonText = this.jsonText;
       body = JSON.stringify(items, function (key, value) {
         if (this !== null && typeof this === 'object' && key === '' && list === undefined) {
           list = value;
         } else if (this === list && Array.isArray(list)) {
           if (value !== null && typeof value === 'object') index.set(value, Number(key));
+        } else if (key === 'data' && index.has(this) && value !== undefined) {
+          // Read as the local service reads it: what JSON cannot carry is
+          // refused, not sent as null or left out.
+          try {
+            return JSON.parse(jsonText(value));
+          } catch (e) {
+            throw refuse(this, 'item', `invalid item: "data": ${String(e?.message ?? e).replace(/^invalid data: /, '')}`);
+          }
         } else if (key === 'options' && index.has(this) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
           const bad = notPlain(value);
-          if (bad !== null) {
-            const item = { type: typeof this.type === 'string' ? this.type : '', name: typeof this.name === 'string' ? this.name : '' };
-            const error = metadataError('VALIDATION', `batch item ${index.get(this)} (${item.type}/${item.name}) failed: invalid options: ${bad}`,
-              { index: index.get(this), key: { tenantId, ...item }, field: 'options' });
-            refusals.add(error);
-            throw error;
+          if (bad !== null) throw refuse(this, 'options', `invalid options: ${bad}`);
+          try {
+            checked(value, SAVE_OPTIONS);
+          } catch (e) {
+            throw refuse(this, 'options', e.message);
           }
         }
         return value;

@@ -84,16 +84,18 @@ const GUARDED = Symbol('guarded against use after free');
 /**
  * `Core` with a `create` that also takes `files: { project, ... }`;
  * `loadFiles(spec)` turns that into the path -> text map the core takes.
- * Instances are the core's own (`instanceof` holds for both).
+ * Instances are the core's own (`instanceof` holds for both). `jsonText`:
+ * the module's, which a server's cache reads definitions with, as the
+ * local service reads them.
  */
-export function withProjectFiles(Core, loadFiles) {
+export function withProjectFiles(Core, loadFiles, jsonText) {
   guardFreed(Core);
   class MetadataService extends Core {
     static async create(options) {
       if (namesRemote(options)) {
         // The cache of a metadata server (remote.js).
         const { createRemoteService } = await import('./remote.js');
-        return createRemoteService((local) => MetadataService.create(local), options);
+        return createRemoteService((local) => MetadataService.create(local), options, jsonText);
       }
       if (namesProject(options)) {
         return super.create({ ...options, files: await loadFiles(options.files) });

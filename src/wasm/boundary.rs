@@ -104,6 +104,13 @@ pub fn json_text_wrapping(value: &JsValue, field: &str, wrappers: u32) -> Result
     Ok(json_texts(value, field, MAX_ARG_BYTES, wrappers)?.1)
 }
 
+/// [`json_text_from_js`] as the JS string the glue printed, not copied
+/// into the module.
+pub fn json_text_js(value: &JsValue, field: &str) -> Result<JsValue> {
+    to_json_text(value, MAX_ARG_BYTES as f64, 0)
+        .map_err(|e| Error::validation(field, thrown_message(&e)))
+}
+
 /// [`json_text_from_js`] with a size limit of its own: the value is refused
 /// as soon as its text is known to pass `max_bytes`, before it is
 /// serialised whole or copied into the module.

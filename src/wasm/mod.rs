@@ -49,6 +49,19 @@ pub fn js_canonicalize(
     js_result(json_text_from_js(&value, "value").and_then(|t| canonical::canonicalize_text(&t)))
 }
 
+/// The JSON text this module reads `value` as (and stores, for a
+/// definition): upstream's `canonicalize` walk without its sorting, so the
+/// author's key order stays. Each `toJSON` is asked once, boxed values are
+/// walked as objects, `undefined` members are left out; what JSON cannot
+/// carry (`NaN`, a function, a cycle, nesting past 127 levels) is a
+/// `VALIDATION` error of `data` saying where it is.
+#[wasm_bindgen(js_name = jsonText, unchecked_return_type = "string")]
+pub fn js_json_text(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+) -> Result<JsValue, JsValue> {
+    js_result(boundary::json_text_js(&value, "data"))
+}
+
 /// Lowercase hex MD5 of the canonical JSON: the `checksum` of records.
 #[wasm_bindgen(js_name = checksum)]
 pub fn js_checksum(

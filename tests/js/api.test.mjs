@@ -1,7 +1,7 @@
 // The JavaScript API as a user calls it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetadataService, isMetadataError, checksum } from '@objectstack/metadata-wasm';
+import { MetadataService, isMetadataError, checksum, jsonText } from '@objectstack/metadata-wasm';
 
 const rejectsWith = (promise, code, check = () => true) =>
   assert.rejects(promise, (e) => {
@@ -38,6 +38,19 @@ test('save, load, loadRecord, loadMany', async () => {
   const loaded = await svc.load('view', 'b_view');
   loaded.b = 99;
   assert.deepEqual(await svc.load('view', 'b_view'), { b: 1 });
+});
+
+test('jsonText: the text a save stores, in the author\'s key order, refusing what JSON cannot carry', async () => {
+  const svc = await MetadataService.create();
+  const data = { b: 1, a: [new String('xy'), { toJSON: (key) => `at ${key}` }], skip: undefined };
+  const text = jsonText(data);
+  assert.equal(text, '{"b":1,"a":[{"0":"x","1":"y"},"at 1"]}');
+  await svc.save('view', 'v', data);
+  assert.equal(JSON.stringify(await svc.load('view', 'v')), text);
+  assert.equal((await svc.loadRecord('view', 'v')).checksum, checksum(JSON.parse(text)));
+  for (const bad of [{ n: NaN }, { f() {} }, undefined, 10n]) {
+    assert.throws(() => jsonText(bad), (e) => isMetadataError(e) && e.code === 'VALIDATION' && e.field === 'data', String(bad));
+  }
 });
 
 test('no-op saves, versions, concurrency', async () => {

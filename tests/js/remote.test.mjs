@@ -130,6 +130,33 @@ test('a tenant\'s cache: its own records and the global ones, as the server reso
   assert.equal((await root.load('view', 'home')).who, 'global');
 });
 
+test('a cache writes a definition as a local service reads it: what JSON cannot carry is refused, boxed values are objects', async (t) => {
+  const server = await serverFor(t);
+  const cache = await cacheOf(server.url);
+  t.after(() => cache.close());
+  const local = await MetadataService.create();
+  const settle = (p) => p.then((o) => ({ ok: Array.isArray(o) ? o.map((x) => x.record.data) : o.record.data }), (e) => ({ code: e.code, field: e.field, message: e.message }));
+  // JSON.stringify had sent NaN as null, left the function out and
+  // unwrapped the boxed string: the cache stored other data than a local
+  // service stores, or refuses.
+  let n = 0;
+  for (const data of [{ n: NaN }, { n: 1, f() {} }, { s: new String('ab') }, { big: Infinity }, { nested: [{ x: -Infinity }] }, { ok: true }]) {
+    n += 1;
+    const one = (s) => settle(s.save('view', `one_${n}`, data));
+    const many = (s) => settle(s.saveMany([{ type: 'view', name: `ok_${n}`, data: { fine: 1 } }, { type: 'view', name: `many_${n}`, data }]));
+    for (const write of [one, many]) {
+      const [mine, cached] = [await write(local), await write(cache)];
+      assert.deepEqual(cached, mine, `${write === one ? 'save' : 'saveMany'} of ${Object.keys(data)}`);
+    }
+  }
+  // Nothing refused reached the server.
+  assert.deepEqual((await cache.query({ type: 'view' })).items.map((r) => r.name).sort(), ['many_3', 'many_6', 'ok_3', 'ok_6', 'one_3', 'one_6']);
+  // An item's options the local service refuses: not sent without them.
+  const e = await settle(cache.saveMany([{ type: 'view', name: 'g', data: {}, options: { expectedVersion: NaN } }]));
+  assert.deepEqual([e.code, e.field], ['VALIDATION', 'options']);
+  assert.equal(await cache.load('view', 'g'), null);
+});
+
 test('a cache\'s writes refuse options that are not an object or that they do not take, as a local service does', async (t) => {
   const server = await serverFor(t);
   const a = await cacheOf(server.url);
