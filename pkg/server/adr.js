@@ -105,6 +105,7 @@ function writeOptions(request, url, { create = false } = {}) {
     // several tags, none of some tags.
     read: (ifMatch !== null && options.expectedChecksum === undefined) || (ifNoneMatch !== null && !noneMatchAny),
     ifNoneMatch: noneMatchAny ? null : ifNoneMatch,
+    noneMatchAny,
   };
 }
 
@@ -159,17 +160,20 @@ async function guarded(conditional, work) {
 }
 
 /**
- * The status of a create that conflicts: 409 when the record exists and
- * every precondition held, 412 when one failed. If-Match fails unless the
- * record exists with a tag it names (or any, for `*`); If-None-Match was
- * the create's own condition.
+ * The status of a create that conflicts: 412 when a precondition failed,
+ * 409 when they held and the record exists. If-Match holds only on a
+ * record with a current version that it names (or any, for `*`);
+ * If-None-Match: * is the create's own condition (creates only);
+ * If-None-Match with tags fails when the current checksum is one of them.
  */
-async function createConflictStatus(own, key, conditional, ifMatch) {
-  if (!conditional) return 409;
-  if (ifMatch === null) return 412;
+async function createConflictStatus(own, key, write) {
+  const { ifMatch, ifNoneMatch, noneMatchAny } = write;
+  if (ifMatch === null && ifNoneMatch === null) return noneMatchAny ? 412 : 409;
   const head = key ? await own.loadOwnRecord(key.type, key.name) : null;
-  const held = head !== null && head.is_active && (ifMatch.includes(ANY) || ifMatch.includes(head.checksum));
-  return held ? 409 : 412;
+  const current = head !== null && head.is_active ? head.checksum : null;
+  if (ifMatch !== null && !(current !== null && (ifMatch[0] === ANY || ifMatch.includes(current)))) return 412;
+  if (noneMatchAny || (ifNoneMatch !== null && current !== null && ifNoneMatch.includes(current))) return 412;
+  return 409;
 }
 
 /** The top-level `name` of a JSON body, or undefined. */
@@ -267,21 +271,21 @@ export async function adr(request, url, rest, ctx) {
   if (second === undefined) {
     allow(['GET', 'POST']);
     if (method === 'GET') return json(200, await own.query(query(url, type)));
-    const { options, conditional, ifMatch } = writeOptions(request, url, { create: true });
+    const write = writeOptions(request, url, { create: true });
     const text = await readText(request, limits.body);
     // If-Match asks for a record that exists, which a create refuses
     // whatever happens: answered without writing (409 or 412, as below).
-    if (ifMatch !== null) {
+    if (write.ifMatch !== null) {
       const name = nameOf(text);
       if (typeof name === 'string') {
-        const status = await createConflictStatus(own, { type, name }, true, ifMatch);
+        const status = await createConflictStatus(own, { type, name }, write);
         throw new HttpError(status, 'CONFLICT', `If-Match on a create of ${type}/${name}`, { key: { type, name } });
       }
     }
     try {
-      return outcomeResponse(201, await own.saveJson(type, null, text, options));
+      return outcomeResponse(201, await own.saveJson(type, null, text, write.options));
     } catch (error) {
-      if (error?.code === 'CONFLICT') error.status = await createConflictStatus(own, error.key, conditional, ifMatch);
+      if (error?.code === 'CONFLICT') error.status = await createConflictStatus(own, error.key, write);
       throw error;
     }
   }

@@ -183,6 +183,10 @@ test('POST with If-Match: 412 when it fails, 409 when it held and the record exi
   assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-match': tag } })).status, 409);
   assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-match': '*' } })).status, 409);
   assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-none-match': '*' } })).status, 412);
+  assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-match': tag, 'if-none-match': '*' } })).status, 412);
+  // If-None-Match with tags: 412 when one is current, else the create's 409.
+  assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-none-match': tag } })).status, 412);
+  assert.equal((await call('POST', '/app', { body: { name: 'pinned', label: 'x' }, headers: { 'if-none-match': '"0123"' } })).status, 409);
   assert.equal((await call('GET', '/app/pinned')).body.data.label, 'P');
   await call('POST', '/app/pinned/purge');
 });
