@@ -66,13 +66,15 @@ function query(url, type) {
  * If-Match compares strongly: a weak tag matches nothing. A star stands
  * alone, and a header with no tag at all is refused.
  */
-function writeOptions(request, url, { create = false } = {}) {
+function writeOptions(request, url, { create = false, tenanted = false } = {}) {
   const options = {};
   const ifMatch = conditionTags(request, 'If-Match', true);
   const ifNoneMatch = conditionTags(request, 'If-None-Match', false);
   let conditional = false;
   // One strong tag: the core's own guard, checked as the write commits.
-  if (ifMatch !== null && ifMatch.length === 1 && typeof ifMatch[0] === 'string') {
+  // Not for a tenant, whose read of a record it has no row of answers the
+  // global one: its tag is checked against what it read (`precondition`).
+  if (ifMatch !== null && ifMatch.length === 1 && typeof ifMatch[0] === 'string' && !tenanted) {
     options.expectedChecksum = ifMatch[0];
     conditional = true;
   }
@@ -136,7 +138,10 @@ function conditionTags(request, header, strong) {
 async function precondition(own, type, name, write) {
   if (!write.read) return;
   const head = await own.loadOwnRecord(type, name);
-  const current = head !== null && head.is_active ? head.checksum : null;
+  let current = head !== null && head.is_active ? head.checksum : null;
+  // A tenant without a row of its own reads the global one: its tags
+  // name that. The write then makes the tenant's own row (version 0 pinned).
+  if (head === null && own.tenant != null) current = (await own.loadRecord(type, name))?.checksum ?? null;
   const { ifMatch, ifNoneMatch } = write;
   if (ifMatch !== null && write.options.expectedChecksum === undefined) {
     const held = current !== null && (ifMatch[0] === ANY || ifMatch.includes(current));
@@ -304,14 +309,14 @@ export async function adr(request, url, rest, ctx) {
         return recordResponse(200, record);
       }
       case 'PUT': {
-        const write = writeOptions(request, url);
+        const write = writeOptions(request, url, { tenanted: own.tenant != null });
         const text = await readText(request, limits.body);
         await precondition(own, type, name, write);
         const outcome = await guarded(write.conditional, () => own.saveJson(type, name, text, write.options));
         return outcomeResponse(outcome.record.version === 1 && outcome.changed ? 201 : 200, outcome);
       }
       default: {
-        const write = writeOptions(request, url);
+        const write = writeOptions(request, url, { tenanted: own.tenant != null });
         await precondition(own, type, name, write);
         const outcome = await guarded(write.conditional, () => own.delete(type, name, write.options));
         return outcomeResponse(200, outcome);
@@ -328,19 +333,19 @@ export async function adr(request, url, rest, ctx) {
       const body = await readJson(request, limits.body);
       // `{ version }`; anything else leaves the version for the core to refuse.
       const version = body !== null && typeof body === 'object' ? body.version : undefined;
-      const write = writeOptions(request, url);
+      const write = writeOptions(request, url, { tenanted: own.tenant != null });
       await precondition(own, type, name, write);
       return outcomeResponse(200, await guarded(write.conditional, () => own.rollback(type, name, version, write.options)));
     }
     case 'restore': {
       allow(['POST']);
-      const write = writeOptions(request, url);
+      const write = writeOptions(request, url, { tenanted: own.tenant != null });
       await precondition(own, type, name, write);
       return outcomeResponse(200, await guarded(write.conditional, () => own.restore(type, name, write.options)));
     }
     case 'purge': {
       allow(['POST']);
-      const write = writeOptions(request, url);
+      const write = writeOptions(request, url, { tenanted: own.tenant != null });
       await precondition(own, type, name, write);
       return json(200, await guarded(write.conditional, () => own.purge(type, name, write.options)));
     }

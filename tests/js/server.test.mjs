@@ -268,6 +268,19 @@ test('tokens: 401 without or with an unknown token, 403 naming the permission, t
   assert.equal(own.body.record.tenant_id, 'globex');
   assert.equal((await call('GET', '/view/shared')).body.data.who, 'global');
   assert.deepEqual((await call('GET', '/_identity', { token: 'acme-token-00001' })).body, { actor: 'alice', roles: ['admin'], tenant: 'acme', development: false });
+  // A tenant's conditions name what it read: the global record where it
+  // has none of its own (they had been 412 whatever the tag).
+  const seen = await call('GET', '/view/shared', { token: 'acme-token-00001' });
+  assert.equal(seen.body.tenant_id, null);
+  const acmeWrite = (headers, body = { who: 'acme' }) => call('PUT', '/view/shared', { token: 'acme-token-00001', body, headers });
+  assert.equal((await acmeWrite({ 'if-match': '"0123"' })).status, 412);
+  let w = await acmeWrite({ 'if-match': seen.headers.get('etag') });
+  assert.deepEqual([w.status, w.body.record.tenant_id, w.body.record.version], [201, 'acme', 1]);
+  // Its own row now answers: the global tag is stale for it.
+  assert.equal((await acmeWrite({ 'if-match': seen.headers.get('etag') }, { who: 'acme 2' })).status, 412);
+  w = await acmeWrite({ 'if-match': '*' }, { who: 'acme 2' });
+  assert.deepEqual([w.status, w.body.record.version], [200, 2]);
+  assert.equal((await call('GET', '/view/shared')).body.data.who, 'global');
 });
 
 // Reads a change stream until `count` events arrived; then drops it.
