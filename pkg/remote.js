@@ -431,14 +431,18 @@ export class RemoteMetadataService {
     await this.local.mirror(records, { gone: keys.filter((k) => !found.has(k.tenant_id)) });
   }
 
-  // The pin of a write: the checksum of the cached own record, or "must not
-  // exist" when none is cached; explicit options win.
+  // The pin of a write: the checksum of the cached own record; its version
+  // when that record is deleted (a deleted record's checksum names no
+  // current version, so If-Match would fail); "no current record" when
+  // none is cached. Explicit options win.
   async #pin(type, name, options) {
     if (options && (options.expectedChecksum !== undefined || options.expectedVersion !== undefined)) {
       return expectations(options);
     }
     const cached = await this.local.loadOwnRecord(type, name);
-    return { headers: cached ? { 'if-match': etagOf(cached.checksum) } : { 'if-none-match': '*' }, query: '' };
+    if (cached === null) return { headers: { 'if-none-match': '*' }, query: '' };
+    if (!cached.is_active) return { headers: {}, query: `?expectedVersion=${cached.version}` };
+    return { headers: { 'if-match': etagOf(cached.checksum) }, query: '' };
   }
 
   // A write's answer lands locally; a conflict brings the server's version
@@ -456,13 +460,15 @@ export class RemoteMetadataService {
   }
 
   async save(type, name, data, options) {
-    const text = this.jsonText(data);
     const { expectedChecksum, expectedVersion, ...rest } = checked(options, SAVE_OPTIONS);
+    const text = this.jsonText(data);
     const pin = await this.#pin(type, name, { expectedChecksum, expectedVersion });
     const query = new URLSearchParams(pin.query ? pin.query.slice(1) : '');
-    if (rest.tags) query.set('tags', rest.tags.join(','));
-    if (rest.source) query.set('source', rest.source);
-    if (rest.owner) query.set('owner', rest.owner);
+    if (rest.tags !== undefined) query.set('tags', rest.tags.join(','));
+    // An empty source or owner is the server's to refuse, as the local
+    // service refuses it (it had been left out).
+    if (rest.source !== undefined) query.set('source', rest.source);
+    if (rest.owner !== undefined) query.set('owner', rest.owner);
     const q = query.toString() ? `?${query}` : '';
     return this.#write(type, name, () => this.server.put(type, name, text, pin.headers, q));
   }
@@ -512,21 +518,19 @@ export class RemoteMetadataService {
           list = value;
         } else if (this === list && Array.isArray(list)) {
           if (value !== null && typeof value === 'object') index.set(value, Number(key));
-        } else if (key === 'data' && index.has(this) && value !== undefined) {
-          // Read as the local service reads it: what JSON cannot carry is
-          // refused, not sent as null or left out.
-          try {
-            return JSON.parse(jsonText(value));
-          } catch (e) {
-            throw refuse(this, 'item', `invalid item: "data": ${String(e?.message ?? e).replace(/^invalid data: /, '')}`);
+        } else if ((key === 'data' || key === 'options') && index.has(this) && value !== undefined) {
+          if (key === 'options' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+            const bad = notPlain(value);
+            if (bad !== null) throw refuse(this, 'options', `invalid options: ${bad}`);
           }
-        } else if (key === 'options' && index.has(this) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-          const bad = notPlain(value);
-          if (bad !== null) throw refuse(this, 'options', `invalid options: ${bad}`);
+          // Read as the local service reads it (JSON has asked its toJSON
+          // already): what JSON cannot carry is refused, not sent as null
+          // or left out. The rest the server's core judges, as the local
+          // service's does.
           try {
-            checked(value, SAVE_OPTIONS);
+            return JSON.parse(jsonText({ toJSON: () => value }));
           } catch (e) {
-            throw refuse(this, 'options', e.message);
+            throw refuse(this, 'item', `invalid item: ${JSON.stringify(key)}: ${String(e?.message ?? e).replace(/^invalid data: /, '')}`);
           }
         }
         return value;

@@ -61,37 +61,27 @@ function query(url, type) {
 }
 
 /**
- * Save options from the write's headers and query, and the preconditions
- * (RFC 9110 13.1) that need the record read first (see `precondition`).
- * If-Match compares strongly: a weak tag matches nothing. A star stands
- * alone, and a header with no tag at all is refused.
+ * Save options from the write's headers and query, and its preconditions
+ * (RFC 9110 13.1), which `precondition` checks against the record read
+ * first. If-Match compares strongly: a weak tag matches nothing. A star
+ * stands alone, and a header with no tag at all is refused.
  */
-function writeOptions(request, url, { create = false, tenanted = false } = {}) {
+function writeOptions(request, url, { create = false } = {}) {
   const options = {};
   const ifMatch = conditionTags(request, 'If-Match', true);
   const ifNoneMatch = conditionTags(request, 'If-None-Match', false);
-  let conditional = false;
-  // One strong tag: the core's own guard, checked as the write commits.
-  // Not for a tenant, whose read of a record it has no row of answers the
-  // global one: its tag is checked against what it read (`precondition`).
-  if (ifMatch !== null && ifMatch.length === 1 && typeof ifMatch[0] === 'string' && !tenanted) {
-    options.expectedChecksum = ifMatch[0];
-    conditional = true;
-  }
   const expected = url.searchParams.get('expectedVersion');
   if (expected !== null) {
     if (!/^\d{1,15}$/.test(expected)) throw new HttpError(400, 'VALIDATION', 'expectedVersion is a non-negative integer', { field: 'expectedVersion' });
     options.expectedVersion = Number(expected);
   }
   const noneMatchAny = ifNoneMatch !== null && ifNoneMatch[0] === ANY;
-  if (create || noneMatchAny) {
+  let conditional = ifMatch !== null || ifNoneMatch !== null;
+  if (create) {
     if (options.expectedVersion !== undefined && options.expectedVersion !== 0) {
-      if (create) throw new HttpError(400, 'VALIDATION', 'a create expects no version: expectedVersion is 0 or absent', { field: 'expectedVersion' });
-      // The record may not exist and must be at that version: never both.
-      throw new HttpError(412, 'CONFLICT', 'If-None-Match: * and expectedVersion cannot both hold');
+      throw new HttpError(400, 'VALIDATION', 'a create expects no version: expectedVersion is 0 or absent', { field: 'expectedVersion' });
     }
     options.expectedVersion = 0;
-    conditional ||= ifNoneMatch !== null;
   }
   for (const key of ['source', 'owner']) {
     const value = url.searchParams.get(key);
@@ -103,9 +93,6 @@ function writeOptions(request, url, { create = false, tenanted = false } = {}) {
     options,
     conditional,
     ifMatch,
-    // What the core's guard cannot say: any current version, one of
-    // several tags, none of some tags.
-    read: (ifMatch !== null && options.expectedChecksum === undefined) || (ifNoneMatch !== null && !noneMatchAny),
     ifNoneMatch: noneMatchAny ? null : ifNoneMatch,
     noneMatchAny,
   };
@@ -127,31 +114,31 @@ function conditionTags(request, header, strong) {
 }
 
 /**
- * The preconditions of a write to (type, name) that need its record read
- * (RFC 9110 13.1.1, 13.1.2): If-Match `*` holds only on a record with a
- * current version (it exists, not deleted), a list of tags when the
- * current checksum is one of them; If-None-Match with tags holds unless
- * the current checksum is one of them. 412 and nothing written when one
- * fails; when they hold, the write is pinned to the version read, so a
- * writer in between is a 412 too.
+ * The preconditions of a write to (type, name) (RFC 9110 13.1.1, 13.1.2),
+ * against the record read: If-Match holds only on a record with a current
+ * version (one that exists and is not deleted), `*` on any, tags when the
+ * current checksum is one of them; If-None-Match `*` holds unless the
+ * caller's own record is current (a deleted one is written over, as a
+ * save revives it), tags unless the current checksum is one of them. A
+ * tenant without a row of its own reads the global record, which its tags
+ * then name (If-None-Match `*` is about its own row, which the write
+ * makes). 412 and nothing written when one fails; when they hold, the
+ * write is pinned to the version read, so a writer in between is a 412.
  */
 async function precondition(own, type, name, write) {
-  if (!write.read) return;
+  const { ifMatch, ifNoneMatch, noneMatchAny } = write;
+  if (ifMatch === null && ifNoneMatch === null && !noneMatchAny) return;
   const head = await own.loadOwnRecord(type, name);
-  let current = head !== null && head.is_active ? head.checksum : null;
-  // A tenant without a row of its own reads the global one: its tags
-  // name that. The write then makes the tenant's own row (version 0 pinned).
-  if (head === null && own.tenant != null) current = (await own.loadRecord(type, name))?.checksum ?? null;
-  const { ifMatch, ifNoneMatch } = write;
-  if (ifMatch !== null && write.options.expectedChecksum === undefined) {
-    const held = current !== null && (ifMatch[0] === ANY || ifMatch.includes(current));
-    if (!held) throw new HttpError(412, 'CONFLICT', `If-Match does not hold for ${type}/${name}`, { key: { type, name } });
+  const mine = head !== null && head.is_active ? head.checksum : null;
+  let seen = mine;
+  if (head === null && own.tenant != null && (ifMatch !== null || ifNoneMatch !== null)) {
+    seen = (await own.loadRecord(type, name))?.checksum ?? null;
   }
-  if (ifNoneMatch !== null && current !== null && ifNoneMatch.includes(current)) {
-    throw new HttpError(412, 'CONFLICT', `If-None-Match does not hold for ${type}/${name}`, { key: { type, name } });
-  }
+  const fail = (header) => new HttpError(412, 'CONFLICT', `${header} does not hold for ${type}/${name}`, { key: { type, name } });
+  if (ifMatch !== null && !(seen !== null && (ifMatch[0] === ANY || ifMatch.includes(seen)))) throw fail('If-Match');
+  if (noneMatchAny && mine !== null) throw fail('If-None-Match');
+  if (ifNoneMatch !== null && seen !== null && ifNoneMatch.includes(seen)) throw fail('If-None-Match');
   write.options.expectedVersion ??= head === null ? 0 : head.version;
-  write.conditional = true;
 }
 
 /** A conflict on a conditional request is 412; on any other, 409. */
@@ -166,18 +153,18 @@ async function guarded(conditional, work) {
 
 /**
  * The status of a create that conflicts: 412 when a precondition failed,
- * 409 when they held and the record exists. If-Match holds only on a
- * record with a current version that it names (or any, for `*`);
- * If-None-Match: * is the create's own condition (creates only);
- * If-None-Match with tags fails when the current checksum is one of them.
+ * 409 when they held and the record exists (deleted, it still exists: a
+ * create does not revive it). If-Match holds only on a record with a
+ * current version that it names (or any, for `*`); If-None-Match fails
+ * when the record is current (`*`) or its checksum is one of the tags.
  */
 async function createConflictStatus(own, key, write) {
   const { ifMatch, ifNoneMatch, noneMatchAny } = write;
-  if (ifMatch === null && ifNoneMatch === null) return noneMatchAny ? 412 : 409;
+  if (ifMatch === null && ifNoneMatch === null && !noneMatchAny) return 409;
   const head = key ? await own.loadOwnRecord(key.type, key.name) : null;
   const current = head !== null && head.is_active ? head.checksum : null;
   if (ifMatch !== null && !(current !== null && (ifMatch[0] === ANY || ifMatch.includes(current)))) return 412;
-  if (noneMatchAny || (ifNoneMatch !== null && current !== null && ifNoneMatch.includes(current))) return 412;
+  if (current !== null && (noneMatchAny || (ifNoneMatch !== null && ifNoneMatch.includes(current)))) return 412;
   return 409;
 }
 
@@ -301,6 +288,11 @@ export async function adr(request, url, rest, ctx) {
     switch (method) {
       case 'GET': {
         const record = await own.loadRecord(type, name);
+        // If-Match on a read too: 412 unless it names what there is.
+        const ifMatch = conditionTags(request, 'If-Match', true);
+        if (ifMatch !== null && !(record !== null && (ifMatch[0] === ANY || ifMatch.includes(record.checksum)))) {
+          throw new HttpError(412, 'CONFLICT', `If-Match does not hold for ${type}/${name}`, { key: { type, name } });
+        }
         if (record === null) throw notFound(type, name);
         const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
         if (ifNoneMatch?.includes(record.checksum) || ifNoneMatch?.includes(ANY)) {
@@ -309,14 +301,14 @@ export async function adr(request, url, rest, ctx) {
         return recordResponse(200, record);
       }
       case 'PUT': {
-        const write = writeOptions(request, url, { tenanted: own.tenant != null });
+        const write = writeOptions(request, url);
         const text = await readText(request, limits.body);
         await precondition(own, type, name, write);
         const outcome = await guarded(write.conditional, () => own.saveJson(type, name, text, write.options));
         return outcomeResponse(outcome.record.version === 1 && outcome.changed ? 201 : 200, outcome);
       }
       default: {
-        const write = writeOptions(request, url, { tenanted: own.tenant != null });
+        const write = writeOptions(request, url);
         await precondition(own, type, name, write);
         const outcome = await guarded(write.conditional, () => own.delete(type, name, write.options));
         return outcomeResponse(200, outcome);
@@ -333,19 +325,19 @@ export async function adr(request, url, rest, ctx) {
       const body = await readJson(request, limits.body);
       // `{ version }`; anything else leaves the version for the core to refuse.
       const version = body !== null && typeof body === 'object' ? body.version : undefined;
-      const write = writeOptions(request, url, { tenanted: own.tenant != null });
+      const write = writeOptions(request, url);
       await precondition(own, type, name, write);
       return outcomeResponse(200, await guarded(write.conditional, () => own.rollback(type, name, version, write.options)));
     }
     case 'restore': {
       allow(['POST']);
-      const write = writeOptions(request, url, { tenanted: own.tenant != null });
+      const write = writeOptions(request, url);
       await precondition(own, type, name, write);
       return outcomeResponse(200, await guarded(write.conditional, () => own.restore(type, name, write.options)));
     }
     case 'purge': {
       allow(['POST']);
-      const write = writeOptions(request, url, { tenanted: own.tenant != null });
+      const write = writeOptions(request, url);
       await precondition(own, type, name, write);
       return json(200, await guarded(write.conditional, () => own.purge(type, name, write.options)));
     }

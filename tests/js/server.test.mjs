@@ -170,6 +170,31 @@ test('conditions as RFC 9110 has them: tag lists, weak tags, If-None-Match tags,
   await call('POST', '/view/cond/purge');
 });
 
+test('a deleted record has no current version: If-Match fails on its checksum, If-None-Match: * writes over it', async () => {
+  let r = await call('PUT', '/view/gone', { body: { n: 1 } });
+  const tag = `"${r.body.record.checksum}"`;
+  await call('DELETE', '/view/gone');
+  const status = async (method, path, headers, body) => (await call(method, path, { body, headers })).status;
+  // The deleted record's own checksum: a single tag had gone to the core's
+  // guard, which matched it and revived the record (200).
+  assert.equal(await status('PUT', '/view/gone', { 'if-match': tag }, { n: 2 }), 412);
+  assert.equal(await status('POST', '/view/gone/restore', { 'if-match': tag }), 412);
+  assert.equal(await status('POST', '/view/gone/purge', { 'if-match': tag }), 412);
+  assert.equal(await status('DELETE', '/view/gone', { 'if-match': tag }), 412);
+  assert.equal(await status('GET', '/view/gone', { 'if-match': tag }), 412);
+  assert.deepEqual((await call('GET', '/view/gone/history')).body.map((h) => h.operation), ['create', 'delete']);
+  // A create still finds it there (409); If-None-Match: * holds (no
+  // current version) and the write revives it, as a save does.
+  assert.equal(await status('POST', '/view', { 'if-none-match': '*' }, { name: 'gone', n: 3 }), 409);
+  r = await call('PUT', '/view/gone', { body: { n: 3 }, headers: { 'if-none-match': '*' } });
+  assert.deepEqual([r.status, r.body.record.version, r.body.operation], [200, 3, 'restore']);
+  assert.equal(await status('PUT', '/view/gone', { 'if-none-match': '*' }, { n: 4 }), 412);
+  // A read's If-Match: 412 unless it names what there is.
+  assert.equal(await status('GET', '/view/gone', { 'if-match': tag }), 412);
+  assert.equal(await status('GET', '/view/gone', { 'if-match': `"${r.body.record.checksum}"` }), 200);
+  await call('POST', '/view/gone/purge');
+});
+
 test('POST with If-Match: 412 when it fails, 409 when it held and the record exists; If-None-Match: * stays 412', async () => {
   const created = await call('POST', '/app', { body: { name: 'pinned', label: 'P' } });
   assert.equal(created.status, 201);
