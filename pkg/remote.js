@@ -198,9 +198,9 @@ function checked(given, allowed) {
 // rest, such as which sources exist).
 const MEMBER_OK = {
   expectedVersion: (v) => Number.isSafeInteger(v) && v >= 0,
-  // It travels as an entity tag (If-Match), which the server splits at
-  // commas: a line break had failed the request as "server unreachable".
-  expectedChecksum: (v) => typeof v === 'string' && /^[\x21\x23-\x2b\x2d-\x7e]*$/.test(v),
+  // It travels as a query parameter, judged by the server's core as the
+  // local service's judges it.
+  expectedChecksum: (v) => typeof v === 'string',
   // They travel as one query parameter, with commas between (where an
   // empty one is no tag).
   tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '' && !t.includes(',')),
@@ -209,19 +209,25 @@ const MEMBER_OK = {
 };
 const MEMBER_IS = {
   expectedVersion: 'a non-negative integer',
-  expectedChecksum: 'a string of visible ASCII characters but quotes and commas',
+  expectedChecksum: 'a string',
   tags: 'a list of non-empty strings without commas',
   source: 'a string',
   owner: 'a string',
 };
 
-/** The query of a write's explicit expectations. */
+/**
+ * The query of a write's explicit expectations: the server's
+ * `expectedVersion` and `expectedChecksum` parameters are the core's own
+ * guard, as a local service applies it (a deleted record's checksum
+ * matches it, as it does locally), where If-Match is RFC 9110's condition
+ * on the current record.
+ */
 function expectations(options = {}) {
-  const headers = {};
-  let query = '';
-  if (options.expectedChecksum !== undefined) headers['if-match'] = etagOf(options.expectedChecksum);
-  if (options.expectedVersion !== undefined) query = `?expectedVersion=${Number(options.expectedVersion)}`;
-  return { headers, query };
+  const query = new URLSearchParams();
+  if (options.expectedVersion !== undefined) query.set('expectedVersion', String(Number(options.expectedVersion)));
+  if (options.expectedChecksum !== undefined) query.set('expectedChecksum', options.expectedChecksum);
+  const text = query.toString();
+  return { headers: {}, query: text ? `?${text}` : '' };
 }
 
 /**

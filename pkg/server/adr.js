@@ -75,6 +75,10 @@ function writeOptions(request, url, { create = false } = {}) {
     if (!/^\d{1,15}$/.test(expected)) throw new HttpError(400, 'VALIDATION', 'expectedVersion is a non-negative integer', { field: 'expectedVersion' });
     options.expectedVersion = Number(expected);
   }
+  // The core's own guard, as a local service applies it: the stored
+  // checksum, a deleted record's too (If-Match is about the current one).
+  const expectedChecksum = url.searchParams.get('expectedChecksum');
+  if (expectedChecksum !== null) options.expectedChecksum = expectedChecksum;
   const noneMatchAny = ifNoneMatch !== null && ifNoneMatch[0] === ANY;
   let conditional = ifMatch !== null || ifNoneMatch !== null;
   if (create) {
@@ -123,9 +127,14 @@ function conditionTags(request, header, strong) {
  * tenant without a row of its own reads the global record, which its tags
  * then name (If-None-Match `*` is about its own row, which the write
  * makes). 412 and nothing written when one fails; when they hold, the
- * write is pinned to the version read, so a writer in between is a 412.
+ * write is pinned to the version read, so a writer in between is a 412
+ * (a tenant's write over the global record it read is pinned to its own
+ * row not existing: the global one may change meanwhile). `save`: the
+ * write makes the record if need be; for the others a record that does
+ * not exist is the core's 404, conditions aside (RFC 9110 13.2.1).
+ * `create`: a create, whose version is 0 whatever was read.
  */
-async function precondition(own, type, name, write) {
+async function precondition(own, type, name, write, { save = false, create = false } = {}) {
   const { ifMatch, ifNoneMatch, noneMatchAny } = write;
   if (ifMatch === null && ifNoneMatch === null && !noneMatchAny) return;
   const head = await own.loadOwnRecord(type, name);
@@ -134,11 +143,18 @@ async function precondition(own, type, name, write) {
   if (head === null && own.tenant != null && (ifMatch !== null || ifNoneMatch !== null)) {
     seen = (await own.loadRecord(type, name))?.checksum ?? null;
   }
+  if (head === null && !save && seen === null) return;
   const fail = (header) => new HttpError(412, 'CONFLICT', `${header} does not hold for ${type}/${name}`, { key: { type, name } });
   if (ifMatch !== null && !(seen !== null && (ifMatch[0] === ANY || ifMatch.includes(seen)))) throw fail('If-Match');
   if (noneMatchAny && mine !== null) throw fail('If-None-Match');
   if (ifNoneMatch !== null && seen !== null && ifNoneMatch.includes(seen)) throw fail('If-None-Match');
-  write.options.expectedVersion ??= head === null ? 0 : head.version;
+  if (create) return;
+  const read = head === null ? 0 : head.version;
+  // Checked on the version read, the write must be to that version.
+  if (write.options.expectedVersion !== undefined && write.options.expectedVersion !== read) {
+    throw new HttpError(412, 'CONFLICT', `the conditions were checked on version ${read} of ${type}/${name}, not on expectedVersion ${write.options.expectedVersion}`, { key: { type, name } });
+  }
+  write.options.expectedVersion = read;
 }
 
 /** A conflict on a conditional request is 412; on any other, 409. */
@@ -149,23 +165,6 @@ async function guarded(conditional, work) {
     if (error?.code === 'CONFLICT' && conditional) error.status = 412;
     throw error;
   }
-}
-
-/**
- * The status of a create that conflicts: 412 when a precondition failed,
- * 409 when they held and the record exists (deleted, it still exists: a
- * create does not revive it). If-Match holds only on a record with a
- * current version that it names (or any, for `*`); If-None-Match fails
- * when the record is current (`*`) or its checksum is one of the tags.
- */
-async function createConflictStatus(own, key, write) {
-  const { ifMatch, ifNoneMatch, noneMatchAny } = write;
-  if (ifMatch === null && ifNoneMatch === null && !noneMatchAny) return 409;
-  const head = key ? await own.loadOwnRecord(key.type, key.name) : null;
-  const current = head !== null && head.is_active ? head.checksum : null;
-  if (ifMatch !== null && !(current !== null && (ifMatch[0] === ANY || ifMatch.includes(current)))) return 412;
-  if (current !== null && (noneMatchAny || (ifNoneMatch !== null && ifNoneMatch.includes(current)))) return 412;
-  return 409;
 }
 
 /** The top-level `name` of a JSON body, or undefined. */
@@ -265,19 +264,20 @@ export async function adr(request, url, rest, ctx) {
     if (method === 'GET') return json(200, await own.query(query(url, type)));
     const write = writeOptions(request, url, { create: true });
     const text = await readText(request, limits.body);
-    // If-Match asks for a record that exists, which a create refuses
-    // whatever happens: answered without writing (409 or 412, as below).
-    if (write.ifMatch !== null) {
-      const name = nameOf(text);
-      if (typeof name === 'string') {
-        const status = await createConflictStatus(own, { type, name }, write);
-        throw new HttpError(status, 'CONFLICT', `If-Match on a create of ${type}/${name}`, { key: { type, name } });
-      }
-    }
+    // The conditions on the record the body names (a body without a
+    // string name is the core's to refuse).
+    const name = nameOf(text);
+    const conditions = typeof name === 'string' ? () => precondition(own, type, name, write, { save: true, create: true }) : async () => {};
+    await conditions();
     try {
       return outcomeResponse(201, await own.saveJson(type, null, text, write.options));
     } catch (error) {
-      if (error?.code === 'CONFLICT') error.status = await createConflictStatus(own, error.key, write);
+      if (error?.code === 'CONFLICT') {
+        // Held before the write: the record exists (409), unless a writer
+        // in between made a condition false (412).
+        await conditions();
+        error.status = 409;
+      }
       throw error;
     }
   }
@@ -288,12 +288,13 @@ export async function adr(request, url, rest, ctx) {
     switch (method) {
       case 'GET': {
         const record = await own.loadRecord(type, name);
-        // If-Match on a read too: 412 unless it names what there is.
+        // 404 whatever the conditions say (RFC 9110 13.2.1); If-Match on a
+        // read of a record: 412 unless it names it.
+        if (record === null) throw notFound(type, name);
         const ifMatch = conditionTags(request, 'If-Match', true);
-        if (ifMatch !== null && !(record !== null && (ifMatch[0] === ANY || ifMatch.includes(record.checksum)))) {
+        if (ifMatch !== null && ifMatch[0] !== ANY && !ifMatch.includes(record.checksum)) {
           throw new HttpError(412, 'CONFLICT', `If-Match does not hold for ${type}/${name}`, { key: { type, name } });
         }
-        if (record === null) throw notFound(type, name);
         const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
         if (ifNoneMatch?.includes(record.checksum) || ifNoneMatch?.includes(ANY)) {
           return empty(304, { etag: etag(record.checksum) });
@@ -303,7 +304,7 @@ export async function adr(request, url, rest, ctx) {
       case 'PUT': {
         const write = writeOptions(request, url);
         const text = await readText(request, limits.body);
-        await precondition(own, type, name, write);
+        await precondition(own, type, name, write, { save: true });
         const outcome = await guarded(write.conditional, () => own.saveJson(type, name, text, write.options));
         return outcomeResponse(outcome.record.version === 1 && outcome.changed ? 201 : 200, outcome);
       }

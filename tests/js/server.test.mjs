@@ -103,17 +103,19 @@ test('records: create, read with ETag and 304, conditional update, 412 on a stal
 
 test('If-Match: * holds only on a record with a current version (RFC 9110): 412 and nothing written otherwise', async () => {
   const ANY = { 'if-match': '*' };
-  // A record that does not exist: not created.
-  for (const [method, path, body] of [
-    ['PUT', '/view/star_missing', { label: 'created?' }],
-    ['DELETE', '/view/star_missing'],
-    ['POST', '/view/star_missing/restore'],
-    ['POST', '/view/star_missing/purge'],
-    ['POST', '/view/star_missing/rollback', { version: 1 }],
+  // A record that does not exist: not created (412). Where the answer
+  // without the condition is 404 (a delete, restore, purge or rollback of
+  // nothing), the condition is ignored, as RFC 9110 13.2.1 asks.
+  for (const [method, path, body, status] of [
+    ['PUT', '/view/star_missing', { label: 'created?' }, 412],
+    ['DELETE', '/view/star_missing', undefined, 404],
+    ['POST', '/view/star_missing/restore', undefined, 404],
+    ['POST', '/view/star_missing/purge', undefined, 404],
+    ['POST', '/view/star_missing/rollback', { version: 1 }, 404],
+    ['GET', '/view/star_missing', undefined, 404],
   ]) {
     const r = await call(method, path, { body, headers: ANY });
-    assert.equal(r.status, 412, `${method} ${path}`);
-    assert.equal(r.body.code, 'CONFLICT');
+    assert.deepEqual([r.status, r.body.code], [status, status === 412 ? 'CONFLICT' : 'NOT_FOUND'], `${method} ${path}`);
   }
   assert.equal((await call('GET', '/view/star_missing')).status, 404);
   assert.equal((await call('GET', '/view/star_missing/history')).body.length, 0);
@@ -181,7 +183,8 @@ test('a deleted record has no current version: If-Match fails on its checksum, I
   assert.equal(await status('POST', '/view/gone/restore', { 'if-match': tag }), 412);
   assert.equal(await status('POST', '/view/gone/purge', { 'if-match': tag }), 412);
   assert.equal(await status('DELETE', '/view/gone', { 'if-match': tag }), 412);
-  assert.equal(await status('GET', '/view/gone', { 'if-match': tag }), 412);
+  // A read of it is 404, whatever the conditions (RFC 9110 13.2.1).
+  assert.equal(await status('GET', '/view/gone', { 'if-match': tag }), 404);
   assert.deepEqual((await call('GET', '/view/gone/history')).body.map((h) => h.operation), ['create', 'delete']);
   // A create still finds it there (409); If-None-Match: * holds (no
   // current version) and the write revives it, as a save does.
@@ -189,6 +192,18 @@ test('a deleted record has no current version: If-Match fails on its checksum, I
   r = await call('PUT', '/view/gone', { body: { n: 3 }, headers: { 'if-none-match': '*' } });
   assert.deepEqual([r.status, r.body.record.version, r.body.operation], [200, 3, 'restore']);
   assert.equal(await status('PUT', '/view/gone', { 'if-none-match': '*' }, { n: 4 }), 412);
+  // The core's own guard as a query parameter: the stored checksum, a
+  // deleted record's too, as a local service applies it.
+  await call('DELETE', '/view/gone');
+  const deleted = (await call('GET', '/view/gone/history')).body.at(-1).checksum;
+  assert.equal(await status('POST', `/view/gone/restore?expectedChecksum=${encodeURIComponent('"x"')}`), 409);
+  r = await call('POST', `/view/gone/restore?expectedChecksum=${deleted}`);
+  assert.deepEqual([r.status, r.body.record.is_active], [200, true]);
+  // Conditions checked on one version, a write asked of another: 412.
+  const now = r.body.record;
+  assert.equal(await status('PUT', `/view/gone?expectedVersion=${now.version - 1}`, { 'if-match': `"${now.checksum}"` }, { n: 9 }), 412);
+  r = await call('PUT', `/view/gone?expectedVersion=${now.version}`, { body: { n: 9 }, headers: { 'if-match': `"${now.checksum}"` } });
+  assert.equal(r.status, 200);
   // A read's If-Match: 412 unless it names what there is.
   assert.equal(await status('GET', '/view/gone', { 'if-match': tag }), 412);
   assert.equal(await status('GET', '/view/gone', { 'if-match': `"${r.body.record.checksum}"` }), 200);
@@ -305,6 +320,16 @@ test('tokens: 401 without or with an unknown token, 403 naming the permission, t
   assert.equal((await acmeWrite({ 'if-match': seen.headers.get('etag') }, { who: 'acme 2' })).status, 412);
   w = await acmeWrite({ 'if-match': '*' }, { who: 'acme 2' });
   assert.deepEqual([w.status, w.body.record.version], [200, 2]);
+  // A tenant's create weighs its conditions the same way.
+  await call('PUT', '/view/shared2', { body: { who: 'global' } });
+  const g = (await call('GET', '/view/shared2', { token: 'acme-token-00001' })).headers.get('etag');
+  const acmeCreate = (headers) => call('POST', '/view', { token: 'acme-token-00001', body: { name: 'shared2', who: 'acme' }, headers });
+  assert.equal((await acmeCreate({ 'if-none-match': g })).status, 412);
+  assert.equal((await acmeCreate({ 'if-match': '"0123"' })).status, 412);
+  w = await acmeCreate({ 'if-match': g });
+  assert.deepEqual([w.status, w.body.record.tenant_id], [201, 'acme']);
+  assert.equal((await acmeCreate({ 'if-match': g })).status, 412);
+  assert.equal((await acmeCreate({})).status, 409);
   assert.equal((await call('GET', '/view/shared')).body.data.who, 'global');
 });
 
