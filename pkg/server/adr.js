@@ -68,6 +68,11 @@ function query(url, type) {
  */
 function writeOptions(request, url, { create = false } = {}) {
   const options = {};
+  // A misspelt guard must not be a write without one.
+  for (const key of new Set(url.searchParams.keys())) {
+    if (!WRITE_PARAMS.has(key)) throw new HttpError(400, 'VALIDATION', `unknown query parameter ${JSON.stringify(key)}`, { field: key });
+    if (url.searchParams.getAll(key).length > 1) throw new HttpError(400, 'VALIDATION', `${key} is given more than once`, { field: key });
+  }
   const ifMatch = conditionTags(request, 'If-Match', true);
   const ifNoneMatch = conditionTags(request, 'If-None-Match', false);
   const expected = url.searchParams.get('expectedVersion');
@@ -101,6 +106,9 @@ function writeOptions(request, url, { create = false } = {}) {
     noneMatchAny,
   };
 }
+
+/** The query parameters a write takes. */
+const WRITE_PARAMS = new Set(['expectedVersion', 'expectedChecksum', 'tags', 'source', 'owner']);
 
 /** A weak tag, which strong comparison matches with nothing. */
 const WEAK = Symbol('weak entity tag');

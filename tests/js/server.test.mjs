@@ -157,6 +157,12 @@ test('conditions as RFC 9110 has them: tag lists, weak tags, If-None-Match tags,
   assert.equal(await status('PUT', '/view/cond', { 'if-match': ',' }, { n: 9 }), 400);
   assert.equal(await status('PUT', '/view/cond', { 'if-match': `*, ${v2}` }, { n: 9 }), 400);
   assert.equal(await status('PUT', '/view/cond', { 'if-none-match': ' , ' }, { n: 9 }), 400);
+  // A misspelt or repeated guard in the query is refused, not a write
+  // without one.
+  assert.equal(await status('PUT', '/view/cond?expectedVerison=1', {}, { n: 9 }), 400);
+  assert.equal(await status('PUT', '/view/cond?expectedVersion=1&expectedVersion=2', {}, { n: 9 }), 400);
+  assert.equal(await status('DELETE', '/view/cond?expected_checksum=x'), 400);
+  assert.equal(await status('POST', '/view?expectedVersio=0', {}, { name: 'cond2' }), 400);
   // A rollback whose body is not an object: 400, not a server error.
   assert.equal(await status('POST', '/view/cond/rollback', {}, null), 400);
   r = await call('GET', '/view/cond');
