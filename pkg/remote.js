@@ -5,10 +5,10 @@
 // On start it replicates the server by its manifest (fetching only what is
 // missing or at another version), then follows the server's change stream
 // and resumes it after a dropped connection from where it left off. Reads
-// are local and keep working offline. Writes go to the server pinned to the
-// cached version (If-Match), and what the server answers lands locally; a
-// conflict rejects with CONFLICT and leaves the cache at the server's
-// version.
+// are local and keep working offline. Writes go to the server, saves and
+// deletes pinned to the cached record (If-Match with its checksum), and
+// what the server answers lands locally; a conflict rejects with CONFLICT
+// and leaves the cache at the server's version.
 
 import { metadataError } from './errors.js';
 
@@ -199,20 +199,24 @@ function checked(given, allowed) {
 const MEMBER_OK = {
   expectedVersion: (v) => Number.isSafeInteger(v) && v >= 0,
   // It travels as a query parameter, judged by the server's core as the
-  // local service's judges it.
-  expectedChecksum: (v) => typeof v === 'string',
+  // local service's judges it; a lone surrogate, which the local service
+  // refuses, would travel as U+FFFD.
+  expectedChecksum: (v) => typeof v === 'string' && wellFormed(v),
   // They travel as one query parameter, with commas between (where an
   // empty one is no tag).
-  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '' && !t.includes(',')),
-  source: (v) => typeof v === 'string',
-  owner: (v) => typeof v === 'string',
+  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '' && !t.includes(',') && wellFormed(t)),
+  source: (v) => typeof v === 'string' && wellFormed(v),
+  owner: (v) => typeof v === 'string' && wellFormed(v),
 };
+
+// Whether `text` holds no lone surrogate.
+const wellFormed = (text) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 const MEMBER_IS = {
   expectedVersion: 'a non-negative integer',
-  expectedChecksum: 'a string',
-  tags: 'a list of non-empty strings without commas',
-  source: 'a string',
-  owner: 'a string',
+  expectedChecksum: 'a string (well-formed Unicode)',
+  tags: 'a list of non-empty strings without commas (well-formed Unicode)',
+  source: 'a string (well-formed Unicode)',
+  owner: 'a string (well-formed Unicode)',
 };
 
 /**

@@ -1,7 +1,8 @@
 // The ADR's routes, /api/v1/metadata/...: the sys_metadata records
 // themselves, with the core's error codes. ETag is the record's checksum;
-// If-Match makes a write conditional (412, nothing written); If-None-Match
-// gives 304 (and `*` on a write: create only).
+// If-Match / If-None-Match make a write conditional on the current record
+// (RFC 9110: 412, nothing written; see `precondition`), and a read 304;
+// the query's expectedVersion / expectedChecksum are the core's own guard.
 //
 //   GET    /api/v1/metadata                        { types }
 //   GET    /api/v1/metadata/_identity              { actor, roles, tenant, development }: who the token is
@@ -77,7 +78,9 @@ function writeOptions(request, url, { create = false } = {}) {
   const ifNoneMatch = conditionTags(request, 'If-None-Match', false);
   const expected = url.searchParams.get('expectedVersion');
   if (expected !== null) {
-    if (!/^\d{1,15}$/.test(expected)) throw new HttpError(400, 'VALIDATION', 'expectedVersion is a non-negative integer', { field: 'expectedVersion' });
+    // Up to 2^53-1 and a digit past it, which the core refuses as a local
+    // service does.
+    if (!/^\d{1,16}$/.test(expected)) throw new HttpError(400, 'VALIDATION', 'expectedVersion is a non-negative integer', { field: 'expectedVersion' });
     options.expectedVersion = Number(expected);
   }
   // The core's own guard, as a local service applies it: the stored
@@ -142,7 +145,7 @@ function conditionTags(request, header, strong) {
  * not exist is the core's 404, conditions aside (RFC 9110 13.2.1).
  * `create`: a create, whose version is 0 whatever was read.
  */
-async function precondition(own, type, name, write, { save = false, create = false } = {}) {
+async function precondition(own, type, name, write, { save = false, create = false, remove = false } = {}) {
   const { ifMatch, ifNoneMatch, noneMatchAny } = write;
   if (ifMatch === null && ifNoneMatch === null && !noneMatchAny) return;
   const head = await own.loadOwnRecord(type, name);
@@ -151,7 +154,10 @@ async function precondition(own, type, name, write, { save = false, create = fal
   if (head === null && own.tenant != null && (ifMatch !== null || ifNoneMatch !== null)) {
     seen = (await own.loadRecord(type, name))?.checksum ?? null;
   }
-  if (head === null && !save && seen === null) return;
+  // What the core answers 404 without conditions: nothing of the caller's
+  // own to change (a tenant's delete, restore or purge of a global record
+  // it reads too), or a delete of a record already deleted.
+  if (!save && (head === null || (remove && !head.is_active))) return;
   const fail = (header) => new HttpError(412, 'CONFLICT', `${header} does not hold for ${type}/${name}`, { key: { type, name } });
   if (ifMatch !== null && !(seen !== null && (ifMatch[0] === ANY || ifMatch.includes(seen)))) throw fail('If-Match');
   if (noneMatchAny && mine !== null) throw fail('If-None-Match');
@@ -247,6 +253,13 @@ export async function adr(request, url, rest, ctx) {
       }
       case '_batch': {
         allow(['POST']);
+        // Each item's guard is in its options: a condition or a parameter
+        // here would be ignored, a batch written without it.
+        for (const header of ['If-Match', 'If-None-Match']) {
+          if (request.headers.has(header)) throw new HttpError(400, 'VALIDATION', `a batch takes its guards in its items' options, not ${header}`, { field: header });
+        }
+        const [param] = url.searchParams.keys();
+        if (param !== undefined) throw new HttpError(400, 'VALIDATION', `unknown query parameter ${JSON.stringify(param)}`, { field: param });
         const text = await readText(request, limits.batch);
         return json(200, await own.saveManyJson(text));
       }
@@ -318,7 +331,7 @@ export async function adr(request, url, rest, ctx) {
       }
       default: {
         const write = writeOptions(request, url);
-        await precondition(own, type, name, write);
+        await precondition(own, type, name, write, { remove: true });
         const outcome = await guarded(write.conditional, () => own.delete(type, name, write.options));
         return outcomeResponse(200, outcome);
       }

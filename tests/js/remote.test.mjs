@@ -213,6 +213,10 @@ test('a cache writes a definition as a local service reads it: what JSON cannot 
     ['restore', (s, c) => s.restore('view', 'del', { expectedChecksum: c })],
     ['save stale', (s) => s.save('view', 'del', { n: 2 }, { expectedChecksum: 'a,b "c"' })],
     ['save', (s, c) => s.save('view', 'del', { n: 2 }, { expectedChecksum: c })],
+    // A lone surrogate, which the local service refuses, had travelled as
+    // U+FFFD; a version of 16 digits had been refused by the server.
+    ['lone surrogate', (s) => s.save('view', 'del', { n: 3 }, { expectedChecksum: '\ud800' })],
+    ['16 digits', (s) => s.delete('view', 'del', { expectedVersion: Number.MAX_SAFE_INTEGER })],
   ]) {
     const [mine, cached] = [await settle(call(local, await gone(local))), await settle(call(cache, await gone(cache)))];
     assert.deepEqual([cached.code, cached.field, cached.ok], [mine.code, mine.field, mine.ok], what);

@@ -128,9 +128,11 @@ test('If-Match: * holds only on a record with a current version (RFC 9110): 412 
   // With an explicit expectedVersion too, that one is the guard.
   assert.equal((await call('PUT', '/view/star?expectedVersion=1', { body: { label: 'three' }, headers: ANY })).status, 412);
   assert.equal((await call('DELETE', '/view/star', { headers: ANY })).status, 200);
-  // Deleted: no current version, so neither an update nor a second delete.
+  // Deleted: no current version, so no update; a second delete is the
+  // 404 it is without the condition (RFC 9110 13.2.1).
   assert.equal((await call('PUT', '/view/star', { body: { label: 'back?' }, headers: ANY })).status, 412);
-  assert.equal((await call('DELETE', '/view/star', { headers: ANY })).status, 412);
+  assert.equal((await call('DELETE', '/view/star', { headers: ANY })).status, 404);
+  assert.equal((await call('DELETE', '/view/star')).status, 404);
   r = await call('GET', '/view/star/history');
   assert.deepEqual(r.body.map((h) => h.operation), ['create', 'update', 'delete']);
 });
@@ -158,7 +160,14 @@ test('conditions as RFC 9110 has them: tag lists, weak tags, If-None-Match tags,
   assert.equal(await status('PUT', '/view/cond', { 'if-match': `*, ${v2}` }, { n: 9 }), 400);
   assert.equal(await status('PUT', '/view/cond', { 'if-none-match': ' , ' }, { n: 9 }), 400);
   // A misspelt or repeated guard in the query is refused, not a write
-  // without one.
+  // without one; a batch takes no query and no conditions (its items'
+  // options hold their guards).
+  for (const [path, headers] of [['/_batch?expectedVerison=1', {}], ['/_batch?x=1', {}], ['/_batch', { 'if-match': '"stale"' }], ['/_batch', { 'if-none-match': '*' }]]) {
+    assert.equal(await status('POST', path, headers, [{ type: 'view', name: 'cond', data: { n: 9 } }]), 400, path);
+  }
+  // expectedVersion up to 2^53-1 is the core's guard; past it, refused.
+  assert.equal(await status('PUT', `/view/cond?expectedVersion=${Number.MAX_SAFE_INTEGER}`, {}, { n: 9 }), 409);
+  assert.equal(await status('PUT', `/view/cond?expectedVersion=${2 ** 53}`, {}, { n: 9 }), 400);
   assert.equal(await status('PUT', '/view/cond?expectedVerison=1', {}, { n: 9 }), 400);
   assert.equal(await status('PUT', '/view/cond?expectedVersion=1&expectedVersion=2', {}, { n: 9 }), 400);
   assert.equal(await status('DELETE', '/view/cond?expected_checksum=x'), 400);
@@ -188,8 +197,9 @@ test('a deleted record has no current version: If-Match fails on its checksum, I
   assert.equal(await status('PUT', '/view/gone', { 'if-match': tag }, { n: 2 }), 412);
   assert.equal(await status('POST', '/view/gone/restore', { 'if-match': tag }), 412);
   assert.equal(await status('POST', '/view/gone/purge', { 'if-match': tag }), 412);
-  assert.equal(await status('DELETE', '/view/gone', { 'if-match': tag }), 412);
-  // A read of it is 404, whatever the conditions (RFC 9110 13.2.1).
+  // A read or a second delete of it is 404, whatever the conditions (RFC
+  // 9110 13.2.1).
+  assert.equal(await status('DELETE', '/view/gone', { 'if-match': tag }), 404);
   assert.equal(await status('GET', '/view/gone', { 'if-match': tag }), 404);
   assert.deepEqual((await call('GET', '/view/gone/history')).body.map((h) => h.operation), ['create', 'delete']);
   // A create still finds it there (409); If-None-Match: * holds (no
@@ -336,6 +346,12 @@ test('tokens: 401 without or with an unknown token, 403 naming the permission, t
   assert.deepEqual([w.status, w.body.record.tenant_id], [201, 'acme']);
   assert.equal((await acmeCreate({ 'if-match': g })).status, 412);
   assert.equal((await acmeCreate({})).status, 409);
+  // Nothing of its own to delete: 404, whatever its conditions.
+  await call('PUT', '/view/shared3', { body: { who: 'global' } });
+  for (const headers of [{}, { 'if-match': '"x"' }, { 'if-match': '*' }]) {
+    assert.equal((await call('DELETE', '/view/shared3', { token: 'acme-token-00001', headers })).status, 404);
+  }
+  assert.equal((await call('GET', '/view/shared3')).body.is_active, true);
   assert.equal((await call('GET', '/view/shared')).body.data.who, 'global');
 });
 
