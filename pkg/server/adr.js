@@ -88,7 +88,7 @@ function writeOptions(request, url, { create = false } = {}) {
   const expectedChecksum = url.searchParams.get('expectedChecksum');
   if (expectedChecksum !== null) options.expectedChecksum = expectedChecksum;
   const noneMatchAny = ifNoneMatch !== null && ifNoneMatch[0] === ANY;
-  let conditional = ifMatch !== null || ifNoneMatch !== null;
+  const conditional = ifMatch !== null || ifNoneMatch !== null;
   if (create) {
     if (options.expectedVersion !== undefined && options.expectedVersion !== 0) {
       throw new HttpError(400, 'VALIDATION', 'a create expects no version: expectedVersion is 0 or absent', { field: 'expectedVersion' });
