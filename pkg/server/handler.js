@@ -56,7 +56,16 @@ export function createHandler(options) {
   const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
   const serviceOf = servicesFor(service);
 
+  // An error answered before the request's body was read: the connection
+  // closes after it, as after a body over the limit, rather than carrying
+  // the unread rest into the next request (the client then saw a reset).
   async function route(request) {
+    const response = await answer(request);
+    if (response.status >= 400 && request.body !== null && !request.bodyUsed) response.headers.set('connection', 'close');
+    return response;
+  }
+
+  async function answer(request) {
     const url = new URL(request.url);
     const upstream = /^\/api\/v1\/meta(\/|$)/.test(url.pathname);
     try {

@@ -272,6 +272,24 @@ test('records: POST creates (409 if it exists), restore, rollback, purge, querie
   assert.equal((await call('GET', '/app/crm')).status, 404);
 });
 
+test('an error answered before the body is read closes the connection: the next request on it is not reset', async (t) => {
+  const svc = await MetadataService.create({ actor: 'server' });
+  const running = await listen(createHandler({ service: svc, limits: { body: 4 * 1024 * 1024, batch: 4 * 1024 * 1024 } }));
+  t.after(() => running.close());
+  const body = JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) });
+  const seen = [];
+  for (let i = 0; i < 6; i++) {
+    for (const [method, path] of [['POST', '/_batch?expectedVersion=1'], ['PUT', '/view/v?bogus=1']]) {
+      // Every other one had failed with ECONNRESET: the unread body stayed
+      // on the kept-alive connection.
+      const r = await fetch(`${running.url}/api/v1/metadata${path}`, { method, body, headers: { 'content-type': 'application/json' } })
+        .then(async (response) => { await response.text(); return response.status; }, (e) => e.cause?.code ?? e.message);
+      seen.push(r);
+    }
+  }
+  assert.deepEqual(seen, Array(12).fill(400));
+});
+
 test('batch: all or nothing, the failing item named', async () => {
   const items = [
     { type: 'page', name: 'p1', data: { n: 1 } },
