@@ -441,15 +441,22 @@ export class RemoteMetadataService {
     await this.local.mirror(records, { gone: keys.filter((k) => !found.has(k.tenant_id)) });
   }
 
+  // The cached own record of (type, name), or null: read first by every
+  // write, which refuses a type or name the local service refuses, with
+  // its error (a name such as '..' or one with a lone surrogate cannot
+  // travel in a URL as it is).
+  #own(type, name) {
+    return this.local.loadOwnRecord(type, name);
+  }
+
   // The pin of a write: the checksum of the cached own record; its version
   // when that record is deleted (a deleted record's checksum names no
   // current version, so If-Match would fail); "no current record" when
   // none is cached. Explicit options win.
-  async #pin(type, name, options) {
+  #pin(cached, options) {
     if (options && (options.expectedChecksum !== undefined || options.expectedVersion !== undefined)) {
       return expectations(options);
     }
-    const cached = await this.local.loadOwnRecord(type, name);
     if (cached === null) return { headers: { 'if-none-match': '*' }, query: '' };
     if (!cached.is_active) return { headers: {}, query: `?expectedVersion=${cached.version}` };
     return { headers: { 'if-match': etagOf(cached.checksum) }, query: '' };
@@ -470,9 +477,10 @@ export class RemoteMetadataService {
   }
 
   async save(type, name, data, options) {
+    const cached = await this.#own(type, name);
     const { expectedChecksum, expectedVersion, ...rest } = checked(options, SAVE_OPTIONS);
     const text = this.jsonText(data);
-    const pin = await this.#pin(type, name, { expectedChecksum, expectedVersion });
+    const pin = this.#pin(cached, { expectedChecksum, expectedVersion });
     const query = new URLSearchParams(pin.query ? pin.query.slice(1) : '');
     if (rest.tags !== undefined) query.set('tags', rest.tags.join(','));
     // An empty source or owner is the server's to refuse, as the local
@@ -484,21 +492,34 @@ export class RemoteMetadataService {
   }
 
   async delete(type, name, options) {
-    const pin = await this.#pin(type, name, checked(options, CHANGE_OPTIONS));
-    return this.#write(type, name, () => this.server.remove(type, name, pin.headers['if-match'] ? { 'if-match': pin.headers['if-match'] } : {}, pin.query));
+    const cached = await this.#own(type, name);
+    const pin = this.#pin(cached, checked(options, CHANGE_OPTIONS));
+    // A record the cache does not hold is deleted only if the server has
+    // none either (a conflict then brings it into the cache): it had been
+    // deleted unseen.
+    const query = cached === null && pin.headers['if-none-match'] ? '?expectedVersion=0' : pin.query;
+    return this.#write(type, name, () => this.server.remove(type, name, pin.headers['if-match'] ? { 'if-match': pin.headers['if-match'] } : {}, query));
   }
 
   async restore(type, name, options) {
+    await this.#own(type, name);
     const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
     return this.#write(type, name, () => this.server.post(type, name, 'restore', {}, headers, query));
   }
 
   async rollback(type, name, version, options) {
+    await this.#own(type, name);
+    // As the local service reads it: a boxed number or a BigInt had gone
+    // out as a version (or thrown a TypeError).
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+      throw metadataError('VALIDATION', 'invalid version: must be a positive integer', { field: 'version' });
+    }
     const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
     return this.#write(type, name, () => this.server.post(type, name, 'rollback', { version }, headers, query));
   }
 
   async purge(type, name, options) {
+    await this.#own(type, name);
     const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
     const event = await this.server.post(type, name, 'purge', {}, headers, query);
     await this.local.mirror([], { gone: [{ tenant_id: event.tenant_id, type, name }], own: true });

@@ -145,7 +145,7 @@ function conditionTags(request, header, strong) {
  * not exist is the core's 404, conditions aside (RFC 9110 13.2.1).
  * `create`: a create, whose version is 0 whatever was read.
  */
-async function precondition(own, type, name, write, { save = false, create = false, remove = false } = {}) {
+async function precondition(own, type, name, write, { save = false, create = false, remove = false, rollback = false } = {}) {
   const { ifMatch, ifNoneMatch, noneMatchAny } = write;
   if (ifMatch === null && ifNoneMatch === null && !noneMatchAny) return;
   const head = await own.loadOwnRecord(type, name);
@@ -154,16 +154,24 @@ async function precondition(own, type, name, write, { save = false, create = fal
   if (head === null && own.tenant != null && (ifMatch !== null || ifNoneMatch !== null)) {
     seen = (await own.loadRecord(type, name))?.checksum ?? null;
   }
+  const read = head === null ? 0 : head.version;
+  // A rollback makes the record again from its history after a purge: its
+  // conditions are weighed as a save's, unless there is no history either.
+  if (rollback && head === null) save = (await own.history(type, name)).length > 0;
   // What the core answers 404 without conditions: nothing of the caller's
   // own to change (a tenant's delete, restore or purge of a global record
-  // it reads too), or a delete of a record already deleted.
-  if (!save && (head === null || (remove && !head.is_active))) return;
+  // it reads too), or a delete of a record already deleted. Pinned all the
+  // same: a writer in between makes it a 412, not a write the conditions
+  // never saw.
+  if (!save && (head === null || (remove && !head.is_active))) {
+    write.options.expectedVersion ??= read;
+    return;
+  }
   const fail = (header) => new HttpError(412, 'CONFLICT', `${header} does not hold for ${type}/${name}`, { key: { type, name } });
   if (ifMatch !== null && !(seen !== null && (ifMatch[0] === ANY || ifMatch.includes(seen)))) throw fail('If-Match');
   if (noneMatchAny && mine !== null) throw fail('If-None-Match');
   if (ifNoneMatch !== null && seen !== null && ifNoneMatch.includes(seen)) throw fail('If-None-Match');
   if (create) return;
-  const read = head === null ? 0 : head.version;
   // Checked on the version read, the write must be to that version.
   if (write.options.expectedVersion !== undefined && write.options.expectedVersion !== read) {
     throw new HttpError(412, 'CONFLICT', `the conditions were checked on version ${read} of ${type}/${name}, not on expectedVersion ${write.options.expectedVersion}`, { key: { type, name } });
@@ -348,7 +356,7 @@ export async function adr(request, url, rest, ctx) {
       // `{ version }`; anything else leaves the version for the core to refuse.
       const version = body !== null && typeof body === 'object' ? body.version : undefined;
       const write = writeOptions(request, url);
-      await precondition(own, type, name, write);
+      await precondition(own, type, name, write, { rollback: true });
       return outcomeResponse(200, await guarded(write.conditional, () => own.rollback(type, name, version, write.options)));
     }
     case 'restore': {

@@ -155,6 +155,26 @@ test('a record deleted on the server is saved again through a cache, as a local 
   assert.deepEqual([out.record.version, out.record.data], [3, { n: 3 }]);
 });
 
+test('a cache deletes only what it holds: a record it has not seen is a conflict, and then it holds it', async (t) => {
+  const server = await serverFor(t);
+  const a = await cacheOf(server.url);
+  t.after(() => a.close());
+  const b = await cacheOf(server.url);
+  t.after(() => b.close());
+  b.close();
+  await a.save('view', 'unseen', { n: 1 });
+  // b stopped following before it heard of the record: its delete had
+  // gone through with no condition at all.
+  assert.equal(await b.loadOwnRecord('view', 'unseen'), null);
+  await assert.rejects(b.delete('view', 'unseen'), (e) => e.code === 'CONFLICT');
+  const fresh = await cacheOf(server.url);
+  t.after(() => fresh.close());
+  assert.deepEqual([(await fresh.loadRecord('view', 'unseen'))?.version, (await fresh.loadRecord('view', 'unseen'))?.is_active], [1, true]);
+  // The conflict brought it into b: now its delete is pinned and goes through.
+  assert.equal((await b.loadOwnRecord('view', 'unseen'))?.version, 1);
+  assert.equal((await b.delete('view', 'unseen')).record.is_active, false);
+});
+
 test('a cache writes a definition as a local service reads it: what JSON cannot carry is refused, boxed values are objects', async (t) => {
   const server = await serverFor(t);
   const cache = await cacheOf(server.url);
@@ -217,6 +237,14 @@ test('a cache writes a definition as a local service reads it: what JSON cannot 
     // U+FFFD; a version of 16 digits had been refused by the server.
     ['lone surrogate', (s) => s.save('view', 'del', { n: 3 }, { expectedChecksum: '\ud800' })],
     ['16 digits', (s) => s.delete('view', 'del', { expectedVersion: Number.MAX_SAFE_INTEGER })],
+    // Arguments the local service refuses: a boxed number or a BigInt had
+    // gone out as a version (or thrown a TypeError); names that cannot
+    // travel in a URL as they are had been a URIError or another route.
+    ['boxed version', (s) => s.rollback('view', 'del', new Number(1))],
+    ['BigInt version', (s) => s.rollback('view', 'del', 1n)],
+    ['dot name', (s) => s.purge('.', 'del')],
+    ['dot-dot name', (s) => s.restore('view', '..')],
+    ['lone surrogate name', (s) => s.rollback('view', 'd\ud800', 1)],
   ]) {
     const [mine, cached] = [await settle(call(local, await gone(local))), await settle(call(cache, await gone(cache)))];
     assert.deepEqual([cached.code, cached.field, cached.ok], [mine.code, mine.field, mine.ok], what);

@@ -220,6 +220,18 @@ test('a deleted record has no current version: If-Match fails on its checksum, I
   assert.equal(await status('PUT', `/view/gone?expectedVersion=${now.version - 1}`, { 'if-match': `"${now.checksum}"` }, { n: 9 }), 412);
   r = await call('PUT', `/view/gone?expectedVersion=${now.version}`, { body: { n: 9 }, headers: { 'if-match': `"${now.checksum}"` } });
   assert.equal(r.status, 200);
+  // After a purge a rollback makes the record again from its history: its
+  // conditions count (they had been ignored, the record rewritten).
+  await call('POST', '/view/gone2/purge');
+  await call('PUT', '/view/gone2', { body: { n: 1 } });
+  await call('PUT', '/view/gone2', { body: { n: 2 } });
+  await call('POST', '/view/gone2/purge');
+  assert.equal(await status('POST', '/view/gone2/rollback', { 'if-match': '"bogus"' }, { version: 1 }), 412);
+  assert.equal(await status('POST', '/view/gone2/rollback', { 'if-match': '*' }, { version: 1 }), 412);
+  assert.equal(await status('GET', '/view/gone2'), 404);
+  const back = await call('POST', '/view/gone2/rollback', { body: { version: 1 } });
+  assert.deepEqual([back.status, back.body.record.data], [200, { n: 1 }]);
+  await call('POST', '/view/gone2/purge');
   // A read's If-Match: 412 unless it names what there is.
   assert.equal(await status('GET', '/view/gone', { 'if-match': tag }), 412);
   assert.equal(await status('GET', '/view/gone', { 'if-match': `"${r.body.record.checksum}"` }), 200);
