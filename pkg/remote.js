@@ -441,8 +441,9 @@ export class RemoteMetadataService {
     await this.local.mirror(records, { gone: keys.filter((k) => !found.has(k.tenant_id)) });
   }
 
-  // The cached own record of (type, name), or null: read first by every
-  // write, which refuses a type or name the local service refuses, with
+  // The cached own record of (type, name), or null: read by every write
+  // before it goes out (after its options, as the local service judges
+  // them), which refuses a type or name the local service refuses, with
   // its error (a name such as '..' or one with a lone surrogate cannot
   // travel in a URL as it is).
   #own(type, name) {
@@ -477,9 +478,10 @@ export class RemoteMetadataService {
   }
 
   async save(type, name, data, options) {
-    const cached = await this.#own(type, name);
+    // In the local service's order: options, data, then type and name.
     const { expectedChecksum, expectedVersion, ...rest } = checked(options, SAVE_OPTIONS);
     const text = this.jsonText(data);
+    const cached = await this.#own(type, name);
     const pin = this.#pin(cached, { expectedChecksum, expectedVersion });
     const query = new URLSearchParams(pin.query ? pin.query.slice(1) : '');
     if (rest.tags !== undefined) query.set('tags', rest.tags.join(','));
@@ -492,8 +494,9 @@ export class RemoteMetadataService {
   }
 
   async delete(type, name, options) {
+    const given = checked(options, CHANGE_OPTIONS);
     const cached = await this.#own(type, name);
-    const pin = this.#pin(cached, checked(options, CHANGE_OPTIONS));
+    const pin = this.#pin(cached, given);
     // A record the cache does not hold is deleted only if the server has
     // none either (a conflict then brings it into the cache): it had been
     // deleted unseen.
@@ -502,25 +505,25 @@ export class RemoteMetadataService {
   }
 
   async restore(type, name, options) {
-    await this.#own(type, name);
     const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
+    await this.#own(type, name);
     return this.#write(type, name, () => this.server.post(type, name, 'restore', {}, headers, query));
   }
 
   async rollback(type, name, version, options) {
-    await this.#own(type, name);
+    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
     // As the local service reads it: a boxed number or a BigInt had gone
     // out as a version (or thrown a TypeError).
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
       throw metadataError('VALIDATION', 'invalid version: must be a positive integer', { field: 'version' });
     }
-    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
+    await this.#own(type, name);
     return this.#write(type, name, () => this.server.post(type, name, 'rollback', { version }, headers, query));
   }
 
   async purge(type, name, options) {
-    await this.#own(type, name);
     const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
+    await this.#own(type, name);
     const event = await this.server.post(type, name, 'purge', {}, headers, query);
     await this.local.mirror([], { gone: [{ tenant_id: event.tenant_id, type, name }], own: true });
     return event;

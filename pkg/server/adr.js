@@ -157,7 +157,12 @@ async function precondition(own, type, name, write, { save = false, create = fal
   const read = head === null ? 0 : head.version;
   // A rollback makes the record again from its history after a purge: its
   // conditions are weighed as a save's, unless there is no history either.
-  if (rollback && head === null) save = (await own.history(type, name)).length > 0;
+  // (Its own history: a tenant's lists the global record's too, which its
+  // rollback does not reach.)
+  if (rollback && head === null) {
+    const scope = own.tenant ?? null;
+    save = (await own.history(type, name)).some((entry) => (entry.tenant_id ?? null) === scope);
+  }
   // What the core answers 404 without conditions: nothing of the caller's
   // own to change (a tenant's delete, restore or purge of a global record
   // it reads too), or a delete of a record already deleted. Pinned all the

@@ -245,6 +245,12 @@ test('a cache writes a definition as a local service reads it: what JSON cannot 
     ['dot name', (s) => s.purge('.', 'del')],
     ['dot-dot name', (s) => s.restore('view', '..')],
     ['lone surrogate name', (s) => s.rollback('view', 'd\ud800', 1)],
+    // Two bad arguments: the one the local service names first.
+    ['name and version', (s) => s.rollback('view', '..', 0)],
+    ['version and options', (s) => s.rollback('view', 'del', 0, { bogus: 1 })],
+    ['name and options', (s) => s.save('view', '..', {}, { bogus: 1 })],
+    ['name and data', (s) => s.save('view', '..', { n: NaN })],
+    ['delete name and options', (s) => s.delete('view', '..', { bogus: 1 })],
   ]) {
     const [mine, cached] = [await settle(call(local, await gone(local))), await settle(call(cache, await gone(cache)))];
     assert.deepEqual([cached.code, cached.field, cached.ok], [mine.code, mine.field, mine.ok], what);

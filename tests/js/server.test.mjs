@@ -376,10 +376,13 @@ test('tokens: 401 without or with an unknown token, 403 naming the permission, t
   assert.deepEqual([w.status, w.body.record.tenant_id], [201, 'acme']);
   assert.equal((await acmeCreate({ 'if-match': g })).status, 412);
   assert.equal((await acmeCreate({})).status, 409);
-  // Nothing of its own to delete: 404, whatever its conditions.
+  // Nothing of its own to delete or roll back: 404, whatever its conditions
+  // (its history lists the global record's versions, which its rollback
+  // does not reach).
   await call('PUT', '/view/shared3', { body: { who: 'global' } });
-  for (const headers of [{}, { 'if-match': '"x"' }, { 'if-match': '*' }]) {
+  for (const headers of [{}, { 'if-match': '"x"' }, { 'if-match': '*' }, { 'if-none-match': (await call('GET', '/view/shared3')).headers.get('etag') }]) {
     assert.equal((await call('DELETE', '/view/shared3', { token: 'acme-token-00001', headers })).status, 404);
+    assert.equal((await call('POST', '/view/shared3/rollback', { token: 'acme-token-00001', headers, body: { version: 1 } })).status, 404);
   }
   assert.equal((await call('GET', '/view/shared3')).body.is_active, true);
   assert.equal((await call('GET', '/view/shared')).body.data.who, 'global');
