@@ -56,12 +56,20 @@ export function createHandler(options) {
   const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
   const serviceOf = servicesFor(service);
 
+  // Whether a body was sent and not read (a request without one, such as
+  // an empty POST, keeps its connection).
+  const unreadBody = (request) => {
+    if (request.body === null || request.bodyUsed) return false;
+    const length = request.headers.get('content-length');
+    return length === null ? request.headers.has('transfer-encoding') : length !== '0';
+  };
+
   // An error answered before the request's body was read: the connection
   // closes after it, as after a body over the limit, rather than carrying
   // the unread rest into the next request (the client then saw a reset).
   async function route(request) {
     const response = await answer(request);
-    if (response.status >= 400 && request.body !== null && !request.bodyUsed) response.headers.set('connection', 'close');
+    if (response.status >= 400 && unreadBody(request)) response.headers.set('connection', 'close');
     return response;
   }
 
