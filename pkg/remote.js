@@ -210,7 +210,7 @@ const MEMBER_OK = {
 };
 
 // Whether `text` holds no lone surrogate.
-const wellFormed = (text) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+const wellFormed = (text) => text.isWellFormed();
 const MEMBER_IS = {
   expectedVersion: 'a non-negative integer',
   expectedChecksum: 'a string (well-formed Unicode)',
@@ -495,12 +495,11 @@ export class RemoteMetadataService {
 
   async delete(type, name, options) {
     const given = checked(options, CHANGE_OPTIONS);
-    const cached = await this.#own(type, name);
-    const pin = this.#pin(cached, given);
-    // A record the cache does not hold is deleted only if the server has
-    // none either (a conflict then brings it into the cache): it had been
-    // deleted unseen.
-    const query = cached === null && pin.headers['if-none-match'] ? '?expectedVersion=0' : pin.query;
+    const pin = this.#pin(await this.#own(type, name), given);
+    // A record the cache does not hold (a save's If-None-Match: *) is
+    // deleted only if the server has none either (a conflict then brings
+    // it into the cache): it had been deleted unseen.
+    const query = pin.headers['if-none-match'] ? '?expectedVersion=0' : pin.query;
     return this.#write(type, name, () => this.server.remove(type, name, pin.headers['if-match'] ? { 'if-match': pin.headers['if-match'] } : {}, query));
   }
 
@@ -564,7 +563,7 @@ export class RemoteMetadataService {
           try {
             return JSON.parse(jsonText({ toJSON: () => value }));
           } catch (e) {
-            throw refuse(this, 'item', `invalid item: ${JSON.stringify(key)}: ${String(e?.message ?? e).replace(/^invalid data: /, '')}`);
+            throw refuse(this, 'item', `invalid item: ${JSON.stringify(key)}: ${describe(e).replace(/^invalid data: /, '')}`);
           }
         }
         return value;

@@ -87,7 +87,6 @@ function writeOptions(request, url, { create = false } = {}) {
   // checksum, a deleted record's too (If-Match is about the current one).
   const expectedChecksum = url.searchParams.get('expectedChecksum');
   if (expectedChecksum !== null) options.expectedChecksum = expectedChecksum;
-  const noneMatchAny = ifNoneMatch !== null && ifNoneMatch[0] === ANY;
   const conditional = ifMatch !== null || ifNoneMatch !== null;
   if (create) {
     if (options.expectedVersion !== undefined && options.expectedVersion !== 0) {
@@ -101,14 +100,14 @@ function writeOptions(request, url, { create = false } = {}) {
   }
   const tags = url.searchParams.get('tags');
   if (tags !== null) options.tags = tags.split(',').filter(Boolean);
-  return {
-    options,
-    conditional,
-    ifMatch,
-    ifNoneMatch: noneMatchAny ? null : ifNoneMatch,
-    noneMatchAny,
-  };
+  return { options, conditional, ifMatch, ifNoneMatch };
 }
+
+/**
+ * Whether a condition's `tags` name `current` (a checksum, or null where
+ * there is no current record): `*` any current one, else one of them.
+ */
+const holds = (tags, current) => current !== null && (tags.includes(ANY) || tags.includes(current));
 
 /** The query parameters a write takes. */
 const WRITE_PARAMS = new Set(['expectedVersion', 'expectedChecksum', 'tags', 'source', 'owner']);
@@ -146,12 +145,14 @@ function conditionTags(request, header, strong) {
  * `create`: a create, whose version is 0 whatever was read.
  */
 async function precondition(own, type, name, write, { save = false, create = false, remove = false, rollback = false } = {}) {
-  const { ifMatch, ifNoneMatch, noneMatchAny } = write;
-  if (ifMatch === null && ifNoneMatch === null && !noneMatchAny) return;
+  const { ifMatch, ifNoneMatch } = write;
+  if (ifMatch === null && ifNoneMatch === null) return;
   const head = await own.loadOwnRecord(type, name);
   const mine = head !== null && head.is_active ? head.checksum : null;
+  // If-None-Match: * is about the caller's own row; tags name what it reads.
+  const noneMatchAny = ifNoneMatch !== null && ifNoneMatch[0] === ANY;
   let seen = mine;
-  if (head === null && own.tenant != null && (ifMatch !== null || ifNoneMatch !== null)) {
+  if (head === null && own.tenant != null && (ifMatch !== null || (ifNoneMatch !== null && !noneMatchAny))) {
     seen = (await own.loadRecord(type, name))?.checksum ?? null;
   }
   const read = head === null ? 0 : head.version;
@@ -173,9 +174,8 @@ async function precondition(own, type, name, write, { save = false, create = fal
     return;
   }
   const fail = (header) => new HttpError(412, 'CONFLICT', `${header} does not hold for ${type}/${name}`, { key: { type, name } });
-  if (ifMatch !== null && !(seen !== null && (ifMatch[0] === ANY || ifMatch.includes(seen)))) throw fail('If-Match');
-  if (noneMatchAny && mine !== null) throw fail('If-None-Match');
-  if (ifNoneMatch !== null && seen !== null && ifNoneMatch.includes(seen)) throw fail('If-None-Match');
+  if (ifMatch !== null && !holds(ifMatch, seen)) throw fail('If-Match');
+  if (ifNoneMatch !== null && holds(ifNoneMatch, noneMatchAny ? mine : seen)) throw fail('If-None-Match');
   if (create) return;
   // Checked on the version read, the write must be to that version.
   if (write.options.expectedVersion !== undefined && write.options.expectedVersion !== read) {
@@ -326,11 +326,11 @@ export async function adr(request, url, rest, ctx) {
         // read of a record: 412 unless it names it.
         if (record === null) throw notFound(type, name);
         const ifMatch = conditionTags(request, 'If-Match', true);
-        if (ifMatch !== null && ifMatch[0] !== ANY && !ifMatch.includes(record.checksum)) {
+        if (ifMatch !== null && !holds(ifMatch, record.checksum)) {
           throw new HttpError(412, 'CONFLICT', `If-Match does not hold for ${type}/${name}`, { key: { type, name } });
         }
         const ifNoneMatch = tagsOf(request.headers.get('if-none-match'));
-        if (ifNoneMatch?.includes(record.checksum) || ifNoneMatch?.includes(ANY)) {
+        if (ifNoneMatch !== null && holds(ifNoneMatch, record.checksum)) {
           return empty(304, { etag: etag(record.checksum) });
         }
         return recordResponse(200, record);

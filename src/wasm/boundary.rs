@@ -107,7 +107,13 @@ pub fn json_text_wrapping(value: &JsValue, field: &str, wrappers: u32) -> Result
 /// [`json_text_from_js`] as the JS string the glue printed, not copied
 /// into the module.
 pub fn json_text_js(value: &JsValue, field: &str) -> Result<JsValue> {
-    to_json_text(value, MAX_ARG_BYTES as f64, 0)
+    printed(value, field, MAX_ARG_BYTES, 0)
+}
+
+/// The JS string the glue prints `value` as (see `toJsonText`), or
+/// `VALIDATION` naming `field`.
+fn printed(value: &JsValue, field: &str, max_bytes: usize, wrappers: u32) -> Result<JsValue> {
+    to_json_text(value, max_bytes as f64, wrappers)
         .map_err(|e| Error::validation(field, thrown_message(&e)))
 }
 
@@ -135,8 +141,7 @@ fn json_texts(
     max_bytes: usize,
     wrappers: u32,
 ) -> Result<(JsValue, String)> {
-    let text = to_json_text(value, max_bytes as f64, wrappers)
-        .map_err(|e| Error::validation(field, thrown_message(&e)))?;
+    let text = printed(value, field, max_bytes, wrappers)?;
     let copied = js_string(&text)?.unwrap_or_default();
     Ok((text, copied))
 }
