@@ -16,8 +16,10 @@ use crate::record::{HistoryEntry, MetadataRecord};
 struct Tables {
     /// Heads by storage key.
     records: BTreeMap<String, MetadataRecord>,
-    /// Archived versions by history key.
-    history: BTreeMap<String, HistoryEntry>,
+    /// Archived versions by storage key, each record's in version order:
+    /// a save appends to one record's list instead of searching every
+    /// record's versions by a key that repeats the storage key.
+    history: BTreeMap<String, Vec<HistoryEntry>>,
     /// Last sequence number by scope prefix.
     counters: BTreeMap<String, u64>,
 }
@@ -53,6 +55,19 @@ fn range<'a, V>(
     map.range(prefix.to_owned()..layout::prefix_end(prefix))
 }
 
+/// Puts `entry` among the archived versions of the record stored as `id`,
+/// in version order (in place of one of the same version).
+fn archive(history: &mut BTreeMap<String, Vec<HistoryEntry>>, id: &str, entry: HistoryEntry) {
+    let Some(versions) = history.get_mut(id) else {
+        history.insert(id.to_owned(), vec![entry]);
+        return;
+    };
+    match versions.binary_search_by_key(&entry.version, |h| h.version) {
+        Ok(at) => versions[at] = entry,
+        Err(at) => versions.insert(at, entry),
+    }
+}
+
 #[async_trait(?Send)]
 impl Store for MemoryStore {
     fn kind(&self) -> &str {
@@ -81,12 +96,15 @@ impl Store for MemoryStore {
         Ok(keys
             .iter()
             .map(|key| {
-                let record = tables.records.get(&layout::record_id(key)).cloned();
+                let id = layout::record_id(key);
+                let record = tables.records.get(&id).cloned();
                 let last_version = match &record {
                     Some(r) => r.version,
-                    None => range(&tables.history, &layout::history_id_prefix(key))
-                        .map(|(_, h)| h.version)
-                        .max()
+                    None => tables
+                        .history
+                        .get(&id)
+                        .and_then(|versions| versions.last())
+                        .map(|h| h.version)
                         .unwrap_or(0),
                 };
                 Current {
@@ -112,13 +130,9 @@ impl Store for MemoryStore {
 
     async fn history(&self, key: &RecordKey) -> Result<Vec<HistoryEntry>> {
         let tables = self.tables.borrow();
-        let archived = range(&tables.history, &layout::history_id_prefix(key))
-            .map(|(_, h)| h.clone())
-            .collect();
-        Ok(codec::full_history(
-            archived,
-            tables.records.get(&layout::record_id(key)),
-        ))
+        let id = layout::record_id(key);
+        let archived = tables.history.get(&id).cloned().unwrap_or_default();
+        Ok(codec::full_history(archived, tables.records.get(&id)))
     }
 
     async fn changes(
@@ -130,7 +144,7 @@ impl Store for MemoryStore {
         let prefix = scope_prefix(tenant_id);
         Ok(codec::change_log(
             range(&tables.records, &prefix).map(|(_, r)| r),
-            range(&tables.history, &prefix).map(|(_, h)| h),
+            range(&tables.history, &prefix).flat_map(|(_, versions)| versions),
             query,
         ))
     }
@@ -162,9 +176,7 @@ impl Store for MemoryStore {
             let key = change.key();
             let id = layout::record_id(&key);
             if let Some(old) = tables.records.remove(&id) {
-                tables
-                    .history
-                    .insert(layout::history_id(&key, old.version), old.to_history());
+                archive(&mut tables.history, &id, old.to_history());
             }
             match change {
                 Change::Put { record, .. } => {
@@ -175,9 +187,7 @@ impl Store for MemoryStore {
                 Change::Purge { tombstone, .. } => {
                     let mut tombstone = tombstone.clone();
                     tombstone.seq = seq;
-                    tables
-                        .history
-                        .insert(layout::history_id(&key, tombstone.version), tombstone);
+                    archive(&mut tables.history, &id, tombstone);
                 }
             }
         }
