@@ -96,7 +96,7 @@ function serverOf({ url, token, fetch: fetchImpl = globalThis.fetch.bind(globalT
     put: (type, name, text, headers, query = '') => call('PUT', path(type, name, query), { body: text, headers }).then((r) => r.body),
     batch: (text) => call('POST', `${base}/_batch`, { body: text }).then((r) => r.body),
     remove: (type, name, headers, query = '') => call('DELETE', path(type, name, query), { headers }).then((r) => r.body),
-    post: (type, name, action, body, headers, query = '') => call('POST', path(type, name, `/${action}${query}`), { body: JSON.stringify(body ?? {}), headers }).then((r) => r.body),
+    post: (type, name, action, body, query = '') => call('POST', path(type, name, `/${action}${query}`), { body: JSON.stringify(body ?? {}) }).then((r) => r.body),
     history: (type, name) => call('GET', path(type, name, '/history')).then((r) => r.body),
     identity: () => call('GET', `${base}/_identity`).then((r) => r.body),
     stream: (position, signal) => fetchImpl(`${base}/_changes`, {
@@ -201,16 +201,14 @@ const MEMBER_OK = {
   // It travels as a query parameter, judged by the server's core as the
   // local service's judges it; a lone surrogate, which the local service
   // refuses, would travel as U+FFFD.
-  expectedChecksum: (v) => typeof v === 'string' && wellFormed(v),
+  expectedChecksum: (v) => typeof v === 'string' && v.isWellFormed(),
   // They travel as one query parameter, with commas between (where an
   // empty one is no tag).
-  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '' && !t.includes(',') && wellFormed(t)),
-  source: (v) => typeof v === 'string' && wellFormed(v),
-  owner: (v) => typeof v === 'string' && wellFormed(v),
+  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '' && !t.includes(',') && t.isWellFormed()),
+  source: (v) => typeof v === 'string' && v.isWellFormed(),
+  owner: (v) => typeof v === 'string' && v.isWellFormed(),
 };
 
-// Whether `text` holds no lone surrogate.
-const wellFormed = (text) => text.isWellFormed();
 const MEMBER_IS = {
   expectedVersion: 'a non-negative integer',
   expectedChecksum: 'a string (well-formed Unicode)',
@@ -220,7 +218,7 @@ const MEMBER_IS = {
 };
 
 /**
- * The query of a write's explicit expectations: the server's
+ * The query string of a write's explicit expectations: the server's
  * `expectedVersion` and `expectedChecksum` parameters are the core's own
  * guard, as a local service applies it (a deleted record's checksum
  * matches it, as it does locally), where If-Match is RFC 9110's condition
@@ -231,7 +229,7 @@ function expectations(options = {}) {
   if (options.expectedVersion !== undefined) query.set('expectedVersion', String(Number(options.expectedVersion)));
   if (options.expectedChecksum !== undefined) query.set('expectedChecksum', options.expectedChecksum);
   const text = query.toString();
-  return { headers: {}, query: text ? `?${text}` : '' };
+  return text ? `?${text}` : '';
 }
 
 /**
@@ -456,7 +454,7 @@ export class RemoteMetadataService {
   // none is cached. Explicit options win.
   #pin(cached, options) {
     if (options && (options.expectedChecksum !== undefined || options.expectedVersion !== undefined)) {
-      return expectations(options);
+      return { headers: {}, query: expectations(options) };
     }
     if (cached === null) return { headers: { 'if-none-match': '*' }, query: '' };
     if (!cached.is_active) return { headers: {}, query: `?expectedVersion=${cached.version}` };
@@ -504,26 +502,26 @@ export class RemoteMetadataService {
   }
 
   async restore(type, name, options) {
-    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
+    const query = expectations(checked(options, CHANGE_OPTIONS));
     await this.#own(type, name);
-    return this.#write(type, name, () => this.server.post(type, name, 'restore', {}, headers, query));
+    return this.#write(type, name, () => this.server.post(type, name, 'restore', {}, query));
   }
 
   async rollback(type, name, version, options) {
-    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
+    const query = expectations(checked(options, CHANGE_OPTIONS));
     // As the local service reads it: a boxed number or a BigInt had gone
     // out as a version (or thrown a TypeError).
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
       throw metadataError('VALIDATION', 'invalid version: must be a positive integer', { field: 'version' });
     }
     await this.#own(type, name);
-    return this.#write(type, name, () => this.server.post(type, name, 'rollback', { version }, headers, query));
+    return this.#write(type, name, () => this.server.post(type, name, 'rollback', { version }, query));
   }
 
   async purge(type, name, options) {
-    const { headers, query } = expectations(checked(options, CHANGE_OPTIONS));
+    const query = expectations(checked(options, CHANGE_OPTIONS));
     await this.#own(type, name);
-    const event = await this.server.post(type, name, 'purge', {}, headers, query);
+    const event = await this.server.post(type, name, 'purge', {}, query);
     await this.local.mirror([], { gone: [{ tenant_id: event.tenant_id, type, name }], own: true });
     return event;
   }
